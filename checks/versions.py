@@ -1,0 +1,111 @@
+"""Prompt version bumps against the base ref: a changed prompt must carry a strictly higher semver."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate import semver
+from gate.gitref import BaseRef
+from gate.globs import matches, normalise
+from gate.report import Finding, Severity
+from gate.yamlfile import YamlError, parse_yaml
+
+
+@dataclass(frozen=True)
+class HeadPrompt:
+    path: Path
+    display: str
+    data: Mapping[str, Any] | None  # None when the file did not parse (reported elsewhere)
+    version_line: int
+
+
+def _content(data: Any) -> Any:
+    """What counts as the prompt's content: everything but its version."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if k != "version"}
+    return data
+
+
+def _parse(blob: bytes, display: str) -> Any:
+    try:
+        return parse_yaml(blob.decode("utf-8-sig"), display).data
+    except (YamlError, UnicodeDecodeError):
+        return None
+
+
+def compare_versions(
+    prompts: Sequence[HeadPrompt], base: BaseRef, globs: Sequence[str], config_root: Path, require_bump: bool
+) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """Findings, and one row per prompt: {file, change, old, new}."""
+    findings: list[Finding] = []
+    rows: list[dict[str, Any]] = []
+    if not base.available:
+        severity = Severity.NOTICE if base.repo_root is None else Severity.WARNING
+        if prompts:
+            findings.append(Finding(severity, f"prompt versions not compared with the base ref: {base.reason}"))
+        return findings, rows
+
+    rel = {p.path: base.relpath(p.path) for p in prompts}
+    blobs = base.read_many([r for r in rel.values() if r])
+    prefix = base.relpath(config_root) or ""
+    base_globs = [normalise(f"{prefix}/{g}" if prefix and prefix != "." else g) for g in globs]
+    head_rels = {r for r in rel.values() if r}
+    removed = sorted(f for f in base.files() if f not in head_rels and any(matches(g, f) for g in base_globs))
+    removed_data = {f: _parse(b, f) for f, b in base.read_many(removed).items() if b is not None}
+
+    for p in prompts:
+        if p.data is None:
+            continue
+        relpath = rel[p.path]
+        new = p.data.get("version")
+        new_v = semver.parse(str(new)) if new is not None else None
+        where = dict(file=p.display, line=p.version_line)
+        if new is not None and new_v is None:
+            findings.append(Finding(Severity.ERROR, f"version {str(new)!r} is not a semantic version like 1.2.0", **where))
+            continue
+        blob = blobs.get(relpath) if relpath else None
+        if blob is None:
+            renamed_from = next((f for f, d in removed_data.items() if _content(d) == _content(p.data)), None)
+            if renamed_from:
+                removed.remove(renamed_from)
+                rows.append(dict(file=p.display, change="renamed", old=_version_of(removed_data[renamed_from]),
+                                 new=str(new) if new is not None else None, previous=renamed_from))
+                continue
+            rows.append(dict(file=p.display, change="added", old=None, new=str(new) if new is not None else None))
+            if require_bump and new is None:
+                findings.append(Finding(Severity.ERROR, "new prompt has no `version`: add one, e.g. version: 1.0.0", **where))
+            continue
+        old_data = _parse(blob, relpath or p.display)
+        old = _version_of(old_data)
+        if old_data is not None and _content(old_data) == _content(p.data):
+            rows.append(dict(file=p.display, change="unchanged", old=old, new=str(new) if new is not None else None))
+            old_v = semver.parse(old) if old else None
+            if old_v and new_v and new_v < old_v:
+                findings.append(Finding(Severity.ERROR, f"version went down from {old} to {new}", **where))
+            continue
+        rows.append(dict(file=p.display, change="changed", old=old, new=str(new) if new is not None else None))
+        if not require_bump:
+            continue
+        if new_v is None:
+            findings.append(Finding(Severity.ERROR, f"prompt changed but has no `version` (was {old or 'unversioned'})",
+                                    **where))
+            continue
+        old_v = semver.parse(old) if old else None
+        if old_v is not None and not new_v > old_v:
+            findings.append(Finding(Severity.ERROR,
+                                    f"prompt changed but its version {new} is not higher than {old} on the base ref",
+                                    **where))
+    for f in removed:
+        rows.append(dict(file=f, change="removed", old=_version_of(removed_data.get(f)), new=None))
+        findings.append(Finding(Severity.NOTICE, f"prompt removed (was version {_version_of(removed_data.get(f)) or 'unversioned'})",
+                                file=f))
+    return findings, rows
+
+
+def _version_of(data: Any) -> str | None:
+    if isinstance(data, dict) and data.get("version") is not None:
+        return str(data["version"])
+    return None

@@ -1,0 +1,5 @@
+"""prodgate: release gates for LLM applications."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

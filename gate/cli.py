@@ -1,0 +1,164 @@
+"""The `gate` command line: each verb turns its options into a RunOptions and calls plain code."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import gate
+from gate.errors import ExitCode, GateError
+
+F = TypeVar("F", bound=Callable[..., Any])
+COMMANDS_GROUP = "prodgate.commands"
+
+
+def _names(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(n.strip() for v in values for n in v.split(",") if n.strip())
+
+
+def common_options(func: F) -> F:
+    """Options every gate-running verb shares."""
+    decorators = [
+        click.option("--config", "-c", type=click.Path(path_type=Path), default=Path("gate.yaml"),
+                     show_default=True, help="The gate configuration file."),
+        click.option("--only", multiple=True, help="Run only these checks (repeat or comma-separate)."),
+        click.option("--skip", multiple=True, help="Do not run these checks."),
+        click.option("--base-ref", help="Compare against this ref (default: GITHUB_BASE_REF, origin/HEAD, main)."),
+        click.option("--report-json", type=click.Path(path_type=Path), help="Write the JSON report here."),
+        click.option("--markdown", type=click.Path(path_type=Path), help="Write the markdown summary here."),
+        click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here."),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                     help="What to print on stdout."),
+        click.option("--verbose", "-v", is_flag=True, help="List every finding, not only the first 50 per check."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def run_options(kwargs: dict[str, Any], **overrides: Any) -> Any:
+    from gate.run import RunOptions
+
+    extras = overrides.pop("extras", {})
+    values = dict(
+        config=kwargs["config"], only=_names(kwargs["only"]), skip=_names(kwargs["skip"]),
+        base_ref=kwargs["base_ref"], report_json=kwargs["report_json"], markdown=kwargs["markdown"],
+        junit=kwargs["junit"], format=kwargs["fmt"], debug=kwargs["debug"], verbose=kwargs["verbose"], extras=extras,
+    )
+    values.update(overrides)
+    return RunOptions(**values)
+
+
+class _Group(click.Group):
+    """Built-in verbs plus those that checks register under the `prodgate.commands` entry points."""
+
+    def _plugins(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        ep = self._plugins().get(name)
+        if ep is None:
+            return None
+        loaded: click.Command = ep.load()
+        return loaded
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(gate.__version__, "--version", prog_name="prodgate")
+def cli() -> None:
+    """prodgate: release gates for LLM applications.
+
+    Exit codes: 0 passed, 1 a check failed, 2 usage or configuration error, 3 a check could not complete.
+    """
+
+
+@cli.command()
+@common_options
+def check(**kwargs: Any) -> None:
+    """Run every configured check (the release gate)."""
+    from gate.run import run_gate
+
+    sys.exit(run_gate(run_options(kwargs)))
+
+
+@cli.command()
+@common_options
+def validate(**kwargs: Any) -> None:
+    """Validate prompt files, models.yaml and secrets: the schema check alone."""
+    from gate.run import run_gate
+
+    sys.exit(run_gate(run_options(kwargs, only=("schema",), skip=())))
+
+
+@cli.command("schema")
+@click.argument("name", required=False)
+def schema_cmd(name: str | None) -> None:
+    """Print a JSON Schema (for editors), or list them without NAME."""
+    import json
+
+    from gate.errors import ConfigError
+    from gate.schemas import load_schema, schema_names
+
+    if name is None:
+        click.echo("\n".join(schema_names()))
+        return
+    try:
+        schema = load_schema(name.removesuffix(".schema.json"))
+    except KeyError:
+        raise ConfigError(f"unknown schema {name!r} (known: {', '.join(schema_names())})") from None
+    click.echo(json.dumps(schema, indent=2))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+def init(directory: Path, force: bool) -> None:
+    """Scaffold gate.yaml, a prompt, a dataset, a failure-mode doc and a workflow."""
+    from gate.scaffold import scaffold
+
+    for line in scaffold(directory, force=force):
+        click.echo(line)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="gate", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE)
+    except GateError as exc:
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {exc.message}", err=True)
+        for line in exc.lines:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                   err=True)
+        sys.exit(ExitCode.INCOMPLETE)

@@ -1,0 +1,117 @@
+"""The base ref: which commit a change is compared against, and files as they are there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+
+def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+    )
+
+
+def _out(cwd: Path, *args: str) -> str | None:
+    try:
+        proc = _git(cwd, *args)
+    except OSError:
+        return None
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+class BaseRef:
+    """Reads files at the merge base of HEAD and the base branch, without checking anything out."""
+
+    def __init__(self, repo_root: Path | None, ref: str | None, sha: str | None, head: str | None,
+                 reason: str | None) -> None:
+        self.repo_root = repo_root
+        self.ref = ref
+        self.sha = sha
+        self.head = head
+        # Why no comparison is possible, in words a reviewer understands.
+        self.reason = reason
+        self._tree: list[str] | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.sha is not None
+
+    def relpath(self, path: Path) -> str | None:
+        if self.repo_root is None:
+            return None
+        try:
+            return path.resolve().relative_to(self.repo_root).as_posix()
+        except ValueError:
+            return None
+
+    def files(self) -> list[str]:
+        """Repository-relative paths of every file at the base commit."""
+        if self._tree is None:
+            self._tree = []
+            if self.sha and self.repo_root:
+                proc = _git(self.repo_root, "ls-tree", "-r", "-z", "--name-only", self.sha)
+                if proc.returncode == 0:
+                    self._tree = [p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p]
+        return self._tree
+
+    def read(self, relpath: str) -> bytes | None:
+        return self.read_many([relpath]).get(relpath)
+
+    def read_many(self, relpaths: Iterable[str]) -> Mapping[str, bytes | None]:
+        """Contents at the base commit (None where absent), in one `git cat-file --batch`."""
+        wanted = list(dict.fromkeys(relpaths))
+        out: dict[str, bytes | None] = {p: None for p in wanted}
+        if not (self.sha and self.repo_root and wanted):
+            return out
+        request = "".join(f"{self.sha}:{p}\n" for p in wanted).encode()
+        proc = _git(self.repo_root, "cat-file", "--batch", stdin=request)
+        data, pos = proc.stdout, 0
+        for path in wanted:
+            end = data.find(b"\n", pos)
+            if end < 0:
+                break
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) == 3 and header[1] == b"blob":
+                size = int(header[2])
+                out[path] = data[pos: pos + size]
+                pos += size + 1
+            elif len(header) == 3:  # a tree or other object: skip its body
+                pos += int(header[2]) + 1
+        return out
+
+
+def resolve_base(start: Path, explicit: str | None = None, env: Mapping[str, str] | None = None) -> BaseRef:
+    """The merge base of HEAD with the base branch: --base-ref, else GITHUB_BASE_REF, else origin/HEAD or main."""
+    env = os.environ if env is None else env
+    root_text = _out(start, "rev-parse", "--show-toplevel")
+    if root_text is None:
+        return BaseRef(None, explicit, None, None, "not inside a git repository")
+    root = Path(root_text).resolve()
+    head = _out(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if explicit:
+        candidates = [explicit]
+    elif env.get("GITHUB_BASE_REF"):
+        candidates = [f"origin/{env['GITHUB_BASE_REF']}", env["GITHUB_BASE_REF"]]
+    else:
+        candidates = ["origin/HEAD", "main", "origin/main", "master"]
+    for ref in candidates:
+        target = _out(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        if target is None:
+            continue
+        if head is None:
+            return BaseRef(root, ref, None, None, "the repository has no commit yet")
+        base = _out(root, "merge-base", head, target)
+        if base is None:
+            shallow = _out(root, "rev-parse", "--is-shallow-repository") == "true"
+            hint = " (shallow clone: fetch full history, e.g. actions/checkout with fetch-depth: 0)" if shallow else ""
+            return BaseRef(root, ref, None, head, f"no common ancestor of HEAD and {ref}{hint}")
+        return BaseRef(root, ref, base, head, None)
+    shallow = _out(root, "rev-parse", "--is-shallow-repository") == "true"
+    names = " or ".join(candidates)
+    hint = " (shallow clone: fetch with fetch-depth: 0)" if shallow else ""
+    return BaseRef(root, candidates[0], None, head, f"base ref {names} not found{hint}")

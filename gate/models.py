@@ -1,0 +1,159 @@
+"""models.yaml: named model configurations with fallback chains, and the problems a file can have."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.schemas import validate
+from gate.yamlfile import Position, YamlDocument, YamlError, load_yaml
+
+# Providers reached at an address the user must give.
+NEEDS_BASE_URL = frozenset({"azure-openai", "openai-compatible", "vllm", "ollama", "litellm"})
+DEFAULT_BASE_URLS = {
+    "openai": "https://api.openai.com/v1",
+    "github-models": "https://models.github.ai/inference",
+    "anthropic": "https://api.anthropic.com",
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_version: str | None = None
+    headers_env: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 60.0
+    fallback: tuple[str, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str | None:
+        return self.base_url or DEFAULT_BASE_URLS.get(self.provider)
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    position: Position
+
+
+@dataclass(frozen=True)
+class ModelsFile:
+    display: str
+    doc: YamlDocument | None
+    models: Mapping[str, ModelConfig]
+    default: str | None
+    problems: tuple[Problem, ...]
+
+    def chain(self, name: str) -> list[str]:
+        """name followed by its fallbacks, depth first, each once."""
+        out: list[str] = []
+
+        def visit(n: str) -> None:
+            if n in out or n not in self.models:
+                return
+            out.append(n)
+            for nxt in self.models[n].fallback:
+                visit(nxt)
+
+        visit(name)
+        return out
+
+
+def _fallbacks(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def load_models(path: Path, display: str) -> ModelsFile:
+    """Parse models.yaml; every defect is a Problem with its position, none is raised."""
+    try:
+        doc = load_yaml(path, display)
+    except YamlError as exc:
+        return ModelsFile(display, None, {}, None, (Problem(exc.problem, Position(exc.line or 1, exc.column or 1)),))
+    if not isinstance(doc.data, dict):
+        return ModelsFile(display, doc, {}, None, (Problem("models.yaml must be a mapping with a `models:` key", Position(1, 1)),))
+    problems = [Problem(f"{_fmt(v.path)}: {v.message}", v.position) for v in validate(doc, "models")]
+    for v in problems:
+        if "unknown key 'api_key'" in v.message:
+            problems[problems.index(v)] = Problem(
+                v.message + ": never put a key in a file; name its environment variable with api_key_env", v.position)
+    models: dict[str, ModelConfig] = {}
+    raw_models = doc.data.get("models")
+    if isinstance(raw_models, dict):
+        for name, raw in raw_models.items():
+            if not isinstance(raw, dict) or not isinstance(raw.get("provider"), str) or not isinstance(raw.get("model"), str):
+                continue
+            models[name] = ModelConfig(
+                name=name, provider=raw["provider"], model=raw["model"], base_url=raw.get("base_url"),
+                api_key_env=raw.get("api_key_env"), api_version=raw.get("api_version"),
+                headers_env=dict(raw.get("headers_env") or {}), params=dict(raw.get("params") or {}),
+                timeout=float(raw.get("timeout", 60.0)), fallback=_fallbacks(raw.get("fallback")), raw=raw,
+            )
+    problems += _semantic_problems(doc, models)
+    default = doc.data.get("default") if isinstance(doc.data.get("default"), str) else None
+    problems.sort(key=lambda p: (p.position.line, p.position.column))
+    return ModelsFile(display, doc, models, default, tuple(problems))
+
+
+def _fmt(path: tuple[str | int, ...]) -> str:
+    from gate.yamlfile import format_path
+
+    return format_path(path)
+
+
+def _semantic_problems(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
+    problems: list[Problem] = []
+    default = doc.data.get("default")
+    if isinstance(default, str) and default not in models:
+        problems.append(Problem(f"default: no model named {default!r} in models", doc.locate(["default"])))
+    for name, m in models.items():
+        if m.provider in NEEDS_BASE_URL and not m.base_url:
+            problems.append(Problem(f"models.{name}: provider {m.provider} needs a base_url", doc.locate(["models", name])))
+        raw_fb = m.raw.get("fallback")
+        for i, target in enumerate(m.fallback):
+            at = ["models", name, "fallback"] + ([i] if isinstance(raw_fb, list) else [])
+            if target not in models:
+                problems.append(Problem(f"models.{name}.fallback: no model named {target!r}", doc.locate(at)))
+            elif target == name:
+                problems.append(Problem(f"models.{name}.fallback: a model cannot fall back to itself", doc.locate(at)))
+    problems += _cycles(doc, models)
+    return problems
+
+
+def _cycles(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
+    problems: list[Problem] = []
+    reported: set[frozenset[str]] = set()
+    for start in models:
+        stack: list[str] = []
+
+        def walk(n: str) -> None:
+            if n in stack:
+                cycle = stack[stack.index(n):]
+                key = frozenset(cycle)
+                if len(cycle) > 1 and key not in reported:
+                    reported.add(key)
+                    first = cycle[0]
+                    problems.append(Problem(
+                        f"models.{first}.fallback: fallback chain is a cycle: {' -> '.join(cycle + [n])}",
+                        doc.locate(["models", first, "fallback"])))
+                return
+            if n not in models:
+                return
+            stack.append(n)
+            for nxt in models[n].fallback:
+                walk(nxt)
+            stack.pop()
+
+        walk(start)
+    return problems

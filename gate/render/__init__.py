@@ -1,0 +1,1 @@
+"""Pure renderers of a Report: terminal text, markdown, JUnit XML."""

@@ -1,0 +1,45 @@
+"""The terminal view: one table row per check, then the findings, file:line first."""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from gate.report import Report, Severity, Status
+
+_COLOURS = {
+    Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta", Status.SKIP: "bright_black",
+}
+_SEVERITY_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTICE: "cyan"}
+MAX_FINDINGS_PER_CHECK = 50
+
+
+def _style(text: str, colour: str | None, colour_on: bool) -> str:
+    if not colour_on or colour is None:
+        return text
+    import click
+
+    return click.style(text, fg=colour, bold=colour != "bright_black")
+
+
+def render_terminal(report: Report, *, colour: bool = False, verbose: bool = False) -> str:
+    rows = []
+    for c in report.checks:
+        rows.append([c.name, _style(c.status.value.upper(), _COLOURS[c.status], colour), c.summary, f"{c.duration_s:.1f}s"])
+    out = [tabulate(rows, headers=["check", "status", "summary", "time"], tablefmt="simple")]
+    for c in report.checks:
+        if not c.findings:
+            continue
+        shown = c.findings if verbose else c.findings[:MAX_FINDINGS_PER_CHECK]
+        out.append("")
+        out.append(f"{c.name}:")
+        for f in shown:
+            where = f.location()
+            sev = _style(f.severity.value, _SEVERITY_COLOURS[f.severity], colour)
+            case = f" [{f.case_id}]" if f.case_id else ""
+            out.append(f"  {where + ': ' if where else ''}{sev}:{case} {f.message}")
+        if len(shown) < len(c.findings):
+            out.append(f"  ... and {len(c.findings) - len(shown)} more (see the JSON report, or pass --verbose)")
+    verdict = report.verdict
+    out.append("")
+    out.append(_style(f"verdict: {verdict.value.upper()}", _COLOURS[verdict], colour) + f" ({report.duration_s:.1f}s)")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,188 @@
+"""Findings, check results and the report: the values every renderer works from."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Status.SKIP: 0, Status.PASS: 1, Status.WARN: 2, Status.FAIL: 3, Status.ERROR: 4}
+
+
+class Severity(str, Enum):
+    # The names of GitHub's annotation levels, so findings map onto them one to one.
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    case_id: str | None = None
+    category: str | None = None
+
+    def location(self) -> str:
+        if not self.file:
+            return ""
+        parts = [self.file]
+        if self.line:
+            parts.append(str(self.line))
+            if self.column:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"severity": self.severity.value, "message": self.message}
+        for key in ("file", "line", "column", "case_id", "category"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            severity=Severity(data["severity"]),
+            message=data["message"],
+            file=data.get("file"),
+            line=data.get("line"),
+            column=data.get("column"),
+            case_id=data.get("case_id"),
+            category=data.get("category"),
+        )
+
+
+def finding_sort_key(f: Finding) -> tuple[str, int, int, str]:
+    return (f.file or "", f.line or 0, f.column or 0, f.message)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    summary: str
+    duration_s: float = 0.0
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "summary": self.summary,
+            "duration_s": round(self.duration_s, 3),
+            "metrics": dict(self.metrics),
+            "findings": [f.to_dict() for f in self.findings],
+            "details": dict(self.details),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            name=data["name"],
+            status=Status(data["status"]),
+            summary=data["summary"],
+            duration_s=float(data.get("duration_s", 0.0)),
+            metrics=dict(data.get("metrics", {})),
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
+            details=dict(data.get("details", {})),
+        )
+
+    def counts(self) -> dict[Severity, int]:
+        out = {s: 0 for s in Severity}
+        for f in self.findings:
+            out[f.severity] += 1
+        return out
+
+
+def status_from_findings(findings: Iterable[Finding], *, strict: bool = False) -> Status:
+    """fail on any error finding, warn on warnings (fail under strict), pass otherwise."""
+    severities = {f.severity for f in findings}
+    if Severity.ERROR in severities:
+        return Status.FAIL
+    if Severity.WARNING in severities:
+        return Status.FAIL if strict else Status.WARN
+    return Status.PASS
+
+
+def verdict_of(statuses: Iterable[Status]) -> Status:
+    worst = Status.SKIP
+    for status in statuses:
+        if status.rank > worst.rank:
+            worst = status
+    return worst
+
+
+@dataclass(frozen=True)
+class GitInfo:
+    head: str | None = None
+    base: str | None = None
+    base_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    tool_name: str
+    tool_version: str
+    started_at: str
+    duration_s: float
+    git: GitInfo
+    checks: tuple[CheckResult, ...]
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def verdict(self) -> Status:
+        return verdict_of(c.status for c in self.checks)
+
+    def check(self, name: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": self.schema_version,
+            "tool": {"name": self.tool_name, "version": self.tool_version},
+            "verdict": self.verdict.value,
+            "started_at": self.started_at,
+            "duration_s": round(self.duration_s, 3),
+            "git": {"head": self.git.head, "base": self.git.base, "base_ref": self.git.base_ref},
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        git = data.get("git") or {}
+        return cls(
+            tool_name=data["tool"]["name"],
+            tool_version=data["tool"]["version"],
+            started_at=data["started_at"],
+            duration_s=float(data["duration_s"]),
+            git=GitInfo(head=git.get("head"), base=git.get("base"), base_ref=git.get("base_ref")),
+            checks=tuple(CheckResult.from_dict(c) for c in data["checks"]),
+            schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+        )

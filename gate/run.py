@@ -1,0 +1,89 @@
+"""`gate check` and its relatives: load config, run checks, write every output, pick the exit code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.config import load_config
+from gate.errors import ConfigError, ExitCode
+from gate.gitref import resolve_base
+from gate.progress import StreamProgress
+from gate.registry import discover, plugin_sections
+from gate.report import Report, Status
+from gate.runner import run_checks, select
+from gate.schemas import load_schema
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    config: Path = Path("gate.yaml")
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    base_ref: str | None = None
+    report_json: Path | None = None
+    markdown: Path | None = None
+    junit: Path | None = None
+    format: str = "text"
+    debug: bool = False
+    verbose: bool = False
+    # Flags of a verb that concern particular checks, passed through to them.
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+def exit_code_for(report: Report) -> ExitCode:
+    verdict = report.verdict
+    if verdict is Status.ERROR:
+        return ExitCode.INCOMPLETE
+    if verdict is Status.FAIL:
+        return ExitCode.FAILED
+    return ExitCode.OK
+
+
+def build_report(opts: RunOptions) -> Report:
+    checks, broken = discover()
+    select(checks, broken, opts.only, opts.skip)
+    builtin = load_schema("gate")["properties"]
+    config = load_config(opts.config, plugin_sections(checks, builtin))
+    base = resolve_base(config.root, opts.base_ref)
+    progress = StreamProgress()
+    return run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
+                      progress=progress, debug=opts.debug)
+
+
+def write_outputs(report: Report, opts: RunOptions) -> None:
+    """Every file output, the JSON report first: it is the source of truth."""
+    from gate.render.junit import render_junit
+    from gate.render.markdown import render_markdown
+
+    for path, render in ((opts.report_json, Report.to_json), (opts.markdown, render_markdown), (opts.junit, render_junit)):
+        if path is None:
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(render(report), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def print_report(report: Report, opts: RunOptions) -> None:
+    if opts.format == "json":
+        sys.stdout.write(report.to_json())
+        return
+    from gate.render.terminal import render_terminal
+
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    sys.stdout.write(render_terminal(report, colour=colour, verbose=opts.verbose))
+
+
+def run_gate(opts: RunOptions) -> int:
+    report = build_report(opts)
+    write_outputs(report, opts)
+    print_report(report, opts)
+    return int(exit_code_for(report))

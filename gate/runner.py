@@ -1,0 +1,83 @@
+"""Runs the selected checks in order; a check's crash becomes its `error`, never a lost report."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+import gate
+from gate.config import GateConfig
+from gate.context import CheckContext
+from gate.errors import ConfigError, GateError
+from gate.gitref import BaseRef
+from gate.progress import Progress, silent
+from gate.registry import Broken, Check
+from gate.report import CheckResult, GitInfo, Report, Status, finding_sort_key
+
+
+def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str], skip: Sequence[str]) -> None:
+    """Raise a usage error for a name in --only/--skip that no check has."""
+    known = {c.name for c in checks} | {b.name for b in broken}
+    for name in [*only, *skip]:
+        if name not in known:
+            raise ConfigError(f"unknown check {name!r} (known: {', '.join(sorted(known))})")
+
+
+def prepare(checks: Sequence[Check], config: GateConfig) -> None:
+    """Let every check validate its own section before anything runs (a ConfigError is exit 2)."""
+    for check in checks:
+        hook = getattr(check, "prepare", None)
+        if hook is not None and config.section(check.section) is not None:
+            hook(config)
+
+
+def run_checks(
+    config: GateConfig,
+    base: BaseRef,
+    checks: Sequence[Check],
+    broken: Sequence[Broken] = (),
+    *,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    debug: bool = False,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> Report:
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    t0 = time.monotonic()
+    chosen = [c for c in checks if (not only or c.name in only) and c.name not in skip]
+    prepare(chosen, config)
+    results: dict[str, CheckResult] = {}
+    ordered: list[CheckResult] = []
+    for b in broken:
+        if (not only or b.name in only) and b.name not in skip:
+            ordered.append(CheckResult(b.name, Status.ERROR, b.error))
+    for check in chosen:
+        ctx = CheckContext(config, base, dict(options or {}), progress or silent(), dict(results), debug)
+        result = _run_one(check, ctx, debug)
+        results[check.name] = result
+        ordered.append(result)
+        if on_result:
+            on_result(result)
+    git = GitInfo(head=base.head, base=base.sha, base_ref=base.ref)
+    return Report("prodgate", gate.__version__, started_at, time.monotonic() - t0, git, tuple(ordered))
+
+
+def _run_one(check: Check, ctx: CheckContext, debug: bool) -> CheckResult:
+    if ctx.config.section(check.section) is None and getattr(check, "requires_section", True):
+        return CheckResult(check.name, Status.SKIP, f"skipped: no `{check.section}:` section in {ctx.config.display}")
+    t0 = time.monotonic()
+    try:
+        result = check.run(ctx)
+    except GateError as exc:
+        result = CheckResult(check.name, Status.ERROR, f"could not complete: {exc.message}")
+    except Exception as exc:  # noqa: BLE001 - one check's defect must not lose the others' results
+        details = {"traceback": traceback.format_exc()} if debug else {}
+        result = CheckResult(check.name, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}", details=details)
+    findings = tuple(sorted(result.findings, key=finding_sort_key))
+    return replace(result, name=check.name, duration_s=time.monotonic() - t0, findings=findings)

@@ -1,0 +1,108 @@
+"""The JSON Schemas shipped with prodgate, and validation errors that point at file:line:col."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import reprlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
+
+BASE_URI = "https://prodgate.dev/schemas/"
+_SUFFIX = ".schema.json"
+
+
+def _schema_dir() -> Path:
+    try:
+        path = Path(str(resources.files("gate._schemas")))
+        if path.is_dir():
+            return path
+    except ModuleNotFoundError:
+        pass
+    # Running from a source tree that was never installed.
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+def schema_names() -> list[str]:
+    return sorted(p.name[: -len(_SUFFIX)] for p in _schema_dir().glob("*" + _SUFFIX))
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    path = _schema_dir() / f"{name}{_SUFFIX}"
+    if not path.is_file():
+        raise KeyError(name)
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
+def _registry() -> Registry:
+    resources_ = [(BASE_URI + n + _SUFFIX, Resource.from_contents(load_schema(n))) for n in schema_names()]
+    return Registry().with_resources(resources_)
+
+
+@dataclass(frozen=True)
+class Violation:
+    path: JsonPath
+    position: Position
+    message: str
+
+    def format(self, display: str) -> str:
+        return f"{display}:{self.position.line}:{self.position.column}: {format_path(self.path)}: {self.message}"
+
+
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+
+
+def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violation]:
+    """Every violation of schema by doc.data, sorted by position."""
+    if isinstance(schema, str):
+        schema = load_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema, registry=_registry())
+    out = [_violation(doc, err) for err in _leaves(validator.iter_errors(doc.data))]
+    unique = {(v.path, v.message): v for v in out}
+    return sorted(unique.values(), key=lambda v: (v.position.line, v.position.column, v.message))
+
+
+def _leaves(errors: Iterator[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+    for err in errors:
+        if err.context and err.validator in ("anyOf", "oneOf"):
+            # The alternative that got furthest says most about what the user meant.
+            best = jsonschema.exceptions.best_match(err.context)
+            if best is not None and best.path:
+                yield best
+                continue
+        yield err
+
+
+def _violation(doc: YamlDocument, err: jsonschema.ValidationError) -> Violation:
+    path: JsonPath = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = list((err.schema.get("properties") or {}) if isinstance(err.schema, dict) else [])
+        extras = [k for k in err.instance if k not in allowed]
+        key = extras[0] if extras else ""
+        message = f"unknown key {key!r}"
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        elif allowed:
+            message += " (allowed: " + ", ".join(sorted(allowed)) + ")"
+        return Violation(path + (key,), doc.locate(path + (key,), key=True), message)
+    if err.validator == "required":
+        return Violation(path, doc.locate(path), err.message.replace("is a required property", "is required"))
+    message = err.message
+    if err.validator in ("type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "pattern", "format"):
+        message = message.replace(repr(err.instance), _short.repr(err.instance), 1)
+    return Violation(path, doc.locate(path), message)

@@ -1,0 +1,1 @@
+"""The JSON Schemas shipped with prodgate (data files; `gate schema NAME` prints one)."""
