@@ -111,7 +111,7 @@ def _response_format_rules(prompt: PromptFile, emit: Emit) -> None:
         return
     try:
         parsed = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         emit(Severity.ERROR, ("jsonSchema",), f"jsonSchema is not valid JSON: {exc.msg} (line {exc.lineno} of the JSON)")
         return
     if not isinstance(parsed, dict):

@@ -62,7 +62,7 @@ def compare_versions(
         relpath = rel[p.path]
         new = p.data.get("version")
         new_v = semver.parse(str(new)) if new is not None else None
-        where = dict(file=p.display, line=p.version_line)
+        where: dict[str, Any] = dict(file=p.display, line=p.version_line)
         if new is not None and new_v is None:
             findings.append(Finding(Severity.ERROR, f"version {str(new)!r} is not a semantic version like 1.2.0", **where))
             continue

@@ -57,7 +57,30 @@ def run_options(kwargs: dict[str, Any], **overrides: Any) -> Any:
 
 
 class _Group(click.Group):
-    """Built-in verbs plus those that checks register under the `prodgate.commands` entry points."""
+    """Built-in verbs plus those that checks register under the `prodgate.commands` entry points.
+
+    It also maps GateError to its exit code with a one-line message, so that every way of
+    invoking the CLI (console script, `python -m gate`, click's test runner) behaves the same."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = "--debug" in sys.argv[1:] or "--debug" in (ctx.protected_args + ctx.args)
+        try:
+            return super().invoke(ctx)
+        except GateError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: {exc.message}", err=True)
+            for line in exc.lines:
+                click.echo(f"error: {line}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
+                       err=True)
+            ctx.exit(int(ExitCode.INCOMPLETE))
 
     def _plugins(self) -> dict[str, Any]:
         return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
@@ -134,31 +157,8 @@ def init(directory: Path, force: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="gate", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE)
-    except GateError as exc:
-        if debug:
-            traceback.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
-        for line in exc.lines:
-            click.echo(f"error: {line}", err=True)
-        sys.exit(exc.exit_code)
+        cli.main(args=argv, prog_name="gate")
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
-        if debug:
-            traceback.print_exc()
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                   err=True)
-        sys.exit(ExitCode.INCOMPLETE)

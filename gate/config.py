@@ -18,9 +18,10 @@ MAX_ERRORS = 20
 def display_path(path: Path) -> str:
     """The shortest honest way to name path: relative to the working folder when under it."""
     try:
-        return os.path.relpath(path)
+        rel = os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
+    return str(path.resolve()) if rel.startswith("..") else rel
 
 
 @dataclass(frozen=True)

@@ -134,26 +134,20 @@ def _semantic_problems(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> 
 def _cycles(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
     problems: list[Problem] = []
     reported: set[frozenset[str]] = set()
-    for start in models:
-        stack: list[str] = []
 
-        def walk(n: str) -> None:
-            if n in stack:
-                cycle = stack[stack.index(n):]
-                key = frozenset(cycle)
-                if len(cycle) > 1 and key not in reported:
-                    reported.add(key)
-                    first = cycle[0]
-                    problems.append(Problem(
-                        f"models.{first}.fallback: fallback chain is a cycle: {' -> '.join(cycle + [n])}",
-                        doc.locate(["models", first, "fallback"])))
-                return
-            if n not in models:
-                return
-            stack.append(n)
+    def walk(n: str, stack: list[str]) -> None:
+        if n in stack:
+            cycle = stack[stack.index(n):]
+            if len(cycle) > 1 and frozenset(cycle) not in reported:
+                reported.add(frozenset(cycle))
+                problems.append(Problem(
+                    f"models.{cycle[0]}.fallback: fallback chain is a cycle: {' -> '.join(cycle + [n])}",
+                    doc.locate(["models", cycle[0], "fallback"])))
+            return
+        if n in models:
             for nxt in models[n].fallback:
-                walk(nxt)
-            stack.pop()
+                walk(nxt, stack + [n])
 
-        walk(start)
+    for start in models:
+        walk(start, [])
     return problems

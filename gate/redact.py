@@ -41,8 +41,8 @@ def find_secrets(text: str) -> list[tuple[SecretKind, int]]:
     for start, kind in out:
         if start < last_end:
             continue
-        m = kind.pattern.match(text, start)
-        last_end = m.end() if m else start + 1
+        match = kind.pattern.match(text, start)
+        last_end = match.end() if match else start + 1
         kept.append((kind, start))
     return kept
 

@@ -1,0 +1,95 @@
+"""Shared fixtures: real git repositories in tmp_path and the real CLI, in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from gate.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "support-bot"
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def gate(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    """The CLI in-process, through click's runner."""
+    runner = CliRunner()
+    old = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        res = runner.invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+    return Result(res.exit_code, res.stdout, res.stderr)
+
+
+def gate_subprocess(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+                    timeout: float = 120) -> Result:
+    """The CLI as a real process, exactly as a user or CI runs it."""
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.run([sys.executable, "-m", "gate", *map(str, args)], cwd=cwd, env=full_env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+class GitRepo:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def git(self, *args: str) -> str:
+        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, check=True,
+                              env={**os.environ, "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+                                   "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z"})
+        return proc.stdout.strip()
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[GitRepo]:
+    """An empty git repository on branch main, with an identity, in tmp_path/repo."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    r = GitRepo(path)
+    r.git("init", "-q", "-b", "main")
+    r.git("config", "user.email", "dev@example.com")
+    r.git("config", "user.name", "Dev")
+    r.git("config", "commit.gpgsign", "false")
+    yield r
+
+
+@pytest.fixture(autouse=True)
+def _clean_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests must not see the CI's own GitHub variables unless they set them."""
+    for key in list(os.environ):
+        if key.startswith("GITHUB_") or key in ("CI", "RUNNER_TEMP"):
+            monkeypatch.delenv(key, raising=False)
