@@ -126,6 +126,20 @@ def validate(**kwargs: Any) -> None:
     sys.exit(run_gate(run_options(kwargs, only=("schema",), skip=())))
 
 
+@cli.group()
+def baseline() -> None:
+    """Record the results the base branch is compared against (.gate/), to commit on main."""
+
+
+@baseline.command("update")
+@common_options
+def baseline_update(**kwargs: Any) -> None:
+    """Run the checks that keep a baseline and write it (e.g. .gate/baseline.json)."""
+    from gate.run import update_baselines
+
+    sys.exit(update_baselines(run_options(kwargs, extras={"baseline": True})))
+
+
 @cli.command("schema")
 @click.argument("name", required=False)
 def schema_cmd(name: str | None) -> None:

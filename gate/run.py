@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.config import load_config
+from gate.config import display_path, load_config
+from gate.context import CheckContext
 from gate.errors import ConfigError, ExitCode
 from gate.gitref import resolve_base
 from gate.progress import StreamProgress
-from gate.registry import discover, plugin_sections
+from gate.registry import Check, discover, plugin_sections
 from gate.report import Report, Status
 from gate.runner import run_checks, select
 from gate.schemas import load_schema
@@ -44,15 +45,20 @@ def exit_code_for(report: Report) -> ExitCode:
     return ExitCode.OK
 
 
-def build_report(opts: RunOptions) -> Report:
+def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Report, list[Check], CheckContext]:
     checks, broken = discover()
     select(checks, broken, opts.only, opts.skip)
+    if only_baselines:
+        checks = [c for c in checks if hasattr(c, "baseline")]
+        broken = []
     builtin = load_schema("gate")["properties"]
     config = load_config(opts.config, plugin_sections(checks, builtin))
     base = resolve_base(config.root, opts.base_ref)
-    progress = StreamProgress()
-    return run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
-                      progress=progress, debug=opts.debug)
+    report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
+                        progress=StreamProgress(), debug=opts.debug)
+    ctx = CheckContext(config, base, dict(opts.extras), debug=opts.debug,
+                       results={c.name: c for c in report.checks})
+    return report, checks, ctx
 
 
 def write_outputs(report: Report, opts: RunOptions) -> None:
@@ -83,7 +89,24 @@ def print_report(report: Report, opts: RunOptions) -> None:
 
 
 def run_gate(opts: RunOptions) -> int:
-    report = build_report(opts)
+    report, _, _ = build_report(opts)
     write_outputs(report, opts)
     print_report(report, opts)
     return int(exit_code_for(report))
+
+
+def update_baselines(opts: RunOptions) -> int:
+    """Run the checks that keep a baseline; each one that completed writes its own file(s).
+
+    A check offers this with `baseline(ctx, result) -> list[Path]`; the core never knows what a
+    baseline holds."""
+    report, checks, ctx = build_report(opts, only_baselines=True)
+    write_outputs(report, opts)
+    print_report(report, opts)
+    for check in checks:
+        result = report.check(check.name)
+        if result is None or result.status in (Status.SKIP, Status.ERROR):
+            continue
+        for path in check.baseline(ctx, result):  # type: ignore[attr-defined]
+            print(f"baseline: wrote {display_path(path)}", file=sys.stderr)
+    return int(ExitCode.INCOMPLETE if report.verdict is Status.ERROR else ExitCode.OK)

@@ -15,6 +15,7 @@ from gate.context import CheckContext
 from gate.errors import ConfigError, GateError
 from gate.gitref import BaseRef
 from gate.progress import Progress, silent
+from gate.redact import redact, redact_text, secret_env_values
 from gate.registry import Broken, Check
 from gate.report import CheckResult, GitInfo, Report, Status, finding_sort_key
 
@@ -52,6 +53,7 @@ def run_checks(
     t0 = time.monotonic()
     chosen = [c for c in checks if (not only or c.name in only) and c.name not in skip]
     prepare(chosen, config)
+    secrets = secret_env_values(names=_secret_names(config))
     results: dict[str, CheckResult] = {}
     ordered: list[CheckResult] = []
     for b in broken:
@@ -59,7 +61,7 @@ def run_checks(
             ordered.append(CheckResult(b.name, Status.ERROR, b.error))
     for check in chosen:
         ctx = CheckContext(config, base, dict(options or {}), progress or silent(), dict(results), debug)
-        result = _run_one(check, ctx, debug)
+        result = _scrub(_run_one(check, ctx, debug), secrets)
         results[check.name] = result
         ordered.append(result)
         if on_result:
@@ -81,3 +83,23 @@ def _run_one(check: Check, ctx: CheckContext, debug: bool) -> CheckResult:
         result = CheckResult(check.name, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}", details=details)
     findings = tuple(sorted(result.findings, key=finding_sort_key))
     return replace(result, name=check.name, duration_s=time.monotonic() - t0, findings=findings)
+
+
+def _secret_names(config: GateConfig) -> list[str]:
+    """Environment variables that models.yaml says hold credentials."""
+    if config.models_path is None:
+        return []
+    from gate.models import load_models
+
+    names: list[str] = []
+    for m in load_models(config.models_path, config.display).models.values():
+        names += [m.api_key_env] if m.api_key_env else []
+        names += list(m.headers_env.values())
+    return names
+
+
+def _scrub(result: CheckResult, secrets: list[str]) -> CheckResult:
+    """No credential reaches the report, whatever a check or a model output put in it."""
+    findings = tuple(replace(f, message=redact_text(f.message, secrets)) for f in result.findings)
+    return replace(result, summary=redact_text(result.summary, secrets), findings=findings,
+                   metrics=redact(dict(result.metrics), secrets), details=redact(dict(result.details), secrets))
