@@ -1,0 +1,214 @@
+"""Statistics that tell a real drop from noise: Wilson intervals, exact McNemar, paired
+bootstrap and randomisation tests (clustered when cases are), Holm correction, and the
+minimum detectable effect at a sample size. scipy and numpy are imported where used."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_RESAMPLES = 10_000
+_CHUNK = 1_000  # resamples drawn at a time, to bound memory at 10,000+ cases
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+
+def _z(q: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(q))
+
+
+def wilson(successes: int, n: int, confidence: float = 0.95) -> Interval:
+    """Wilson score interval of a proportion: sound at small n and near 0 or 1."""
+    if n <= 0:
+        return Interval(0.0, 1.0)
+    z = _z(1 - (1 - confidence) / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_exact(pass_to_fail: int, fail_to_pass: int) -> float:
+    """Two-sided exact McNemar p-value: a binomial test on the discordant pairs."""
+    n = pass_to_fail + fail_to_pass
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(pass_to_fail, n, 0.5, alternative="two-sided").pvalue)
+
+
+def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
+    """Holm-Bonferroni adjusted p-values (monotone, capped at 1)."""
+    ordered = sorted(pvalues.items(), key=lambda kv: kv[1])
+    m = len(ordered)
+    out: dict[str, float] = {}
+    running = 0.0
+    for i, (name, p) in enumerate(ordered):
+        running = max(running, min(1.0, (m - i) * p))
+        out[name] = running
+    return out
+
+
+def _cluster_sums(deltas: Sequence[float], clusters: Sequence[str] | None) -> Any:
+    import numpy as np
+
+    values = np.asarray(deltas, dtype=float)
+    if clusters is None:
+        return values, np.ones_like(values)
+    keys = {c: i for i, c in enumerate(dict.fromkeys(clusters))}
+    index = np.fromiter((keys[c] for c in clusters), dtype=int, count=len(clusters))
+    sums = np.bincount(index, weights=values, minlength=len(keys))
+    sizes = np.bincount(index, minlength=len(keys)).astype(float)
+    return sums, sizes
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    """head minus base: the mean difference, its interval and a two-sided p-value."""
+
+    delta: float
+    interval: Interval
+    p_value: float
+    n: int
+    mde: float
+
+
+def paired_difference(
+    base: Sequence[float],
+    head: Sequence[float],
+    *,
+    clusters: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    power: float = 0.8,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> PairedResult:
+    """Mean of head - base over paired cases.
+
+    The interval is a percentile bootstrap; the p-value a sign-flip randomisation test (exact in
+    distribution under "no change"). With clusters, both resample and flip whole clusters,
+    because cases of one cluster fail together and are not independent evidence."""
+    import numpy as np
+
+    if len(base) != len(head):
+        raise ValueError("base and head must be paired")
+    n = len(base)
+    if n == 0:
+        return PairedResult(0.0, Interval(0.0, 0.0), 1.0, 0, float("nan"))
+    deltas = np.asarray(head, dtype=float) - np.asarray(base, dtype=float)
+    sums, sizes = _cluster_sums(deltas, clusters)
+    k = len(sums)
+    observed = float(sums.sum() / sizes.sum())
+    rng = np.random.default_rng(seed)
+    boot = np.empty(resamples)
+    flips_extreme = 0
+    for start in range(0, resamples, _CHUNK):
+        m = min(_CHUNK, resamples - start)
+        idx = rng.integers(0, k, size=(m, k))
+        boot[start:start + m] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(m, k))
+        flipped = (signs * sums).sum(axis=1) / sizes.sum()
+        flips_extreme += int(np.count_nonzero(np.abs(flipped) >= abs(observed) - 1e-12))
+    alpha = 1 - confidence
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    # +1 in both: the observed labelling is one of the possible ones (never a p of exactly 0).
+    p_value = (flips_extreme + 1) / (resamples + 1)
+    sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
+    mde = (_z(1 - alpha / 2) + _z(power)) * sd / math.sqrt(k) if k > 1 else float("nan")
+    return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde)
+
+
+@dataclass(frozen=True)
+class PassComparison:
+    base_rate: float
+    head_rate: float
+    delta: float  # head - base, as a fraction
+    interval: Interval
+    p_value: float
+    mde: float
+    n: int
+    pass_to_fail: tuple[str, ...]
+    fail_to_pass: tuple[str, ...]
+    test: str  # "mcnemar-exact" or "cluster-randomisation"
+
+
+def mde_paired_proportions(n: int, discordance: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest drop in pass rate that McNemar detects with this power at n pairs.
+
+    Solves n = (z_a*sqrt(psi) + z_b*sqrt(psi - d^2))^2 / d^2 for d, where psi is the share of
+    discordant pairs, which can never be below d itself."""
+    if n <= 0:
+        return float("nan")
+    za, zb = _z(1 - alpha / 2), _z(power)
+
+    def needed(d: float) -> float:
+        psi = max(discordance, d)
+        return (za * math.sqrt(psi) + zb * math.sqrt(max(psi - d * d, 0.0))) ** 2 / (d * d)
+
+    lo, hi = 1e-6, 1.0
+    if needed(hi) > n:
+        return 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if needed(mid) > n:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def compare_pass(
+    base: Mapping[str, bool],
+    head: Mapping[str, bool],
+    *,
+    clusters: Mapping[str, str] | None = None,
+    confidence: float = 0.95,
+    power: float = 0.8,
+    seed: int = 0,
+) -> PassComparison:
+    """Pass/fail on the cases both runs have, paired by case id."""
+    ids = sorted(set(base) & set(head))
+    b = [1.0 if base[i] else 0.0 for i in ids]
+    h = [1.0 if head[i] else 0.0 for i in ids]
+    p2f = tuple(i for i in ids if base[i] and not head[i])
+    f2p = tuple(i for i in ids if head[i] and not base[i])
+    n = len(ids)
+    alpha = 1 - confidence
+    cluster_list = [clusters.get(i, i) for i in ids] if clusters else None
+    paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed)
+    if cluster_list is not None and len(set(cluster_list)) < n:
+        p_value, test = paired.p_value, "cluster-randomisation"
+        mde = paired.mde
+    else:
+        p_value, test = mcnemar_exact(len(p2f), len(f2p)), "mcnemar-exact"
+        mde = mde_paired_proportions(n, (len(p2f) + len(f2p)) / n if n else 0.0, alpha, power)
+    return PassComparison(
+        base_rate=sum(b) / n if n else 0.0, head_rate=sum(h) / n if n else 0.0, delta=paired.delta,
+        interval=paired.interval, p_value=p_value, mde=mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p, test=test,
+    )
+
+
+def is_regression(delta: float, p_value: float, *, alpha: float = 0.05, tolerance: float = 0.0) -> bool:
+    """A drop fails the gate only when it is both significant and larger than the tolerance."""
+    return delta < -tolerance and p_value < alpha
+
+
+def format_comparison(c: PassComparison) -> str:
+    """e.g. '92.0% vs 96.5% (-4.5 pts, 95% CI -8.1 to -0.9, p=0.01)'."""
+    return (f"{c.head_rate:.1%} vs {c.base_rate:.1%} ({c.delta * 100:+.1f} pts, 95% CI "
+            f"{c.interval.low * 100:+.1f} to {c.interval.high * 100:+.1f}, {format_p(c.p_value)})")
+
+
+def format_p(p: float) -> str:
+    """'p<0.001', 'p=0.004', 'p=0.31'."""
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
