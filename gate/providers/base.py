@@ -1,0 +1,87 @@
+"""The provider protocol: a Request in, a Response out, or a ProviderError with its failure category."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+
+class Category(str, Enum):
+    """The failure taxonomy shared by the regression, load and docs checks."""
+
+    TIMEOUT = "transport.timeout"
+    RATE_LIMITED = "transport.rate_limited"
+    SERVER_ERROR = "transport.server_error"
+    CONNECTION = "transport.connection"
+    CLIENT_ERROR = "transport.client_error"
+    EMPTY = "output.empty"
+    INVALID_JSON = "output.invalid_json"
+    SCHEMA_VIOLATION = "output.schema_violation"
+    REFUSAL = "output.refusal"
+    TRUNCATED = "output.truncated"
+    ASSERTION = "quality.assertion"
+    JUDGE = "quality.judge"
+    LATENCY = "budget.latency"
+    TOKENS = "budget.tokens"
+    COST = "budget.cost"
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call. `messages` for model targets; `variables` (the case) for http/command/python targets."""
+
+    messages: tuple[ChatMessage, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)  # temperature, max_tokens, top_p, response_format...
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    case_id: str | None = None
+    repeat: int = 0
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    content: str
+    usage: Usage = field(default_factory=Usage)
+    latency_s: float = 0.0
+    model: str | None = None
+    finish_reason: str | None = None
+    cached: bool = False  # served from prodgate's response cache or a cassette, not the network
+
+
+class ProviderError(Exception):
+    """A call that failed; `retryable` says whether trying again may help (429, 5xx, timeouts)."""
+
+    def __init__(self, category: Category, message: str, *, status: int | None = None, retryable: bool = False,
+                 retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.category = category
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+
+
+class Provider(Protocol):
+    """Anything that answers a Request. Implementations must be safe to call from several threads."""
+
+    def identity(self) -> Mapping[str, Any]:
+        """Everything about the target that shapes the answer (kind, url, model...): part of cache keys."""
+        ...
+
+    def complete(self, request: Request) -> Response:
+        """Answer or raise ProviderError; never another exception for a transport or output problem."""
+        ...
