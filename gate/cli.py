@@ -62,8 +62,14 @@ class _Group(click.Group):
     It also maps GateError to its exit code with a one-line message, so that every way of
     invoking the CLI (console script, `python -m gate`, click's test runner) behaves the same."""
 
+    raw_args: list[str] = []
+
+    def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
+        self.raw_args = list(sys.argv[1:] if args is None else args)
+        return super().main(args, *pargs, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
-        debug = "--debug" in sys.argv[1:] or "--debug" in (ctx.protected_args + ctx.args)
+        debug = "--debug" in self.raw_args
         try:
             return super().invoke(ctx)
         except GateError as exc:

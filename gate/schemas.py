@@ -79,10 +79,10 @@ def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violati
 def _leaves(errors: Iterator[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
     for err in errors:
         if err.context and err.validator in ("anyOf", "oneOf"):
-            # The alternative that got furthest says most about what the user meant.
-            best = jsonschema.exceptions.best_match(err.context)
-            if best is not None and best.path:
-                yield best
+            # The alternative whose type matched says most about what the user meant.
+            typed = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
+            if typed:
+                yield max(typed, key=lambda e: len(e.relative_path))
                 continue
         yield err
 

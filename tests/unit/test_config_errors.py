@@ -1,0 +1,125 @@
+"""The bad-input corpus for gate.yaml: each is exit 2 with one line naming file:line:col and the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import gate
+
+PROMPT = """name: p
+version: 1.0.0
+model: openai/gpt-4o-mini
+messages:
+  - role: user
+    content: hi
+"""
+
+# (id, gate.yaml text, expected "file:line:col" suffix or line prefix, a phrase of the message)
+CORPUS = [
+    ("typo-top-level", "version: 1\nschem:\n  strict: true\n", ":2:1:", "did you mean 'schema'"),
+    ("typo-nested", "version: 1\nschema:\n  strickt: true\n", ":3:3:", "did you mean 'strict'"),
+    ("wrong-type", "version: 1\nschema:\n  strict: yes please\n", ":3:11:", "is not of type 'boolean'"),
+    ("missing-version", "schema: {strict: true}\n", ":1:1:", "'version' is required"),
+    ("bad-version", "version: 2\n", ":1:10:", "$.version"),
+    ("prompts-not-list", "version: 1\nprompts: {a: 1}\n", ":2:10:", "$.prompts"),
+    ("prompts-empty-string", "version: 1\nprompts: ['']\n", ":2:11:", "$.prompts[0]"),
+    ("glob-matches-nothing", "version: 1\nprompts: ['nothing/*.prompt.yml']\n", ":2:11:", "matches no file"),
+    ("second-glob-nothing", "version: 1\nprompts:\n  - 'p/*.prompt.yml'\n  - 'q/*.yml'\n", ":4:5:", "matches no file"),
+    ("absolute-glob", "version: 1\nprompts: ['/etc/*.conf']\n", ":2:11:", "relative"),
+    ("missing-models", "version: 1\nmodels: nope.yaml\n", ":2:9:", "file not found"),
+    ("models-is-dir", "version: 1\nmodels: p\n", ":2:9:", "is a directory"),
+    ("invalid-yaml", "version: 1\nschema: [strict\n", ":3:1:", "invalid YAML"),
+    ("tab-indent", "version: 1\nschema:\n\tstrict: true\n", ":3:1:", "invalid YAML"),
+    ("duplicate-key", "version: 1\nversion: 1\n", ":2:1:", "duplicate key 'version'"),
+    ("list-not-mapping", "- version: 1\n", ":1:1:", "must be a mapping"),
+    ("empty-file", "", ":1:1:", "file is empty"),
+    ("scalar-file", "just text\n", ":1:1:", "must be a mapping"),
+    ("two-documents", "version: 1\n---\nversion: 1\n", ":2:1:", "invalid YAML"),
+    ("section-not-mapping", "version: 1\nschema: true\n", ":2:9:", "is not of type 'object'"),
+    ("unknown-yaml-tag", "version: 1\nmodels: !!python/object:os.system x\n", ":2:9:", "invalid YAML"),
+    ("complex-key", "version: 1\n? [a, b]\n: 1\n", ":2:3:", "mapping key must be a plain value"),
+    ("typo-after-valid", "version: 1\nschema: {strict: true}\nregresion: {}\n", ":3:1:", "did you mean 'regression'"),
+]
+
+
+def _layout(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "a.prompt.yml").write_text(PROMPT)
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text(text)
+    return cfg
+
+
+@pytest.mark.parametrize(("case", "text", "where", "phrase"), CORPUS, ids=[c[0] for c in CORPUS])
+def test_config_bad_input_exits_2_with_location(tmp_path: Path, case: str, text: str, where: str, phrase: str) -> None:
+    cfg = _layout(tmp_path, text)
+    res = gate("check", "-c", cfg, cwd=tmp_path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("error: gate.yaml" + where), first
+    assert phrase in first
+    assert "Traceback" not in res.stderr
+
+
+def test_config_alias_bomb_exits_2_quickly(tmp_path: Path) -> None:
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    prev = "a"
+    for name in "bcdefghij":
+        lines.append(f"{name}: &{name} [" + ",".join(["*" + prev] * 9) + "]")
+        prev = name
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text("\n".join(lines) + "\n")
+    res = gate("check", "-c", cfg, cwd=tmp_path)
+    assert res.exit_code == 2
+    assert "alias" in res.stderr and "gate.yaml:" in res.stderr
+
+
+def test_config_huge_file_exits_2_without_reading_it(tmp_path: Path) -> None:
+    cfg = tmp_path / "gate.yaml"
+    with cfg.open("wb") as fh:
+        fh.write(b"version: 1\n")
+        fh.write(b"# " + b"x" * (50 * 1024 * 1024) + b"\n")
+    res = gate("check", "-c", cfg, cwd=tmp_path)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: gate.yaml: file is 52.4 MB, larger than the 10 MiB limit")
+
+
+def test_config_non_utf8_exits_2_with_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_bytes(b"version: 1\nschema:\n  strict: \xff\xfe\n")
+    res = gate("check", "-c", cfg, cwd=tmp_path)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: gate.yaml:3:11: not valid UTF-8 (byte 0xff)")
+
+
+def test_config_directory_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "gate.yaml").mkdir()
+    res = gate("check", "-c", tmp_path / "gate.yaml", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: gate.yaml: is a directory, not a file"
+
+
+def test_config_missing_file_points_to_init(tmp_path: Path) -> None:
+    res = gate("check", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert "gate.yaml: file not found" in res.stderr and "gate init" in res.stderr
+
+
+def test_config_several_errors_each_on_its_own_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text("version: 1\nschema:\n  strict: 3\n  require_version_bump: maybe\nextra: 1\n")
+    res = gate("check", "-c", cfg, cwd=tmp_path)
+    assert res.exit_code == 2
+    lines = res.stderr.splitlines()
+    assert [line.split(": $")[0] for line in lines] == [
+        "error: gate.yaml:3:11", "error: gate.yaml:4:25", "error: gate.yaml:5:1"]
+
+
+def test_config_debug_shows_traceback_for_gate_errors(tmp_path: Path) -> None:
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text("version: 1\nschem: {}\n")
+    res = gate("check", "-c", cfg, "--debug", cwd=tmp_path)
+    assert res.exit_code == 2
+    assert "Traceback" in res.stderr and "did you mean 'schema'" in res.stderr
