@@ -8,6 +8,7 @@ from collections.abc import Callable, Container
 
 import jsonschema
 
+from gate import semver
 from gate.prompts import BUILTIN_EVALUATORS, KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, template_variables
 from gate.report import Finding, Severity
 from gate.schemas import validate
@@ -48,6 +49,9 @@ def prompt_findings(prompt: PromptFile, display: str, model_names: Container[str
             elif key not in KNOWN_PARAMETERS:
                 emit(ignored, ("modelParameters", key), f"unknown model parameter {key!r}: gh-models ignores it", key=True)
 
+    version = data.get("version")
+    if version is not None and semver.parse(str(version)) is None:
+        emit(Severity.ERROR, ("version",), f"version {str(version)!r} is not a semantic version like 1.2.0")
     _model_rules(prompt, model_names, emit)
     _message_rules(prompt, emit, ignored)
     _response_format_rules(prompt, emit)

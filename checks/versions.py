@@ -64,8 +64,7 @@ def compare_versions(
         new_v = semver.parse(str(new)) if new is not None else None
         where: dict[str, Any] = dict(file=p.display, line=p.version_line)
         if new is not None and new_v is None:
-            findings.append(Finding(Severity.ERROR, f"version {str(new)!r} is not a semantic version like 1.2.0", **where))
-            continue
+            continue  # an invalid version is reported by the prompt rules
         blob = blobs.get(relpath) if relpath else None
         if blob is None:
             renamed_from = next((f for f, d in removed_data.items() if _content(d) == _content(p.data)), None)

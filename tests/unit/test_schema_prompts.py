@@ -1,0 +1,173 @@
+"""The schema check on prompt files and models.yaml: each defect is one finding at its file:line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import gate
+
+GOOD = """name: Support answer
+version: 1.0.0
+model: primary
+modelParameters:
+  temperature: 0.2
+  maxTokens: 100
+messages:
+  - role: system
+    content: Answer briefly.
+  - role: user
+    content: "{{question}}"
+testData:
+  - question: How do I reset my password?
+    expected: Settings
+evaluators:
+  - name: mentions settings
+    string:
+      contains: "{{expected}}"
+"""
+
+MODELS = """models:
+  primary:
+    provider: openai
+    model: gpt-4o-mini
+    api_key_env: OPENAI_API_KEY
+    fallback: [backup]
+  backup:
+    provider: openai
+    model: gpt-4.1-mini
+    api_key_env: OPENAI_API_KEY
+"""
+
+
+def run(tmp_path: Path, prompt: str, models: str = MODELS, strict: bool = False) -> tuple[int, dict]:
+    (tmp_path / "prompts").mkdir(exist_ok=True)
+    (tmp_path / "prompts" / "a.prompt.yml").write_text(prompt)
+    (tmp_path / "models.yaml").write_text(models)
+    (tmp_path / "gate.yaml").write_text(
+        f"version: 1\nprompts: ['prompts/*.prompt.yml']\nmodels: models.yaml\nschema: {{strict: {str(strict).lower()}}}\n")
+    res = gate("validate", "--format", "json", cwd=tmp_path)
+    check = res.json()["checks"][0]
+    # Outside a git repository the check notes that versions were not compared: not under test here.
+    check["findings"] = [f for f in check["findings"] if "not inside a git repository" not in f["message"]]
+    return res.exit_code, check
+
+
+def located(check: dict, severity: str) -> list[tuple[str, int, str]]:
+    return [(f.get("file", ""), f.get("line", 0), f["message"]) for f in check["findings"] if f["severity"] == severity]
+
+
+def test_prompt_valid_file_passes(tmp_path: Path) -> None:
+    code, check = run(tmp_path, GOOD)
+    assert code == 0
+    assert check["status"] == "pass"
+    assert check["metrics"]["prompts"] == 1 and check["metrics"]["models"] == 2
+
+
+# (id, transformation of GOOD, severity, line, phrase)
+PROMPT_DEFECTS = [
+    ("unknown-key", lambda s: s + "temprature: 1\n", "warning", 19, "unknown key 'temprature'"),
+    ("snake-case-param", lambda s: s.replace("maxTokens: 100", "max_tokens: 100"), "warning", 6, "write 'maxTokens'"),
+    ("spaced-placeholder", lambda s: s.replace('"{{question}}"', '"{{ question }}"'), "warning", 11, "has spaces"),
+    ("unsupplied-variable", lambda s: s.replace('"{{question}}"', '"{{question}} {{tone}}"'), "warning", 11,
+     "{{tone}} is supplied by no testData row"),
+    ("bad-role", lambda s: s.replace("role: system", "role: developer"), "error", 8, "role 'developer'"),
+    ("role-case-insensitive-ok", lambda s: s.replace("role: system", "role: System"), None, 0, ""),
+    ("unknown-model", lambda s: s.replace("model: primary", "model: gpt5"), "error", 3, "model 'gpt5'"),
+    ("publisher-model-ok", lambda s: s.replace("model: primary", "model: openai/gpt-4o"), None, 0, ""),
+    ("temperature-type", lambda s: s.replace("temperature: 0.2", "temperature: hot"), "error", 5, "is not of type 'number'"),
+    ("max-tokens-zero", lambda s: s.replace("maxTokens: 100", "maxTokens: 0"), "error", 6, "less than the minimum of 1"),
+    ("messages-not-list", lambda s: s.replace("messages:\n  - role: system\n    content: Answer briefly.\n  - role: user\n    content: \"{{question}}\"\n", "messages: hello\n"), "error", 7, "is not of type 'array'"),
+    ("no-evaluator-kind", lambda s: s.replace("    string:\n      contains: \"{{expected}}\"\n", "    strin: {}\n"), "error", 16,
+     "none of string, llm or uses"),
+    ("unknown-builtin", lambda s: s.replace("    string:\n      contains: \"{{expected}}\"\n", "    uses: github/similarty\n"), "error", 17,
+     "did you mean 'github/similarity'"),
+    ("empty-string-evaluator", lambda s: s.replace('contains: "{{expected}}"', "contains: ''"), "error", 18, "needs one of equals"),
+    ("json-schema-missing", lambda s: s + "responseFormat: json_schema\n", "error", 19, "needs a jsonSchema"),
+    ("json-schema-not-json", lambda s: s + "responseFormat: json_schema\njsonSchema: '{not json'\n", "error", 20, "not valid JSON"),
+    ("json-schema-no-name", lambda s: s + "responseFormat: json_schema\njsonSchema: '{\"schema\": {\"type\": \"object\"}}'\n", "error", 20,
+     "no 'name' field"),
+    ("json-schema-object", lambda s: s + "responseFormat: json_schema\njsonSchema:\n  name: x\n", "error", 21, "is not of type 'string'"),
+    ("bad-response-format", lambda s: s + "responseFormat: xml\n", "error", 19, "is not one of"),
+    ("yaml-error", lambda s: s.replace("name: Support answer", "name: [Support"), "error", 2, "invalid YAML"),
+    ("not-a-mapping", lambda s: "- just\n- a list\n", "error", 1, "must be a mapping"),
+    ("bad-semver", lambda s: s.replace("version: 1.0.0", "version: '1.0'"), "error", 2, "not a semantic version"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "severity", "line", "phrase"), PROMPT_DEFECTS, ids=[c[0] for c in PROMPT_DEFECTS])
+def test_prompt_defect_is_one_finding_at_its_line(tmp_path: Path, case: str, change, severity, line, phrase) -> None:
+    code, check = run(tmp_path, change(GOOD))
+    if severity is None:
+        assert code == 0 and check["findings"] == [], check["findings"]
+        return
+    hits = [f for f in located(check, severity) if phrase in f[2]]
+    assert hits, check["findings"]
+    assert hits[0][:2] == ("prompts/a.prompt.yml", line) or hits[0][1] == line, hits
+    assert code == (1 if severity == "error" else 0)
+    assert check["status"] == ("fail" if severity == "error" else "warn")
+
+
+def test_prompt_warning_becomes_failure_under_strict(tmp_path: Path) -> None:
+    code, check = run(tmp_path, GOOD.replace("maxTokens", "max_tokens"), strict=True)
+    assert code == 1 and check["status"] == "fail"
+    assert [f["severity"] for f in check["findings"]] == ["error"]
+
+
+MODEL_DEFECTS = [
+    ("dangling-fallback", MODELS.replace("fallback: [backup]", "fallback: [bakup]"), 6, "no model named 'bakup'"),
+    ("cycle", MODELS + "    fallback: primary\n", 6, "cycle: primary -> backup -> primary"),
+    ("self-fallback", MODELS.replace("fallback: [backup]", "fallback: primary"), 6, "fall back to itself"),
+    ("unknown-provider", MODELS.replace("provider: openai\n    model: gpt-4.1", "provider: opena\n    model: gpt-4.1"), 8, "is not one of"),
+    ("literal-key", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key: x\n    fallback"), 5, "api_key_env"),
+    ("missing-model-id", MODELS.replace("    model: gpt-4o-mini\n", ""), 3, "'model' is required"),
+    ("base-url-needed", MODELS.replace("provider: openai\n    model: gpt-4o-mini", "provider: vllm\n    model: llama"), 3, "needs a base_url"),
+    ("bad-env-name", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key_env: 'my key'\n    fallback"), 5, "does not match"),
+    ("default-unknown", "default: nope\n" + MODELS, 1, "no model named 'nope'"),
+]
+
+
+@pytest.mark.parametrize(("case", "models", "line", "phrase"), MODEL_DEFECTS, ids=[c[0] for c in MODEL_DEFECTS])
+def test_models_defect_fails_with_line(tmp_path: Path, case: str, models: str, line: int, phrase: str) -> None:
+    code, check = run(tmp_path, GOOD, models=models)
+    assert code == 1, check
+    hits = [f for f in located(check, "error") if f[0] == "models.yaml" and phrase in f[2]]
+    assert hits and hits[0][1] == line, check["findings"]
+
+
+def test_models_yaml_syntax_error_is_a_finding_not_exit_2(tmp_path: Path) -> None:
+    code, check = run(tmp_path, GOOD, models="models: [\n")
+    assert code == 1
+    assert located(check, "error")[0][:2] == ("models.yaml", 2)
+
+
+def test_secret_in_prompt_fails_and_value_never_echoed(tmp_path: Path) -> None:
+    key = "sk-proj-" + "A1b2C3d4" * 6
+    code, check = run(tmp_path, GOOD.replace("Answer briefly.", f"Use key {key} for lookups."))
+    assert code == 1
+    hits = [f for f in check["findings"] if f.get("category") == "secret"]
+    assert [(h["file"], h["line"], h["column"]) for h in hits] == [("prompts/a.prompt.yml", 9, 22)]
+    assert "OpenAI API key" in hits[0]["message"]
+    assert key not in json.dumps(check)
+
+
+@pytest.mark.parametrize("secret", [
+    "ghp_" + "a" * 36, "github_pat_" + "B" * 30, "AKIA" + "ABCDEFGHIJKLMNOP", "sk-ant-api03-" + "x" * 30,
+    "Bearer " + "e" * 40,
+])
+def test_secret_kinds_detected_in_gate_yaml(tmp_path: Path, secret: str) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "a.prompt.yml").write_text(GOOD.replace("model: primary", "model: openai/gpt-4o"))
+    (tmp_path / "gate.yaml").write_text(f"version: 1\n# token: {secret}\nprompts: ['prompts/*.prompt.yml']\n")
+    res = gate("validate", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1
+    findings = res.json()["checks"][0]["findings"]
+    assert [(f.get("file"), f.get("line")) for f in findings if f["severity"] == "error"] == [("gate.yaml", 2)]
+    assert secret not in res.stdout + res.stderr
+
+
+def test_secret_allow_marker_suppresses(tmp_path: Path) -> None:
+    code, check = run(tmp_path, GOOD.replace("Answer briefly.", "Example sk-" + "z" * 30 + "  # gate: allow-secret"))
+    assert code == 0 and check["findings"] == []
