@@ -1,0 +1,124 @@
+"""The gate CLI end to end: verbs, outputs, exit codes, start-up imports, determinism."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+
+from tests.conftest import EXAMPLE, REPO, GitRepo, gate, gate_subprocess
+
+
+def test_cli_version_prints_package_version() -> None:
+    import gate as pkg
+
+    res = gate_subprocess("--version")
+    assert res.exit_code == 0
+    assert res.stdout.strip() == f"prodgate, version {pkg.__version__}"
+
+
+def test_cli_help_imports_no_heavy_library() -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "gate", "--help"], capture_output=True,
+                          text=True, check=True)
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "gate" in imported and "click" in imported
+    for heavy in ("deepeval", "locust", "scipy", "numpy", "gevent", "genai_prices", "markdown_it", "requests"):
+        assert heavy not in imported, heavy
+    for verb in ("check", "validate", "schema", "init", "baseline"):
+        assert re.search(rf"^\s+{verb}\s", proc.stdout, re.M), verb
+
+
+def test_cli_example_passes_offline() -> None:
+    res = gate_subprocess("check", "-c", EXAMPLE / "gate.yaml", "--format", "json", cwd=REPO)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    report = res.json()
+    assert report["verdict"] in ("pass", "warn")
+    assert {c["name"]: c["status"] for c in report["checks"]}["schema"] == "pass"
+
+
+def test_cli_outputs_are_written_and_valid(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = gate("check", "-c", EXAMPLE / "gate.yaml", "--only", "schema", "--report-json", out / "r.json",
+               "--markdown", out / "r.md", "--junit", out / "r.xml", cwd=REPO)
+    assert res.exit_code == 0, res.stderr
+    report = json.loads((out / "r.json").read_text())
+    schema = json.loads((REPO / "schemas" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
+    assert [c["name"] for c in report["checks"]] == ["schema"]
+    assert "prodgate" in (out / "r.md").read_text()
+    suite = ET.parse(out / "r.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("tests") == "1" and suite.get("failures") == "0"
+    assert "schema" in res.stdout and "verdict: PASS" in res.stdout
+
+
+def test_cli_report_is_deterministic_apart_from_times(tmp_path: Path) -> None:
+    def strip(report: dict) -> dict:
+        report.pop("started_at"), report.pop("duration_s")
+        for c in report["checks"]:
+            c.pop("duration_s")
+        return report
+
+    runs = [gate("check", "-c", EXAMPLE / "gate.yaml", "--only", "schema", "--format", "json", cwd=REPO) for _ in range(2)]
+    assert strip(runs[0].json()) == strip(runs[1].json())
+
+
+def test_cli_unknown_check_name_is_usage_error() -> None:
+    res = gate("check", "-c", EXAMPLE / "gate.yaml", "--only", "schma", cwd=REPO)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: unknown check 'schma' (known: ")
+
+
+def test_cli_skip_removes_check_from_report() -> None:
+    res = gate("check", "-c", EXAMPLE / "gate.yaml", "--skip", "schema", "--format", "json", cwd=REPO)
+    assert res.exit_code == 0
+    assert "schema" not in [c["name"] for c in res.json()["checks"]]
+
+
+def test_cli_schema_prints_each_shipped_schema() -> None:
+    listed = gate("schema").stdout.split()
+    assert {"gate", "prompt", "models", "report"} <= set(listed)
+    for name in listed:
+        res = gate("schema", name)
+        assert res.exit_code == 0
+        assert json.loads(res.stdout) == json.loads((REPO / "schemas" / f"{name}.schema.json").read_text())
+        jsonschema.Draft202012Validator.check_schema(json.loads(res.stdout))
+    bad = gate("schema", "nope")
+    assert bad.exit_code == 2 and "unknown schema 'nope'" in bad.stderr
+
+
+def test_cli_init_scaffold_passes_check_in_new_repo(repo: GitRepo) -> None:
+    res = gate("init", cwd=repo.path)
+    assert res.exit_code == 0, res.stderr
+    for rel in ("gate.yaml", "models.yaml", "prompts/assistant.prompt.yml", "datasets/assistant.jsonl",
+                "docs/failure-modes.md", ".github/workflows/gate.yml"):
+        assert (repo.path / rel).is_file(), rel
+    repo.commit("scaffold")
+    check = gate_subprocess("check", "--format", "json", cwd=repo.path)
+    assert check.exit_code == 0, check.stdout + check.stderr
+    assert check.json()["verdict"] == "pass"
+
+
+def test_cli_init_refuses_to_overwrite(tmp_path: Path) -> None:
+    (tmp_path / "gate.yaml").write_text("version: 1\n")
+    res = gate("init", tmp_path)
+    assert res.exit_code == 2 and "gate.yaml: already exists" in res.stderr
+    assert (tmp_path / "gate.yaml").read_text() == "version: 1\n"
+    assert gate("init", tmp_path, "--force").exit_code == 0
+    assert (tmp_path / "gate.yaml").read_text() != "version: 1\n"
+
+
+def test_cli_unwritable_output_is_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    res = gate("check", "-c", EXAMPLE / "gate.yaml", "--only", "schema", "--report-json", tmp_path / "file" / "r.json",
+               cwd=REPO)
+    assert res.exit_code == 2 and "cannot write" in res.stderr
+
+
+def test_cli_bad_flag_is_usage_error() -> None:
+    res = gate_subprocess("check", "--formt", "json")
+    assert res.exit_code == 2 and "No such option" in res.stderr and "Traceback" not in res.stderr

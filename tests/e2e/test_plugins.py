@@ -1,0 +1,71 @@
+"""Third-party checks through the `prodgate.checks` entry points: a real installed distribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import gate_subprocess
+
+PLUGINS = '''
+import os
+from gate.report import CheckResult, Status
+
+class Crashy:
+    name = "crashy"
+    section = "crashy"
+    description = "always crashes"
+    def run(self, ctx):
+        raise RuntimeError("boom")
+
+class Leaky:
+    name = "leaky"
+    section = "leaky"
+    description = "puts a secret in its summary"
+    config_schema = {"type": "object", "additionalProperties": False, "properties": {"level": {"type": "integer"}}}
+    def run(self, ctx):
+        return CheckResult(self.name, Status.PASS, "token is " + os.environ["MY_SERVICE_TOKEN"],
+                           details={"level": ctx.config.section("leaky")["level"]})
+'''
+
+
+def install_plugin(site: Path, extra: str = "") -> None:
+    site.mkdir()
+    (site / "demo_checks.py").write_text(PLUGINS)
+    dist = site / "demo_checks-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-checks\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[prodgate.checks]\ncrashy = demo_checks:Crashy\nleaky = demo_checks:Leaky\n" + extra)
+
+
+def test_plugin_crash_is_its_error_and_others_survive(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site", "broken = demo_checks:Missing\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\ncrashy: {}\nleaky: {level: 3}\n")
+    env = {"PYTHONPATH": str(tmp_path / "site"), "MY_SERVICE_TOKEN": "s3cr3t-value-123"}
+    res = gate_subprocess("check", "--format", "json", cwd=tmp_path, env=env)
+    assert res.exit_code == 3, res.stderr
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    assert checks["crashy"]["status"] == "error"
+    assert checks["crashy"]["summary"] == "check crashed: RuntimeError: boom"
+    assert checks["broken"]["status"] == "error" and "could not load" in checks["broken"]["summary"]
+    assert checks["leaky"]["status"] == "pass" and checks["leaky"]["details"] == {"level": 3}
+    assert checks["leaky"]["summary"] == "token is [redacted]"
+    assert "s3cr3t-value-123" not in res.stdout + res.stderr
+
+
+def test_plugin_section_schema_rejects_unknown_key(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site")
+    (tmp_path / "gate.yaml").write_text("version: 1\nleaky: {levl: 3}\n")
+    res = gate_subprocess("check", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")})
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: gate.yaml:2:9: $.leaky.levl: unknown key 'levl' (did you mean 'level'?)"
+
+
+def test_plugin_missing_section_is_skipped_with_reason(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site")
+    (tmp_path / "gate.yaml").write_text("version: 1\n")
+    res = gate_subprocess("check", "--format", "json", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")})
+    assert res.exit_code == 0
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    assert checks["crashy"]["status"] == "skip"
+    assert checks["crashy"]["summary"] == "skipped: no `crashy:` section in gate.yaml"
