@@ -77,6 +77,9 @@ def compare_versions(
             if require_bump and new is None:
                 findings.append(Finding(Severity.ERROR, "new prompt has no `version`: add one, e.g. version: 1.0.0", **where))
             continue
+        if _same_bytes(p.path, blob):
+            rows.append(dict(file=p.display, change="unchanged", old=_version_of(p.data), new=str(new) if new is not None else None))
+            continue
         old_data = _parse(blob, relpath or p.display)
         old = _version_of(old_data)
         if old_data is not None and _content(old_data) == _content(p.data):
@@ -102,6 +105,14 @@ def compare_versions(
         findings.append(Finding(Severity.NOTICE, f"prompt removed (was version {_version_of(removed_data.get(f)) or 'unversioned'})",
                                 file=f))
     return findings, rows
+
+
+def _same_bytes(path: Path, blob: bytes) -> bool:
+    """The common case, an untouched prompt, without parsing the base copy."""
+    try:
+        return path.stat().st_size == len(blob) and path.read_bytes() == blob
+    except OSError:
+        return False
 
 
 def _version_of(data: Any) -> str | None:

@@ -17,6 +17,8 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 JsonPath = tuple[str | int, ...]
+# libyaml's parser is ~10x faster and gives the same nodes and marks; the pure one is the fallback.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def load_yaml(path: Path, display: str | None = None, *, max_nodes: int = MAX_NO
 
 def parse_yaml(text: str, display: str, *, max_nodes: int = MAX_NODES) -> YamlDocument:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
