@@ -53,7 +53,10 @@ class GateConfig:
 
     def resolve(self, value: str, *path: str | int, must_exist: bool = True) -> Path:
         """A path gate.yaml names, relative to its folder; a missing one is a ConfigError at its line."""
-        target = (self.root / value).resolve()
+        try:
+            target = (self.root / value).resolve()
+        except (OSError, ValueError) as exc:
+            raise self.error(path, f"{value!r}: not a usable path ({exc})") from None
         if must_exist and not target.exists():
             raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
         return target
@@ -108,7 +111,10 @@ def _expand_prompts(config: GateConfig) -> tuple[Path, ...]:
         at: tuple[str | int, ...] = ("prompts",) if isinstance(globs, str) else ("prompts", i)
         if Path(pattern).is_absolute():
             raise config.error(at, f"{pattern}: globs are relative to gate.yaml's folder, not absolute")
-        matches = [p for p in config.root.glob(pattern) if p.is_file()]
+        try:
+            matches = [p for p in config.root.glob(pattern) if p.is_file()]
+        except (OSError, ValueError) as exc:
+            raise config.error(at, f"{pattern}: not a usable glob ({exc})") from None
         if not matches:
             raise config.error(at, f"{pattern}: the glob matches no file")
         found.update(p.resolve() for p in matches)

@@ -27,6 +27,8 @@ CORPUS = [
     ("prompts-empty-string", "version: 1\nprompts: ['']\n", ":2:11:", "$.prompts[0]"),
     ("glob-matches-nothing", "version: 1\nprompts: ['nothing/*.prompt.yml']\n", ":2:11:", "matches no file"),
     ("second-glob-nothing", "version: 1\nprompts:\n  - 'p/*.prompt.yml'\n  - 'q/*.yml'\n", ":4:5:", "matches no file"),
+    ("bad-glob", "version: 1\nprompts: ['p/a**b']\n", ":2:11:", "not a usable glob"),
+    ("nul-in-path", "version: 1\nmodels: \"a\\0b\"\n", ":2:9:", "not a usable path"),
     ("absolute-glob", "version: 1\nprompts: ['/etc/*.conf']\n", ":2:11:", "relative"),
     ("missing-models", "version: 1\nmodels: nope.yaml\n", ":2:9:", "file not found"),
     ("models-is-dir", "version: 1\nmodels: p\n", ":2:9:", "is a directory"),
