@@ -1,0 +1,152 @@
+"""The `cost` check: monthly cost from traffic profiles, the change against the base branch, budgets."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig, display_path
+from gate.context import CheckContext
+from gate.errors import ConfigError
+from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
+
+from .cost_budget import CostSettings, budget_findings, load_settings, suites_of
+from .cost_diff import Diff, diff, money
+from .cost_inputs import BaseTree, Inputs, MeasureKey, Scenario, WorkTree, build_scenario
+from .cost_model import ProfileCost, project
+from .cost_prices import price_data_label
+from .cost_report import details_of, notices, summary_of
+from .cost_tokens import Measured, measured_usage
+
+MAX_LINES = 20
+
+
+class CostCheck:
+    name = "cost"
+    section = "cost"
+    description = "Projects the monthly cost from traffic.yaml, compares it with the base branch, and gates on budgets."
+    order = 60
+
+    def prepare(self, config: GateConfig) -> None:
+        """traffic.yaml is the cost check's own input, named by gate.yaml: a broken profile is a
+        configuration error (exit 2, file:line) before any check spends time or money."""
+        settings = load_settings(config)
+        scenario, problems = build_scenario(WorkTree(), _inputs(config, settings, display_path))
+        if scenario is None:
+            raise ConfigError(problems[0], lines=tuple(problems[1:MAX_LINES]))
+        _check_names(config, settings, scenario)
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        settings = load_settings(ctx.config)
+        chosen = ctx.options.get("cost_profile") or settings.profile
+        settings = replace(settings, profile=chosen)
+        measured = _measured(ctx, suites_of(ctx.config))
+        inputs = _inputs(ctx.config, settings, ctx.display, measured)
+        head_scenario, problems = build_scenario(WorkTree(), inputs)
+        if head_scenario is None:
+            return CheckResult(self.name, Status.ERROR, f"could not complete: {problems[0]}")
+        if chosen is not None and head_scenario.profile(chosen) is None:
+            return CheckResult(self.name, Status.ERROR, f"could not complete: no profile {chosen!r} in "
+                               f"{inputs.traffic_display} (profiles: {', '.join(p.name for p in head_scenario.profiles)})")
+        chosen = chosen or head_scenario.profiles[0].name
+        heads = project(head_scenario, draws=settings.draws, seed=settings.seed)
+        findings: list[Finding] = []
+        bases, base_reason = self._base(ctx, inputs, head_scenario, settings, findings)
+        diffs = {h.name: diff(b, h) for h in heads if (b := _named(bases, h.name)) is not None}
+        head = next(h for h in heads if h.name == chosen)
+        base = _named(bases, chosen)
+        chosen_diff = diffs.get(chosen)
+        route_lines = {r.name: r.where for p in head_scenario.profiles if p.name == chosen for r in p.routes}
+        movers = chosen_diff.movers() if chosen_diff else []
+        findings += budget_findings(settings.budget, head, base, ctx.display(ctx.config.path), ctx.config,
+                                    route_lines, movers)
+        findings += notices(head_scenario, chosen)
+        metrics = _metrics(head, base, chosen_diff)
+        details = details_of(head_scenario, heads, chosen, settings, diffs, bases is not None, base_reason,
+                             ctx.base.ref, price_data_label())
+        return CheckResult(self.name, status_from_findings(findings),
+                           summary_of(heads, chosen, chosen_diff, ctx.base.ref, head_scenario, base_reason),
+                           metrics=metrics, findings=tuple(findings), details=details)
+
+    def markdown_details(self, result: CheckResult) -> str:
+        from .cost_render import markdown_details
+
+        return markdown_details(result.details)
+
+    def _base(self, ctx: CheckContext, inputs: Inputs, head: Scenario, settings: CostSettings,
+              findings: list[Finding]) -> tuple[tuple[ProfileCost, ...] | None, str | None]:
+        if not ctx.base.available:
+            return None, ctx.base.reason or "no base ref"
+        if ctx.base.relpath(inputs.traffic_path) is None:
+            return None, f"{inputs.traffic_display} is outside the git repository"
+        tree = BaseTree(ctx.base)
+        if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
+            return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})"
+        scenario, problems = build_scenario(tree, replace(inputs, anchors=head.anchors, measured={}))
+        if scenario is None:
+            findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): "
+                                    f"{problems[0]}", category="budget.cost"))
+            return None, f"the base's cost could not be computed: {problems[0]}"
+        return project(scenario, draws=settings.draws, seed=settings.seed), None
+
+
+def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:
+    return next((c for c in costs or () if c.name == name), None)
+
+
+def _inputs(config: GateConfig, settings: CostSettings, display: Any,
+            measured: Mapping[MeasureKey, Measured] | None = None) -> Inputs:
+    models = config.models_path
+    return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
+                  settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc))
+
+
+def _measured(ctx: CheckContext, suites: Mapping[str, Path | None]) -> dict[MeasureKey, Measured]:
+    result = ctx.results.get("regression")
+    if result is None or result.status in (Status.SKIP, Status.ERROR):
+        return {}
+    out: dict[MeasureKey, Measured] = {}
+    for suite in suites:
+        for key in ("input_tokens", "output_tokens"):
+            found = measured_usage(result.details, suite, key)
+            if found is not None:
+                out[(suite, key)] = found
+    return out
+
+
+def _check_names(config: GateConfig, settings: CostSettings, scenario: Scenario) -> None:
+    names = [p.name for p in scenario.profiles]
+    if settings.profile is not None and settings.profile not in names:
+        raise config.error(["cost", "profile"], f"no profile {settings.profile!r} in traffic.yaml{_close(settings.profile, names)}")
+    routes = sorted({r.name for p in scenario.profiles for r in p.routes})
+    for route, level in settings.budget.max_cost_per_1k.items():
+        if route not in routes:
+            raise config.error(list(level.at), f"no route {route!r} in traffic.yaml{_close(route, routes)}")
+
+
+def _close(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    if close:
+        return f" (did you mean {', '.join(repr(c) for c in close)}?)"
+    return f" (known: {', '.join(known)})" if known else ""
+
+
+def _metrics(head: ProfileCost, base: ProfileCost | None, d: Diff | None) -> dict[str, Any]:
+    metrics: dict[str, Any] = {"monthly_usd": round(head.monthly_usd, 2), "requests_month": round(head.requests_month)}
+    if head.spread is not None:
+        metrics["monthly_usd_p50"] = round(head.spread.p50, 2)
+        metrics["monthly_usd_p95"] = round(head.spread.p95, 2)
+    if base is not None and d is not None:
+        metrics["monthly_usd_base"] = round(base.monthly_usd, 2)
+        metrics["delta_usd"] = round(d.delta_usd, 2)
+        if d.delta_pct is not None:
+            metrics["delta_pct"] = round(d.delta_pct, 2)
+    metrics["per_1k_usd"] = round(head.monthly_usd / head.requests_month * 1000, 4) if head.requests_month else 0.0
+    return metrics
+
+
+__all__ = ["CostCheck", "money"]

@@ -1,0 +1,342 @@
+"""traffic.yaml + models.yaml + prompts (of the work tree or the base commit) -> a priced scenario."""
+
+from __future__ import annotations
+
+import difflib
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from gate.gitref import BaseRef
+from gate.models import ModelConfig, ModelsFile, load_models
+from gate.prompts import PromptFile
+from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml, read_text
+
+from .cost_prices import PriceError, PriceSheet, price_of
+from .cost_tokens import CHARS_PER_TOKEN, Estimate, Measured, estimate_prompt
+from .cost_traffic import Dist, RouteSpec, TokenSpec, TrafficFile, parse_traffic
+
+# (suite, "input_tokens" | "output_tokens")
+MeasureKey = tuple[str, str]
+
+
+class Files(Protocol):
+    """Reads a file the projection needs, from the work tree or from the base commit."""
+
+    def read(self, path: Path, display: str) -> str | None: ...
+
+
+class WorkTree:
+    def read(self, path: Path, display: str) -> str | None:
+        return read_text(path, display) if path.exists() else None
+
+
+class BaseTree:
+    def __init__(self, base: BaseRef) -> None:
+        self.base = base
+
+    def read(self, path: Path, display: str) -> str | None:
+        rel = self.base.relpath(path)
+        data = self.base.read(rel) if rel is not None else None
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise YamlError(display, "not valid UTF-8") from None
+
+
+@dataclass(frozen=True)
+class Group:
+    """The calls of a route that one model serves, and how they are priced."""
+
+    model: str
+    share: float
+    cached_input_ratio: float
+    batch_share: float
+    sheet: PriceSheet
+
+
+@dataclass(frozen=True)
+class Tokens:
+    dist: Dist
+    source: str  # "given", "measured: suite answer (12 cases)", "estimated from prompts/x.prompt.yml"
+    estimated: bool = False
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    requests_per_day: Dist
+    month_factor: float  # days x volume_scale x growth over the horizon
+    calls_per_request: float  # response-cache misses x (1 + retries)
+    input_tokens: Tokens
+    output_tokens: Tokens
+    groups: tuple[Group, ...]
+    models: tuple[str, ...]  # the route's own models, in tier order (fallbacks are in groups)
+    where: tuple[str, int]  # traffic.yaml display and line, for findings
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    days_per_month: float
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    profiles: tuple[Profile, ...]
+    sheets: Mapping[str, PriceSheet]
+    # Measured token means with the head's estimate of the same prompt: the base shifts them by
+    # the estimated change of its own prompt, so both sides of the diff count tokens alike.
+    anchors: Mapping[MeasureKey, tuple[Measured, float | None]] = field(default_factory=dict)
+
+    def profile(self, name: str) -> Profile | None:
+        return next((p for p in self.profiles if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    traffic_path: Path
+    traffic_display: str
+    models_path: Path | None
+    models_display: str
+    horizon_months: int = 1
+    suites: Mapping[str, Path | None] = field(default_factory=dict)  # suite -> its prompt, if known
+    measured: Mapping[MeasureKey, Measured] = field(default_factory=dict)
+    anchors: Mapping[MeasureKey, tuple[Measured, float | None]] | None = None  # set when pricing the base
+    when: datetime | None = None
+
+
+def load_models_text(text: str, display: str) -> ModelsFile:
+    """gate.models parses a path; the base's models.yaml is text from git, so it goes through a temp file."""
+    with tempfile.TemporaryDirectory(prefix="prodgate-cost-") as tmp:
+        path = Path(tmp) / "models.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_models(path, display)
+
+
+def build_scenario(files: Files, inputs: Inputs) -> tuple[Scenario | None, list[str]]:
+    """The scenario, or None with every problem as `file:line:col: $.path: message`."""
+    try:
+        text = files.read(inputs.traffic_path, inputs.traffic_display)
+    except YamlError as exc:
+        return None, [str(exc)]
+    if text is None:
+        return None, [f"{inputs.traffic_display}: file not found"]
+    try:
+        traffic, problems = parse_traffic(parse_yaml(text, inputs.traffic_display))
+    except YamlError as exc:
+        return None, [str(exc)]
+    if problems:
+        return None, problems
+    models = _models(files, inputs, problems)
+    if models is None:
+        return None, problems
+    builder = _Builder(files, inputs, traffic, models)
+    profiles = tuple(Profile(p.name, p.days_per_month, tuple(
+        r for spec in p.routes if (r := builder.route(spec, p.days_per_month * p.volume_scale)) is not None))
+        for p in traffic.profiles)
+    if builder.problems:
+        return None, list(dict.fromkeys(builder.problems))
+    return Scenario(profiles, dict(builder.sheets), dict(builder.anchors)), []
+
+
+def _models(files: Files, inputs: Inputs, problems: list[str]) -> ModelsFile | None:
+    if inputs.models_path is None:
+        return ModelsFile(inputs.models_display, None, {}, None, ())
+    try:
+        text = files.read(inputs.models_path, inputs.models_display)
+    except YamlError as exc:
+        problems.append(str(exc))
+        return None
+    if text is None:
+        return ModelsFile(inputs.models_display, None, {}, None, ())
+    models = load_models_text(text, inputs.models_display)
+    if models.doc is None:
+        p = models.problems[0]
+        problems.append(f"{inputs.models_display}:{p.position.line}:{p.position.column}: {p.message}")
+        return None
+    return models
+
+
+class _Builder:
+    def __init__(self, files: Files, inputs: Inputs, traffic: TrafficFile, models: ModelsFile) -> None:
+        self.files, self.inputs, self.traffic, self.models = files, inputs, traffic, models
+        self.problems: list[str] = []
+        self.sheets: dict[str, PriceSheet] = {}
+        self.anchors: dict[MeasureKey, tuple[Measured, float | None]] = {}
+        self._prompts: dict[Path, PromptFile | None] = {}
+
+    def where(self, spec: RouteSpec, key: str) -> str:
+        return self.traffic.where(spec.at.get(key, spec.at[""]))
+
+    def route(self, spec: RouteSpec, days: float) -> Route | None:
+        before = len(self.problems)
+        prompt = self._route_prompt(spec)
+        shares = spec.model if spec.model is not None else self._prompt_model(spec, prompt)
+        groups: list[Group] = []
+        for name, share in (shares or {}).items():
+            groups += self._groups(spec, name, share)
+        tokens = {key: self._tokens(spec, key, prompt) for key in ("input_tokens", "output_tokens")}
+        if len(self.problems) > before or tokens["input_tokens"] is None or tokens["output_tokens"] is None:
+            return None
+        growth = (1.0 + spec.growth) ** (self.inputs.horizon_months - 1)
+        calls = (1.0 - spec.response_cache_hit_rate) * (1.0 + spec.retry_rate)
+        line = self.traffic.doc.locate(spec.at[""]).line
+        return Route(spec.name, spec.requests_per_day, days * growth, calls, tokens["input_tokens"],
+                     tokens["output_tokens"], tuple(groups), tuple(shares or {}), (self.traffic.display, line))
+
+    # -- models and prices ------------------------------------------------------------------
+
+    def _prompt_model(self, spec: RouteSpec, prompt: PromptFile | None) -> dict[str, float] | None:
+        if prompt is None:
+            return None
+        if prompt.model is None:
+            self.problems.append(f"{self.where(spec, 'prompt')}: {spec.prompt} names no model: give the route a model")
+            return None
+        return {prompt.model: 1.0}
+
+    def _groups(self, spec: RouteSpec, name: str, share: float) -> list[Group]:
+        at = "model" if spec.model is not None else "prompt"
+        sheet = self._sheet(spec, at, name)
+        if sheet is None:
+            return []
+        primary = Group(name, share * (1.0 - spec.fallback_rate), spec.cached_input_ratio, spec.batch_share, sheet)
+        if spec.fallback_rate <= 0:
+            return [primary]
+        chain = self.models.chain(name)
+        if len(chain) < 2:
+            self.problems.append(f"{self.where(spec, 'fallback_rate')}: fallback_rate is {spec.fallback_rate:g} but "
+                                 f"model {name!r} has no fallback in {self.models.display}")
+            return []
+        backup = self._sheet(spec, "fallback_rate", chain[1])
+        if backup is None:
+            return []
+        # A fallback's prompt cache is cold: its input is priced uncached.
+        return [primary, Group(chain[1], share * spec.fallback_rate, 0.0, spec.batch_share, backup)]
+
+    def _sheet(self, spec: RouteSpec, at: str, name: str) -> PriceSheet | None:
+        if name in self.sheets:
+            return self.sheets[name]
+        config, located = self._model_config(spec, at, name)
+        if config is None:
+            return None
+        try:
+            sheet = price_of(config, self.inputs.when)
+        except PriceError as exc:
+            self.problems.append(f"{located}: {exc}")
+            return None
+        self.sheets[name] = sheet
+        return sheet
+
+    def _model_config(self, spec: RouteSpec, at: str, name: str) -> tuple[ModelConfig | None, str]:
+        if name in self.models.models:
+            path: JsonPath = ("models", name)
+            assert self.models.doc is not None
+            pos = self.models.doc.locate(path)
+            return self.models.models[name], f"{self.models.display}:{pos.line}:{pos.column}: {format_path(path)}"
+        if "/" in name:  # a GitHub Models `publisher/model` id, as prompt files may name one
+            return ModelConfig(name, "github-models", name), self.where(spec, at)
+        known = sorted(self.models.models)
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else (
+            f" (known: {', '.join(known)})" if known else " (gate.yaml names no models.yaml)")
+        self.problems.append(f"{self.where(spec, at)}: unknown model {name!r}{hint}")
+        return None, ""
+
+    # -- tokens ------------------------------------------------------------------------------
+
+    def _tokens(self, spec: RouteSpec, key: str, prompt: PromptFile | None) -> Tokens | None:
+        value: TokenSpec | None = getattr(spec, key)
+        if value is not None and value.dist is not None:
+            return Tokens(value.dist, "given")
+        if value is not None and value.measured is not None:
+            return self._measured(spec, key, value.measured, prompt)
+        if prompt is None:
+            self.problems.append(f"{self.where(spec, '')}: route {spec.name!r} needs {key} "
+                                 "(a number, a distribution or {measured: SUITE}), or a prompt to estimate it from")
+            return None
+        return self._estimated(spec, key, prompt, spec.prompt or "")
+
+    def _measured(self, spec: RouteSpec, key: str, suite: str, prompt: PromptFile | None) -> Tokens | None:
+        if suite not in self.inputs.suites:
+            known = sorted(self.inputs.suites)
+            close = difflib.get_close_matches(suite, known, n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else (
+                f" (suites: {', '.join(known)})" if known else " (gate.yaml's regression section has no suites)")
+            self.problems.append(f"{self.where(spec, key)}: unknown suite {suite!r}{hint}")
+            return None
+        suite_prompt_path = self.inputs.suites[suite]
+        if suite_prompt_path is not None:
+            prompt = self._prompt(suite_prompt_path, self.where(spec, key))
+        estimate = self._estimate(prompt) if prompt is not None else None
+        estimated_value = None if estimate is None else (
+            estimate.input_tokens if key == "input_tokens" else estimate.output_tokens)
+        anchors = self.inputs.anchors
+        if anchors is not None:  # pricing the base: the head's measurement, moved by the prompt's change
+            anchor = anchors.get((suite, key))
+            if anchor is not None:
+                measured, head_estimate = anchor
+                shift = 0.0
+                if key == "input_tokens" and head_estimate is not None and estimated_value is not None:
+                    shift = estimated_value - head_estimate
+                label = f"measured: suite {suite} on the head, adjusted for the base prompt"
+                return Tokens(Dist.fixed(max(measured.mean + shift, 0.0)), label)
+        else:
+            found = self.inputs.measured.get((suite, key))
+            if found is not None:
+                self.anchors[(suite, key)] = (found, estimated_value)
+                cases = f" ({found.cases} cases)" if found.cases else ""
+                return Tokens(Dist.fixed(found.mean), f"measured: suite {suite}{cases}")
+        if prompt is None:
+            self.problems.append(f"{self.where(spec, key)}: suite {suite!r} is not measured yet and neither it nor "
+                                 "the route names a prompt to estimate tokens from: add `prompt:` to the route")
+            return None
+        return self._estimated(spec, key, prompt, spec.prompt or suite)
+
+    def _estimated(self, spec: RouteSpec, key: str, prompt: PromptFile, label: str) -> Tokens | None:
+        estimate = self._estimate(prompt)
+        if key == "input_tokens":
+            return Tokens(Dist.fixed(estimate.input_tokens),
+                          f"estimated from {label} (~{CHARS_PER_TOKEN:g} chars/token)", estimated=True)
+        if estimate.output_tokens is None:
+            self.problems.append(f"{self.where(spec, key if getattr(spec, key) else '')}: route {spec.name!r} needs "
+                                 f"output_tokens: its prompt sets no maxTokens to bound it")
+            return None
+        return Tokens(Dist.fixed(estimate.output_tokens), f"estimated: maxTokens of {label} (upper bound)",
+                      estimated=True)
+
+    def _estimate(self, prompt: PromptFile) -> Estimate:
+        model = self.models.models.get(prompt.model or "")
+        params = model.params if model is not None else {}
+        return estimate_prompt(prompt, params)
+
+    def _route_prompt(self, spec: RouteSpec) -> PromptFile | None:
+        if spec.prompt is None:
+            return None
+        return self._prompt((self.inputs.traffic_path.parent / spec.prompt).resolve(), self.where(spec, "prompt"))
+
+    def _prompt(self, path: Path, where: str) -> PromptFile | None:
+        if path in self._prompts:
+            return self._prompts[path]
+        prompt: PromptFile | None = None
+        try:
+            text = self.files.read(path, path.name)
+            if text is None:
+                self.problems.append(f"{where}: {path.name}: prompt file not found")
+            else:
+                doc = parse_yaml(text, path.name)
+                if isinstance(doc.data, dict):
+                    prompt = PromptFile(path, doc)
+                else:
+                    self.problems.append(f"{where}: {path.name}: not a prompt file (a mapping is expected)")
+        except YamlError as exc:
+            self.problems.append(f"{where}: {exc}")
+        self._prompts[path] = prompt
+        return prompt
+
