@@ -1,14 +1,26 @@
-"""Makes untrusted text (model outputs, dataset inputs, file contents) inert in GitHub markdown."""
+"""Makes untrusted text (model outputs, dataset inputs, file contents) inert in GitHub markdown.
+
+This is the single place that knows how: every renderer and every check's `markdown_details`
+calls these functions for text it did not write itself.
+"""
 
 from __future__ import annotations
 
-import html
 import re
+from urllib.parse import quote
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls (except tab and newline) and the bidi overrides that can disguise text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# GitHub links @user, @org/team and #123 in text nodes after markdown rendering, so a markdown
+# backslash does not stop them; a zero-width joiner after the sigil does, and stays invisible.
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
-# Characters with meaning in GFM inline syntax or tables.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+_REFERENCE = re.compile(r"(?<![&\w])#(?=\d)")
+ZWJ = "\u200d"
+# In one pass, so an entity we emit is never escaped again (`&#x27;` must not become `&\#x27;`).
+_INLINE = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~$&\"]")
+_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;"}
+_HTML = re.compile(r"[<>&\"']")
+_HTML_ENTITIES = {**_ENTITIES, "'": "&#39;"}
 
 
 def strip_control(text: str) -> str:
@@ -19,18 +31,65 @@ def cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
+def neutralise_mentions(text: str) -> str:
+    """@user and #123 that ping or cross-reference no one, yet read the same."""
+    return _REFERENCE.sub("#" + ZWJ, _MENTION.sub("@" + ZWJ, text))
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = strip_control(cap(text, limit))
+    return " ".join(text.replace("\r", "\n").split("\n"))
+
+
 def inline(text: str, limit: int = 300) -> str:
     """For a table cell or a sentence: one line, HTML-escaped, markdown-escaped, no @mentions."""
-    text = strip_control(cap(text, limit)).replace("\r", " ").replace("\n", " ")
-    text = html.escape(text, quote=True)
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    # A zero-width joiner after @ keeps the text readable but pings no one.
-    return _MENTION.sub("@\u200d", text)
+
+    def sub(m: re.Match[str]) -> str:
+        ch = m.group(0)
+        return _ENTITIES.get(ch) or "\\" + ch
+
+    return neutralise_mentions(_INLINE.sub(sub, _one_line(text, limit)))
+
+
+def html_text(text: str, limit: int = 300) -> str:
+    """For text inside raw HTML (a <summary>): markdown is not parsed there, so only HTML-escape."""
+    escaped = _HTML.sub(lambda m: _HTML_ENTITIES[m.group(0)], _one_line(text, limit))
+    return neutralise_mentions(escaped)
+
+
+def _longest_run(text: str, char: str) -> int:
+    return max((len(m) for m in re.findall(re.escape(char) + "+", text)), default=0)
 
 
 def code_block(text: str, limit: int = 2000, lang: str = "") -> str:
-    """A fenced block longer than any backtick run inside, so the text cannot close it."""
-    text = strip_control(cap(text, limit)).replace("\r\n", "\n")
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{lang}\n{text}\n{fence}"
+    """A fenced block longer than any backtick run inside, so the text cannot close it.
+
+    Markdown renderers HTML-escape a code block's content themselves (so `</details>` inside is
+    shown, not obeyed); mentions are neutralised anyway in case the text is ever shown elsewhere."""
+    text = strip_control(cap(text, limit).replace("\r\n", "\n").replace("\r", "\n"))
+    fence = "`" * max(3, _longest_run(text, "`") + 1)
+    lang = re.sub(r"[^A-Za-z0-9_+-]", "", lang)
+    return f"{fence}{lang}\n{neutralise_mentions(text)}\n{fence}"
+
+
+def code_span(text: str, limit: int = 200, *, in_table: bool = False) -> str:
+    """Inline code; in a table cell `|` must still be escaped, since GFM splits cells first."""
+    text = _one_line(text, limit)
+    ticks = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    body = neutralise_mentions(text)
+    if in_table:
+        body = body.replace("|", "\\|")
+    return f"{ticks}{pad}{body}{pad}{ticks}"
+
+
+def url_path(path: str) -> str:
+    """A repository path as it goes into a URL: every character that could end the link encoded."""
+    return quote(strip_control(path), safe="/")
+
+
+def link(text: str, url: str, limit: int = 300) -> str:
+    """A markdown link whose text is untrusted; the URL must be one the gate built itself."""
+    if not url.startswith(("https://", "http://")) or any(c in url for c in " <>()\n\r"):
+        return inline(text, limit)
+    return f"[{inline(text, limit)}]({url})"

@@ -1,0 +1,104 @@
+"""`gate comment`: publish a report to the pull request, the job summary, annotations and outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from gate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gate.github import Source
+
+_MODES = ["update", "new", "delete-and-new", "off"]
+_MAX_ERROR_LINES = 20
+
+
+@click.command("comment")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=Path("gate-report.json"),
+              show_default=True, help="The JSON report `gate check --report-json` wrote.")
+@click.option("--config", "-c", type=click.Path(path_type=Path), default=Path("gate.yaml"), show_default=True,
+              help="gate.yaml, for its `comment:` section.")
+@click.option("--mode", type=click.Choice(_MODES), help="Override gate.yaml's comment.mode.")
+@click.option("--check-exit-code", type=int,
+              help="The exit code of `gate check`: with no report, the comment says the gate did not run.")
+@click.option("--check-log", type=click.Path(path_type=Path),
+              help="The output of `gate check`: its `error:` lines go into that comment.")
+@click.option("--print", "print_body", is_flag=True, help="Print the comment's markdown; post nothing.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def command(report_path: Path, config: Path, mode: str | None, check_exit_code: int | None,
+            check_log: Path | None, print_body: bool, debug: bool) -> None:
+    """Post the report as one pull-request comment, updated in place; write the job summary.
+
+    Reads GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL and GITHUB_TOKEN. Failing to post
+    (fork, no token, API errors) is a warning: the exit code is 0 whenever the report was read.
+    """
+    from dataclasses import replace
+
+    from gate.github import publish
+    from gate.github_comment import CommentMode
+    from gate.github_settings import load_settings
+
+    source = _source(report_path, check_exit_code, check_log)
+    settings, problem = load_settings(config)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
+    if mode:
+        settings = replace(settings, mode=CommentMode(mode))
+    if print_body:
+        click.echo(_preview(source), nl=False)
+        return
+    published = publish(source, settings, os.environ)
+    if published.comment is None and published.skipped is None:
+        click.echo("prodgate: no comment posted", err=True)
+    sys.exit(0)
+
+
+def _source(path: Path, exit_code: int | None, log: Path | None) -> Source:
+    from gate.github import Source
+    from gate.report import Report
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if exit_code is None:
+            raise ConfigError(f"{path}: file not found (run `gate check --report-json {path}` first, "
+                              "or pass --check-exit-code)") from None
+        return Source(None, path, exit_code, _error_lines(log))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        report = Report.from_dict(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"{path}: not a prodgate report ({type(exc).__name__}: {exc})") from None
+    return Source(report, path, exit_code)
+
+
+def _error_lines(log: Path | None) -> tuple[str, ...]:
+    if log is None:
+        return ()
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ()
+    return tuple(line for line in lines if line.startswith("error: "))[:_MAX_ERROR_LINES]
+
+
+def _preview(source: Source) -> str:
+    import gate
+    from gate.github_event import GitHubEnv, links_for, load_event, pull_request_of
+    from gate.render.markdown import render_comment, render_incomplete
+
+    gh = GitHubEnv.from_env(os.environ)
+    report = source.report
+    links = links_for(gh, pull_request_of(gh, load_event(gh)), report.git.head if report else None)
+    if report is None:
+        return render_incomplete(source.exit_code or 2, source.errors, links, version=gate.__version__)
+    return render_comment(report, links=links)

@@ -1,0 +1,91 @@
+"""The sticky pull-request comment: found again by its hidden marker, updated in place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from gate.github_api import GitHubClient
+from gate.render.markdown import MARKER, stable_part
+
+
+class CommentMode(str, Enum):
+    UPDATE = "update"
+    NEW = "new"
+    DELETE_AND_NEW = "delete-and-new"
+    OFF = "off"
+
+
+class CommentAction(str, Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    RECREATED = "recreated"
+    OFF = "off"
+
+
+@dataclass(frozen=True)
+class CommentOutcome:
+    action: CommentAction
+    url: str | None = None
+    # Older copies removed: by delete-and-new, or duplicates left by two runs racing.
+    deleted: int = 0
+
+
+def marker_for(key: str | None) -> str:
+    """The hidden first line that identifies our comment; a key lets two gates share a pull request."""
+    return MARKER if not key else f"<!-- prodgate:report key={key} -->"
+
+
+def _is_ours(comment: Any, marker: str) -> bool:
+    if not isinstance(comment, dict) or not isinstance(comment.get("body"), str):
+        return False
+    return bool(comment["body"].split("\n", 1)[0].strip() == marker)
+
+
+def find_ours(client: GitHubClient, repository: str, number: int, marker: str) -> list[dict[str, Any]]:
+    """Every comment carrying the marker, oldest first, across all pages.
+
+    A bot's copies are preferred over a person's, so a human who pastes the marker into a
+    comment does not get it overwritten."""
+    found = [c for c in client.paginate(f"/repos/{repository}/issues/{number}/comments") if _is_ours(c, marker)]
+    bots = [c for c in found if (c.get("user") or {}).get("type") == "Bot"]
+    return bots or found
+
+
+def post(client: GitHubClient, repository: str, number: int, body: str, mode: CommentMode,
+         marker: str = MARKER) -> CommentOutcome:
+    if mode is CommentMode.OFF:
+        return CommentOutcome(CommentAction.OFF)
+    comments = f"/repos/{repository}/issues/{number}/comments"
+    if mode is CommentMode.NEW:
+        created = client.request("POST", comments, json={"body": body}).data
+        return CommentOutcome(CommentAction.CREATED, _url(created))
+
+    ours = find_ours(client, repository, number, marker)
+    if mode is CommentMode.DELETE_AND_NEW:
+        for c in ours:
+            client.request("DELETE", f"/repos/{repository}/issues/comments/{c['id']}")
+        created = client.request("POST", comments, json={"body": body}).data
+        action = CommentAction.RECREATED if ours else CommentAction.CREATED
+        return CommentOutcome(action, _url(created), deleted=len(ours))
+
+    if not ours:
+        created = client.request("POST", comments, json={"body": body}).data
+        return CommentOutcome(CommentAction.CREATED, _url(created))
+    keep, extra = ours[0], ours[1:]
+    # Same author only: never delete a copy someone else made.
+    author = (keep.get("user") or {}).get("login")
+    extra = [c for c in extra if (c.get("user") or {}).get("login") == author]
+    for c in extra:
+        client.request("DELETE", f"/repos/{repository}/issues/comments/{c['id']}")
+    if stable_part(keep["body"]) == stable_part(body):
+        return CommentOutcome(CommentAction.UNCHANGED, _url(keep), deleted=len(extra))
+    updated = client.request("PATCH", f"/repos/{repository}/issues/comments/{keep['id']}", json={"body": body}).data
+    return CommentOutcome(CommentAction.UPDATED, _url(updated) or _url(keep), deleted=len(extra))
+
+
+def _url(comment: Any) -> str | None:
+    url = comment.get("html_url") if isinstance(comment, dict) else None
+    return url if isinstance(url, str) else None

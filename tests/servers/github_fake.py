@@ -1,0 +1,267 @@
+"""A fake of the GitHub REST API on loopback, speaking real HTTP, for the PR comment.
+
+Serves issue comments (paginated with Link headers, like GitHub), the pull requests of a commit,
+and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
+body is too long (422) or a rate limit is hit. Faults can be queued per method and path. Every
+request is recorded. An optional path prefix mimics GitHub Enterprise Server (`/api/v3`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+MAX_BODY = 65_536
+BOT = {"login": "github-actions[bot]", "id": 41898282, "type": "Bot"}
+HUMAN = {"login": "octocat", "id": 1, "type": "User"}
+SECONDARY_LIMIT = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+                   "If you reach out to GitHub Support for help, please include the request ID.")
+
+
+@dataclass
+class Fault:
+    """Answer the next `times` requests whose method and path match with this status."""
+
+    method: str
+    path: str  # a regular expression searched in the path (without the query)
+    status: int
+    body: dict[str, Any] = field(default_factory=lambda: {"message": "injected"})
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+
+
+def secondary_rate_limit(method: str, path: str, *, retry_after: str = "0", times: int = 1) -> Fault:
+    return Fault(method, path, 403, {"message": SECONDARY_LIMIT, "documentation_url": "https://docs.github.com/rest"},
+                 {"Retry-After": retry_after}, times)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+class FakeGitHub:
+    def __init__(self, *, prefix: str = "", token: str = "ghs_faketoken0123456789abcdefABCDEF0123",
+                 repository: str = "Codertocat/Hello-World", read_only: bool = False,
+                 user: dict[str, Any] | None = None) -> None:
+        self.prefix = prefix.rstrip("/")
+        self.token = token
+        self.repository = repository
+        self.read_only = read_only
+        self.user = user or BOT
+        self.comments: dict[int, list[dict[str, Any]]] = {}
+        self.commit_pulls: dict[str, list[dict[str, Any]]] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[Recorded] = []
+        self.lock = threading.Lock()
+        self._next_id = 1000
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.fake = self
+        self._thread: threading.Thread | None = None
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def open_pull(self, number: int) -> None:
+        self.comments.setdefault(number, [])
+
+    def add_comment(self, number: int, body: str, user: dict[str, Any] | None = None) -> dict[str, Any]:
+        with self.lock:
+            return self._create(number, body, user or HUMAN)
+
+    def pulls_for(self, sha: str, pulls: list[dict[str, Any]]) -> None:
+        self.commit_pulls[sha] = pulls
+
+    # -- inspection ------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{self.prefix}"
+
+    def writes(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method in ("POST", "PATCH", "DELETE")]
+
+    def ours(self, number: int, marker: str = "<!-- prodgate:report") -> list[dict[str, Any]]:
+        return [c for c in self.comments.get(number, []) if c["body"].startswith(marker)]
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> FakeGitHub:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- behaviour -------------------------------------------------------------------------------
+    def _create(self, number: int, body: str, user: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        cid = self._next_id
+        stamp = f"2026-01-01T00:{cid % 60:02d}:00Z"
+        comment = {
+            "id": cid, "node_id": f"IC_{cid}", "body": body, "user": dict(user),
+            "url": f"{self.url}/repos/{self.repository}/issues/comments/{cid}",
+            "html_url": f"https://github.com/{self.repository}/pull/{number}#issuecomment-{cid}",
+            "issue_url": f"{self.url}/repos/{self.repository}/issues/{number}",
+            "created_at": stamp, "updated_at": stamp, "author_association": "NONE",
+        }
+        self.comments.setdefault(number, []).append(comment)
+        return comment
+
+    def _find(self, cid: int) -> tuple[int, dict[str, Any]] | None:
+        for number, comments in self.comments.items():
+            for c in comments:
+                if c["id"] == cid:
+                    return number, c
+        return None
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method == method and re.search(fault.path, path) and fault.times > 0:
+                fault.times -= 1
+                return fault
+        return None
+
+    def handle(self, method: str, target: str, headers: dict[str, str], body: Any
+               ) -> tuple[int, Any, dict[str, str]]:
+        split = urlsplit(target)
+        path, query = split.path, parse_qs(split.query)
+        with self.lock:
+            self.requests.append(Recorded(method, path, query, headers, body))
+            fault = self._take_fault(method, path)
+            if fault is not None:
+                return fault.status, fault.body, fault.headers
+            if self.token and headers.get("authorization") != f"Bearer {self.token}":
+                return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}
+            if not path.startswith(self.prefix + "/repos/" + self.repository + "/"):
+                return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
+            rest = path[len(self.prefix + "/repos/" + self.repository):]
+            return self._route(method, rest, query, body)
+
+    def _route(self, method: str, rest: str, query: dict[str, list[str]], body: Any
+               ) -> tuple[int, Any, dict[str, str]]:
+        not_found: tuple[int, Any, dict[str, str]] = (404, {"message": "Not Found"}, {})
+        forbidden = (403, {"message": "Resource not accessible by integration",
+                           "documentation_url": "https://docs.github.com/rest/issues/comments", "status": "403"}, {})
+        if m := re.fullmatch(r"/issues/(\d+)/comments", rest):
+            number = int(m.group(1))
+            if number not in self.comments:
+                return not_found
+            if method == "GET":
+                return self._page(rest, self.comments[number], query)
+            if method == "POST":
+                if self.read_only:
+                    return forbidden
+                return self._write_checked(body, lambda text: (201, self._create(number, text, self.user), {}))
+        if m := re.fullmatch(r"/issues/comments/(\d+)", rest):
+            found = self._find(int(m.group(1)))
+            if found is None:
+                return not_found
+            number, comment = found
+            if method == "GET":
+                return 200, comment, {}
+            if self.read_only:
+                return forbidden
+            if method == "PATCH":
+                def update(text: str) -> tuple[int, Any, dict[str, str]]:
+                    comment["body"] = text
+                    comment["updated_at"] = "2026-01-02T00:00:00Z"
+                    return 200, comment, {}
+                return self._write_checked(body, update)
+            if method == "DELETE":
+                self.comments[number].remove(comment)
+                return 204, None, {}
+        if (m := re.fullmatch(r"/commits/([0-9a-f]{7,40})/pulls", rest)) and method == "GET":
+            return 200, self.commit_pulls.get(m.group(1), []), {}
+        return not_found
+
+    @staticmethod
+    def _write_checked(body: Any, write: Any) -> tuple[int, Any, dict[str, str]]:
+        text = body.get("body") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            return 422, {"message": "Invalid request.\n\n\"body\" wasn't supplied."}, {}
+        if len(text) > MAX_BODY:
+            return 422, {"message": "Validation Failed", "errors": [
+                {"resource": "IssueComment", "code": "custom", "field": "body",
+                 "message": f"body is too long (maximum is {MAX_BODY} characters)"}]}, {}
+        result: tuple[int, Any, dict[str, str]] = write(text)
+        return result
+
+    def _page(self, rest: str, items: list[dict[str, Any]], query: dict[str, list[str]]
+              ) -> tuple[int, Any, dict[str, str]]:
+        per_page = min(int(query.get("per_page", ["30"])[0]), 100)
+        page = max(int(query.get("page", ["1"])[0]), 1)
+        last = max((len(items) + per_page - 1) // per_page, 1)
+        chunk = items[(page - 1) * per_page: page * per_page]
+        base = f"{self.url}/repos/{self.repository}{rest}"
+
+        def ref(n: int, rel: str) -> str:
+            return f'<{base}?{urlencode({"per_page": per_page, "page": n})}>; rel="{rel}"'
+
+        links = []
+        if page < last:
+            links += [ref(page + 1, "next"), ref(last, "last")]
+        if page > 1:
+            links += [ref(1, "first"), ref(page - 1, "prev")]
+        return 200, chunk, {"Link": ", ".join(links)} if links else {}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeGitHub
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            self._send(400, {"message": "Problems parsing JSON"}, {})
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, payload, extra = self.server.fake.handle(self.command, self.path, headers, body)
+        self._send(status, payload, extra)
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        if payload is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-RateLimit-Limit", "5000")
+        self.send_header("X-RateLimit-Remaining", "4999")
+        self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _serve
+
+
+@contextmanager
+def serve(**kwargs: Any) -> Iterator[FakeGitHub]:
+    fake = FakeGitHub(**kwargs).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
