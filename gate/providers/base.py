@@ -43,6 +43,9 @@ class Request:
     variables: Mapping[str, Any] = field(default_factory=dict)
     case_id: str | None = None
     repeat: int = 0
+    # Per-attempt limit in seconds; None means the target's own (models.yaml `timeout`, the spec's).
+    # Not part of any cache or cassette key: it does not shape the answer.
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -60,19 +63,24 @@ class Response:
     model: str | None = None
     finish_reason: str | None = None
     cached: bool = False  # served from prodgate's response cache or a cassette, not the network
+    answered_by: str | None = None  # the models.yaml name that answered (differs from the target after a fallback)
+    attempts: int = 1  # calls it took, retries included
+    ttft_s: float | None = None  # time to the first content token, for streamed answers
 
 
 class ProviderError(Exception):
     """A call that failed; `retryable` says whether trying again may help (429, 5xx, timeouts)."""
 
     def __init__(self, category: Category, message: str, *, status: int | None = None, retryable: bool = False,
-                 retry_after_s: float | None = None) -> None:
+                 retry_after_s: float | None = None, attempts: int = 1, model: str | None = None) -> None:
         super().__init__(message)
         self.category = category
         self.message = message
         self.status = status
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+        self.attempts = attempts  # calls made before giving up, retries included
+        self.model = model  # the models.yaml name that failed last, for model targets
 
 
 class Provider(Protocol):

@@ -1,0 +1,165 @@
+"""Cassettes: recorded answers in JSONL, written by Recorder from a live run and replayed by ReplayProvider.
+
+One object per line: {"key", "case_id", "repeat", "request": {"model", "messages", "params", "variables"},
+"response": {"content", "usage": {"input_tokens", "output_tokens"}, "latency_s", "model", "finish_reason"}}.
+`key` is keys.request_key(request): the request alone, so a cassette replays whatever target recorded it.
+Readers ignore keys they do not know.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
+from gate.providers.keys import plain, request_key
+from gate.providers.spec import TargetError
+
+
+def entry(request: Request, response: Response, model: str) -> dict[str, Any]:
+    usage: dict[str, int] = {}
+    for name in ("input_tokens", "output_tokens", "cached_input_tokens"):
+        value = getattr(response.usage, name)
+        if value is not None:
+            usage[name] = value
+    return {
+        "key": request_key(request),
+        "case_id": request.case_id,
+        "repeat": request.repeat,
+        "request": {"model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+                    "params": plain(request.params), "variables": plain(request.variables)},
+        "response": {"content": response.content, "usage": usage, "latency_s": round(response.latency_s, 4),
+                     "model": response.model, "finish_reason": response.finish_reason,
+                     "answered_by": response.answered_by},
+    }
+
+
+def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str, Any]]:
+    """key -> entry; the last line wins for a key recorded twice. Raises TargetError at the first bad line."""
+    shown = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TargetError(f"replay: cannot read cassette {shown}: {exc}") from exc
+    out: dict[str, dict[str, Any]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TargetError(f"{shown}:{number}: not a JSON object ({exc.msg})") from exc
+        response = item.get("response") if isinstance(item, dict) else None
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(response, dict) \
+                or not isinstance(response.get("content"), str):
+            raise TargetError(f"{shown}:{number}: a cassette line needs a string `key` and `response.content`")
+        out[item["key"]] = item
+    return out
+
+
+def write_cassette(path: Path, entries: Iterable[Mapping[str, Any]]) -> None:
+    """Sorted by case and repeat so a re-recording diffs line by line; atomic, so no reader sees half of it."""
+    ordered = sorted(entries, key=lambda e: (str(e.get("case_id") or ""), int(e.get("repeat") or 0), str(e["key"])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".cassette-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for e in ordered:
+                f.write(json.dumps(plain(e), ensure_ascii=False, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+class ReplayProvider:
+    """Answers from a cassette by request key; a request it does not hold is a clear error naming the case."""
+
+    def __init__(self, path: Path, display: str | None = None) -> None:
+        self.path = path
+        self.display = display or str(path)
+        self.entries = read_cassette(path, display)
+
+    def identity(self) -> Mapping[str, Any]:
+        return {"kind": "replay", "cassette": self.display}
+
+    def complete(self, request: Request) -> Response:
+        item = self.entries.get(request_key(request))
+        if item is None:
+            case = f"case {request.case_id!r}" if request.case_id is not None else "a request"
+            repeat = f" (repeat {request.repeat})" if request.repeat else ""
+            raise ProviderError(Category.CLIENT_ERROR, f"{case}{repeat} is not in cassette {self.display}: "
+                                "the request changed since it was recorded; re-record with gate check --record")
+        r = item["response"]
+        u = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+        return Response(
+            content=r["content"],
+            usage=Usage(input_tokens=_int(u.get("input_tokens")), output_tokens=_int(u.get("output_tokens")),
+                        cached_input_tokens=_int(u.get("cached_input_tokens"))),
+            latency_s=float(r.get("latency_s") or 0.0),
+            model=r.get("model") if isinstance(r.get("model"), str) else None,
+            finish_reason=r.get("finish_reason") if isinstance(r.get("finish_reason"), str) else None,
+            cached=True,
+            answered_by=r.get("answered_by") if isinstance(r.get("answered_by"), str) else None,
+        )
+
+
+class Recorder:
+    """Wraps a provider and keeps every answer for a cassette; `save()` (or leaving the `with`) writes it.
+
+    merge=True keeps the cassette's other entries (recording one suite of several into one file);
+    otherwise the cassette holds exactly this run's answers. Failures are not recorded."""
+
+    def __init__(self, provider: Provider, path: Path, *, merge: bool = False) -> None:
+        self.provider = provider
+        self.path = path
+        self.lock = threading.Lock()
+        self.entries: dict[str, dict[str, Any]] = {}
+        if merge and path.exists():
+            self.entries.update(read_cassette(path))
+        model = provider.identity().get("model") or provider.identity().get("kind") or "unknown"
+        self.model = str(model)
+
+    def identity(self) -> Mapping[str, Any]:
+        return self.provider.identity()
+
+    def complete(self, request: Request) -> Response:
+        response = self.provider.complete(request)
+        item = entry(request, response, self.model)
+        with self.lock:
+            self.entries[item["key"]] = item
+        return response
+
+    def save(self) -> Path:
+        with self.lock:
+            write_cassette(self.path, list(self.entries.values()))
+        return self.path
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        # Only a run that finished replaces the cassette: an interrupted one would leave half of it.
+        if exc_type is None:
+            self.save()
+
+
+def messages_of(raw: Any) -> tuple[ChatMessage, ...]:
+    """The messages of a recorded request, for tools that rebuild requests from a cassette."""
+    if not isinstance(raw, list):
+        return ()
+    return tuple(ChatMessage(str(m.get("role", "")), str(m.get("content", ""))) for m in raw if isinstance(m, dict))
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+__all__ = ["Recorder", "ReplayProvider", "read_cassette", "write_cassette", "entry", "messages_of"]

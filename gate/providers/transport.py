@@ -1,0 +1,143 @@
+"""HTTP for the providers: a requests.Session per thread, and transport failures mapped to the taxonomy."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+from gate.providers.base import Category, ProviderError
+
+_local = threading.local()
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+# 5xx that say "this server will not do that", whatever the time: retrying cannot help.
+_PERMANENT_5XX = frozenset({501, 505})
+
+
+def session() -> requests.Session:
+    """One Session per worker thread: keep-alive connections without sharing a pool across threads."""
+    s: requests.Session | None = getattr(_local, "session", None)
+    if s is None:
+        s = requests.Session()
+        _local.session = s
+    return s
+
+
+def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | None = None,
+         json_body: Any = None, params: Mapping[str, str] | None = None, stream: bool = False) -> requests.Response:
+    """One HTTP call; a transport failure or an error status becomes a ProviderError."""
+    try:
+        resp = session().request(method, url, headers=dict(headers or {}), json=json_body, params=params,
+                                 timeout=(min(timeout, 10.0), timeout), stream=stream)
+    except requests.Timeout as exc:
+        raise ProviderError(Category.TIMEOUT, f"no answer from {_where(url)} within {timeout:g} s",
+                            retryable=True) from exc
+    except requests.ConnectionError as exc:
+        raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
+                            retryable=True) from exc
+    except requests.RequestException as exc:
+        raise ProviderError(Category.CLIENT_ERROR, f"request to {_where(url)} failed: {_reason(exc)}") from exc
+    if resp.status_code >= 400:
+        try:
+            raise status_error(resp.status_code, resp.headers, _error_text(resp), _where(url))
+        finally:
+            resp.close()
+    return resp
+
+
+def status_error(status: int, headers: Mapping[str, str], detail: str, where: str) -> ProviderError:
+    """The taxonomy for an HTTP status: 429 rate limited, 408 timeout, 5xx server error, other 4xx client error."""
+    wait = retry_after(headers)
+    text = f"HTTP {status} from {where}" + (f": {detail}" if detail else "")
+    if status == 429:
+        return ProviderError(Category.RATE_LIMITED, text, status=status, retryable=True, retry_after_s=wait)
+    if status == 408:
+        return ProviderError(Category.TIMEOUT, text, status=status, retryable=True, retry_after_s=wait)
+    if status >= 500:
+        return ProviderError(Category.SERVER_ERROR, text, status=status, retryable=status not in _PERMANENT_5XX,
+                             retry_after_s=wait)
+    return ProviderError(Category.CLIENT_ERROR, text, status=status)
+
+
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the server asks us to wait: Retry-After (seconds or HTTP date), retry-after-ms,
+    or the longest of OpenAI's x-ratelimit-reset-* ("6m0s", "20ms") when the limit is spent."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lower:
+        try:
+            return max(0.0, float(lower["retry-after-ms"]) / 1000)
+        except ValueError:
+            pass
+    value = lower.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    resets = [duration(v) for k, v in lower.items() if k.startswith("x-ratelimit-reset")]
+    known = [r for r in resets if r is not None]
+    return max(known) if known else None
+
+
+def duration(text: str) -> float | None:
+    """'1.5', '20ms', '6m0s', '1h2m3s' as seconds."""
+    text = text.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def json_body(resp: requests.Response, where: str) -> Any:
+    """The parsed body. A body that is not JSON is the server's fault: transport.server_error, retryable
+    (a proxy that cut the answer short usually answers whole the next time)."""
+    try:
+        return resp.json()
+    except (ValueError, requests.RequestException) as exc:
+        raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the answer from {where}",
+                            status=resp.status_code, retryable=True) from exc
+
+
+def _error_text(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200].strip()
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])[:200]
+        if isinstance(err, str):
+            return err[:200]
+    return json.dumps(body)[:200]
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("Connection refused", "Connection reset", "Name or service not known", "Remote end closed"):
+        if marker in text:
+            return marker.lower()
+    return type(exc).__name__
+
+
+def _where(url: str) -> str:
+    # Scheme, host and path only: a query string may carry a key (Azure's api-version does not, others might).
+    return url.split("?", 1)[0]
