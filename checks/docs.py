@@ -11,7 +11,7 @@ from gate.report import CheckResult, Finding, Severity, status_from_findings
 
 from .docs_config import DocsOptions, load_options
 from .docs_read import Documents, read_documents, required_document_findings
-from .docs_rules import ModeRow, ModeSection, completeness, coverage, mode_rows, mode_sections
+from .docs_rules import ModeRow, ModeSection, completeness, coverage, mode_rows, mode_sections, waiver_findings
 from .docs_system import fallback_findings, observed_categories, observed_findings
 
 
@@ -43,10 +43,9 @@ class DocsCheck:
             findings.append(Finding(Severity.ERROR, "has no `## ` sections: each failure mode is a `## ` section "
                                     f"(none of the {len(rows)} catalogue modes is documented)", anchor_file, anchor_line))
         elif sections:
-            findings += coverage(rows, opts, anchor_file, anchor_line, gate_file)
+            findings += coverage(rows, anchor_file, anchor_line)
             findings += self._system(ctx, opts, rows, sections, docs, details)
-        else:
-            findings += [f for f in coverage(rows, opts, anchor_file, anchor_line, gate_file) if f.file == gate_file]
+        findings += waiver_findings(opts, gate_file)
         findings += docs.link_findings
         findings += required_document_findings(ctx, opts, gate_file)
 
@@ -56,8 +55,9 @@ class DocsCheck:
                     "change": _change(ctx, opts, metrics)}
         details.update({"headline": headline, "modes": [_row(r) for r in rows],
                         "documents": [d.file for d in docs.parsed],
-                        "sections": [{"title": ms.title, "file": ms.file, "line": ms.section.line, "modes": list(ms.modes),
-                                      "not_applicable": ms.waiver is not None} for ms in sections]})
+                        # Sections of the system's own failure modes, beyond the catalogue.
+                        "other_modes": [{"title": ms.title, "file": ms.file, "line": ms.section.line}
+                                        for ms in sections if not ms.modes]})
         return CheckResult(self.name, status, _summary(metrics), metrics=metrics, findings=tuple(findings),
                            details=details)
 
@@ -76,7 +76,7 @@ class DocsCheck:
                      if fields else f"no section of {anchor_file} has a Fallback field")
             chains, found = fallback_findings(models, text, models_file, where)
             findings += found
-            details["fallbacks"] = [{"model": r.model, "chain": list(r.chain), "documented": r.documented}
+            details["fallbacks"] = [{"model": r.model, "chain": list(r.chain), "undocumented": list(r.undocumented)}
                                     for r in chains]
         if opts.check_observed:
             waivers = {w.mode: w for w in opts.waivers}
@@ -124,7 +124,7 @@ def _metrics(rows: list[ModeRow], sections: list[ModeSection], findings: list[Fi
         "modes_not_applicable": states.count("not applicable"),
         "sections": len(sections),
         "fallback_models": len({m for f in fallbacks for m in f["chain"]}),
-        "fallback_chains_documented": sum(f["documented"] for f in fallbacks),
+        "fallback_models_undocumented": len({m for f in fallbacks for m in f["undocumented"]}),
         "observed_categories": len(observed),
         "observed_uncovered": sum(not o["covered_by"] for o in observed),
         "errors": sum(f.severity is Severity.ERROR for f in findings),
@@ -138,6 +138,9 @@ def _summary(m: Mapping[str, Any]) -> str:
                                                 ("modes_not_applicable", "not applicable")) if m[k]]
     if gaps:
         text += f" ({', '.join(gaps)})"
+    if m["fallback_models"]:
+        named = m["fallback_models"] - m["fallback_models_undocumented"]
+        text += f", {named}/{m['fallback_models']} fallback models named"
     if m["observed_categories"]:
         text += f", {m['observed_categories'] - m['observed_uncovered']}/{m['observed_categories']} observed failure categories covered"
     if m["errors"] or m["warnings"]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.config import GateConfig
+from gate.errors import ConfigError
 from gate.yamlfile import format_path
 
 from .docs_catalogue import CATALOGUE, DEFAULT_FIELDS, FieldNames, Mode, normalise, slug
@@ -110,14 +111,16 @@ def _waivers(config: GateConfig, raw: Any, known: set[str]) -> tuple[Waiver, ...
     items = raw.items() if isinstance(raw, Mapping) else ((m, None) for m in raw)
     for i, (mode_id, reason) in enumerate(items):
         at: list[str | int] = ["docs", "modes", "not_applicable", mode_id if isinstance(raw, Mapping) else i]
-        _known(config, mode_id, {k: None for k in known}, at)
+        _known(config, mode_id, {k: None for k in known}, at, key=isinstance(raw, Mapping))
         out.append(Waiver(mode_id, reason, config.doc.locate(at, key=isinstance(raw, Mapping)).line))
     return tuple(out)
 
 
-def _known(config: GateConfig, mode_id: str, ids: Mapping[str, Any], at: list[str | int]) -> None:
+def _known(config: GateConfig, mode_id: str, ids: Mapping[str, Any], at: list[str | int], key: bool = False) -> None:
     if mode_id in ids:
         return
     close = difflib.get_close_matches(mode_id, list(ids), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(ids))})"
-    raise config.error(at, f"{format_path(at)}: no failure mode {mode_id!r} in the catalogue{hint}")
+    pos = config.doc.locate(at, key=key)
+    raise ConfigError(f"{config.display}:{pos.line}:{pos.column}: {format_path(at)}: "
+                      f"no failure mode {mode_id!r} in the catalogue{hint}")

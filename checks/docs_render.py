@@ -32,7 +32,8 @@ def render_details(result: CheckResult) -> str:
         lines += ["", "**Fallback chains** (models.yaml)", ""]
         for f in fallbacks:
             chain = " → ".join(f"`{inline(n, 60)}`" for n in f["chain"])
-            lines.append(f"- {chain}: {'documented' if f['documented'] else '❌ not all named in a Fallback field'}")
+            missing = ", ".join(f"`{inline(n, 60)}`" for n in f["undocumented"])
+            lines.append(f"- {chain}: " + (f"❌ no Fallback field names {missing}" if missing else "documented"))
     observed = d.get("observed") or []
     if observed:
         lines += ["", "**Failures observed in this run**", "", "| category | count | seen by | covered by |",

@@ -23,7 +23,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^//")
 class FallbackRow:
     model: str
     chain: tuple[str, ...]
-    documented: bool
+    undocumented: tuple[str, ...]
 
 
 def fallback_findings(models: ModelsFile, fallback_text: str, models_file: str, where: str) -> tuple[list[FallbackRow], list[Finding]]:
@@ -36,7 +36,7 @@ def fallback_findings(models: ModelsFile, fallback_text: str, models_file: str, 
             continue
         chain = tuple(models.chain(name))
         undocumented = [n for n in chain if not _named(n, models, fallback_text)]
-        rows.append(FallbackRow(name, chain, not undocumented))
+        rows.append(FallbackRow(name, chain, tuple(undocumented)))
         for n in undocumented:
             if n in reported:
                 continue
