@@ -75,7 +75,7 @@ class CostCheck:
     def markdown_details(self, result: CheckResult) -> str:
         from .cost_render import markdown_details
 
-        return markdown_details(result.details)
+        return markdown_details(result.details, result.findings)
 
     def _base(self, ctx: CheckContext, inputs: Inputs, head: Scenario, settings: CostSettings,
               findings: list[Finding]) -> tuple[tuple[ProfileCost, ...] | None, str | None]:

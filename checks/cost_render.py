@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gate.render.escape import inline
+from gate.report import Finding
 
-from .cost_diff import money, signed_money
+from .cost_diff import EPSILON_USD, money, signed_money
 
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 _./-]")
 
@@ -34,7 +35,12 @@ def _profile_line(profiles: Sequence[Mapping[str, Any]], chosen: str | None, md:
     return " · ".join(parts)
 
 
-def markdown_details(details: Mapping[str, Any]) -> str:
+def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = ()) -> str:
+    """The PR comment's cost section: the Infracost-style sentence, the findings, a table by route,
+    the profiles and a mermaid pie. Every cell goes through inline(): a route name is file content,
+    and a bare `$` pair would render as math."""
+    from gate.render.markdown import findings_markdown
+
     profiles: list[Mapping[str, Any]] = list(details.get("profiles") or [])
     chosen = details.get("profile")
     head = next((p for p in profiles if p["name"] == chosen), None)
@@ -44,27 +50,29 @@ def markdown_details(details: Mapping[str, Any]) -> str:
     base_routes: Mapping[str, float] = {}
     lines: list[str] = []
     if diff:
-        lines.append(f"**{inline(diff['sentence'], 500)}** (profile `{inline(str(chosen))}`)")
+        lines.append(f"**{inline(diff['sentence'], 500)}** (profile {inline(str(chosen))})")
         base_routes = {r["name"]: r["base_usd"] for r in diff["routes"] if r["base_usd"] is not None}
     else:
         reason = (details.get("base") or {}).get("reason") or "no base to compare with"
-        lines.append(f"**Monthly cost: {money(head['monthly_usd'])}** (profile `{inline(str(chosen))}`; "
-                     f"{inline(reason)})")
+        text = f"Monthly cost: {money(head['monthly_usd'])} ({reason})"
+        lines.append(f"**{inline(text, 500)}** (profile {inline(str(chosen))})")
+    if findings:
+        lines += ["", findings_markdown(findings)]
     lines += ["", "| route | model | requests/mo | tokens in / out | base | this change | change | per 1k requests |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in head["routes"]:
         base = base_routes.get(r["name"])
-        change = signed_money(r["monthly_usd"] - base) if base is not None else ("new" if diff else "")
-        lines.append(f"| {inline(r['name'])} | {inline(_models(r))} | {r['requests_month']:,.0f} | "
-                     f"{_tokens(r['input_tokens'])} / {_tokens(r['output_tokens'])} | "
-                     f"{money(base) if base is not None else '–'} | {money(r['monthly_usd'])} | {change} | "
-                     f"{money(r['per_1k_usd'])} |")
+        change = _change(r["monthly_usd"] - base) if base is not None else ("new" if diff else "")
+        cells = [r["name"], _models(r), f"{r['requests_month']:,.0f}",
+                 f"{_tokens(r['input_tokens'])} / {_tokens(r['output_tokens'])}",
+                 money(base) if base is not None else "–", money(r["monthly_usd"]), change, money(r["per_1k_usd"])]
+        lines.append(_row(cells))
     for r in (diff or {}).get("routes", []):
         if r["head_usd"] is None:
-            lines.append(f"| {inline(r['name'])} | | | | {money(r['base_usd'])} | – | removed | |")
+            lines.append(_row([r["name"], "", "", "", money(r["base_usd"]), "–", "removed", ""]))
     if diff:
-        lines.append(f"| **total** | | {head['requests_month']:,.0f} | | {money(diff['base_usd'])} | "
-                     f"{money(diff['head_usd'])} | {signed_money(diff['delta_usd'])} | |")
+        lines.append(_row(["total", "", f"{head['requests_month']:,.0f}", "", money(diff["base_usd"]),
+                           money(diff["head_usd"]), _change(diff["delta_usd"]), ""]))
     lines += ["", "Profiles: " + _profile_line(profiles, chosen, md=True), ""]
     lines += pie(head)
     notes = [f"Prices: {inline(str(details.get('price_data', '')))}."]
@@ -72,6 +80,14 @@ def markdown_details(details: Mapping[str, Any]) -> str:
         notes.append("\\* estimated from the prompt file (no measured usage yet).")
     lines += ["", "<sub>" + " ".join(notes) + "</sub>"]
     return "\n".join(lines) + "\n"
+
+
+def _change(delta: float) -> str:
+    return signed_money(delta) if abs(delta) >= EPSILON_USD else "–"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(inline(c, 200) for c in cells) + " |"
 
 
 def pie(profile: Mapping[str, Any]) -> list[str]:

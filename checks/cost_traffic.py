@@ -149,7 +149,8 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
     for pname, raw in doc.data["profiles"].items():
         own: Mapping[str, Any] = raw.get("routes") or {}
         routes = []
-        for rname in [*shared, *(r for r in own if r not in shared)]:
+        names = [*shared, *(r for r in own if r not in shared)]
+        for rname in names:
             fields: dict[str, Any] = {}
             at: dict[str, JsonPath] = {}
             for origin, source in ((("routes", rname), shared.get(rname)),
@@ -160,7 +161,7 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
             route = _route(traffic, pname, rname, fields, at, problems)
             if route is not None:
                 routes.append(route)
-        if not routes:
+        if not names:
             problems.append(f"{traffic.where(('profiles', pname))}: profile {pname!r} has no routes")
         profiles.append(ProfileSpec(pname, float(raw["days_per_month"]), float(raw.get("volume_scale", 1.0)),
                                     tuple(routes)))

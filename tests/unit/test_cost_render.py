@@ -1,0 +1,84 @@
+"""The diff sentence, money formatting, and the markdown and text views of the cost details."""
+
+from __future__ import annotations
+
+import pytest
+from prodgate_checks.cost_diff import diff, money
+from prodgate_checks.cost_model import ProfileCost, RouteCost
+from prodgate_checks.cost_render import markdown_details, text_breakdown
+
+from gate.report import Finding, Severity
+
+
+def profile(name: str, **routes: float) -> ProfileCost:
+    rs = tuple(RouteCost(r, 1000.0, usd, usd, {"m": usd}, 100.0, 10.0) for r, usd in routes.items())
+    return ProfileCost(name, 30, 1000.0 * len(rs), sum(routes.values()), rs, {"m": sum(routes.values())})
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (2662.4, "$2,662"), (412, "$412"), (33.814, "$33.81"), (0.5, "$0.50"), (0.0042, "$0.0042"), (0, "$0.00"),
+    (-12.5, "-$12.50"),
+])
+def test_render_money_formats_by_magnitude(value: float, text: str) -> None:
+    assert money(value) == text
+
+
+def test_render_diff_sentence_names_routes_that_moved_it() -> None:
+    d = diff(profile("expected", answer=2000, classify=250), profile("expected", answer=2380, classify=282))
+    assert d.sentence() == ("Monthly cost will increase by $412 (+18.3%), $2,250 -> $2,662; "
+                            "moved by answer (+$380), classify (+$32.00)")
+    assert d.change() == "+$412 (+18.3%)"
+
+
+def test_render_diff_decrease_new_and_removed_routes() -> None:
+    d = diff(profile("p", old=100, kept=50), profile("p", kept=40, fresh=10))
+    assert d.sentence() == ("Monthly cost will decrease by $100 (-66.7%), $150 -> $50.00; "
+                            "moved by old (removed, -$100), fresh (new, +$10.00), kept (-$10.00)")
+
+
+def test_render_diff_without_change_says_so() -> None:
+    d = diff(profile("p", a=10), profile("p", a=10.001))
+    assert not d.changed and d.change() is None
+    assert d.sentence() == "Monthly cost will not change: $10.00"
+
+
+def _details(route_name: str) -> dict:
+    head = {"name": "expected", "days_per_month": 30, "requests_month": 1000, "monthly_usd": 300.0,
+            "by_model": {"m": 300.0}, "p50_usd": 290.0, "p95_usd": 400.0,
+            "routes": [{"name": route_name, "models": ["m"], "requests_month": 1000, "monthly_usd": 300.0,
+                        "per_1k_usd": 300.0, "by_model": {"m": 300.0},
+                        "input_tokens": {"value": 100, "source": "estimated", "estimated": True},
+                        "output_tokens": {"value": 10, "source": "given", "estimated": False}}]}
+    return {"profile": "expected", "price_data": "genai-prices 0.2.3 bundled snapshot", "estimated": True,
+            "profiles": [head, {**head, "name": "peak", "monthly_usd": 900.0}],
+            "base": {"compared": True, "ref": "main", "reason": None},
+            "diff": {"profile": "expected", "base_usd": 200.0, "head_usd": 300.0, "delta_usd": 100.0, "delta_pct": 50.0,
+                     "sentence": f"Monthly cost will increase by $100 (+50.0%), $200 -> $300; moved by {route_name}",
+                     "routes": [{"name": route_name, "base_usd": 200.0, "head_usd": 300.0, "delta_usd": 100.0}]},
+            "diffs": {"expected": {"sentence": "Monthly cost will increase by $100 (+50.0%), $200 -> $300"}}}
+
+
+def test_render_markdown_has_sentence_table_profiles_and_pie() -> None:
+    finding = Finding(Severity.ERROR, "profile expected: monthly cost rises by +50.0%", "gate.yaml", 12)
+    md = markdown_details(_details("answer"), [finding])
+    assert md.startswith(r"**Monthly cost will increase by \$100 \(\+50\.0%\), \$200 \-&gt; \$300; moved by answer**")
+    assert "gate.yaml:12" in md and "rises by" in md
+    assert r"| answer | m | 1,000 | 100\* / 10 | \$200 | \$300 | \+\$100 | \$300 |" in md
+    assert r"**expected \$300/mo \(p50 \$290, p95 \$400\)** · peak \$900/mo" in md
+    assert '```mermaid\npie title Monthly cost by route (expected), USD\n    "answer" : 300.00\n```' in md
+
+
+def test_render_markdown_neutralises_hostile_route_names() -> None:
+    name = 'x"] @admin <img src=x> |`'
+    md = markdown_details(_details(name), [])
+    assert "<img" not in md and "@admin" not in md
+    assert '"x admin img srcx " : 300.00' in md  # the pie label keeps only safe characters
+    table = [line for line in md.splitlines() if line.startswith("| x")]
+    assert table and table[0].count(" | ") == 7  # a `|` in the name does not add a column
+
+
+def test_render_text_breakdown_filters_profile() -> None:
+    text = text_breakdown(_details("answer"), only="peak")
+    assert "profile peak (30 days/month): $900/mo" in text and "profile expected" not in text
+    assert "prices: genai-prices 0.2.3 bundled snapshot" in text
+    assert "answer" in text and "100*" in text
