@@ -114,13 +114,28 @@ def cli() -> None:
     """
 
 
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    i, _, n = value.partition("/")
+    if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+        raise click.BadParameter(f"{value!r}: expected I/N with 1 <= I <= N, e.g. 2/4")
+    return int(i), int(n)
+
+
 @cli.command()
 @common_options
-def check(**kwargs: Any) -> None:
+@click.option("--record", is_flag=True, help="Regression: record live answers into cassettes (replay targets re-record).")
+@click.option("--no-cache", is_flag=True, help="Regression: neither read nor write the response cache.")
+@click.option("--shard", callback=_shard, metavar="I/N", help="Regression: run only the I-th of N slices of the cases.")
+def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, **kwargs: Any) -> None:
     """Run every configured check (the release gate)."""
     from gate.run import run_gate
 
-    sys.exit(run_gate(run_options(kwargs)))
+    extras: dict[str, Any] = {"record": record, "no_cache": no_cache}
+    if shard:
+        extras["shard"] = shard
+    sys.exit(run_gate(run_options(kwargs, extras=extras)))
 
 
 @cli.command()

@@ -11,6 +11,12 @@ from typing import Any
 
 DEFAULT_RESAMPLES = 10_000
 _CHUNK = 1_000  # resamples drawn at a time, to bound memory at 10,000+ cases
+_MAX_ELEMENTS = 1_000_000  # cells of one resample matrix (8 MB a matrix), whatever the number of cases
+
+
+def _rows(k: int) -> int:
+    """Resamples per chunk: fewer when there are many cases, so a chunk stays near _MAX_ELEMENTS."""
+    return max(1, min(_CHUNK, _MAX_ELEMENTS // max(k, 1)))
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,8 @@ def paired_difference(
     rng = np.random.default_rng(seed)
     boot = np.empty(resamples)
     flips_extreme = 0
-    for start in range(0, resamples, _CHUNK):
-        m = min(_CHUNK, resamples - start)
+    for start in range(0, resamples, _rows(k)):
+        m = min(_rows(k), resamples - start)
         idx = rng.integers(0, k, size=(m, k))
         boot[start:start + m] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
         signs = rng.choice(np.array([-1.0, 1.0]), size=(m, k))
@@ -212,3 +218,29 @@ def format_comparison(c: PassComparison) -> str:
 def format_p(p: float) -> str:
     """'p<0.001', 'p=0.004', 'p=0.31'."""
     return "p<0.001" if p < 0.001 else f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
+
+
+def mean_interval(
+    values: Sequence[float],
+    *,
+    clusters: Sequence[str] | None = None,
+    confidence: float = 0.95,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap interval of a mean (resampling whole clusters when given)."""
+    import numpy as np
+
+    if not values:
+        return Interval(0.0, 0.0)
+    sums, sizes = _cluster_sums(values, clusters)
+    k = len(sums)
+    rng = np.random.default_rng(seed)
+    boot = np.empty(resamples)
+    for start in range(0, resamples, _rows(k)):
+        m = min(_rows(k), resamples - start)
+        idx = rng.integers(0, k, size=(m, k))
+        boot[start:start + m] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
+    alpha = 1 - confidence
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(low), float(high))

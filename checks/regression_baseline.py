@@ -1,0 +1,90 @@
+"""`.gate/baseline.json`: written by `gate baseline update` on main, read at the base ref in a pull request."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gate.context import CheckContext
+from gate.report import CheckResult
+
+from .regression_compare import Baseline
+from .regression_config import RegressionConfig
+
+FORMAT = 1
+
+
+def baseline_data(result: CheckResult) -> dict[str, Any]:
+    """Per suite, per case and repeat: pass, scores, tokens, latency and output hash (never the output)."""
+    suites: dict[str, Any] = {}
+    for name, s in sorted((result.details.get("suites") or {}).items()):
+        cases: dict[str, Any] = {}
+        for c in s.get("cases") or []:
+            repeats = [{k: r.get(k) for k in ("pass", "scores", "input_tokens", "output_tokens", "latency_s",
+                                              "output_sha")} for r in c.get("repeats") or []]
+            cases[c["id"]] = {"pass": c["pass"], "scores": c.get("scores") or {}, "repeats": repeats}
+        suites[name] = {"cases": dict(sorted(cases.items()))}
+    return {"format": FORMAT, "tool": "prodgate", "suites": suites}
+
+
+def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
+    """One case per line, so a re-baseline diffs case by case in review."""
+    lines = ["{", f'"format": {FORMAT},', '"tool": "prodgate",', '"suites": {']
+    names = sorted(data["suites"])
+    for i, name in enumerate(names):
+        s = data["suites"][name]
+        lines.append(f"{json.dumps(name)}: {{\"cases\": {{")
+        ids = list(s["cases"])
+        for j, case_id in enumerate(ids):
+            comma = "," if j < len(ids) - 1 else ""
+            lines.append(f"{json.dumps(case_id)}: {json.dumps(s['cases'][case_id], sort_keys=True)}{comma}")
+        lines.append("}}" + ("," if i < len(names) - 1 else ""))
+    lines += ["}", "}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o644)  # a file to commit, not a secret: mkstemp's 0600 would surprise
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | None, str, str | None]:
+    """(baseline, where it came from or why there is none, a defect of the file if it is unreadable).
+
+    In a repository with a base ref, the baseline is the file as committed there; without git, the file
+    in the working tree."""
+    rel = ctx.base.relpath(cfg.baseline)
+    shown = rel or cfg.baseline_rel
+    raw: bytes | None
+    if ctx.base.available and rel is not None:
+        raw = ctx.base.read(rel)
+        where = f"{shown} at {ctx.base.ref} ({(ctx.base.sha or '')[:7]})"
+        if raw is None:
+            return None, (f"no baseline: {shown} does not exist at {ctx.base.ref}; run `gate baseline update` on "
+                          "the base branch and commit it"), None
+    else:
+        if not cfg.baseline.is_file():
+            reason = ctx.base.reason or "no base ref"
+            return None, f"no baseline: {shown} does not exist ({reason})", None
+        raw = cfg.baseline.read_bytes()
+        where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
+    if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
+        return None, f"no baseline: {shown} is not a prodgate baseline", f"{shown}: not a prodgate baseline (no `suites`)"
+    return Baseline.from_dict(data, where), where, None
+
+
+def suites_in(data: Mapping[str, Any]) -> Sequence[str]:
+    return sorted(data.get("suites") or {})

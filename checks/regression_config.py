@@ -1,0 +1,200 @@
+"""The `regression:` section of gate.yaml as typed values, with semantic errors at gate.yaml:line:col."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+
+TARGET_KINDS = ("model", "http", "command", "python", "replay")
+METRIC_KINDS = (
+    "equals", "contains", "icontains", "contains_exact", "not_contains", "regex", "not_regex", "starts_with",
+    "ends_with", "is_json", "json_schema", "is_refusal", "max_latency_s", "max_output_tokens", "max_cost_usd",
+    "string", "llm", "uses", "deepeval",
+)
+SCORED_KINDS = frozenset({"llm", "uses", "deepeval"})
+SECTION = "regression"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric as configured: `kind` is one of METRIC_KINDS, `value` its argument."""
+
+    name: str
+    kind: str
+    value: Any
+    threshold: float | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def scored(self) -> bool:
+        return self.kind in SCORED_KINDS
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    index: int
+    name: str | None
+    prompt: Path | None
+    dataset: Path | None
+    target: Mapping[str, Any] | None
+    metrics: tuple[MetricSpec, ...]
+    evaluators: bool
+    repeats: int | None
+    pass_at: int | None
+    thresholds: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class MetricGate:
+    min_score: float | None = None
+    max_drop: float | None = None
+
+
+@dataclass(frozen=True)
+class Gates:
+    alpha: float = 0.05
+    min_pass_rate: float | None = None
+    max_pass_rate_drop: float = 0.0
+    metrics: Mapping[str, MetricGate] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegressionConfig:
+    suites: tuple[SuiteSpec, ...] | None  # None: every prompt file with testData is a suite
+    target: Mapping[str, Any] | None
+    judge: Mapping[str, Any] | None
+    concurrency: int = 8
+    rpm: float | None = None
+    retries: int = 3
+    timeout: float = 60.0
+    repeats: int = 1
+    pass_at: int | None = None
+    threshold: float = 0.5
+    cache: Path | None = None
+    baseline: Path = Path(".gate/baseline.json")
+    baseline_rel: str = ".gate/baseline.json"
+    seed: int = 0
+    gates: Gates = field(default_factory=Gates)
+    record: Path = Path(".gate/cassette.jsonl")
+
+
+def metric_name(raw: Mapping[str, Any], kind: str) -> str:
+    if isinstance(raw.get("name"), str):
+        return str(raw["name"])
+    value = raw.get(kind)
+    if kind == "uses":
+        return str(value).split("/", 1)[-1]
+    if kind == "deepeval":
+        return str(value)
+    if isinstance(value, str) and kind not in ("json_schema",) and len(value) <= 40:
+        return f"{kind} {value}"
+    return kind
+
+
+def parse_metric(raw: Mapping[str, Any], where: str = "") -> MetricSpec:
+    """A metric mapping (already schema-valid) -> MetricSpec; raises ValueError when it has 0 or 2+ kinds."""
+    kinds = [k for k in METRIC_KINDS if k in raw]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) if kinds else "none"
+        raise ValueError(f"a metric needs exactly one of {', '.join(METRIC_KINDS)} (found: {found})")
+    kind = kinds[0]
+    threshold = raw.get("threshold")
+    return MetricSpec(metric_name(raw, kind), kind, raw[kind], None if threshold is None else float(threshold),
+                      dict(raw.get("params") or {}))
+
+
+def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> tuple[MetricSpec, ...]:
+    out = []
+    for i, item in enumerate(raw):
+        try:
+            spec = parse_metric(item)
+        except ValueError as exc:
+            raise config.error([*path, i], str(exc)) from None
+        if spec.kind == "json_schema" and isinstance(spec.value, str):
+            schema_path = config.resolve(spec.value, *path, i, "json_schema")
+            try:
+                value = json.loads(schema_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise config.error([*path, i, "json_schema"], f"{spec.value}: not a JSON file: {exc}") from None
+            spec = MetricSpec(spec.name, spec.kind, value, spec.threshold, spec.params)
+        if spec.kind == "regex" or spec.kind == "not_regex":
+            import re
+
+            try:
+                re.compile(spec.value)
+            except re.error as exc:
+                raise config.error([*path, i, spec.kind], f"invalid regular expression: {exc}") from None
+        out.append(spec)
+    names = [m.name for m in out]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise config.error([*path, i], f"two metrics are named {name!r}: give one a `name:`")
+    return tuple(out)
+
+
+def _suites(config: GateConfig, raw: Any) -> tuple[SuiteSpec, ...] | None:
+    if raw is None:
+        return None
+    out: list[SuiteSpec] = []
+    for i, s in enumerate(raw):
+        at = (SECTION, "suites", i)
+        prompt = config.resolve(s["prompt"], *at, "prompt") if "prompt" in s else None
+        dataset = config.resolve(s["dataset"], *at, "dataset") if "dataset" in s else None
+        if prompt is None and dataset is None:
+            raise config.error(list(at), "a suite needs a `prompt:` (a prompt file), a `dataset:`, or both")
+        for key, p in (("prompt", prompt), ("dataset", dataset)):
+            if p is not None and p.is_dir():
+                raise config.error([*at, key], f"{s[key]}: is a directory, not a file")
+        if dataset is not None and dataset.suffix.lower() not in (".jsonl", ".yaml", ".yml", ".csv", ".json"):
+            raise config.error([*at, "dataset"], f"{s['dataset']}: a dataset is .jsonl, .yaml/.yml or .csv")
+        metrics = parse_metrics(config, s.get("metrics") or [], *at, "metrics")
+        out.append(SuiteSpec(
+            index=i, name=s.get("name"), prompt=prompt, dataset=dataset, target=s.get("target"), metrics=metrics,
+            evaluators=bool(s.get("evaluators", True)), repeats=s.get("repeats"), pass_at=s.get("pass_at"),
+            thresholds={k: float(v) for k, v in (s.get("thresholds") or {}).items()},
+        ))
+    return tuple(out)
+
+
+def parse_config(config: GateConfig) -> RegressionConfig:
+    """The section, checked beyond its JSON Schema; a problem is a ConfigError at its line (exit 2)."""
+    raw = config.section(SECTION) or {}
+    suites = _suites(config, raw.get("suites"))
+    repeats = int(raw.get("repeats", 1))
+    pass_at = raw.get("pass_at")
+    for s in suites or ():
+        k = s.repeats or repeats
+        p = s.pass_at or pass_at
+        if p is not None and p > k:
+            at: list[str | int] = [SECTION, "suites", s.index, "pass_at"] if s.pass_at else [SECTION, "pass_at"]
+            raise config.error(at, f"pass_at {p} is more than the {k} repeat(s) a case gets")
+    if pass_at is not None and pass_at > repeats and suites is None:
+        raise config.error([SECTION, "pass_at"], f"pass_at {pass_at} is more than the {repeats} repeat(s) a case gets")
+    cache_raw = raw.get("cache", ".gate/cache")
+    cache = None if cache_raw is False else config.root / (".gate/cache" if cache_raw is True else str(cache_raw))
+    baseline_rel = str(raw.get("baseline", ".gate/baseline.json"))
+    g = raw.get("gates") or {}
+    gates = Gates(
+        alpha=float(g.get("alpha", 0.05)),
+        min_pass_rate=None if g.get("min_pass_rate") is None else float(g["min_pass_rate"]),
+        max_pass_rate_drop=float(g.get("max_pass_rate_drop", 0.0)),
+        metrics={k: MetricGate(v.get("min_score"), v.get("max_drop")) for k, v in (g.get("metrics") or {}).items()},
+    )
+    return RegressionConfig(
+        suites=suites, target=raw.get("target"), judge=raw.get("judge"),
+        concurrency=int(raw.get("concurrency", 8)), rpm=raw.get("rpm"), retries=int(raw.get("retries", 3)),
+        timeout=float(raw.get("timeout", 60)), repeats=repeats, pass_at=pass_at,
+        threshold=float(raw.get("threshold", 0.5)), cache=cache,
+        baseline=(config.root / baseline_rel).resolve(), baseline_rel=baseline_rel,
+        seed=int(raw.get("seed", 0)), gates=gates, record=config.root / str(raw.get("record", ".gate/cassette.jsonl")),
+    )
+
+
+def default_pass_at(repeats: int) -> int:
+    """A majority of the repeats: 1 of 1, 2 of 3, 3 of 5."""
+    return repeats // 2 + 1

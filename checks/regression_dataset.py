@@ -1,0 +1,189 @@
+"""Regression datasets (JSONL, YAML, CSV) -> cases; every defect is a problem at file:line, never raised."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from gate.schemas import _registry, load_schema
+from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml, read_text
+
+from .regression_config import MetricSpec, parse_metric
+
+RESERVED = ("id", "expected", "metadata", "assert")
+MAX_DATASET_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    variables: Mapping[str, Any]  # the template variables, `expected` included (as gh-models' testData)
+    expected: Any = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    asserts: tuple[MetricSpec, ...] = ()
+    line: int = 1
+
+    @property
+    def cluster(self) -> str | None:
+        value = self.metadata.get("cluster")
+        return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    line: int = 1
+    column: int = 1
+
+
+def case_from_row(row: Mapping[str, Any], case_id: str, line: int) -> tuple[Case | None, list[Problem]]:
+    problems: list[Problem] = []
+    metadata = row.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        problems.append(Problem(f"case {case_id}: metadata must be a mapping", line))
+        metadata = {}
+    asserts: list[MetricSpec] = []
+    raw_asserts = row.get("assert") or []
+    if not isinstance(raw_asserts, list):
+        problems.append(Problem(f"case {case_id}: assert must be a list of metrics", line))
+        raw_asserts = []
+    for i, item in enumerate(raw_asserts):
+        if not isinstance(item, dict):
+            problems.append(Problem(f"case {case_id}: assert[{i}] must be a mapping", line))
+            continue
+        try:
+            asserts.append(parse_metric(item))
+        except ValueError as exc:
+            problems.append(Problem(f"case {case_id}: assert[{i}]: {exc}", line))
+    variables = {k: v for k, v in row.items() if k not in ("id", "metadata", "assert")}
+    if problems:
+        return None, problems
+    return Case(case_id, variables, row.get("expected"), dict(metadata), tuple(asserts), line), []
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load_schema("dataset-case"), registry=_registry())
+
+
+def _validate(row: Any, line: int, column: int = 1) -> list[Problem]:
+    out = []
+    for err in sorted(_validator().iter_errors(row), key=lambda e: [str(p) for p in e.absolute_path]):
+        message = err.message.replace("is a required property", "is required")
+        out.append(Problem(f"{format_path(tuple(err.absolute_path))}: {message}", line, column))
+    return out
+
+
+def _jsonl_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
+    for n, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            yield n, json.loads(raw), None
+        except ValueError as exc:
+            column = getattr(exc, "colno", 1)
+            yield n, None, Problem(f"invalid JSON: {getattr(exc, 'msg', str(exc))}", n, column)
+
+
+def _yaml_rows(doc: YamlDocument) -> Iterator[tuple[int, Any, Problem | None]]:
+    data = doc.data
+    if isinstance(data, dict) and isinstance(data.get("cases"), list):
+        prefix: tuple[str, ...] = ("cases",)
+        items = data["cases"]
+    elif isinstance(data, list):
+        items, prefix = data, ()
+    else:
+        yield 1, None, Problem("a YAML dataset is a list of cases (or a mapping with a `cases:` list)")
+        return
+    for i, item in enumerate(items):
+        yield doc.locate((*prefix, i)).line, item, None
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
+    reader = csv.DictReader(io.StringIO(text))
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            yield line, None, Problem("more fields than the header has", line)
+            continue
+        out: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        for key, value in row.items():
+            if key.startswith("metadata."):
+                metadata[key.split(".", 1)[1]] = value
+            elif key == "assert" and value:
+                try:
+                    out["assert"] = json.loads(value)
+                except ValueError:
+                    yield line, None, Problem("the assert column must hold a JSON list of metrics", line)
+                    break
+            elif value is not None:
+                out[key] = value
+        else:
+            if metadata:
+                out["metadata"] = metadata
+            yield line, out, None
+
+
+def load_dataset(path: Path, display: str) -> tuple[list[Case], list[Problem]]:
+    """All cases of a dataset, with every problem found (bad rows are left out, never guessed)."""
+    try:
+        if path.suffix.lower() in (".yaml", ".yml"):
+            rows = list(_yaml_rows(load_yaml(path, display)))
+        else:
+            text = read_text(path, display, max_bytes=MAX_DATASET_BYTES)
+            if path.suffix.lower() == ".csv":
+                rows = list(_csv_rows(text))
+            elif path.suffix.lower() == ".json":
+                rows = list(_yaml_rows(parse_yaml(text, display)))
+            else:
+                rows = list(_jsonl_rows(text))
+    except YamlError as exc:
+        return [], [Problem(exc.problem, exc.line or 1, exc.column or 1)]
+    return rows_to_cases(rows)
+
+
+def rows_to_cases(rows: list[tuple[int, Any, Problem | None]]) -> tuple[list[Case], list[Problem]]:
+    cases: list[Case] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for line, row, problem in rows:
+        if problem is not None:
+            problems.append(problem)
+            continue
+        if not isinstance(row, dict):
+            problems.append(Problem(f"a case must be a mapping, not {type(row).__name__}", line))
+            continue
+        found = _validate(row, line)
+        if found:
+            problems += found
+            continue
+        case_id = str(row["id"])
+        if case_id in seen:
+            problems.append(Problem(f"duplicate case id {case_id!r} (first on line {seen[case_id]})", line))
+            continue
+        seen[case_id] = line
+        case, more = case_from_row(row, case_id, line)
+        problems += more
+        if case is not None:
+            cases.append(case)
+    if not cases and not problems:
+        problems.append(Problem("the dataset has no cases"))
+    return cases, problems
+
+
+def test_data_cases(rows: list[dict[str, Any]], lines: list[int]) -> list[Case]:
+    """A prompt file's testData rows: id is the row's `id`, else its position (row-1, row-2, ...)."""
+    out = []
+    for i, row in enumerate(rows):
+        case_id = str(row["id"]) if "id" in row else f"row-{i + 1}"
+        out.append(Case(case_id, dict(row), row.get("expected"), {}, (), lines[i] if i < len(lines) else 1))
+    return out

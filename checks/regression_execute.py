@@ -1,0 +1,285 @@
+"""Runs suites: requests through the provider layer (cache, cassette), then every metric on every answer."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.context import CheckContext
+from gate.errors import CheckIncomplete, ConfigError
+from gate.providers.base import Provider, ProviderError, Request, Response
+
+from .regression_config import RegressionConfig
+from .regression_judge import DEFAULT_JUDGE_MODEL, JudgeSpec, judge_request, judged, spec_for
+from .regression_metrics import Outcome, Score, evaluate
+from .regression_pricing import case_cost
+from .regression_results import CaseResult, RepeatResult, SuiteResult, aggregate, input_text, repeat_result
+from .regression_suites import Suite, shard_of
+
+Key = tuple[int, int, int]  # (suite, case, repeat) indexes
+
+
+@dataclass
+class RunInfo:
+    requests: int = 0
+    cache_hits: int = 0
+    judge_requests: int = 0
+    recorded: list[str] = field(default_factory=list)
+
+
+def _kind(spec: Mapping[str, Any]) -> str:
+    return next((k for k in ("model", "http", "command", "python", "replay") if k in spec), "?")
+
+
+class Targets:
+    """Each distinct target built once, behind the response cache (live targets) or a recorder (--record)."""
+
+    def __init__(self, ctx: CheckContext, cfg: RegressionConfig) -> None:
+        self.ctx, self.cfg = ctx, cfg
+        self.record = bool(ctx.options.get("record"))
+        self.no_cache = bool(ctx.options.get("no_cache"))
+        self.built: dict[str, Provider] = {}
+        self.recorders: dict[Path, Any] = {}
+        self.caches: list[Any] = []
+        self._models: Any = None
+
+    def models(self) -> Any:
+        if self._models is None and self.ctx.config.models_path is not None:
+            from gate.models import load_models
+
+            self._models = load_models(self.ctx.config.models_path, self.ctx.display(self.ctx.config.models_path))
+        return self._models
+
+    def get(self, spec: Mapping[str, Any], at: Sequence[str | int], live: Mapping[str, Any] | None) -> Provider:
+        """The provider of spec. Under --record a replay target is replaced by `live`, its recording source."""
+        key = json.dumps(spec, sort_keys=True)
+        if key in self.built:
+            return self.built[key]
+        from gate.providers.cache import CachedProvider
+        from gate.providers.cassette import Recorder
+        from gate.providers.factory import TargetUnavailable, build_provider
+        from gate.providers.spec import TargetError
+
+        record_to: Path | None = None
+        source = spec
+        if self.record and "replay" in spec:
+            if live is None:
+                raise self.ctx.config.error(list(at), "--record: this replay target has no live source to record from "
+                                            "(a prompt file with `model:`)")
+            record_to, source = self.ctx.config.root / str(spec["replay"]), live
+        elif self.record:
+            record_to = self.cfg.record
+        try:
+            provider = build_provider(source, self.models(), self.ctx.config.root, os.environ)
+        except TargetUnavailable as exc:
+            raise CheckIncomplete(f"regression: {exc}") from None
+        except TargetError as exc:
+            raise self.ctx.config.error(list(at), str(exc)) from None
+        if "replay" not in source and self.cfg.cache is not None:
+            cached = CachedProvider(provider, self.cfg.cache, enabled=not self.no_cache and not self.record)
+            self.caches.append(cached)
+            provider = cached
+        if record_to is not None:
+            recorder = self.recorders.get(record_to)
+            if recorder is None:
+                recorder = self.recorders[record_to] = Recorder(provider, record_to, merge=True)
+            else:  # a second target recorded into the same cassette
+                recorder = _SharedRecorder(recorder, provider)
+            provider = recorder
+        self.built[key] = provider
+        return provider
+
+    def save(self) -> list[str]:
+        out = []
+        for path, recorder in sorted(self.recorders.items()):
+            recorder.save()
+            out.append(self.ctx.display(path))
+        return out
+
+    @property
+    def cache_hits(self) -> int:
+        return sum(int(c.hits) for c in self.caches)
+
+
+class _SharedRecorder:
+    """Records another provider's answers into an existing Recorder's cassette."""
+
+    def __init__(self, recorder: Any, provider: Provider) -> None:
+        self.recorder, self.provider = recorder, provider
+
+    def identity(self) -> Mapping[str, Any]:
+        return self.provider.identity()
+
+    def complete(self, request: Request) -> Response:
+        from gate.providers.cassette import entry
+
+        response = self.provider.complete(request)
+        item = entry(request, response, str(self.provider.identity().get("model") or "unknown"))
+        with self.recorder.lock:
+            self.recorder.entries[item["key"]] = item
+        return response
+
+
+def _run(ctx: CheckContext, cfg: RegressionConfig, provider: Provider, requests: list[Request],
+         label: str) -> list[Response | ProviderError]:
+    from gate.providers.executor import run_all
+
+    return run_all(provider, requests, concurrency=cfg.concurrency, rpm=cfg.rpm, retries=cfg.retries,
+                   timeout=cfg.timeout, progress=ctx.progress, label=label, seed=cfg.seed)
+
+
+def _outcome(result: Response | ProviderError, cost: float | None) -> Outcome:
+    if isinstance(result, ProviderError):
+        return Outcome("", error=result.category.value, error_message=result.message)
+    u = result.usage
+    return Outcome(result.content, u.input_tokens, u.output_tokens, result.latency_s, cost, result.finish_reason)
+
+
+def _judge_target(cfg: RegressionConfig, model_id: str) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
+    """(the judge's target, its live source under --record)."""
+    live = {"model": model_id or DEFAULT_JUDGE_MODEL}
+    return (cfg.judge or live), live
+
+
+def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite],
+               shard: tuple[int, int] | None) -> tuple[list[SuiteResult], RunInfo]:
+    targets = Targets(ctx, cfg)
+    info = RunInfo()
+    # 1. Every answer, one executor run per distinct target so concurrency spans suites.
+    groups: dict[str, tuple[Provider, list[Key], list[Request]]] = {}
+    chosen: list[list[int]] = []
+    requests_of: dict[Key, Request] = {}
+    for si, suite in enumerate(suites):
+        idx = [ci for ci, c in enumerate(suite.cases) if shard is None or shard_of(suite.name, c.id, shard[1]) == shard[0]]
+        chosen.append(idx)
+        if not idx:
+            continue
+        if suite.target is None:
+            raise ConfigError(f"{ctx.config.where('regression')}: suite {suite.name!r} has no target: set `target:` "
+                              "(model, http, command, python or replay) or give the prompt file a `model:`")
+        live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
+        provider = targets.get(suite.target, ["regression", "target"], live)
+        key = json.dumps(suite.target, sort_keys=True)
+        group = groups.setdefault(key, (provider, [], []))
+        for ci in idx:
+            for r, req in enumerate(suite.requests_for(suite.cases[ci])):
+                group[1].append((si, ci, r))
+                group[2].append(req)
+                requests_of[(si, ci, r)] = req
+    results: dict[Key, Response | ProviderError] = {}
+    for provider, keys, reqs in groups.values():
+        info.requests += len(reqs)
+        results.update(zip(keys, _run(ctx, cfg, provider, reqs, "regression"), strict=True))
+    if results and all(isinstance(r, ProviderError) for r in results.values()):
+        first = next(iter(results.values()))
+        assert isinstance(first, ProviderError)
+        if first.category.value.startswith("transport."):
+            raise CheckIncomplete(f"regression: no request succeeded ({first.category.value}: {first.message})")
+    outcomes = {k: _outcome(r, case_cost(r, suites[k[0]].metrics)) for k, r in results.items()}
+    # 2. Deterministic metrics, then the judged ones.
+    scores: dict[Key, list[Score]] = {k: [] for k in outcomes}
+    for (si, ci, r), outcome in outcomes.items():
+        suite, case = suites[si], suites[si].cases[ci]
+        for m in (*suite.metrics, *case.asserts):
+            if not m.scored:
+                scores[(si, ci, r)].append(evaluate(m, outcome, case.variables))
+    _judge_all(ctx, cfg, targets, suites, outcomes, scores, info)
+    _deepeval_all(ctx, cfg, targets, suites, outcomes, scores)
+    info.recorded = targets.save()
+    info.cache_hits = targets.cache_hits
+    # 3. Cases.
+    out: list[SuiteResult] = []
+    for si, suite in enumerate(suites):
+        cases: list[CaseResult] = []
+        for ci in chosen[si]:
+            case = suite.cases[ci]
+            keys = [(si, ci, r) for r in range(suite.repeats)]
+            reps: list[RepeatResult] = [repeat_result(outcomes[k], scores[k]) for k in keys]
+            req = requests_of[keys[0]]
+            cases.append(aggregate(case.id, case.line, reps, suite.pass_at, cluster=case.cluster,
+                                   input_text=input_text(req.messages, req.variables)))
+        scored = tuple(sorted({m.name for m in suite.metrics if m.scored}))
+        kind = _kind(suite.target) if suite.target else "?"
+        out.append(SuiteResult(suite.name, suite.file, kind, scored, tuple(cases)))
+    return out, info
+
+
+def _threshold(cfg: RegressionConfig, suite: Suite, name: str, own: float | None) -> float:
+    if own is not None:
+        return own
+    return suite.thresholds.get(name, cfg.threshold)
+
+
+def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suites: Sequence[Suite],
+               outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]], info: RunInfo) -> None:
+    groups: dict[str, tuple[Provider, list[tuple[Key, str, JudgeSpec, float]], list[Request]]] = {}
+    for (si, ci, r), outcome in outcomes.items():
+        suite, case = suites[si], suites[si].cases[ci]
+        for m in (*suite.metrics, *case.asserts):
+            if m.kind not in ("llm", "uses"):
+                continue
+            spec = spec_for(m.kind, m.value)
+            threshold = _threshold(cfg, suite, m.name, m.threshold)
+            if outcome.error:
+                scores[(si, ci, r)].append(Score(m.name, 0.0, False, outcome.error, "no answer to judge"))
+                continue
+            target, live = _judge_target(cfg, spec.model_id)
+            key = json.dumps(target, sort_keys=True)
+            if key not in groups:
+                groups[key] = (targets.get(target, ["regression", "judge"], live), [], [])
+            groups[key][1].append(((si, ci, r), m.name, spec, threshold))
+            groups[key][2].append(judge_request(spec, case.variables, outcome.content, params={},
+                                                case_id=f"{suite.name}/{case.id}"))
+    for provider, items, reqs in groups.values():
+        info.judge_requests += len(reqs)
+        for (k, name, spec, threshold), res in zip(items, _run(ctx, cfg, provider, reqs, "regression judge"), strict=True):
+            if isinstance(res, ProviderError):
+                scores[k].append(Score(name, 0.0, False, res.category.value, f"judge call failed: {res.message}"[:200]))
+            else:
+                scores[k].append(judged(name, res.content, spec, threshold))
+
+
+def _deepeval_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suites: Sequence[Suite],
+                  outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]]) -> None:
+    jobs = []
+    for (si, ci, r), outcome in outcomes.items():
+        suite, case = suites[si], suites[si].cases[ci]
+        for m in (*suite.metrics, *case.asserts):
+            if m.kind == "deepeval":
+                jobs.append(((si, ci, r), m, suite, case, outcome))
+    if not jobs:
+        return
+    from . import regression_deepeval as de
+
+    target, live = _judge_target(cfg, DEFAULT_JUDGE_MODEL)
+    provider = targets.get(target, ["regression", "judge"], live)
+    judge = de.make_judge(provider, str(target.get("model") or _kind(target)), {"temperature": 0})
+    classes: dict[str, Any] = {}
+    for _, m, *_rest in jobs:
+        if m.value not in classes:
+            try:
+                classes[m.value] = de.metric_class(m.value)
+            except ValueError as exc:
+                raise ConfigError(f"{ctx.config.where('regression')}: {exc}") from None
+
+    def one(job: tuple[Key, Any, Suite, Any, Outcome]) -> tuple[Key, Score]:
+        k, m, suite, case, outcome = job
+        if outcome.error:
+            return k, Score(m.name, 0.0, False, outcome.error, "no answer to judge")
+        user = next((msg.content for msg in reversed(suite.prompt.render(case.variables)) if msg.role == "user"),
+                    "") if suite.prompt is not None else ""
+        fields = de.test_case_fields(case.variables, user, outcome.content)
+        return k, de.measure(classes[m.value], m.name, m.params, judge, _threshold(cfg, suite, m.name, m.threshold),
+                             fields)
+
+    ctx.progress.start("regression deepeval", len(jobs))
+    with ThreadPoolExecutor(max_workers=cfg.concurrency) as pool:
+        for k, score in pool.map(one, jobs):
+            scores[k].append(score)
+            ctx.progress.advance()
+    ctx.progress.finish()

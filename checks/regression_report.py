@@ -1,0 +1,117 @@
+"""Suite results + baseline -> the regression CheckResult (also what `gate merge` rebuilds from shards)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gate import stats
+from gate.report import CheckResult, Finding, Severity, Status
+
+from .regression_compare import PASS_RATE, Analysis, Baseline, analyse
+from .regression_config import Gates
+from .regression_results import SuiteResult
+
+NAME = "regression"
+
+
+def _percentile(sorted_values: Sequence[int], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default), without numpy."""
+    if not sorted_values:
+        return 0.0
+    pos = (len(sorted_values) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def _token_stats(values: list[int]) -> dict[str, float] | None:
+    if not values:
+        return None
+    values.sort()
+    return {"mean": round(statistics.fmean(values), 3), "p50": round(_percentile(values, 0.5), 3),
+            "p95": round(_percentile(values, 0.95), 3)}
+
+
+def usage_by_suite(suites: Sequence[SuiteResult]) -> dict[str, Any]:
+    """Measured tokens per request (every repeat counts), for the cost check's `measured: SUITE`."""
+    out: dict[str, Any] = {}
+    for s in suites:
+        inputs = [r.input_tokens for c in s.cases for r in c.repeats if r.input_tokens is not None]
+        outputs = [r.output_tokens for c in s.cases for r in c.repeats if r.output_tokens is not None]
+        out[s.name] = {"cases": len(s.cases), "input_tokens": _token_stats(inputs), "output_tokens": _token_stats(outputs)}
+    return out
+
+
+def _finding(s: SuiteResult, c: Any, flipped: bool) -> Finding:
+    why = next((f"{m}: {d}" if d else m for r in c.repeats for m, d in r.failed), "failed")
+    lead = "passed on the base branch, fails now" if flipped else "failed"
+    return Finding(Severity.ERROR if flipped else Severity.NOTICE, f"{s.name}/{c.id}: {lead} ({c.category}): {why}"[:400],
+                   s.file, c.line, case_id=f"{s.name}/{c.id}", category=c.category)
+
+
+def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, baseline_note: str, gates: Gates, *,
+                 seed: int = 0, run: Mapping[str, Any] | None = None, extra_findings: Sequence[Finding] = ()) -> CheckResult:
+    # Name and id order, whatever order the suites ran or the shards came in: the report is the same.
+    suites = sorted((SuiteResult(s.name, s.file, s.target, s.scored, tuple(sorted(s.cases, key=lambda c: c.id)))
+                     for s in suites), key=lambda s: s.name)
+    analysis = analyse(suites, baseline, gates, seed)
+    regressed = {c.suite for c in analysis.comparisons if c.metric == PASS_RATE and c.regression}
+    flips = {(c.suite, i) for c in analysis.comparisons if c.metric == PASS_RATE for i in c.pass_to_fail}
+    findings = list(extra_findings)
+    categories: dict[str, int] = {}
+    total = passed = 0
+    for s in suites:
+        for c in s.cases:
+            total += 1
+            passed += c.passed
+            if not c.passed:
+                categories[c.category or "quality.assertion"] = categories.get(c.category or "quality.assertion", 0) + 1
+                findings.append(_finding(s, c, s.name in regressed and (s.name, c.id) in flips))
+    findings += [Finding(Severity.ERROR, v) for v in analysis.violations]
+    rate = passed / total if total else 0.0
+    pooled = _pooled_change(analysis)
+    status = Status.FAIL if analysis.violations or any(f.severity is Severity.ERROR for f in extra_findings) else Status.PASS
+    details: dict[str, Any] = {
+        "headline": {"value": f"{rate:.1%} pass", "change": pooled},
+        "baseline": {"compared": baseline is not None, "source": baseline_note},
+        "suites": {s.name: {**analysis.suite_stats[s.name], **s.to_dict()} for s in suites},
+        "comparisons": [c.to_dict() for c in analysis.comparisons],
+        "violations": list(analysis.violations),
+        "notes": list(analysis.notes),
+        "usage_by_suite": usage_by_suite(suites),
+        "run": dict(run or {}),
+    }
+    metrics: dict[str, Any] = {
+        "cases": total, "passed": passed, "pass_rate": round(rate, 6), "suites": len(suites),
+        "regressions": sum(c.regression for c in analysis.comparisons),
+        "failure_categories": dict(sorted(categories.items())),
+        "baseline_compared": baseline is not None,
+    }
+    return CheckResult(NAME, status, _summary(suites, total, passed, analysis, baseline is not None, status),
+                       metrics=metrics, findings=tuple(findings), details=details)
+
+
+def _pooled_change(analysis: Analysis) -> str | None:
+    """The headline's change: the worst pass-rate comparison (by adjusted p among drops), else the largest move."""
+    rates = [c for c in analysis.comparisons if c.metric == PASS_RATE]
+    if not rates:
+        return None
+    worst = min(rates, key=lambda c: (not c.regression, c.delta))
+    return f"{worst.delta * 100:+.1f} pts ({stats.format_p(worst.p_adjusted)})"
+
+
+def _summary(suites: Sequence[SuiteResult], total: int, passed: int, analysis: Analysis, compared: bool,
+             status: Status) -> str:
+    head = f"{passed}/{total} cases pass ({passed / total if total else 0:.1%}) in {len(suites)} suite(s)"
+    if analysis.violations:
+        return f"{head}; {analysis.violations[0]}" + (f" (+{len(analysis.violations) - 1} more)"
+                                                      if len(analysis.violations) > 1 else "")
+    if not compared:
+        return f"{head}; no baseline: absolute results only"
+    moved = [c for c in analysis.comparisons if c.metric == PASS_RATE]
+    if moved:
+        worst = min(moved, key=lambda c: c.delta)
+        return f"{head}; vs base {worst.suite}: {worst.sentence()}: within noise or tolerance"
+    return f"{head}; no case in common with the baseline"

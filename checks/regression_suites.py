@@ -1,0 +1,152 @@
+"""Suites: a prompt file's testData and evaluators, or a gate.yaml suite (dataset + metrics) -> cases to run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.context import CheckContext
+from gate.prompts import PromptFile, load_prompt
+from gate.providers.base import ChatMessage, Request
+from gate.report import Finding, Severity
+from gate.yamlfile import YamlError
+
+from .regression_config import MetricSpec, RegressionConfig, SuiteSpec, default_pass_at
+from .regression_dataset import Case, load_dataset, test_data_cases
+
+# gh-models' modelParameters -> the request parameters of the provider layer.
+_PARAMS = {"maxTokens": "max_tokens", "temperature": "temperature", "topP": "top_p"}
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    file: str  # the file cases come from, as findings name it
+    cases: tuple[Case, ...]
+    prompt: PromptFile | None
+    target: Mapping[str, Any] | None
+    metrics: tuple[MetricSpec, ...]
+    repeats: int
+    pass_at: int
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def requests_for(self, case: Case) -> list[Request]:
+        """One request per repeat. The model sees the rendered messages; an app target also gets the
+        case's variables (but not `expected`, which must never leak into the answer)."""
+        messages: tuple[ChatMessage, ...] = ()
+        if self.prompt is not None:
+            messages = tuple(ChatMessage(m.role, m.content) for m in self.prompt.render(case.variables))
+        variables = {k: v for k, v in case.variables.items() if k != "expected"}
+        params = request_params(self.prompt)
+        return [Request(messages=messages, params=params, variables=variables, case_id=f"{self.name}/{case.id}",
+                        repeat=r) for r in range(self.repeats)]
+
+
+def request_params(prompt: PromptFile | None) -> dict[str, Any]:
+    if prompt is None:
+        return {}
+    out = {_PARAMS[k]: v for k, v in prompt.parameters.items() if k in _PARAMS}
+    fmt = prompt.data.get("responseFormat")
+    if fmt == "json_object":
+        out["response_format"] = {"type": "json_object"}
+    elif fmt == "json_schema" and prompt.json_schema is not None:
+        out["response_format"] = {"type": "json_schema", "json_schema": prompt.json_schema}
+    return out
+
+
+def evaluator_metrics(prompt: PromptFile) -> list[MetricSpec]:
+    """A prompt file's evaluators as metrics (string, llm, uses), in the order written."""
+    out = []
+    for i, ev in enumerate(prompt.evaluators):
+        name = str(ev.get("name") or f"evaluator {i + 1}")
+        for kind in ("string", "llm", "uses"):
+            if kind in ev:
+                out.append(MetricSpec(name, kind, ev[kind]))
+                break
+    return out
+
+
+def shard_of(suite: str, case_id: str, count: int) -> int:
+    """Which of `count` shards (0-based) runs a case: a stable hash of its id, the same on every runner."""
+    digest = hashlib.sha256(f"{suite}\0{case_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+@dataclass
+class SuiteLoader:
+    ctx: CheckContext
+    cfg: RegressionConfig
+    findings: list[Finding] = field(default_factory=list)
+
+    def load(self) -> list[Suite]:
+        specs = self.cfg.suites
+        if specs is None:
+            specs = tuple(SuiteSpec(i, None, p, None, None, (), True, None, None, {})
+                          for i, p in enumerate(self.ctx.config.prompt_files))
+            implicit = True
+        else:
+            implicit = False
+        suites: list[Suite] = []
+        for spec in specs:
+            suite = self._suite(spec, implicit)
+            if suite is None:
+                continue
+            if any(s.name == suite.name for s in suites):
+                self._problem(suite.file, 1, f"two suites are named {suite.name!r}: give one a `name:` in gate.yaml")
+                continue
+            suites.append(suite)
+        return suites
+
+    def _problem(self, file: str, line: int, message: str, column: int | None = None) -> None:
+        self.findings.append(Finding(Severity.ERROR, message, file, line, column))
+
+    def _suite(self, spec: SuiteSpec, implicit: bool) -> Suite | None:
+        prompt = None
+        if spec.prompt is not None:
+            display = self.ctx.display(spec.prompt)
+            try:
+                prompt = load_prompt(spec.prompt, display)
+            except YamlError as exc:
+                self._problem(display, exc.line or 1, exc.problem, exc.column)
+                return None
+            if not isinstance(prompt.data, dict):
+                self._problem(display, 1, "a prompt file must be a mapping")
+                return None
+        metrics = list(spec.metrics)
+        if spec.dataset is not None:
+            file = self.ctx.display(spec.dataset)
+            cases, problems = load_dataset(spec.dataset, file)
+            for p in problems:
+                self._problem(file, p.line, p.message, p.column)
+            if problems:
+                return None
+        else:
+            assert prompt is not None  # parse_config requires a prompt or a dataset
+            file = prompt.doc.display
+            rows = prompt.test_data
+            if not rows:
+                if not implicit:
+                    self._problem(file, 1, "the suite has no dataset and the prompt file has no testData")
+                return None
+            lines = [prompt.doc.locate(("testData", i)).line for i in range(len(rows))]
+            cases = test_data_cases(rows, lines)
+        if prompt is not None and spec.evaluators:
+            taken = {m.name for m in metrics}
+            metrics += [m for m in evaluator_metrics(prompt) if m.name not in taken]
+        name = spec.name or (prompt.name if prompt is not None else Path(file).stem)
+        repeats = spec.repeats or self.cfg.repeats
+        pass_at = spec.pass_at or self.cfg.pass_at or default_pass_at(repeats)
+        target = spec.target or self.cfg.target
+        if target is None and prompt is not None and prompt.model:
+            target = {"model": prompt.model}
+        return Suite(name, file, tuple(cases), prompt, target, tuple(metrics), repeats, min(pass_at, repeats),
+                     dict(spec.thresholds))
+
+
+def fingerprint(suite: Suite) -> str:
+    """What defines a suite's scoring, so a baseline made with other metrics is recognised."""
+    return hashlib.sha256(json.dumps([m.name for m in suite.metrics]).encode()).hexdigest()[:12]
