@@ -1,8 +1,8 @@
 """Writes the support-bot example's cassette: realistic answers and judge grades for every request the
 regression check makes, keyed exactly as the check keys them (it builds the requests with the check's
-own code). Run it after changing the example's prompts or datasets:
+own code). Run it after changing the example's prompts or datasets (or, with --init, gate init's):
 
-    python tests/e2e/support_bot_cassette.py [EXAMPLE_DIR]
+    python tests/e2e/support_bot_cassette.py [EXAMPLE_DIR | --init]
 
 Tests call `build()` with overrides to make a branch whose answers got worse, or changed by noise."""
 
@@ -79,6 +79,14 @@ def _response(request: Request, content: str, model: str) -> Response:
     return Response(content, Usage(prompt, _words(content)), round(latency, 3), model, "stop")
 
 
+INIT = Path(__file__).resolve().parents[2] / "gate" / "templates" / "init"
+INIT_ANSWERS = {
+    "What is the capital of France?": "The capital of France is Paris.",
+    "At what temperature in Celsius does water boil at sea level?": "At sea level, water boils at 100 °C.",
+    "Which planet is the largest in the solar system?": "Jupiter is the largest planet in the solar system.",
+}
+
+
 def build(example: Path = EXAMPLE, overrides: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Every cassette entry for the example; overrides map 'suite/case' to another answer."""
     config = load_config(example / "gate.yaml")
@@ -89,7 +97,8 @@ def build(example: Path = EXAMPLE, overrides: Mapping[str, str] | None = None) -
     for suite in suites:
         for case in suite.cases:
             key = f"{suite.name}/{case.id}"
-            answer = (overrides or {}).get(key) or default_answer(key, case.variables)
+            answer = (overrides or {}).get(key) or INIT_ANSWERS.get(str(case.variables.get("question"))) \
+                or default_answer(key, case.variables)
             for request in suite.requests_for(case):
                 e = entry(request, _response(request, answer, ANSWER_MODEL), ANSWER_MODEL)
                 entries[e["key"]] = e
@@ -103,10 +112,12 @@ def build(example: Path = EXAMPLE, overrides: Mapping[str, str] | None = None) -
 
 
 def write(example: Path = EXAMPLE, overrides: Mapping[str, str] | None = None) -> Path:
-    path = example / CASSETTE
+    path = example / (CASSETTE if example != INIT else "cassettes/assistant.jsonl")
     write_cassette(path, build(example, overrides))
     return path
 
 
 if __name__ == "__main__":
-    print(write(Path(sys.argv[1]) if len(sys.argv) > 1 else EXAMPLE))
+    # `--init` writes the cassette `gate init` ships.
+    arg = sys.argv[1] if len(sys.argv) > 1 else ""
+    print(write(INIT if arg == "--init" else Path(arg) if arg else EXAMPLE))
