@@ -3,6 +3,10 @@
 Deterministic answers (a function of the messages), configurable latency, time to first token
 and token pace for streams, `usage` in every answer, and injected faults: 429 with Retry-After,
 5xx, hangs, malformed JSON, truncated streams. Every request is recorded.
+
+Also, on the same port: the Anthropic Messages API (`POST /v1/messages`) with the same answers,
+and a stand-in for a team's own app (`/app`: POST echoes the JSON body under `echo` with an
+`answer`; GET echoes the query string).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class Behaviour:
     error_every: int = 0  # every Nth request answers error_status (a known error rate)
     error_status: int = 503
     faults: list[Fault] = field(default_factory=list)
+    honour_max_tokens: bool = False  # cut answers at max_tokens words, finish_reason "length"
 
 
 def _tokens(text: str) -> list[str]:
@@ -71,6 +76,16 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
+                if self.path.startswith("/app"):
+                    from urllib.parse import parse_qsl, urlsplit
+
+                    query = dict(parse_qsl(urlsplit(self.path).query))
+                    with server.lock:
+                        server.count += 1
+                        server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None})
+                    time.sleep(server.behaviour.latency_s)
+                    self._json(200, {"answer": f"You asked: {query.get('q', '')}", "echo": query})
+                    return
                 if self.path in ("/healthz", "/health", "/v1/models"):
                     self._json(200, {"ok": True, "data": [{"id": "fake-model"}]})
                 else:
@@ -90,13 +105,24 @@ class FakeOpenAI:
                     server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                     fault = server._take_fault()
                 b = server.behaviour
+                route = self.path.split("?", 1)[0]
                 if fault is not None:
                     self._fault(fault)
                     return
                 if b.error_every and n % b.error_every == 0:
                     self._json(b.error_status, {"error": {"message": "injected error"}})
                     return
-                if not self.path.endswith("/chat/completions"):
+                if self.path.startswith("/app"):
+                    time.sleep(b.latency_s)
+                    question = body.get("question", "") if isinstance(body, dict) else ""
+                    self._json(200, {"answer": f"You asked: {question}", "echo": body,
+                                     "usage": {"in": len(str(question).split()), "out": 2 + len(str(question).split())}})
+                    return
+                if route.endswith("/messages"):
+                    time.sleep(b.latency_s)
+                    self._json(200, server.anthropic(body))
+                    return
+                if not route.endswith("/chat/completions"):
                     self._json(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 text = b.answer(body)
@@ -174,7 +200,8 @@ class FakeOpenAI:
             request_queue_size = 1024
 
         self.httpd = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # A short poll interval so stop() returns in ~50 ms rather than 500 (tests start many servers).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def _take_fault(self) -> Fault | None:
         faults = self.behaviour.faults
@@ -192,11 +219,31 @@ class FakeOpenAI:
         completion = len(_tokens(text)) if text else 0
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
+    def _cut(self, body: dict[str, Any], text: str) -> tuple[str, bool]:
+        limit = body.get("max_tokens")
+        tokens = _tokens(text)
+        if self.behaviour.honour_max_tokens and isinstance(limit, int) and len(tokens) > limit:
+            return "".join(tokens[:limit]), True
+        return text, False
+
     def completion(self, body: dict[str, Any], text: str) -> dict[str, Any]:
+        text, cut = self._cut(body, text)
         return {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": body.get("model", "fake-model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "length" if cut else "stop"}],
             "usage": self.usage(body, text),
+        }
+
+    def anthropic(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A Messages API answer: the same text as the chat route, the system prompt counted in the input."""
+        text, cut = self._cut(body, self.behaviour.answer(body))
+        system = body.get("system") or ""
+        words = len(str(system).split()) + sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+        return {
+            "id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model", "fake-model"),
+            "content": [{"type": "text", "text": text}], "stop_reason": "max_tokens" if cut else "end_turn",
+            "stop_sequence": None, "usage": {"input_tokens": words, "output_tokens": len(_tokens(text)) if text else 0},
         }
 
     @property
