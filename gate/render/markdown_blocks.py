@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 _OPEN = re.compile(r"<details\b", re.IGNORECASE)
 _CLOSE = re.compile(r"</details\s*>", re.IGNORECASE)
+# What repair() may append to a cut: a closing fence and a few </details>.
+_REPAIR_SLACK = 64
 
 
 def _tokens(text: str) -> Sequence[Any]:
@@ -84,20 +87,18 @@ def truncate(text: str, budget: int, note: str, measure: Callable[[str], int] = 
         return repaired
     lines = (repaired + "\n").splitlines(keepends=True)
     points = [p for p in _cut_points(_tokens(repaired + "\n")) if 0 < p < len(lines)]
-
-    def candidate(point: int) -> str | None:
+    # Size of the first n lines, so the right cut point is found without rendering each candidate.
+    sizes = [0]
+    for line in lines:
+        sizes.append(sizes[-1] + measure(line))
+    room = budget - measure("\n\n" + note) - _REPAIR_SLACK
+    fitting = bisect.bisect_right([sizes[p] for p in points], room)
+    # Repair may add a closing fence or </details>: confirm, stepping back a few points at most.
+    for point in reversed(points[max(fitting - 5, 0):fitting]):
         head = repair("".join(lines[:point]))
-        return f"{head}\n\n{note}" if head.strip() else None
-
-    # Size grows with the cut point (repair adds a few bytes at most): binary search, since
-    # parsing once per candidate would be quadratic on a megabyte summary.
-    best: str | None = None
-    lo, hi = 0, len(points) - 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        text_mid = candidate(points[mid])
-        if text_mid is not None and measure(text_mid) <= budget:
-            best, lo = text_mid, mid + 1
-        else:
-            hi = mid - 1
-    return best
+        if not head.strip():
+            return None
+        candidate = f"{head}\n\n{note}"
+        if measure(candidate) <= budget:
+            return candidate
+    return None

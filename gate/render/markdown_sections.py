@@ -84,36 +84,43 @@ def _notice(shortened: list[str], omitted: list[str], layout: Layout, links: Lin
 
 
 def fit(top: str, sections: list[Section], footer: str, layout: Layout, links: Links | None) -> str:
-    bodies: dict[str, str | None] = {s.name: s.body for s in sections}
+    measure = layout.measure
+    wrapped: dict[str, str | None] = {s.name: _wrap(s, s.body) for s in sections}
+    sizes = {name: measure(text) if text else 0 for name, text in wrapped.items()}
     shortened: list[str] = []
     omitted: list[str] = []
+    sep = measure("\n\n")
+
+    def total(head: str = top) -> int:
+        notice = measure(_notice(shortened, omitted, layout, links)) + sep if shortened or omitted else 0
+        kept = [size + sep for name, size in sizes.items() if wrapped[name] is not None]
+        return measure(head) + notice + sum(kept) + sep + measure(footer)
 
     def assemble(head: str = top) -> str:
         parts = [head]
         if shortened or omitted:
             parts.append(_notice(shortened, omitted, layout, links))
-        parts += [_wrap(s, b) for s in sections if (b := bodies[s.name]) is not None]
+        parts += [text for s in sections if (text := wrapped[s.name]) is not None]
         parts.append(footer)
         return "\n\n".join(parts)
 
-    text = assemble()
     # Least important first: passing before warning before failing; the biggest first among equals.
-    for s in sorted(sections, key=lambda s: (s.status.rank, -layout.measure(s.body))):
-        over = layout.measure(text) - layout.limit
+    for s in sorted(sections, key=lambda s: (s.status.rank, -sizes[s.name])):
+        over = total() - layout.limit
         if over <= 0:
-            return text
-        budget = layout.measure(s.body) - over - _NOTICE_SLACK
+            break
+        budget = measure(s.body) - over - _NOTICE_SLACK
         note = f"_… shortened to fit: the whole section is in {layout.elsewhere}._"
-        cut = truncate(s.body, budget, note, layout.measure) if budget >= _MIN_SECTION else None
-        bodies[s.name] = cut
+        cut = truncate(s.body, budget, note, measure) if budget >= _MIN_SECTION else None
+        wrapped[s.name] = _wrap(s, cut) if cut is not None else None
+        sizes[s.name] = measure(wrapped[s.name] or "")
         (shortened if cut is not None else omitted).append(s.name)
-        text = assemble()
-    if layout.measure(text) <= layout.limit:
-        return text
+    if total() <= layout.limit:
+        return assemble()
     # Only the headline table is left and it alone is too long (hundreds of checks): cut it by lines.
     if not shortened and not omitted:
         shortened.append("the table")
     lines = top.split("\n")
-    while lines and layout.measure(assemble("\n".join(lines))) > layout.limit:
+    while lines and total("\n".join(lines)) > layout.limit:
         lines = lines[: max(len(lines) * 9 // 10, len(lines) - 1)] if len(lines) > 1 else []
     return assemble(repair("\n".join(lines)) if lines else "")

@@ -95,7 +95,7 @@ class FakeGitHub:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> FakeGitHub:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -247,10 +247,9 @@ class _Handler(BaseHTTPRequestHandler):
         if payload is not None:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-RateLimit-Limit", "5000")
-        self.send_header("X-RateLimit-Remaining", "4999")
-        self.send_header("X-GitHub-Api-Version-Selected", "2022-11-28")
-        for k, v in headers.items():
+        defaults = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "4999",
+                    "X-GitHub-Api-Version-Selected": "2022-11-28"}
+        for k, v in {**defaults, **headers}.items():
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)

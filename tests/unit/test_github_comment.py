@@ -1,0 +1,119 @@
+"""The sticky comment against the fake GitHub: found by its marker across pages, updated, never doubled."""
+
+from __future__ import annotations
+
+import pytest
+
+from gate.github_api import GitHubClient, GitHubError, RetryPolicy
+from gate.github_comment import CommentAction, CommentMode, marker_for, post
+from gate.render.markdown import MARKER
+from tests.servers.github_fake import BOT, HUMAN, FakeGitHub, serve
+
+REPO = "Codertocat/Hello-World"
+
+
+def body(text: str, run: int = 1, marker: str = MARKER) -> str:
+    return f"{marker}\n## {text}\n\n<!-- prodgate:footer -->\n<sub>run {run}</sub>\n"
+
+
+def client(fake: FakeGitHub) -> GitHubClient:
+    return GitHubClient(fake.url, fake.token, policy=RetryPolicy(attempts=2, base_s=0.01))
+
+
+def test_post_update_twice_leaves_one_comment_edited_in_place() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        first = post(client(fake), REPO, 2, body("fail"), CommentMode.UPDATE)
+        second = post(client(fake), REPO, 2, body("pass", run=2), CommentMode.UPDATE)
+    assert first.action is CommentAction.CREATED and second.action is CommentAction.UPDATED
+    assert first.url == second.url and first.url and first.url.startswith("https://github.com/")
+    assert len(fake.comments[2]) == 1 and "## pass" in fake.comments[2][0]["body"]
+    assert [r.method for r in fake.writes()] == ["POST", "PATCH"]
+
+
+def test_post_update_unchanged_body_sends_no_write() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        post(client(fake), REPO, 2, body("pass", run=1), CommentMode.UPDATE)
+        # Only the footer (the run link) differs: not worth a notification-less edit.
+        again = post(client(fake), REPO, 2, body("pass", run=2), CommentMode.UPDATE)
+    assert again.action is CommentAction.UNCHANGED
+    assert [r.method for r in fake.writes()] == ["POST"]
+
+
+def test_post_update_finds_marker_on_the_second_page_of_150_comments() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        for i in range(120):
+            fake.add_comment(2, f"review remark {i}")
+        ours = fake.add_comment(2, body("fail"), user=BOT)
+        for i in range(29):
+            fake.add_comment(2, f"later remark {i}")
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.UPDATED
+    assert len(fake.comments[2]) == 150
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake.writes()] == [("PATCH", str(ours["id"]))]
+
+
+def test_post_update_human_copy_of_marker_is_not_overwritten() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        pasted = fake.add_comment(2, body("quoted by a person"), user=HUMAN)
+        ours = fake.add_comment(2, body("fail"), user=BOT)
+        post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert pasted["body"] == body("quoted by a person")
+    assert "## pass" in ours["body"]
+
+
+def test_post_update_removes_duplicates_from_racing_runs() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        keep = fake.add_comment(2, body("one"), user=BOT)
+        fake.add_comment(2, body("two"), user=BOT)
+        outcome = post(client(fake), REPO, 2, body("three"), CommentMode.UPDATE)
+    assert outcome.deleted == 1
+    assert [c["id"] for c in fake.ours(2)] == [keep["id"]]
+
+
+def test_post_new_adds_a_comment_every_run() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        post(client(fake), REPO, 2, body("a"), CommentMode.NEW)
+        post(client(fake), REPO, 2, body("a"), CommentMode.NEW)
+    assert len(fake.ours(2)) == 2
+
+
+def test_post_delete_and_new_moves_the_comment_to_the_bottom() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        old = fake.add_comment(2, body("old"), user=BOT)
+        fake.add_comment(2, "a reply")
+        outcome = post(client(fake), REPO, 2, body("new"), CommentMode.DELETE_AND_NEW)
+    assert outcome.action is CommentAction.RECREATED and outcome.deleted == 1
+    assert [c["body"] for c in fake.comments[2]] == ["a reply", body("new")]
+    assert all(c["id"] != old["id"] for c in fake.comments[2])
+
+
+def test_post_off_makes_no_request() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        assert post(client(fake), REPO, 2, body("x"), CommentMode.OFF).action is CommentAction.OFF
+    assert fake.requests == []
+
+
+def test_post_keyed_marker_leaves_another_gates_comment_alone() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        post(client(fake), REPO, 2, body("api"), CommentMode.UPDATE)
+        post(client(fake), REPO, 2, body("web", marker=marker_for("web")), CommentMode.UPDATE, marker_for("web"))
+        post(client(fake), REPO, 2, body("web 2", marker=marker_for("web")), CommentMode.UPDATE, marker_for("web"))
+    bodies = [c["body"] for c in fake.comments[2]]
+    assert len(bodies) == 2 and "## api" in bodies[0] and "## web 2" in bodies[1]
+
+
+def test_post_read_only_token_raises_403() -> None:
+    with serve(read_only=True) as fake:
+        fake.open_pull(2)
+        with pytest.raises(GitHubError) as info:
+            post(client(fake), REPO, 2, body("x"), CommentMode.UPDATE)
+    assert info.value.status == 403 and "not accessible" in info.value.message

@@ -1,0 +1,71 @@
+"""Workflow commands and files: annotations that cannot inject commands, outputs, the summary's 1 MiB."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from gate.github_workflow import SUMMARY_MAX_BYTES, annotation, annotation_lines, append_summary, warning, write_outputs
+from gate.report import CheckResult, Finding, Severity, Status
+from tests.unit.test_markdown_render import report
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Like the runner: `name<<DELIM` ... `DELIM`."""
+    out: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        name, delim = line.split("<<", 1)
+        value = []
+        for nxt in lines:
+            if nxt == delim:
+                break
+            value.append(nxt)
+        out[name] = "\n".join(value)
+    return out
+
+
+def test_annotation_error_with_line_and_column() -> None:
+    line = annotation(Finding(Severity.ERROR, "bad key", "prompts/a.prompt.yml", 7, 3), "schema")
+    assert line == "::error file=prompts/a.prompt.yml,line=7,col=3,title=prodgate schema::bad key"
+
+
+def test_annotation_multiline_message_cannot_issue_commands() -> None:
+    hostile = "first\n::add-mask::x\r\n::set-output name=verdict::pass 100%"
+    line = annotation(Finding(Severity.WARNING, hostile, "a,b:c.yml", 1), "docs")
+    assert line is not None and "\n" not in line and "\r" not in line
+    assert line == ("::warning file=a%2Cb%3Ac.yml,line=1,title=prodgate docs::"
+                    "first%0A::add-mask::x%0D%0A::set-output name=verdict::pass 100%25")
+
+
+def test_annotation_without_repository_relative_file_is_skipped() -> None:
+    assert annotation(Finding(Severity.ERROR, "m"), "x") is None
+    assert annotation(Finding(Severity.ERROR, "m", "/etc/passwd", 1), "x") is None
+
+
+def test_annotation_lines_errors_first_and_capped() -> None:
+    findings = tuple(Finding(Severity.NOTICE, f"n{i}", "f.yml", i + 1) for i in range(60))
+    findings += (Finding(Severity.ERROR, "the error", "g.yml", 1),)
+    lines, left_out = annotation_lines(report(CheckResult("docs", Status.FAIL, "x", findings=findings)))
+    assert len(lines) == 50 and left_out == 11
+    assert lines[0].startswith("::error file=g.yml")
+
+
+def test_write_outputs_values_round_trip_through_runner_format(tmp_path: Path) -> None:
+    path = tmp_path / "out"
+    write_outputs(path, {"verdict": "fail", "comment-url": "", "odd": "a\nb<<EOF\nEOF"})
+    assert parse_outputs(path.read_text()) == {"verdict": "fail", "comment-url": "", "odd": "a\nb<<EOF\nEOF"}
+
+
+def test_append_summary_stops_before_one_mebibyte(tmp_path: Path) -> None:
+    path = tmp_path / "summary.md"
+    path.write_text("x" * (SUMMARY_MAX_BYTES - 100))
+    assert append_summary(path, ["short", "é" * 200]) == len("short\n")
+    assert path.stat().st_size <= SUMMARY_MAX_BYTES
+
+
+def test_warning_in_actions_is_a_workflow_command() -> None:
+    out = io.StringIO()
+    warning("no comment: 403\nforged", in_actions=True, stream=out)
+    assert re.fullmatch(r"::warning title=prodgate::no comment: 403%0Aforged\n", out.getvalue())
