@@ -1,0 +1,403 @@
+"""prodgate's locustfile: the built-in scenarios and a recorder of raw samples; run by locust, never imported by the gate.
+
+The gate runs a copy of this file with `locust -f`. It must stay self-contained (a worker started with
+`locust -f - --worker` receives only this file's text from the master). Every request becomes one raw
+sample with exact times; workers send theirs to the master as locust messages, and the master (or a
+single local process) writes them as JSON lines to `--prodgate-out`. With BUILTIN_USERS = False it
+only records, next to a team's own locustfile.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import gevent
+from locust import FastHttpUser, events, task
+from locust.env import Environment
+from locust.exception import CatchResponseError, StopUser
+from locust.runners import MasterRunner, WorkerRunner
+
+BUILTIN_USERS = True
+
+SAMPLES_MESSAGE = "prodgate_samples"
+FLUSH_INTERVAL_S = 0.5
+MAX_ERROR_TEXT = 200
+
+
+class _State:
+    """What one locust process knows: the spec, its clock, and the samples not yet written or sent."""
+
+    def __init__(self) -> None:
+        self.spec: dict[str, Any] = {}
+        self.environment: Environment | None = None
+        self.t0_wall = 0.0
+        self.t0_perf = 0.0
+        self.cpu0 = 0.0
+        self.index = 0
+        self.buffer: list[dict[str, Any]] = []
+        self.out: Any = None
+        self.flusher: Any = None
+        self.reported = 0
+        self.slot = 0
+        self.pacer_t0: float | None = None
+
+
+STATE = _State()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def listener(hook: Any) -> Callable[[F], F]:
+    """`@events.x.add_listener`, typed (locust's decorator is not)."""
+
+    def register(fn: F) -> F:
+        hook.add_listener(fn)
+        return fn
+
+    return register
+
+
+@listener(events.init_command_line_parser)
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--prodgate-spec-file", default="", help="prodgate: the scenario spec (master only)")
+    parser.add_argument("--prodgate-spec", default="", help="prodgate: the spec itself (forwarded to workers)")
+    parser.add_argument("--prodgate-out", default="", help="prodgate: folder for raw samples (master only)")
+
+
+@listener(events.init)
+def _init(environment: Environment, **_: Any) -> None:
+    STATE.environment = environment
+    options = environment.parsed_options
+    runner = environment.runner
+    spec_file = vars(options).get("prodgate_spec_file") if options is not None else None
+    if options is not None and spec_file:
+        with open(spec_file, encoding="utf-8") as f:
+            # Custom options are forwarded to workers with each spawn message, so they get it too.
+            options.prodgate_spec = f.read()
+    if isinstance(runner, WorkerRunner):
+        return
+    out = vars(options).get("prodgate_out") if options is not None else None
+    if out:
+        STATE.out = open(os.path.join(out, "samples.jsonl"), "w", encoding="utf-8")  # noqa: SIM115 - closed at quit
+    if isinstance(runner, MasterRunner):
+        runner.register_message(SAMPLES_MESSAGE, _on_samples_message)
+
+
+def _spec() -> dict[str, Any]:
+    if not STATE.spec and STATE.environment is not None and STATE.environment.parsed_options is not None:
+        text = vars(STATE.environment.parsed_options).get("prodgate_spec")
+        STATE.spec = json.loads(text) if text else {}
+    return STATE.spec
+
+
+@listener(events.test_start)
+def _test_start(environment: Environment, **_: Any) -> None:
+    spec = _spec()
+    STATE.t0_wall, STATE.t0_perf, STATE.cpu0 = time.time(), time.perf_counter(), time.process_time()
+    STATE.slot, STATE.pacer_t0 = 0, None
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        STATE.index = max(runner.worker_index, 0)
+        STATE.flusher = gevent.spawn(_flush_forever)
+    if BUILTIN_USERS:
+        timeout = float(spec.get("timeout_s", 60))
+        for cls in (OpenAIChatUser, HttpScenarioUser):
+            cls.network_timeout = cls.connection_timeout = timeout
+    if not isinstance(runner, WorkerRunner) and spec.get("run_s"):
+        # The gate ends the run itself rather than with --run-time: locust's quit gives workers 0.5 s,
+        # too little for their last samples to arrive; stop() waits until every worker has reported.
+        gevent.spawn_later(float(spec["run_s"]), _finish, environment)
+
+
+def _finish(environment: Environment) -> None:
+    runner = environment.runner
+    if runner is not None:
+        runner.stop()
+        runner.quit()
+
+
+@listener(events.test_stop)
+def _test_stop(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        return
+    STATE.buffer.append({
+        "kind": "process", "proc": STATE.index, "role": "worker" if isinstance(runner, WorkerRunner) else "local",
+        "host": socket.gethostname(), "pid": os.getpid(), "cpu_s": round(time.process_time() - STATE.cpu0, 4),
+        "wall_s": round(time.perf_counter() - STATE.t0_perf, 4),
+    })
+    if STATE.flusher is not None:
+        STATE.flusher.kill(block=False)
+        STATE.flusher = None
+    _flush()
+
+
+@listener(events.quitting)
+def _quitting(environment: Environment, **_: Any) -> None:
+    _flush()
+    if STATE.out is not None:
+        STATE.out.write(json.dumps({"kind": "end", "processes": STATE.reported}) + "\n")
+        STATE.out.close()
+        STATE.out = None
+
+
+def _on_samples_message(environment: Environment, msg: Any, **_: Any) -> None:
+    _write(msg.data.get("samples") or [])
+
+
+def _write(samples: list[dict[str, Any]]) -> None:
+    if STATE.out is None:
+        return
+    for sample in samples:
+        if sample.get("kind") == "process":
+            STATE.reported += 1
+        STATE.out.write(json.dumps(sample, separators=(",", ":")) + "\n")
+    STATE.out.flush()
+
+
+def _flush() -> None:
+    batch, STATE.buffer = STATE.buffer, []
+    if not batch:
+        return
+    runner = STATE.environment.runner if STATE.environment is not None else None
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(SAMPLES_MESSAGE, {"samples": batch})
+    else:
+        _write(batch)
+
+
+def _flush_forever() -> None:
+    while True:
+        gevent.sleep(FLUSH_INTERVAL_S)
+        _flush()
+
+
+# ---- the failure taxonomy shared with the regression check -------------------------------------
+
+def category_of_status(status: int) -> str | None:
+    if status == 429:
+        return "transport.rate_limited"
+    if status in (408, 504):
+        return "transport.timeout"
+    if status >= 500:
+        return "transport.server_error"
+    if status >= 400:
+        return "transport.client_error"
+    if status == 0:
+        return "transport.connection"
+    return None
+
+
+def category_of_exception(exc: BaseException) -> str:
+    name = type(exc).__name__.lower()
+    if isinstance(exc, (TimeoutError, socket.timeout)) or "timeout" in name:
+        return "transport.timeout"
+    if isinstance(exc, CatchResponseError):
+        return "quality.assertion"
+    return "transport.connection"
+
+
+# ---- the recorder: every request event becomes a raw sample ------------------------------------
+
+@listener(events.request)
+def _on_request(request_type: str, name: str, response_time: float, response_length: int, response: Any = None,
+                context: dict[str, Any] | None = None, exception: BaseException | None = None,
+                start_time: float | None = None, **_: Any) -> None:
+    ctx = context or {}
+    status = int(getattr(response, "status_code", 0) or 0)
+    category = ctx.get("category")
+    if exception is not None and category is None:
+        category = category_of_status(status) if status >= 400 else category_of_exception(exception)
+    sample: dict[str, Any] = {
+        "kind": "sample", "proc": STATE.index,
+        "t": round((start_time or time.time()) - STATE.t0_wall, 6),
+        "ms": round(float(response_time), 3), "ok": exception is None, "status": status, "name": name,
+    }
+    if exception is not None:
+        sample["cat"] = category
+        sample["err"] = str(ctx.get("error") or f"{type(exception).__name__}: {exception}")[:MAX_ERROR_TEXT]
+    for key in ("ttft_ms", "output_tokens", "tokens_from", "lag_ms"):
+        if ctx.get(key) is not None:
+            sample[key] = ctx[key]
+    STATE.buffer.append(sample)
+
+
+# ---- the built-in users ------------------------------------------------------------------------
+
+def _pace() -> float | None:
+    """Open loop: wait for this request's slot on the shared clock; return how late it went out (ms)."""
+    spec = _spec()
+    rate = spec.get("arrival_rate")
+    if not rate:
+        return None
+    processes = max(int(spec.get("processes", 1)), 1)
+    now = time.perf_counter()
+    if STATE.pacer_t0 is None:
+        STATE.pacer_t0 = now
+    # Process k of n takes slots k, k+n, k+2n… of the one schedule, so together they send `rate`.
+    slot = STATE.pacer_t0 + (STATE.slot * processes + STATE.index % processes) / float(rate)
+    STATE.slot += 1
+    if slot > STATE.t0_perf + float(spec.get("run_s", 1e9)):
+        raise StopUser()
+    if slot > now:
+        gevent.sleep(slot - now)
+    return round((time.perf_counter() - slot) * 1000, 3)
+
+
+def _headers() -> dict[str, str]:
+    spec = _spec()
+    headers = dict(spec.get("headers") or {})
+    for header, env in (spec.get("headers_env") or {}).items():
+        if os.environ.get(env):
+            headers[header] = os.environ[env]
+    if spec.get("api_key_env") and os.environ.get(spec["api_key_env"]):
+        headers["Authorization"] = "Bearer " + os.environ[spec["api_key_env"]]
+    return headers
+
+
+def _finish_stream(raw: Any, headers: Any) -> None:
+    """Leave the connection reusable: drain a framed body's end, drop a connection whose body runs to EOF."""
+    if raw is None or raw.message_complete:
+        return
+    headers = headers or {}
+    framed = headers.get("content-length") is not None or "chunked" in str(headers.get("transfer-encoding", ""))
+    if framed:
+        while not raw.message_complete and raw.read(65536):
+            pass
+    else:
+        raw.release()
+
+
+def _read_stream(raw: Any, start: float, ctx: dict[str, Any]) -> tuple[str | None, str]:
+    """Read an SSE answer line by line as it arrives; fill ctx; return (failure category, message)."""
+    chunks = 0
+    done = finished = False
+    while True:
+        # The separator must be given: the default is \r\n, and SSE lines end in \n.
+        line = raw.readline(b"\n")
+        if not line:
+            break
+        line = line.strip()
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            done = True
+            break
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return "output.invalid_json", "a stream event is not JSON"
+        for choice in event.get("choices") or []:
+            content = (choice.get("delta") or {}).get("content")
+            if content:
+                if "ttft_ms" not in ctx:
+                    ctx["ttft_ms"] = round((time.perf_counter() - start) * 1000, 3)
+                chunks += 1
+            finished = finished or bool(choice.get("finish_reason"))
+        usage = event.get("usage")
+        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
+            ctx["output_tokens"], ctx["tokens_from"] = int(usage["completion_tokens"]), "usage"
+    if "output_tokens" not in ctx and chunks:
+        ctx["output_tokens"], ctx["tokens_from"] = chunks, "chunks"
+    if not (done or finished):
+        return "output.truncated", "the stream ended before [DONE] or a finish_reason"
+    if chunks == 0:
+        return "output.empty", "the answer has no content"
+    return None, ""
+
+
+def _read_completion(body: bytes, ctx: dict[str, Any]) -> tuple[str | None, str]:
+    try:
+        answer = json.loads(body)
+        content = answer["choices"][0]["message"].get("content")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return "output.invalid_json", "the answer is not a chat completion"
+    usage = answer.get("usage") or {}
+    if usage.get("completion_tokens") is not None:
+        ctx["output_tokens"], ctx["tokens_from"] = int(usage["completion_tokens"]), "usage"
+    return (None, "") if content else ("output.empty", "the answer has no content")
+
+
+def _chat_once(user: FastHttpUser, lag: float | None) -> None:
+    spec = _spec()
+    entry = random.choice(spec["requests"])
+    body: dict[str, Any] = {"model": entry.get("model") or "default", "messages": entry["messages"]}
+    if spec.get("stream", True):
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    if entry.get("max_tokens"):
+        body["max_tokens"] = entry["max_tokens"]
+    ctx: dict[str, Any] = {"lag_ms": lag}
+    start = time.perf_counter()
+    with user.client.request("POST", spec.get("path", "/v1/chat/completions"), json=body, headers=_headers(),
+                             stream=True, catch_response=True, name="chat") as resp:
+        category, message = None, ""
+        status = resp.status_code
+        raw = getattr(resp, "_response", None)
+        try:
+            if resp.request_meta.get("exception") is not None or status == 0 or status >= 400:
+                category = category_of_status(status) or "transport.connection"
+                exc = resp.request_meta.get("exception")
+                message = f"HTTP {status}" if status else f"{type(exc).__name__}: {exc}"
+            elif "event-stream" in str(resp.headers.get("content-type", "")):
+                category, message = _read_stream(raw, start, ctx)
+            else:
+                category, message = _read_completion(raw.read() if raw is not None else b"", ctx)
+                ctx.setdefault("ttft_ms", round((time.perf_counter() - start) * 1000, 3))
+            _finish_stream(raw, resp.headers)
+        except Exception as exc:  # noqa: BLE001 - a broken stream is a failed sample, not a crashed user
+            category = category_of_exception(exc)
+            message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            if raw is not None:
+                raw.release()
+        # locust timed only the headers of a streamed response: report the whole answer.
+        resp.request_meta["response_time"] = (time.perf_counter() - start) * 1000
+        ctx["category"], ctx["error"] = category, message
+        resp.request_meta["context"] = {**resp.request_meta.get("context", {}), **ctx}
+        if category is None:
+            resp.success()
+        else:
+            resp.failure(message)
+
+
+def _http_once(user: FastHttpUser, lag: float | None) -> None:
+    spec = _spec()
+    request = random.choice(spec["requests"])
+    kwargs: dict[str, Any] = {"headers": _headers(), "catch_response": True, "name": spec.get("name", "http")}
+    if request.get("body") is not None:
+        kwargs["json"] = request["body"]
+    with user.client.request(spec.get("method", "POST"), request["path"], **kwargs) as resp:
+        status = resp.status_code
+        category = category_of_status(status) if status == 0 or status >= 400 else None
+        exc = resp.request_meta.get("exception")
+        message = f"HTTP {status}" if status else (f"{type(exc).__name__}: {exc}" if exc else "")
+        resp.request_meta["context"] = {**resp.request_meta.get("context", {}), "lag_ms": lag,
+                                        "category": category, "error": message}
+        if category is None:
+            resp.success()
+        else:
+            resp.failure(message)
+
+
+if BUILTIN_USERS:
+
+    class OpenAIChatUser(FastHttpUser):
+        """POST /v1/chat/completions with messages sampled from the gate's suites, streamed."""
+
+        @task
+        def chat(self) -> None:
+            _chat_once(self, _pace())
+
+    class HttpScenarioUser(FastHttpUser):
+        """One request shape filled from a dataset row."""
+
+        @task
+        def call(self) -> None:
+            _http_once(self, _pace())
+
