@@ -14,6 +14,7 @@ from gate.errors import ConfigError
 
 if TYPE_CHECKING:
     from gate.github import Source
+    from gate.github_api import RetryPolicy
 
 _MODES = ["update", "new", "delete-and-new", "off"]
 _MAX_ERROR_LINES = 20
@@ -53,10 +54,21 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
     if print_body:
         click.echo(_preview(source), nl=False)
         return
-    published = publish(source, settings, os.environ)
+    published = publish(source, settings, os.environ, retry=_retry_policy())
     if published.comment is None and published.skipped is None:
         click.echo("prodgate: no comment posted", err=True)
     sys.exit(0)
+
+
+def _retry_policy() -> RetryPolicy:
+    from gate.github_api import RetryPolicy
+
+    # The first back-off step (doubling on each retry); tests and impatient CI shorten it.
+    raw = os.environ.get("PRODGATE_GITHUB_RETRY_BASE_S", "")
+    try:
+        return RetryPolicy(base_s=max(float(raw), 0.0)) if raw else RetryPolicy()
+    except ValueError:
+        raise ConfigError(f"PRODGATE_GITHUB_RETRY_BASE_S={raw!r}: not a number of seconds") from None
 
 
 def _source(path: Path, exit_code: int | None, log: Path | None) -> Source:
