@@ -40,7 +40,10 @@ def wilson(successes: int, n: int, confidence: float = 0.95) -> Interval:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or n the bound is exactly 0 or 1; rounding would leave 0.9999999999999999.
+    low = 0.0 if successes <= 0 else max(0.0, centre - half)
+    high = 1.0 if successes >= n else min(1.0, centre + half)
+    return Interval(low, high)
 
 
 def mcnemar_exact(pass_to_fail: int, fail_to_pass: int) -> float:
@@ -181,6 +184,7 @@ def compare_pass(
     confidence: float = 0.95,
     power: float = 0.8,
     seed: int = 0,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> PassComparison:
     """Pass/fail on the cases both runs have, paired by case id."""
     ids = sorted(set(base) & set(head))
@@ -191,7 +195,8 @@ def compare_pass(
     n = len(ids)
     alpha = 1 - confidence
     cluster_list = [clusters.get(i, i) for i in ids] if clusters else None
-    paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed)
+    paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed,
+                               resamples=resamples)
     if cluster_list is not None and len(set(cluster_list)) < n:
         p_value, test = paired.p_value, "cluster-randomisation"
         mde = paired.mde

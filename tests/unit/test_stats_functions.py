@@ -1,0 +1,112 @@
+"""Each statistic against a hand computation or scipy's own reference implementation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from gate import stats
+
+
+def test_stats_wilson_known_values_match_hand_computation() -> None:
+    # 8 of 10 at 95%: centre (0.8 + z²/20) / (1 + z²/10), half-width from the textbook formula.
+    z = 1.959963984540054
+    p, n = 0.8, 10
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    got = stats.wilson(8, 10)
+    assert got.low == pytest.approx(centre - half, abs=1e-9)
+    assert got.high == pytest.approx(centre + half, abs=1e-9)
+    assert stats.wilson(0, 0) == stats.Interval(0.0, 1.0)
+    assert stats.wilson(10, 10).high == 1.0
+
+
+def test_stats_mcnemar_exact_matches_binomial_test() -> None:
+    assert stats.mcnemar_exact(9, 0) == pytest.approx(2 * 0.5**9)
+    assert stats.mcnemar_exact(7, 3) == pytest.approx(binomtest(7, 10, 0.5).pvalue)
+    assert stats.mcnemar_exact(0, 0) == 1.0
+
+
+def test_stats_holm_adjusts_in_order_and_stays_monotone() -> None:
+    got = stats.holm({"a": 0.01, "b": 0.04, "c": 0.03})
+    assert got["a"] == pytest.approx(0.03)
+    assert got["c"] == pytest.approx(0.06)
+    assert got["b"] == pytest.approx(0.06)  # 0.04 * 1 would be smaller: monotonicity keeps 0.06
+    assert stats.holm({"x": 0.7, "y": 0.9}) == {"x": 1.0, "y": 1.0}
+
+
+def test_stats_paired_difference_seeded_same_result_twice() -> None:
+    rng = np.random.default_rng(3)
+    base = rng.random(200).tolist()
+    head = (np.asarray(base) - 0.05 + rng.normal(0, 0.1, 200)).tolist()
+    a = stats.paired_difference(base, head, seed=7)
+    b = stats.paired_difference(base, head, seed=7)
+    assert a == b
+    assert a.delta == pytest.approx(float(np.mean(np.asarray(head) - np.asarray(base))))
+    assert a.interval.low < a.delta < a.interval.high
+    assert a.p_value < 0.01
+    assert a.mde > 0
+
+
+def test_stats_paired_difference_no_change_large_p() -> None:
+    same = [0.5, 0.7, 0.9, 0.2] * 25
+    r = stats.paired_difference(same, same, seed=0)
+    assert r.delta == 0.0
+    assert r.p_value == 1.0
+    assert r.interval == stats.Interval(0.0, 0.0)
+
+
+def test_stats_compare_pass_lists_flips_and_formats_sentence() -> None:
+    ids = [f"c{i:02d}" for i in range(40)]
+    base = {i: True for i in ids}
+    head = dict(base)
+    for i in ids[:6]:
+        head[i] = False
+    c = stats.compare_pass(base, head)
+    assert c.pass_to_fail == tuple(ids[:6]) and c.fail_to_pass == ()
+    assert c.test == "mcnemar-exact"
+    assert c.p_value == pytest.approx(2 * 0.5**6)
+    assert c.delta == pytest.approx(-0.15)
+    text = stats.format_comparison(c)
+    assert text.startswith("85.0% vs 100.0% (-15.0 pts, 95% CI ")
+    assert text.endswith("p=0.03)")
+
+
+def test_stats_compare_pass_with_clusters_uses_randomisation() -> None:
+    ids = [f"c{i:02d}" for i in range(40)]
+    clusters = {i: f"k{n // 4}" for n, i in enumerate(ids)}
+    base = {i: True for i in ids}
+    head = {i: not i.endswith(("0", "1")) for i in ids}
+    c = stats.compare_pass(base, head, clusters=clusters)
+    assert c.test == "cluster-randomisation"
+    assert 0 < c.p_value <= 1
+
+
+def test_stats_mde_shrinks_with_more_cases() -> None:
+    small = stats.mde_paired_proportions(50, 0.1)
+    large = stats.mde_paired_proportions(500, 0.1)
+    assert 0 < large < small <= 1
+    assert math.isnan(stats.mde_paired_proportions(0, 0.1))
+
+
+def test_stats_mean_interval_covers_mean_and_is_seeded() -> None:
+    values = [0.25, 0.5, 0.75, 1.0] * 30
+    a = stats.mean_interval(values, seed=1)
+    assert a == stats.mean_interval(values, seed=1)
+    assert a.low < 0.625 < a.high
+    assert stats.mean_interval([]) == stats.Interval(0.0, 0.0)
+
+
+def test_stats_bootstrap_at_10000_cases_bounded_chunks() -> None:
+    # Resample matrices are sized by cells, not by resamples: 10,000 cases stay near 8 MB a matrix.
+    assert stats._rows(10_000) * 10_000 <= 1_000_000
+    assert stats._rows(10) == 1_000
+
+
+def test_stats_format_p_three_ranges() -> None:
+    assert stats.format_p(0.0004) == "p<0.001"
+    assert stats.format_p(0.004) == "p=0.004"
+    assert stats.format_p(0.31) == "p=0.31"
