@@ -53,14 +53,24 @@ class CommandProvider:
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise ProviderError(Category.CONNECTION, f"cannot start {self.argv[0]}: {exc.strerror}") from exc
+        cancel = limits.current().cancel
+        pending: bytes | None = stdin
         try:
-            out, err = proc.communicate(stdin, timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            _kill_group(proc)
-            raise ProviderError(Category.TIMEOUT, f"{self.argv[0]} did not answer within {timeout:g} s",
-                                retryable=True) from exc
+            while True:
+                remaining = started + timeout - time.monotonic()
+                if remaining <= 0:
+                    raise ProviderError(Category.TIMEOUT, f"{self.argv[0]} did not answer within {timeout:g} s",
+                                        retryable=True)
+                try:
+                    # Short waits, so a cancelled run (Ctrl-C) kills the program instead of waiting it out.
+                    out, err = proc.communicate(pending, timeout=min(remaining, 0.25))
+                    break
+                except subprocess.TimeoutExpired:
+                    pending = None
+                    if cancel.is_set():
+                        raise limits.Cancelled() from None
         except BaseException:
-            _kill_group(proc)  # Ctrl-C in the middle: leave no program behind
+            _kill_group(proc)  # cancelled or interrupted in the middle: leave no program behind
             raise
         latency = time.monotonic() - started
         if proc.returncode != 0:

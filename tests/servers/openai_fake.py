@@ -82,7 +82,8 @@ class FakeOpenAI:
                     query = dict(parse_qsl(urlsplit(self.path).query))
                     with server.lock:
                         server.count += 1
-                        server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None})
+                        server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None,
+                                                "at": time.monotonic()})
                     time.sleep(server.behaviour.latency_s)
                     self._json(200, {"answer": f"You asked: {query.get('q', '')}", "echo": query})
                     return
@@ -102,7 +103,8 @@ class FakeOpenAI:
                 with server.lock:
                     server.count += 1
                     n = server.count
-                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                            "at": time.monotonic()})
                     fault = server._take_fault()
                 b = server.behaviour
                 route = self.path.split("?", 1)[0]

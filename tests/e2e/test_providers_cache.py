@@ -1,0 +1,166 @@
+"""The response cache and cassettes on disk, against a real server: warm runs, keys, atomic files, replay."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from servers.openai_fake import Behaviour, Fault, serve
+
+from gate.models import ModelConfig
+from gate.providers.base import Category, ChatMessage, ProviderError, Request, Response
+from gate.providers.cache import CachedProvider
+from gate.providers.cassette import Recorder, ReplayProvider, read_cassette
+from gate.providers.executor import run_all
+from gate.providers.openai import OpenAIProvider
+from gate.providers.spec import TargetError
+
+TESTS = Path(__file__).resolve().parent.parent
+
+
+def asks(n: int, repeat: int = 0, **params: Any) -> list[Request]:
+    return [Request(messages=(ChatMessage("user", f"question {i}"),), params=params, case_id=f"c{i}", repeat=repeat)
+            for i in range(n)]
+
+
+def model(url: str, name: str = "fake", **params: Any) -> OpenAIProvider:
+    return OpenAIProvider(ModelConfig(name="m", provider="openai-compatible", model=name, base_url=url + "/v1",
+                                      params=params), {})
+
+
+def test_cache_warm_run_zero_requests_same_answers(tmp_path: Path) -> None:
+    with serve() as srv:
+        cold = run_all(CachedProvider(model(srv.url), tmp_path / "cache"), asks(30))
+        assert len(srv.requests) == 30
+        cached = CachedProvider(model(srv.url), tmp_path / "cache")
+        warm = run_all(cached, asks(30))
+        assert len(srv.requests) == 30 and (cached.hits, cached.misses) == (30, 0)
+    assert [r.content for r in warm if isinstance(r, Response)] == [r.content for r in cold if isinstance(r, Response)]
+    assert all(isinstance(r, Response) and r.cached and r.usage.output_tokens == 4 for r in warm)
+    assert not any(isinstance(r, Response) and r.cached for r in cold)
+
+
+def test_cache_key_changes_with_model_params_and_repeat(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    with serve() as srv:
+        run_all(CachedProvider(model(srv.url), folder), asks(5))
+        for provider, requests in [(model(srv.url, name="other"), asks(5)),
+                                   (model(srv.url, temperature=0.7), asks(5)),
+                                   (model(srv.url), asks(5, temperature=0.1)),
+                                   (model(srv.url), asks(5, repeat=1))]:
+            before = len(srv.requests)
+            run_all(CachedProvider(provider, folder), requests)
+            assert len(srv.requests) - before == 5
+    assert len(list(folder.rglob("*.json"))) == 25
+
+
+def test_cache_failures_not_cached_and_disabled_bypasses(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    with serve(Behaviour(faults=[Fault("status", status=500)])) as srv:
+        [failed] = run_all(CachedProvider(model(srv.url), folder), asks(1), retries=0)
+        assert isinstance(failed, ProviderError) and not list(folder.rglob("*.json"))
+        [answered] = run_all(CachedProvider(model(srv.url), folder), asks(1))
+        assert isinstance(answered, Response) and not answered.cached and len(srv.requests) == 2
+        run_all(CachedProvider(model(srv.url), folder, enabled=False), asks(1))
+        assert len(srv.requests) == 3 and len(list(folder.rglob("*.json"))) == 1
+
+
+def test_cache_damaged_file_asked_again_and_rewritten(tmp_path: Path) -> None:
+    with serve() as srv:
+        cached = CachedProvider(model(srv.url), tmp_path / "cache")
+        request = asks(1)[0]
+        cached.complete(request)
+        path = cached.path_for(request)
+        path.write_text('{"format": 1, "response": {"cont', encoding="utf-8")
+        again = cached.complete(request)
+        assert not again.cached and len(srv.requests) == 2
+        assert json.loads(path.read_text())["response"]["content"] == "You said: question 0"
+
+
+FILL = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from gate.models import ModelConfig
+from gate.providers.base import ChatMessage, Request
+from gate.providers.cache import CachedProvider
+from gate.providers.executor import run_all
+from gate.providers.openai import OpenAIProvider
+cfg = ModelConfig(name="m", provider="openai-compatible", model="fake", base_url={url!r} + "/v1")
+reqs = [Request(messages=(ChatMessage("user", f"question {{i}}"),)) for i in range(150)]
+results = run_all(CachedProvider(OpenAIProvider(cfg, {{}}), Path({folder!r})), reqs, concurrency=8)
+print(sum(1 for r in results if hasattr(r, "content")))
+"""
+
+
+def test_cache_two_runs_at_once_never_leave_half_files(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    with serve() as srv:
+        script = tmp_path / "fill.py"
+        script.write_text(FILL.format(tests=str(TESTS), url=srv.url, folder=str(folder)), encoding="utf-8")
+        procs = [subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outs == ["150", "150"] and [p.returncode for p in procs] == [0, 0]
+    files = list(folder.rglob("*"))
+    entries = [f for f in files if f.is_file()]
+    assert len(entries) == 150 and not [f for f in entries if f.name.startswith(".tmp-")]
+    assert all(json.loads(f.read_text())["format"] == 1 for f in entries)
+
+
+def test_recorder_cassette_replayed_without_server(tmp_path: Path) -> None:
+    cassette = tmp_path / "cassettes" / "faq.jsonl"
+    with serve() as srv:
+        with Recorder(model(srv.url, temperature=0), cassette) as recorder:
+            live = run_all(recorder, list(reversed(asks(12))))
+    lines = [json.loads(line) for line in cassette.read_text().splitlines()]
+    assert [x["case_id"] for x in lines] == sorted(f"c{i}" for i in range(12))  # sorted: re-records diff cleanly
+    first = lines[0]
+    assert first["request"] == {"model": "fake", "messages": [{"role": "user", "content": "question 0"}],
+                                "params": {}, "variables": {}}
+    assert first["response"]["content"] == "You said: question 0"
+    assert first["response"]["usage"] == {"input_tokens": 2, "output_tokens": 4}
+    assert isinstance(first["response"]["latency_s"], float)
+    replayed = run_all(ReplayProvider(cassette), asks(12))  # the server is gone
+    assert [r.content for r in replayed if isinstance(r, Response)] == [
+        r.content for r in reversed(live) if isinstance(r, Response)]
+    assert all(isinstance(r, Response) and r.cached and r.usage.input_tokens == 2 for r in replayed)
+
+
+def test_replay_unknown_request_error_names_case(tmp_path: Path) -> None:
+    cassette = tmp_path / "faq.jsonl"
+    with serve() as srv, Recorder(model(srv.url), cassette) as recorder:
+        run_all(recorder, asks(2))
+    changed = Request(messages=(ChatMessage("user", "question 0, reworded"),), case_id="c0", repeat=2)
+    [missing] = run_all(ReplayProvider(cassette, display="cassettes/faq.jsonl"), [changed])
+    assert isinstance(missing, ProviderError) and missing.category is Category.CLIENT_ERROR
+    assert missing.message.startswith("case 'c0' (repeat 2) is not in cassette cassettes/faq.jsonl")
+
+
+def test_replay_bad_line_target_error_with_line_number(tmp_path: Path) -> None:
+    cassette = tmp_path / "bad.jsonl"
+    good = json.dumps({"key": "k1", "response": {"content": "hi"}})
+    cassette.write_text(f"{good}\n\n{{not json\n", encoding="utf-8")
+    with pytest.raises(TargetError, match=r"^bad.jsonl:3: not a JSON object"):
+        ReplayProvider(cassette, display="bad.jsonl")
+    cassette.write_text('{"key": "k1", "response": {"text": "hi"}}\n', encoding="utf-8")
+    with pytest.raises(TargetError, match=r"bad.jsonl:1: a cassette line needs a string `key` and `response.content`"):
+        ReplayProvider(cassette, display="bad.jsonl")
+    with pytest.raises(TargetError, match="cassette none.jsonl does not exist"):
+        ReplayProvider(tmp_path / "none.jsonl", display="none.jsonl")
+
+
+def test_recorder_merge_keeps_other_entries_replace_does_not(tmp_path: Path) -> None:
+    cassette = tmp_path / "c.jsonl"
+    with serve() as srv:
+        with Recorder(model(srv.url), cassette) as rec:
+            run_all(rec, asks(3))
+        with Recorder(model(srv.url), cassette, merge=True) as rec:
+            run_all(rec, asks(2, repeat=1))
+        assert len(read_cassette(cassette)) == 5
+        with Recorder(model(srv.url), cassette) as rec:
+            run_all(rec, asks(1))
+    assert len(read_cassette(cassette)) == 1
