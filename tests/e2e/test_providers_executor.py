@@ -84,7 +84,7 @@ def test_run_all_rpm_spaces_request_starts() -> None:
         arrivals = sorted(r["at"] for r in srv.requests)
     assert all(isinstance(r, Response) for r in results)
     assert elapsed >= 0.48
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:])) >= 0.04
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) >= 0.04
 
 
 def test_run_all_429_retry_after_honoured_by_every_worker() -> None:
