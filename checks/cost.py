@@ -89,7 +89,7 @@ class CostCheck:
         scenario, problems = build_scenario(tree, replace(inputs, anchors=head.anchors, measured={}))
         if scenario is None:
             findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): "
-                                    f"{problems[0]}", category="budget.cost"))
+                                    f"{problems[0]}"))
             return None, f"the base's cost could not be computed: {problems[0]}"
         return project(scenario, draws=settings.draws, seed=settings.seed), None
 

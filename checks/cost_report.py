@@ -112,14 +112,14 @@ def notices(scenario: Scenario, profile: str) -> list[Finding]:
     if estimated:
         out.append(Finding(Severity.NOTICE, f"tokens estimated from the prompt file, not measured: "
                            f"{', '.join(estimated)} (the regression check measures them; or give numbers in "
-                           "traffic.yaml)", category="budget.tokens"))
+                           "traffic.yaml)"))
     spec = scenario.profile(profile)
     for r in spec.routes if spec else ():
         plain = sorted({g.model for g in r.groups if g.batch_share > 0 and g.sheet.batch is None})
         if plain:
             out.append(Finding(Severity.NOTICE, f"route {r.name}: the price data has no batch rate for "
                                f"{', '.join(plain)}: its batch share is priced at the standard rate",
-                               r.where[0], r.where[1], category="budget.cost"))
+                               r.where[0], r.where[1]))
     return out
 
 
