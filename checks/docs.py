@@ -15,6 +15,9 @@ from .docs_rules import ModeRow, ModeSection, completeness, coverage, mode_rows,
 from .docs_system import fallback_findings, observed_categories, observed_findings
 
 
+MAX_FINDINGS = 500
+
+
 class DocsCheck:
     name = "docs"
     section = "docs"
@@ -51,6 +54,10 @@ class DocsCheck:
 
         status = status_from_findings(findings)
         metrics = _metrics(rows, sections, findings, details)
+        if len(findings) > MAX_FINDINGS:
+            # A runaway document (thousands of empty sections) must not bloat the report and the PR comment.
+            findings = findings[:MAX_FINDINGS] + [Finding(
+                Severity.ERROR, f"... and {len(findings) - MAX_FINDINGS} more findings, not listed", anchor_file)]
         headline = {"value": f"{metrics['modes_complete']}/{metrics['modes_required']} modes complete",
                     "change": _change(ctx, opts, metrics)}
         details.update({"headline": headline, "modes": [_row(r) for r in rows],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 # The failure taxonomy the regression and load checks put on their findings.
 TAXONOMY = (
@@ -110,15 +111,16 @@ def _contains_phrase(haystack: str, phrase: str) -> bool:
     return f" {phrase} " in padded or f" {phrase}s " in padded or f" {phrase}es " in padded
 
 
+@cache
+def _phrases(mode: Mode) -> tuple[str, ...]:
+    return tuple(p for p in (normalise(mode.title), normalise(mode.id), *map(normalise, mode.match)) if p)
+
+
 def modes_for_heading(heading: str, catalogue: Iterable[Mode]) -> list[Mode]:
     """Catalogue modes that a `##` heading names (by id, title or one of its phrases)."""
     text = normalise(heading)
-    out = []
-    for mode in catalogue:
-        phrases = (normalise(mode.title), normalise(mode.id.replace("-", " ")), *map(normalise, mode.match))
-        if slug(heading) == mode.id or any(p and _contains_phrase(text, p) for p in phrases):
-            out.append(mode)
-    return out
+    heading_slug = text.replace(" ", "-")
+    return [m for m in catalogue if heading_slug == m.id or any(_contains_phrase(text, p) for p in _phrases(m))]
 
 
 def covering(category: str, catalogue: Iterable[Mode]) -> list[Mode]:

@@ -88,10 +88,11 @@ def _headings(units: list[_Unit]) -> Iterator[Heading]:
         if not unit.heading:
             continue
         body = []
-        for later in units[i + 1:]:
-            if later.heading and later.heading <= unit.heading:
-                break
+        j = i + 1
+        while j < len(units) and not (units[j].heading and units[j].heading <= unit.heading):
+            later = units[j]
             body.append(f"{later.label}: {later.text}" if later.label else later.text)
+            j += 1
         yield Heading(unit.heading, unit.text, unit.line, " ".join(b for b in body if b.strip()))
 
 
