@@ -31,10 +31,11 @@ def median_s(fn: Callable[[], object], runs: int) -> float:
 
 
 def run_check(gate_yaml: Path) -> object:
+    from prodgate_checks.docs import DocsCheck
+
     from gate.config import load_config
     from gate.context import CheckContext
     from gate.gitref import resolve_base
-    from prodgate_checks.docs import DocsCheck
 
     config = load_config(gate_yaml)
     return DocsCheck().run(CheckContext(config, resolve_base(config.root)))

@@ -14,7 +14,6 @@ from .docs_read import Documents, read_documents, required_document_findings
 from .docs_rules import ModeRow, ModeSection, completeness, coverage, mode_rows, mode_sections, waiver_findings
 from .docs_system import fallback_findings, observed_categories, observed_findings
 
-
 MAX_FINDINGS = 500
 
 
