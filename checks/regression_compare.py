@@ -86,7 +86,7 @@ def _suite_stats(s: SuiteResult, seed: int) -> dict[str, Any]:
         values = [c.scores.get(metric, 0.0) for c in s.cases]
         ci = stats.mean_interval(values, clusters=clusters, seed=seed)
         scores[metric] = {"mean": round(sum(values) / n, 6) if n else 0.0, "ci95": [round(ci.low, 6), round(ci.high, 6)]}
-    return {"cases": n, "passed": passed, "pass_rate": round(passed / n, 6) if n else 0.0,
+    return {"count": n, "passed": passed, "pass_rate": round(passed / n, 6) if n else 0.0,
             "pass_rate_ci95": [round(wil.low, 6), round(wil.high, 6)], "scores": scores}
 
 
@@ -96,7 +96,7 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
     notes: list[str] = []
     for s in suites:
         st = suite_stats[s.name]
-        if gates.min_pass_rate is not None and st["cases"] and st["pass_rate"] < gates.min_pass_rate:
+        if gates.min_pass_rate is not None and st["count"] and st["pass_rate"] < gates.min_pass_rate:
             violations.append(f"{s.name}: pass rate {st['pass_rate']:.1%} is below the minimum {gates.min_pass_rate:.1%}")
         for metric, v in st["scores"].items():
             g = gates.metrics.get(metric)

@@ -26,7 +26,7 @@ def render_details(details: Mapping[str, Any]) -> str:
     for name, s in suites.items():
         scores = "; ".join(f"{inline(m, 60)} {v['mean']:.3f} ({_ci(v['ci95'], False)})"
                            for m, v in (s.get("scores") or {}).items()) or "—"
-        lines.append(f"| {inline(name, 80)} | {s.get('cases', 0)} | {_pct(s.get('pass_rate', 0))} "
+        lines.append(f"| {inline(name, 80)} | {s.get('count', 0)} | {_pct(s.get('pass_rate', 0))} "
                      f"({_ci(s.get('pass_rate_ci95', [0, 0]), True)}) | {scores} |")
     baseline = details.get("baseline") or {}
     lines += ["", f"Baseline: {inline(str(baseline.get('source', '')), 300)}"]

@@ -1,0 +1,104 @@
+"""The example's suites run offline from its cassette; a worse branch fails with the flipped cases listed,
+a branch that changes nothing but noise passes. Real git repositories, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.e2e.support_bot_cassette import VAGUE_ANSWER, build, default_answer, write
+
+from gate.providers.cassette import write_cassette
+
+# 9 of the 60 `answers` cases (15%) that pass on main.
+WORSE = ["password-1", "refund-annual-2", "rate-limit-1", "invoice-2", "seats-1", "backup-2", "sso-1",
+         "logs-2", "webhooks-1"]
+
+
+def _example_repo(repo: GitRepo) -> Path:
+    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
+    repo.commit("the support bot, with its baseline")
+    repo.git("checkout", "-q", "-b", "change")
+    return repo.path / "bot"
+
+
+def _regression(result: Any) -> dict[str, Any]:
+    report = result.json()
+    check: dict[str, Any] = next(c for c in report["checks"] if c["name"] == "regression")
+    return check
+
+
+def test_regression_example_offline_passes_against_its_baseline(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _regression(res)
+    assert check["status"] == "pass"
+    assert check["details"]["baseline"]["compared"] is True
+    assert check["metrics"]["cases"] == 104 and 0.85 < check["metrics"]["pass_rate"] < 1.0
+    assert check["metrics"]["failure_categories"] == {"quality.assertion": 7}
+    assert all(not c["regression"] for c in check["details"]["comparisons"])
+    assert check["details"]["headline"]["change"] == "+0.0 pts (p=1.00)"
+    usage = check["details"]["usage_by_suite"]["answers"]
+    assert usage["cases"] == 60 and usage["input_tokens"]["mean"] > usage["output_tokens"]["mean"] > 0
+
+
+def test_regression_example_answers_worse_on_15_percent_fails_with_flips(repo: GitRepo, tmp_path: Path) -> None:
+    bot = _example_repo(repo)
+    write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
+    repo.commit("a shorter system prompt (answers got vaguer)")
+    md = tmp_path / "comment.md"
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main",
+               "--markdown", md)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = _regression(res)
+    assert check["status"] == "fail"
+    rate = next(c for c in check["details"]["comparisons"] if c["suite"] == "answers" and c["metric"] == "pass_rate")
+    assert rate["regression"] is True
+    assert rate["pass_to_fail"] == sorted(WORSE) and rate["fail_to_pass"] == []
+    assert rate["delta"] == -0.15 and rate["p_adjusted"] < 0.05 and rate["ci95"][1] < 0
+    flipped = sorted(f["case_id"] for f in check["findings"] if f["severity"] == "error" and f.get("case_id"))
+    assert flipped == sorted(f"answers/{c}" for c in WORSE)
+    assert check["summary"].startswith("88/104 cases pass") and "answers: pass rate regressed" in check["summary"]
+    assert check["details"]["headline"]["change"].startswith("-15.0 pts (p=")
+
+
+def test_regression_example_noise_only_passes(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    entries = {}
+    for case in ("password-2", "invoice-1", "cancel-1", "export-2", "cli-install-1"):  # reworded, still right
+        key = f"answers/{case}"
+        entries[key] = "Here's how: " + default_answer(key, _vars(bot, case))
+    entries["answers/scaling-2"] = default_answer("answers/scaling-1", _vars(bot, "scaling-2"))  # fail -> pass
+    entries["answers/storage-limit-1"] = VAGUE_ANSWER  # pass -> fail: one sampling flip each way
+    write_cassette(bot / "cassettes" / "support-bot.jsonl", build(bot, entries))
+    repo.commit("re-recorded: the model's answers vary run to run")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _regression(res)
+    rate = next(c for c in check["details"]["comparisons"] if c["suite"] == "answers" and c["metric"] == "pass_rate")
+    assert rate["pass_to_fail"] == ["storage-limit-1"] and rate["fail_to_pass"] == ["scaling-2"]
+    assert rate["regression"] is False and rate["p_adjusted"] == 1.0
+    assert check["status"] == "pass"
+
+
+def test_regression_example_same_inputs_same_report_bytes(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    runs = []
+    for _ in range(2):
+        res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+        check = _regression(res)
+        check.pop("duration_s")
+        runs.append(json.dumps(check, sort_keys=True))
+    assert runs[0] == runs[1]
+
+
+def _vars(bot: Path, case: str) -> dict[str, Any]:
+    for line in (bot / "datasets" / "answers.jsonl").read_text(encoding="utf-8").splitlines():
+        row: dict[str, Any] = json.loads(line)
+        if row["id"] == case:
+            return row
+    raise KeyError(case)

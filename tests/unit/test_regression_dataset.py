@@ -1,0 +1,63 @@
+"""Datasets in JSONL, YAML and CSV: cases with variables, metadata and assertions; defects at file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prodgate_checks.regression_dataset import load_dataset
+
+
+def test_regression_dataset_jsonl_variables_metadata_asserts(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"id": 1, "question": "Q?", "expected": "A", "metadata": {"cluster": "t"}, '
+                 '"assert": [{"contains": "A"}]}\n\n{"id": "two", "question": "R?"}\n', encoding="utf-8")
+    cases, problems = load_dataset(p, "d.jsonl")
+    assert problems == []
+    assert [c.id for c in cases] == ["1", "two"]
+    assert cases[0].variables == {"question": "Q?", "expected": "A"}
+    assert cases[0].cluster == "t" and cases[0].asserts[0].kind == "contains"
+    assert cases[1].line == 3
+
+
+def test_regression_dataset_jsonl_bad_line_duplicate_and_missing_id(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"id": "a"}\n{"id": "a"}\n{"question": "no id"}\n{not json\n[1]\n', encoding="utf-8")
+    _, problems = load_dataset(p, "d.jsonl")
+    got = [(pr.line, pr.message) for pr in problems]
+    assert got[0] == (2, "duplicate case id 'a' (first on line 1)")
+    assert got[1] == (3, "$: 'id' is required")
+    assert got[2][0] == 4 and got[2][1].startswith("invalid JSON")
+    assert got[3][0] == 5 and "must be a mapping" in got[3][1]
+
+
+def test_regression_dataset_yaml_cases_key_and_lines(tmp_path: Path) -> None:
+    p = tmp_path / "d.yaml"
+    p.write_text("cases:\n  - id: a\n    q: one\n  - id: b\n    q: two\n    assert: [{regex: 'x', contains: 'y'}]\n",
+                 encoding="utf-8")
+    cases, problems = load_dataset(p, "d.yaml")
+    assert [c.id for c in cases] == ["a"]
+    assert problems[0].line == 4 and "exactly one" in problems[0].message
+
+
+def test_regression_dataset_csv_metadata_columns(tmp_path: Path) -> None:
+    p = tmp_path / "d.csv"
+    p.write_text('id,question,expected,metadata.cluster\nc1,"Hi, there?",Hello,greet\nc2,Bye?,Bye,greet\n',
+                 encoding="utf-8")
+    cases, problems = load_dataset(p, "d.csv")
+    assert problems == []
+    assert cases[0].variables == {"question": "Hi, there?", "expected": "Hello"}
+    assert cases[1].cluster == "greet" and cases[1].line == 3
+
+
+def test_regression_dataset_empty_file_is_a_problem(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text("\n", encoding="utf-8")
+    cases, problems = load_dataset(p, "d.jsonl")
+    assert cases == [] and problems[0].message == "the dataset has no cases"
+
+
+def test_regression_dataset_not_utf8_reports_position(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_bytes(b'{"id": "a"}\n{"id": "\xff"}\n')
+    _, problems = load_dataset(p, "d.jsonl")
+    assert problems[0].line == 2 and "UTF-8" in problems[0].message
