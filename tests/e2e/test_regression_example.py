@@ -8,10 +8,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from gate.providers.cassette import write_cassette
 from tests.conftest import EXAMPLE, GitRepo, gate
 from tests.e2e.support_bot_cassette import VAGUE_ANSWER, build, default_answer, write
-
-from gate.providers.cassette import write_cassette
 
 # 9 of the 60 `answers` cases (15%) that pass on main.
 WORSE = ["password-1", "refund-annual-2", "rate-limit-1", "invoice-2", "seats-1", "backup-2", "sso-1",

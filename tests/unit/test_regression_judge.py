@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from prodgate_checks.regression_judge import BUILTINS, FIVE_POINT, JudgeSpec, judge_request, judged, parse_choice, spec_for
+from prodgate_checks.regression_judge import (
+    BUILTINS,
+    FIVE_POINT,
+    JudgeSpec,
+    judge_request,
+    judged,
+    parse_choice,
+    spec_for,
+)
 
 
 def test_regression_judge_first_choice_in_written_order_wins() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from prodgate_checks.regression_config import MetricSpec, parse_metric
 from prodgate_checks.regression_metrics import Outcome, Score, evaluate, failure_category, is_refusal
 
