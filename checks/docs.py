@@ -11,8 +11,18 @@ from gate.report import CheckResult, Finding, Severity, status_from_findings
 
 from .docs_config import DocsOptions, load_options
 from .docs_read import Documents, read_documents, required_document_findings
-from .docs_rules import ModeRow, ModeSection, completeness, coverage, mode_rows, mode_sections, waiver_findings
+from .docs_rules import (
+    ModeRow,
+    ModeSection,
+    completeness,
+    coverage,
+    is_complete,
+    mode_rows,
+    mode_sections,
+    waiver_findings,
+)
 from .docs_system import fallback_findings, observed_categories, observed_findings
+from .docs_text import owners
 
 MAX_FINDINGS = 500
 
@@ -62,8 +72,7 @@ class DocsCheck:
         details.update({"headline": headline, "modes": [_row(r) for r in rows],
                         "documents": [d.file for d in docs.parsed],
                         # Sections of the system's own failure modes, beyond the catalogue.
-                        "other_modes": [{"title": ms.title, "file": ms.file, "line": ms.section.line}
-                                        for ms in sections if not ms.modes]})
+                        "other_modes": [_other(ms, opts) for ms in sections if not ms.modes]})
         return CheckResult(self.name, status, _summary(metrics), metrics=metrics, findings=tuple(findings),
                            details=details)
 
@@ -105,6 +114,15 @@ class DocsCheck:
         from .docs_render import render_details
 
         return render_details(result)
+
+
+def _other(ms: ModeSection, opts: DocsOptions) -> dict[str, Any]:
+    state = "not applicable" if ms.waiver else "complete" if is_complete(ms, opts) else "incomplete"
+    owner = next((o for f in ms.section.fields if f.name == "owner" for o in owners(f.text, f.hrefs)), None)
+    out: dict[str, Any] = {"title": ms.title, "state": state, "file": ms.file, "line": ms.section.line}
+    if owner:
+        out["owner"] = owner
+    return out
 
 
 def _row(r: ModeRow) -> dict[str, Any]:

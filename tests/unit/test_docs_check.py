@@ -343,7 +343,7 @@ def test_docs_markdown_details_escape_document_text(repo: GitRepo) -> None:
     check = DocsCheck()
     result = run(repo)
     md = check.markdown_details(result)
-    assert "| Provider outage | ✅ complete | `docs/failure\\-modes\\.md:5` | @\u200dacme/ml |" in md
+    assert "| Provider outage | ✅ complete | `docs/failure-modes.md:5` | @\u200dacme/ml |" in md
     assert "<script>" not in md
     assert "- `primary` → `backup`: documented" in md
 
