@@ -1,0 +1,144 @@
+"""The regression check against a real OpenAI-compatible server on loopback: answers, judge, cache,
+cassette recording, retries and the failure taxonomy, and an unreachable target (exit 3)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import gate
+from tests.servers.openai_fake import Behaviour, FakeOpenAI, Fault, serve
+
+CAPITALS = {"France": "Paris", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo", "Peru": "Lima",
+            "Kenya": "Nairobi", "Chile": "Santiago", "Egypt": "Cairo"}
+
+
+def answer(body: dict[str, Any]) -> str:
+    text = str(body["messages"][-1]["content"])
+    if text.startswith("Is this answer polite"):  # the judge
+        return "Verdict: POLITE" if "capital of France" in text else "Verdict: rude"
+    country = text.rsplit(" ", 1)[-1].rstrip("?")
+    if country == "Chile":
+        return "I am not sure."  # the model's one wrong answer
+    return f"The capital of {country} is {CAPITALS.get(country, 'unknown')}."
+
+
+def _write_repo(root: Path, url: str, *, target: str = "{model: fake}", extra: str = "") -> Path:
+    (root / "prompts").mkdir(parents=True, exist_ok=True)
+    (root / "models.yaml").write_text(
+        "version: 1\nmodels:\n  fake:\n    provider: openai-compatible\n    model: fake-model\n"
+        f"    base_url: {url}/v1\n    api_key_env: FAKE_API_KEY\n    timeout: 2\n", encoding="utf-8")
+    (root / "prompts" / "capital.prompt.yml").write_text(
+        "name: capital\nmodel: fake\nmessages:\n  - role: user\n    content: 'What is the capital of {{country}}?'\n",
+        encoding="utf-8")
+    (root / "cases.jsonl").write_text("".join(json.dumps({"id": c.lower(), "country": c, "expected": v}) + "\n"
+                                              for c, v in CAPITALS.items()), encoding="utf-8")
+    (root / "gate.yaml").write_text(
+        f"version: 1\nmodels: models.yaml\nregression:\n  target: {target}\n  concurrency: 4\n  retries: 2\n"
+        "  timeout: 1\n  suites:\n    - name: capitals\n      prompt: prompts/capital.prompt.yml\n"
+        "      dataset: cases.jsonl\n      metrics:\n        - contains: '{{expected}}'\n" + extra, encoding="utf-8")
+    return root / "gate.yaml"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAI]:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    with serve(Behaviour(answer=answer)) as srv:
+        yield srv
+
+
+def _check(res: Any) -> dict[str, Any]:
+    out: dict[str, Any] = next(c for c in res.json()["checks"] if c["name"] == "regression")
+    return out
+
+
+def test_regression_live_model_scores_cases_and_cache_makes_no_requests(server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url)
+    first = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert first.exit_code == 0, first.stdout + first.stderr
+    check = _check(first)
+    assert check["metrics"]["cases"] == 8 and check["metrics"]["passed"] == 7
+    assert check["metrics"]["failure_categories"] == {"quality.assertion": 1}
+    chile = next(f for f in check["findings"] if f.get("case_id") == "capitals/chile")
+    assert chile["category"] == "quality.assertion" and chile["file"].endswith("cases.jsonl") and chile["line"] == 7
+    assert server.count == 8
+    usage = check["details"]["usage_by_suite"]["capitals"]
+    assert usage["output_tokens"]["mean"] > 0 and usage["input_tokens"]["p95"] >= usage["input_tokens"]["p50"]
+    assert check["details"]["baseline"]["compared"] is False
+
+    again = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert again.exit_code == 0 and server.count == 8  # every answer from .gate/cache
+    assert _check(again)["details"]["run"]["cache_hits"] == 8
+    gate("check", "-c", config, "--only", "regression", "--format", "json", "--no-cache")
+    assert server.count == 16
+
+
+def test_regression_live_record_then_replay_offline(server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url, target="{replay: cassettes/capitals.jsonl}")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    assert _check(recorded)["details"]["run"]["recorded"] == [str(Path("cassettes/capitals.jsonl"))] or \
+        _check(recorded)["details"]["run"]["recorded"][0].endswith("cassettes/capitals.jsonl")
+    lines = (tmp_path / "cassettes" / "capitals.jsonl").read_text(encoding="utf-8").splitlines()
+    contents = sorted(json.loads(line)["response"]["content"] for line in lines)
+    assert len(lines) == 8 and contents[0] == "I am not sure." and contents[-1] == "The capital of Spain is Madrid."
+    server.stop()
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0
+    assert _check(replayed)["metrics"]["passed"] == _check(recorded)["metrics"]["passed"] == 7
+
+
+@pytest.mark.parametrize(("fault", "france", "requests"), [
+    (Fault("status", 429, headers={"Retry-After": "0"}), None, 9),    # retried after Retry-After, then answered
+    (Fault("status", 500, times=3), "transport.server_error", 10),    # 1 try + 2 retries, all 500
+    (Fault("hang", seconds=2), None, 9),                              # past the 1 s timeout, retried fine
+    (Fault("status", 400), "transport.client_error", 8),              # a 4xx that will not change: not retried
+    (Fault("malformed", times=3), "transport.server_error", 10),      # a broken body is the server's fault
+])
+def test_regression_live_faults_retried_or_categorised(server: FakeOpenAI, tmp_path: Path, fault: Fault,
+                                                       france: str | None, requests: int) -> None:
+    config = _write_repo(tmp_path, server.url)
+    config.write_text(config.read_text(encoding="utf-8").replace("concurrency: 4", "concurrency: 1"), encoding="utf-8")
+    server.behaviour.faults = [fault]  # France is asked first: the fault is its
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", "--no-cache")
+    assert res.exit_code == 0, res.stdout + res.stderr  # no baseline, no min_pass_rate: failures are findings
+    check = _check(res)
+    by_case = {f["case_id"]: f["category"] for f in check["findings"] if f.get("case_id")}
+    expected = {"capitals/chile": "quality.assertion", **({"capitals/france": france} if france else {})}
+    assert by_case == expected
+    assert sum(check["metrics"]["failure_categories"].values()) == len(expected)
+    assert server.count == requests
+
+
+def test_regression_live_unreachable_target_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = _write_repo(tmp_path, f"http://127.0.0.1:{port}")
+    config.write_text(config.read_text(encoding="utf-8").replace("retries: 2", "retries: 0"), encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert res.exit_code == 3
+    check = _check(res)
+    assert check["status"] == "error" and "transport.connection" in check["summary"]
+
+
+def test_regression_live_llm_judge_at_threshold(server: FakeOpenAI, tmp_path: Path) -> None:
+    extra = ("        - name: polite\n          llm:\n            prompt: 'Is this answer polite? {{completion}} "
+             "(asked about {{country}})'\n            choices:\n              - {choice: polite, score: 1}\n"
+             "              - {choice: rude, score: 0}\n  judge: {model: fake}\n")
+    config = _write_repo(tmp_path, server.url, extra=extra)
+    # The fake judge finds only the answer about France polite.
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res)
+    assert check["details"]["run"]["judge_requests"] == 8
+    polite = check["details"]["suites"]["capitals"]["scores"]["polite"]
+    assert polite["mean"] == pytest.approx(1 / 8)
+    judged = {f["case_id"] for f in check["findings"] if f.get("category") == "quality.judge"}
+    assert "capitals/france" not in judged and len(judged) == 6  # Chile fails its assertion first
