@@ -5,8 +5,8 @@ and token pace for streams, `usage` in every answer, and injected faults: 429 wi
 5xx, hangs, malformed JSON, truncated streams. Every request is recorded.
 
 Also, on the same port: the Anthropic Messages API (`POST /v1/messages`) with the same answers,
-and a stand-in for a team's own app (`/app`: POST echoes the JSON body under `echo` with an
-`answer`; GET echoes the query string).
+a stand-in for a team's own app (`/app`: POST echoes the JSON body under `echo` with an
+`answer`; GET echoes the query string), and `GET /stats` with the count of requests answered.
 """
 
 from __future__ import annotations
@@ -86,6 +86,10 @@ class FakeOpenAI:
                                                 "at": time.monotonic()})
                     time.sleep(server.behaviour.latency_s)
                     self._json(200, {"answer": f"You asked: {query.get('q', '')}", "echo": query})
+                    return
+                if self.path == "/stats":  # how many requests were answered, for benchmarks in another process
+                    with server.lock:
+                        self._json(200, {"requests": server.count})
                     return
                 if self.path in ("/healthz", "/health", "/v1/models"):
                     self._json(200, {"ok": True, "data": [{"id": "fake-model"}]})
