@@ -1,0 +1,60 @@
+"""Bad input: gate.yaml problems are exit 2 at gate.yaml:line:col; a defective dataset is a finding (exit 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import gate, gate_subprocess
+
+PROMPT = "name: p\nmodel: m\nmessages:\n  - role: user\n    content: '{{q}}'\n"
+
+
+def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n') -> Path:
+    (tmp_path / "p.prompt.yml").write_text(PROMPT, encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(dataset, encoding="utf-8")
+    (tmp_path / "c.jsonl").write_text("", encoding="utf-8")
+    config = tmp_path / "gate.yaml"
+    config.write_text("version: 1\nregression:\n" + section, encoding="utf-8")
+    return config
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("  suites:\n    - prompt: p.prompt.yml\n      datset: d.jsonl\n",
+     "gate.yaml:5:7: $.regression.suites[0].datset: unknown key 'datset' (did you mean 'dataset'?)"),
+    ("  suites:\n    - dataset: missing.jsonl\n",
+     "gate.yaml:4:16: missing.jsonl: file not found"),
+    ("  suites:\n    - prompt: p.prompt.yml\n      metrics:\n        - {contains: a, regex: b}\n",
+     "gate.yaml:6:11: a metric needs exactly one of"),
+    ("  repeats: 2\n  pass_at: 3\n  suites:\n    - prompt: p.prompt.yml\n",
+     "gate.yaml:4:12: pass_at 3 is more than the 2 repeat(s) a case gets"),
+    ("  target: {replay: c.jsonl}\n  gates: {alpha: 2}\n",
+     "gate.yaml:4:18: $.regression.gates.alpha: 2 is greater than the maximum of 0.5"),
+])
+def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, message: str) -> None:
+    res = gate_subprocess("check", "-c", _repo(tmp_path, section), "--only", "regression", cwd=tmp_path)
+    assert res.exit_code == 2
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("error: " + message), first
+    assert "Traceback" not in res.stderr
+
+
+def test_regression_dataset_defect_is_a_finding_exit_1(tmp_path: Path) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - prompt: p.prompt.yml\n      dataset: d.jsonl\n",
+                   dataset='{"id": "a", "q": "hi"}\n{"q": "no id"}\n')
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1
+    check = res.json()["checks"][0]
+    assert check["status"] == "fail"
+    assert [(f["file"], f["line"], f["message"]) for f in check["findings"]] == [("d.jsonl", 2, "$: 'id' is required")]
+
+
+def test_regression_replay_nothing_recorded_exit_3(tmp_path: Path) -> None:
+    # An empty cassette: no request has an answer, so there is no verdict to give.
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - prompt: p.prompt.yml\n      dataset: d.jsonl\n")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 3
+    check = res.json()["checks"][0]
+    assert check["status"] == "error"
+    assert "transport.client_error" in check["summary"] and "not in cassette c.jsonl" in check["summary"]

@@ -1,0 +1,73 @@
+"""`gate check --shard I/N` runs a deterministic slice; `gate merge` of every shard equals the unsharded run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import EXAMPLE, GitRepo, gate, gate_subprocess
+from tests.e2e.support_bot_cassette import VAGUE_ANSWER, write
+
+
+def _regression(path: Path) -> dict[str, Any]:
+    report = json.loads(path.read_text(encoding="utf-8"))
+    check: dict[str, Any] = next(c for c in report["checks"] if c["name"] == "regression")
+    check.pop("duration_s")
+    return check
+
+
+def _bot(repo: GitRepo) -> Path:
+    shutil.copytree(EXAMPLE, repo.path / "bot")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    write(repo.path / "bot", {"answers/password-1": VAGUE_ANSWER, "answers/sso-2": VAGUE_ANSWER})
+    repo.commit("two answers got worse")
+    return repo.path / "bot" / "gate.yaml"
+
+
+def test_regression_shard_merge_equals_full_run(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    full = tmp_path / "full.json"
+    res = gate("check", "-c", config, "--only", "regression", "--base-ref", "main", "--report-json", full)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    parts = []
+    for i in (1, 2, 3):
+        part = tmp_path / f"shard-{i}.json"
+        gate("check", "-c", config, "--only", "regression", "--base-ref", "main", "--shard", f"{i}/3",
+             "--report-json", part)
+        parts.append(part)
+    sizes = [_regression(p)["metrics"]["cases"] for p in parts]
+    assert sum(sizes) == 104 and all(0 < s < 104 for s in sizes)
+    merged = tmp_path / "merged.json"
+    res = gate("merge", *reversed(parts), "-c", config, "--base-ref", "main", "--report-json", merged,
+               "--format", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert _regression(merged) == _regression(full)
+    assert res.json()["checks"][0]["name"] == "regression"
+
+
+def test_regression_shard_same_slice_every_time(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    ids = []
+    for n in range(2):
+        out = tmp_path / f"s{n}.json"
+        gate("check", "-c", config, "--only", "regression", "--shard", "2/4", "--report-json", out)
+        ids.append([c["id"] for s in _regression(out)["details"]["suites"].values() for c in s["cases"]])
+    assert ids[0] == ids[1] and len(ids[0]) > 0
+
+
+def test_regression_merge_missing_shard_exit_2(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    one = tmp_path / "one.json"
+    gate("check", "-c", config, "--only", "regression", "--shard", "1/2", "--report-json", one)
+    res = gate_subprocess("merge", one, "-c", config)
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: shard(s) 2 of 2 missing: a merge needs every shard"
+
+
+def test_regression_shard_bad_value_exit_2(tmp_path: Path) -> None:
+    res = gate("check", "-c", EXAMPLE / "gate.yaml", "--shard", "3/2")
+    assert res.exit_code == 2
+    assert "expected I/N with 1 <= I <= N" in res.stderr
