@@ -1,0 +1,56 @@
+"""A real deepeval metric (GEval) judged by a models.yaml model served over HTTP on loopback, through
+prodgate's provider layer: deepeval never needs a key of its own."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import gate
+from tests.e2e.test_regression_live import _check, _write_repo
+from tests.e2e.test_regression_live import answer as model_answer
+from tests.servers.openai_fake import Behaviour, serve
+
+
+def judge_or_model(body: dict[str, Any]) -> str:
+    text = str(body["messages"][-1]["content"])
+    if "Evaluation Steps" in text:  # GEval's scoring prompt: 0-10 and a reason, as JSON
+        right = "is Paris" in text or "is Rome" in text or "is Tokyo" in text
+        return json.dumps({"score": 9 if right else 2, "reason": "names the capital" if right else "does not"})
+    return model_answer(body)
+
+
+def test_regression_deepeval_geval_judged_over_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    extra = ("        - name: correct\n          deepeval: GEval\n          threshold: 0.5\n          params:\n"
+             "            evaluation_steps: ['Check that the actual output names the right capital city.']\n"
+             "            evaluation_params: [input, actual_output]\n  judge: {model: fake}\n")
+    with serve(Behaviour(answer=judge_or_model)) as server:
+        config = _write_repo(tmp_path, server.url, extra=extra)
+        res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+        judged = [r for r in server.requests if "Evaluation Steps" in r["body"]["messages"][-1]["content"]]
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res)
+    scores = {c["id"]: c["scores"]["correct"] for c in check["details"]["suites"]["capitals"]["cases"]}
+    assert scores["france"] == pytest.approx(0.9) and scores["italy"] == pytest.approx(0.9)
+    assert scores["spain"] == pytest.approx(0.2)
+    assert len(judged) == 8
+    assert all(r["headers"].get("Authorization") == "Bearer test-key-not-secret" for r in judged)
+    categories = {f["case_id"]: f["category"] for f in check["findings"] if f.get("case_id")}
+    assert categories["capitals/spain"] == "quality.judge" and categories["capitals/chile"] == "quality.assertion"
+    assert "capitals/france" not in categories
+
+
+def test_regression_deepeval_not_imported_without_a_deepeval_metric(tmp_path: Path) -> None:
+    code = ("import sys; from gate.cli import main\n"
+            "try:\n    main(['check', '-c', sys.argv[1], '--only', 'regression'])\n"
+            "except SystemExit as e:\n    print('exit', e.code, 'deepeval' in sys.modules, 'locust' in sys.modules)\n")
+    example = Path(__file__).resolve().parents[2] / "examples" / "support-bot" / "gate.yaml"
+    out = subprocess.run([sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=False)
+    assert out.stdout.strip().splitlines()[-1] == "exit 0 False False"
