@@ -47,7 +47,7 @@ class TargetConfig:
     url: str
     start: tuple[str, ...] | str | None = None
     cwd: Path | None = None
-    ready: str = "/"
+    ready: str | None = None  # None: any HTTP answer on / means it is up; a path must answer 2xx
     ready_timeout_s: float = 30.0
     env: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -173,7 +173,7 @@ def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
         raise config.error(["load", "target", "start"], "start uses {port} but url does not: the gate would not "
                                                         "know where the service listens")
     return TargetConfig(
-        url=str(t["url"]).rstrip("/"), start=start, cwd=cwd, ready=str(t.get("ready", "/")),
+        url=str(t["url"]).rstrip("/"), start=start, cwd=cwd, ready=t.get("ready"),
         ready_timeout_s=seconds(t.get("ready_timeout", 30)),
         env={str(k): _env_text(v) for k, v in (t.get("env") or {}).items()},
         headers={str(k): str(v) for k, v in (t.get("headers") or {}).items()},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gate.render.escape import code_block, inline
+from gate.render.escape import code_block, code_span, inline
 from gate.report import CheckResult, Severity
 
 from .load_thresholds import format_value
@@ -25,7 +25,7 @@ def markdown_details(result: CheckResult) -> str:
     parts.append(_table(metrics, details.get("thresholds") or []))
     other = [t for t in details.get("thresholds") or [] if t["metric"] in ("error_rate", "throughput", "completed")]
     if other:
-        parts.append("\n".join(f"- {_ICON[bool(t['passed'])]} {t['metric']} `{inline(t['threshold'], 80)}`: "
+        parts.append("\n".join(f"- {_ICON[bool(t['passed'])]} {t['metric']} {code_span(t['threshold'], 80)}: "
                                f"{inline(t['observed_text'], 40)}" for t in other))
     chart = _chart(metrics, details.get("baseline") or {})
     if chart:
@@ -76,7 +76,7 @@ def _table(metrics: Mapping[str, Any], thresholds: Sequence[Mapping[str, Any]]) 
         if not isinstance(trend, Mapping) or (not trend.get("count") and not own):
             continue
         cells = " | ".join(_cell(metric, trend.get(s)) for s in _STATS)
-        limit = "<br>".join(f"`{inline(t['threshold'], 60)}`" for t in own) or "–"
+        limit = "<br>".join(code_span(t["threshold"], 60, in_table=True) for t in own) or "–"
         verdict = "<br>".join(_ICON[bool(t["passed"])] + " " + inline(t["observed_text"], 40) for t in own) or "–"
         lines.append(f"| {label} | {cells} | {trend.get('count', 0)} | {limit} | {verdict} |")
     return "\n".join(lines)
@@ -107,7 +107,7 @@ def _errors(errors: Sequence[Mapping[str, Any]]) -> str:
     lines = ["| category | status | error | count |", "|---|---:|---|---:|"]
     for e in errors:
         status = str(e.get("status") or "–")
-        lines.append(f"| `{inline(str(e['category']), 60)}` | {status} | {inline(str(e['message']), 200)} | "
+        lines.append(f"| {code_span(str(e['category']), 60, in_table=True)} | {status} | {inline(str(e['message']), 200)} | "
                      f"{e['count']} |")
     return "\n".join(lines)
 

@@ -98,7 +98,7 @@ def _spawn(cfg: TargetConfig, root: Path, log: Path, port: str) -> subprocess.Po
 
 
 def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
-    url = target.url + cfg.ready
+    url = target.url + (cfg.ready or "/")
     deadline = time.monotonic() + cfg.ready_timeout_s
     last = "no answer yet"
     while True:
@@ -112,6 +112,9 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
                     return
                 last = f"HTTP {resp.status}"
         except urllib.error.HTTPError as exc:
+            # Without a `ready` path, any answer but a server error shows that it listens.
+            if cfg.ready is None and exc.code < 500:
+                return
             last = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

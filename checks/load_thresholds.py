@@ -36,7 +36,7 @@ _OPS: Mapping[str, Callable[[float, float], bool]] = {
 }
 _TIME_UNITS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _EXPR = re.compile(
-    r"^\s*(?P<agg>[a-z_]+(?:\(\s*(?P<pct>[0-9]+(?:\.[0-9]+)?)\s*\))?)\s*"
+    r"^\s*(?P<agg>[a-z_][a-z0-9_.]*(?:\(\s*(?P<pct>[0-9]+(?:\.[0-9]+)?)\s*\))?)\s*"
     r"(?P<op><=|>=|==|!=|<|>)\s*(?P<num>-?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>us|µs|ms|s|m|%)?\s*$"
 )
 
@@ -84,7 +84,8 @@ def parse(metric: str, text: str, index: int = 0) -> Threshold:
             raise ThresholdError(f"{text!r}: {metric} has no percentiles; it allows {', '.join(allowed)}")
         agg = "p" + _num(p)
     elif agg not in allowed:
-        raise ThresholdError(f"{text!r}: unknown aggregate {agg!r} for {metric}; it allows {', '.join(allowed)}")
+        hint = f" (did you mean p({agg[1:]})?)" if re.fullmatch(r"p[0-9.]+", agg) else ""
+        raise ThresholdError(f"{text!r}: unknown aggregate {agg!r} for {metric}{hint}; it allows {', '.join(allowed)}")
     return Threshold(metric, text.strip(), agg, m.group("op"), _value(metric, kind, text, float(m.group("num")),
                                                                    m.group("unit")), index)
 

@@ -1,0 +1,137 @@
+"""The verdict from statistics (thresholds, baseline, inconclusive runs) and its markdown, untrusted text inert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prodgate_checks.load_baseline import Baseline
+from prodgate_checks.load_config import (
+    ChatConfig,
+    LoadConfig,
+    ScenarioKind,
+    TargetConfig,
+)
+from prodgate_checks.load_render import markdown_details
+from prodgate_checks.load_result import RunFacts, evaluate
+from prodgate_checks.load_stats import compute
+from prodgate_checks.load_thresholds import parse
+
+from gate.report import Severity, Status
+
+PROCESS = {"kind": "process", "proc": 0, "cpu_s": 0.2, "wall_s": 2.0}
+
+
+def cfg(thresholds: list[tuple[str, str]] = (), **kw: Any) -> LoadConfig:  # type: ignore[assignment]
+    ths = tuple(parse(m, t, i) for i, (m, t) in enumerate(thresholds))
+    base: dict[str, Any] = dict(
+        target=TargetConfig(url="http://x"), scenario=ScenarioKind.CHAT, locustfile=None, chat=ChatConfig(),
+        http=None, users=4, spawn_rate=4.0, duration_s=2.0, warmup_s=0.0, arrival_rate=None, max_lag_ms=100.0,
+        timeout_s=10.0, workers=1, distributed=None, thresholds=ths,
+        threshold_lines={(t.metric, t.index): 10 + n for n, t in enumerate(ths)}, baseline=Path("b.json"),
+        max_p95_increase={})
+    base.update(kw)
+    return LoadConfig(**base)
+
+
+def samples(n: int = 20, ms: float = 100.0, ttft: float = 40.0, failed: int = 0,
+            err: str = "HTTP 503") -> list[dict[str, Any]]:
+    out = [{"kind": "sample", "t": i * 0.05, "ms": ms + i, "ok": True, "status": 200, "ttft_ms": ttft,
+            "output_tokens": 11, "tokens_from": "usage"} for i in range(n)]
+    out += [{"kind": "sample", "t": 0.01 * i, "ms": 2.0, "ok": False, "status": 503,
+             "cat": "transport.server_error", "err": err} for i in range(failed)]
+    return out
+
+
+def facts(**kw: Any) -> RunFacts:
+    base: dict[str, Any] = dict(processes=[PROCESS], cpu_warning=False, traffic_source="3 request(s)",
+                                url="http://127.0.0.1:1")
+    base.update(kw)
+    return RunFacts(**base)
+
+
+def test_evaluate_thresholds_met_pass_with_headline() -> None:
+    c = cfg([("latency", "p(95) < 500ms"), ("ttft", "p(95) < 100ms"), ("error_rate", "rate < 1%")])
+    result = evaluate(c, compute(samples(), 0.0, 2.0), facts(), "gate.yaml")
+    assert result.status is Status.PASS and result.findings == ()
+    assert result.details["headline"] == {"value": "p95 118.0 ms · 10.0 rps", "change": None}
+    assert result.metrics["latency_ms"]["p50"] == 109.5 and result.metrics["ttft_ms"]["p95"] == 40.0
+    assert result.summary.endswith("all 3 threshold(s) met")
+
+
+def test_evaluate_breach_fails_naming_metric_and_line() -> None:
+    c = cfg([("latency", "p(95) < 500ms"), ("ttft", "p(99) < 30ms")])
+    result = evaluate(c, compute(samples(), 0.0, 2.0), facts(), "gate.yaml")
+    assert result.status is Status.FAIL
+    (finding,) = result.findings
+    assert finding.message == "ttft p99 = 40.0 ms breaches `p(99) < 30ms`"
+    assert (finding.file, finding.line, finding.category) == ("gate.yaml", 11, "budget.latency")
+    assert "ttft 40.0 ms vs `p(99) < 30ms`" in result.summary
+
+
+def test_evaluate_errors_notices_with_categories_and_rate() -> None:
+    c = cfg([("error_rate", "rate <= 10%")])
+    result = evaluate(c, compute(samples(n=18, failed=2), 0.0, 2.0), facts(), "gate.yaml")
+    assert result.status is Status.PASS
+    assert result.metrics["failure_categories"] == {"transport.server_error": 2}
+    assert result.metrics["error_rate"] == 0.1
+    notice = next(f for f in result.findings if f.category == "transport.server_error")
+    assert notice.severity is Severity.NOTICE and notice.message == "2 request(s) failed: HTTP 503"
+
+
+def test_evaluate_errors_without_error_rate_threshold_warn() -> None:
+    result = evaluate(cfg(), compute(samples(failed=1), 0.0, 2.0), facts(), "gate.yaml")
+    assert result.status is Status.WARN
+    assert any("no `error_rate` threshold" in f.message for f in result.findings)
+
+
+def test_evaluate_open_loop_behind_schedule_inconclusive() -> None:
+    c = cfg(arrival_rate=50.0, users=1)
+    result = evaluate(c, compute(samples(), 0.0, 2.0, intended_rps=50.0), facts(), "gate.yaml")
+    assert result.status is Status.ERROR
+    assert result.summary.startswith("inconclusive: the generator could not keep up: 10.0 of the intended 50 rps")
+    assert result.metrics["intended_rps"] == 50.0
+
+
+def test_evaluate_missing_process_samples_inconclusive() -> None:
+    result = evaluate(cfg(workers=2), compute(samples(), 0.0, 2.0), facts(), "gate.yaml")
+    assert result.status is Status.ERROR and "1 of 2 generator processes" in result.summary
+
+
+def test_evaluate_busy_generator_and_dead_target_reported() -> None:
+    busy = {"kind": "process", "proc": 0, "cpu_s": 1.9, "wall_s": 2.0}
+    result = evaluate(cfg(), compute(samples(), 0.0, 2.0),
+                      facts(processes=[busy], target_exit=1, target_log=["Traceback: boom"]), "gate.yaml")
+    assert result.status is Status.FAIL
+    messages = [f.message for f in result.findings]
+    assert any("CPU-bound (process 0: 95%)" in m for m in messages)
+    assert "the service exited with code 1 during the load run" in messages
+    assert result.details["target"]["log_tail"] == ["Traceback: boom"]
+
+
+def test_evaluate_baseline_increase_beyond_limit_fails() -> None:
+    base = Baseline({"version": 1, "metrics": {"latency_ms": {"p50": 50.0, "p90": 60.0, "p95": 80.0, "p99": 90.0},
+                                               "throughput_rps": 12.0}}, "main@abc1234")
+    c = cfg(max_p95_increase={"latency": 0.25})
+    result = evaluate(c, compute(samples(), 0.0, 2.0), facts(baseline=base, baseline_note="baseline from main"),
+                      "gate.yaml")
+    assert result.status is Status.FAIL
+    assert result.findings[0].message == ("latency p95 rose +48% against the baseline (80.0 ms -> 118.0 ms), "
+                                          "more than max_p95_increase 25%")
+    assert result.details["headline"]["change"] == "+48% p95"
+    assert result.details["baseline"]["percentiles"] == [50.0, 60.0, 80.0, 90.0]
+
+
+def test_markdown_details_table_chart_and_escaped_errors() -> None:
+    c = cfg([("latency", "p(95) < 50ms"), ("error_rate", "rate < 50%")])
+    hostile = "@admin <img src=x onerror=alert(1)> | [link](http://evil)"
+    result = evaluate(c, compute(samples(n=10, failed=1, err=hostile), 0.0, 2.0), facts(), "gate.yaml")
+    md = markdown_details(result)
+    assert "| latency | 104.5 ms | 108.1 ms | 108.5 ms | 108.9 ms | 104.5 ms | 10 | `p(95) < 50ms` | ❌ 108\\.5 ms |" in md
+    assert "| time to first token | 40.0 ms |" in md
+    assert "```mermaid\nxychart-beta\n" in md and '    x-axis ["p50", "p90", "p95", "p99"]' in md
+    assert "    bar [104.5, 108.1, 108.5, 108.9]" in md
+    assert "- ✅ error_rate `rate < 50%`: 9\\.09%" in md
+    assert "| `transport.server_error` | 503 |" in md
+    assert "<img" not in md and "@admin" not in md and "](http" not in md
+    assert "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\[link\\]" in md

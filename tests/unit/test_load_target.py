@@ -1,0 +1,116 @@
+"""The service under test as real processes: ready, never ready, dying, and always stopped with its children."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from prodgate_checks.load_config import TargetConfig
+from prodgate_checks.load_target import running_target
+
+from gate.errors import CheckIncomplete
+from tests.servers.load_support import alive
+
+# A service that starts a grandchild, writes both pids, and serves /healthz only if told to.
+SERVICE = textwrap.dedent("""
+    import http.server, subprocess, sys, time
+    port, serve, pids = int(sys.argv[1]), sys.argv[2] == "serve", sys.argv[3]
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    open(pids, "w").write(f"{__import__('os').getpid()} {child.pid}")
+    print("service starting", flush=True)
+    if serve:
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200); self.end_headers()
+            def log_message(self, *a):
+                pass
+        http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+    time.sleep(120)
+""")
+
+
+def config(tmp_path: Path, mode: str, **kw: object) -> TargetConfig:
+    script = tmp_path / "service.py"
+    script.write_text(SERVICE, encoding="utf-8")
+    base: dict[str, object] = dict(url="http://127.0.0.1:{port}", ready="/healthz", ready_timeout_s=10.0,
+                                   start=("{python}", str(script), "{port}", mode, str(tmp_path / "pids")))
+    base.update(kw)
+    return TargetConfig(**base)  # type: ignore[arg-type]
+
+
+def pids(tmp_path: Path) -> list[int]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        text = (tmp_path / "pids").read_text() if (tmp_path / "pids").exists() else ""
+        if len(text.split()) == 2:
+            return [int(p) for p in text.split()]
+        time.sleep(0.05)
+    raise AssertionError("the service never wrote its pids")
+
+
+def gone(pid_list: list[int], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while any(alive(p) for p in pid_list) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(alive(p) for p in pid_list)
+
+
+def test_running_target_ready_then_stopped_with_children(tmp_path: Path) -> None:
+    with running_target(config(tmp_path, "serve"), tmp_path, tmp_path / "log") as target:
+        assert target.url.startswith("http://127.0.0.1:") and "{port}" not in target.url
+        started = pids(tmp_path)
+        assert all(alive(p) for p in started)
+        assert target.exit_code() is None
+    assert gone(started)
+    assert "service starting" in (tmp_path / "log").read_text()
+
+
+def test_running_target_never_ready_incomplete_and_no_process_left(tmp_path: Path) -> None:
+    cfg = config(tmp_path, "hang", ready_timeout_s=1.0)
+    with pytest.raises(CheckIncomplete) as err:
+        with running_target(cfg, tmp_path, tmp_path / "log"):
+            pytest.fail("must not be reached")
+    message = err.value.message
+    assert "never became ready" in message and "/healthz" in message and "ready_timeout" in message
+    assert "service starting" in message  # the last lines of its log
+    assert gone(pids(tmp_path))
+
+
+def test_running_target_start_exits_incomplete_with_code_and_log(tmp_path: Path) -> None:
+    cfg = TargetConfig(url="http://127.0.0.1:{port}", ready_timeout_s=10.0,
+                       start=f"{sys.executable} -c \"import sys; print('boom: address in use'); sys.exit(4)\"")
+    t0 = time.monotonic()
+    with pytest.raises(CheckIncomplete) as err:
+        with running_target(cfg, tmp_path, tmp_path / "log"):
+            pass
+    assert "exited with code 4" in err.value.message and "boom: address in use" in err.value.message
+    assert time.monotonic() - t0 < 5  # noticed at once, not after the ready timeout
+
+
+def test_running_target_error_inside_stops_service(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        with running_target(config(tmp_path, "serve"), tmp_path, tmp_path / "log"):
+            started = pids(tmp_path)
+            raise KeyboardInterrupt  # what Ctrl-C (or SIGTERM, turned into it) does mid-run
+    assert gone(started)
+
+
+def test_running_target_unknown_command_incomplete(tmp_path: Path) -> None:
+    cfg = TargetConfig(url="http://127.0.0.1:{port}", start="no-such-program-xyz --port {port}")
+    with pytest.raises(CheckIncomplete) as err:
+        with running_target(cfg, tmp_path, tmp_path / "log"):
+            pass
+    assert "cannot run 'no-such-program-xyz'" in err.value.message
+
+
+def test_running_target_without_start_unreachable_incomplete(tmp_path: Path) -> None:
+    from prodgate_checks.load_target import free_port
+
+    cfg = TargetConfig(url=f"http://127.0.0.1:{free_port()}", ready_timeout_s=0.5)
+    with pytest.raises(CheckIncomplete) as err:
+        with running_target(cfg, tmp_path, tmp_path / "log"):
+            pass
+    assert "never became ready" in err.value.message and "refused" in err.value.message.lower()
