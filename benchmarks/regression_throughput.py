@@ -46,7 +46,7 @@ def run_in_process(url: str) -> tuple[float, int, int]:
     return wall, served(url) - before, passed
 
 
-def gate_repo(folder: Path, url: str) -> Path:
+def gate_repo(folder: Path, url: str, cases: int = CASES) -> Path:
     (folder / "prompts").mkdir()
     (folder / "datasets").mkdir()
     (folder / "models.yaml").write_text(
@@ -56,7 +56,7 @@ def gate_repo(folder: Path, url: str) -> Path:
         "name: ask\nversion: 1.0.0\nmodel: fake\nmessages:\n  - role: user\n    content: '{{question}}'\n",
         encoding="utf-8")
     with (folder / "datasets" / "cases.jsonl").open("w", encoding="utf-8") as f:
-        for i in range(CASES):
+        for i in range(cases):
             f.write(json.dumps({"id": f"c{i}", "question": f"question {i}"}) + "\n")
     (folder / "gate.yaml").write_text(
         "version: 1\nprompts: ['prompts/*.prompt.yml']\nmodels: models.yaml\n"
@@ -66,18 +66,19 @@ def gate_repo(folder: Path, url: str) -> Path:
     return folder / "gate.yaml"
 
 
-def run_gate_check(url: str, gate_yaml: Path) -> tuple[float, int, int]:
+def run_gate_check(url: str, gate_yaml: Path, *flags: str) -> tuple[float, int, int]:
     report = gate_yaml.parent / "report.json"
     before = served(url)
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "gate", "check", "-c", str(gate_yaml), "--only", "regression",
-                           "--no-cache", "--report-json", str(report)], capture_output=True, text=True, check=False,
+                           *flags, "--report-json", str(report)], capture_output=True, text=True, check=False,
                           env={**os.environ, "DEEPEVAL_TELEMETRY_OPT_OUT": "1"}, cwd=gate_yaml.parent)
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"gate check exited {proc.returncode}: {proc.stderr[-800:]}")
     check = json.loads(report.read_text())["checks"][0]
-    passed = int(round(check["metrics"].get("pass_rate", 0) * CASES)) if "pass_rate" in check["metrics"] else -1
+    cases = sum(1 for line in (gate_yaml.parent / "datasets" / "cases.jsonl").open() if line.strip())
+    passed = int(round(check["metrics"]["pass_rate"] * cases)) if "pass_rate" in check["metrics"] else -1
     return wall, served(url) - before, passed
 
 
@@ -94,7 +95,7 @@ def main() -> None:
         rows.append(("prodgate run_all (in-process)", wall, samples[0][1], samples[0][2]))
         gate_yaml = gate_repo(Path(tmp), url)
         subprocess.run(["git", "init", "-q", "-b", "main", tmp], check=True)
-        checks = [run_gate_check(url, gate_yaml) for _ in range(args.runs)]
+        checks = [run_gate_check(url, gate_yaml, "--no-cache") for _ in range(args.runs)]
         rows.append(("prodgate `gate check` (process)", median([c[0] for c in checks]), checks[0][1], checks[0][2]))
         if args.promptfoo:
             pf = [run_promptfoo(args.promptfoo, url, CASES, CONCURRENCY) for _ in range(args.runs)]

@@ -53,7 +53,7 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
 
 def status_error(status: int, headers: Mapping[str, str], detail: str, where: str) -> ProviderError:
     """The taxonomy for an HTTP status: 429 rate limited, 408 timeout, 5xx server error, other 4xx client error."""
-    wait = retry_after(headers)
+    wait = retry_after(headers, rate_limited=status == 429)
     text = f"HTTP {status} from {where}" + (f": {detail}" if detail else "")
     if status == 429:
         return ProviderError(Category.RATE_LIMITED, text, status=status, retryable=True, retry_after_s=wait)
@@ -65,9 +65,9 @@ def status_error(status: int, headers: Mapping[str, str], detail: str, where: st
     return ProviderError(Category.CLIENT_ERROR, text, status=status)
 
 
-def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds the server asks us to wait: Retry-After (seconds or HTTP date), retry-after-ms,
-    or the longest of OpenAI's x-ratelimit-reset-* ("6m0s", "20ms") when the limit is spent."""
+def retry_after(headers: Mapping[str, str], now: float | None = None, *, rate_limited: bool = True) -> float | None:
+    """Seconds the server asks us to wait: Retry-After (seconds or HTTP date), retry-after-ms, or on a 429
+    the x-ratelimit-reset-* ("6m0s", "20ms") of the budget whose x-ratelimit-remaining-* is 0."""
     lower = {k.lower(): v for k, v in headers.items()}
     if "retry-after-ms" in lower:
         try:
@@ -87,8 +87,15 @@ def retry_after(headers: Mapping[str, str], now: float | None = None) -> float |
             when = None
         if when is not None:
             return max(0.0, when.timestamp() - (time.time() if now is None else now))
-    resets = [duration(v) for k, v in lower.items() if k.startswith("x-ratelimit-reset")]
-    known = [r for r in resets if r is not None]
+    if not rate_limited:
+        return None  # OpenAI sends its reset headers on every answer: they explain only a 429
+    spent = [k.removeprefix("x-ratelimit-remaining-") for k, v in lower.items()
+             if k.startswith("x-ratelimit-remaining-") and v.strip() == "0"]
+    names = spent or [k.removeprefix("x-ratelimit-reset-") for k in lower if k.startswith("x-ratelimit-reset-")]
+    if any(k.startswith("x-ratelimit-remaining-") for k in lower) and not spent:
+        return None  # a 429 with budget left (concurrency, a burst): back off instead
+    waits = [duration(lower[f"x-ratelimit-reset-{n}"]) for n in names if f"x-ratelimit-reset-{n}" in lower]
+    known = [w for w in waits if w is not None]
     return max(known) if known else None
 
 

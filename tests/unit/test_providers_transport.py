@@ -38,6 +38,16 @@ def test_retry_after_openai_reset_headers_longest_wins() -> None:
     assert retry_after(headers) == 360.0
 
 
+def test_retry_after_openai_reset_of_the_spent_budget_only() -> None:
+    headers = {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "1s",
+               "x-ratelimit-remaining-tokens": "5000", "x-ratelimit-reset-tokens": "6m0s"}
+    assert retry_after(headers) == 1.0
+    assert retry_after({**headers, "x-ratelimit-remaining-requests": "3"}) is None
+    assert retry_after(headers, rate_limited=False) is None  # a 500 carrying the usual headers: back off
+    assert status_error(500, headers, "", "x").retry_after_s is None
+    assert status_error(429, headers, "", "x").retry_after_s == 1.0
+
+
 def test_retry_after_no_header_none() -> None:
     assert retry_after({"Content-Type": "application/json"}) is None
     assert retry_after({"Retry-After": "soon"}) is None
