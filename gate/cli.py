@@ -79,7 +79,11 @@ class _Group(click.Group):
             for line in exc.lines:
                 click.echo(f"error: {line}", err=True)
             ctx.exit(int(exc.exit_code))
-        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            # click would turn it into "Aborted!" and exit 1, which reads as "a check failed".
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
             if debug:
