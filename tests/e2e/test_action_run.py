@@ -1,0 +1,184 @@
+"""The composite action end to end, step by step as the runner runs it, against the fake GitHub.
+
+A real git repository holding the example (base commit on main, the pull request's commits on a
+branch), real webhook payloads, the real `gate` CLI, and the runner's files. The install step is
+replaced by this environment's installation of prodgate (see tests/e2e/test_action_runner.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gate.registry import discover
+from tests.conftest import EXAMPLE, GitRepo
+from tests.e2e.test_action_runner import ActionRun, Runner, runner_env
+from tests.servers.github_fake import FakeGitHub, serve
+
+EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "github-events"
+QUICK = {"skip": "load,regression"}
+
+
+@pytest.fixture
+def workspace(repo: GitRepo) -> GitRepo:
+    """The example as a user's repository: main, then a pull-request branch with one change."""
+    shutil.copytree(EXAMPLE, repo.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gate", "__pycache__"))
+    repo.commit("the support bot")
+    repo.git("checkout", "-q", "-b", "changes")
+    readme = repo.write("NOTES.md", "A change that does not touch the prompts.\n")
+    assert readme.exists()
+    repo.commit("notes")
+    return repo
+
+
+class Workflow:
+    def __init__(self, repo: GitRepo, tmp_path: Path, fake: FakeGitHub) -> None:
+        self.repo = repo
+        self.fake = fake
+        self.temp = tmp_path / "runner-temp"
+        self.temp.mkdir()
+        self.runs = 0
+
+    def run(self, event: str = "pull_request.opened", *, fork: bool = False, **inputs: str) -> ActionRun:
+        self.runs += 1
+        payload: dict[str, Any] = json.loads((EVENTS / f"{event}.json").read_text())
+        pr = payload["pull_request"]
+        pr["head"]["sha"] = self.repo.git("rev-parse", "HEAD")
+        pr["base"]["ref"] = "main"
+        if fork:
+            pr["head"]["repo"]["full_name"] = "forker/Hello-World"
+        event_path = self.temp / f"event-{self.runs}.json"
+        event_path.write_text(json.dumps(payload))
+        env = runner_env(self.repo.path, self.temp, event_path, "pull_request", self.fake.url, self.fake.token,
+                         GITHUB_BASE_REF="main", GITHUB_HEAD_REF="changes", GITHUB_RUN_ID=str(9000 + self.runs),
+                         GITHUB_SHA=pr["head"]["sha"], PRODGATE_GITHUB_RETRY_BASE_S="0.01")
+        return Runner(self.repo.path, self.temp, inputs, env).run()
+
+
+def test_action_pull_request_posts_one_comment_and_a_second_push_updates_it(
+        workspace: GitRepo, tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        flow = Workflow(workspace, tmp_path, fake)
+        first = flow.run()
+        first_report = json.loads(Path(first.outputs["report-path"]).read_text())
+        # The second push edits a prompt without bumping its version: the schema check fails.
+        prompt = workspace.path / "prompts" / "classify.prompt.yml"
+        prompt.write_text(prompt.read_text().replace("temperature: 0\n", "temperature: 0.2\n"))
+        workspace.commit("warmer classifier")
+        second = flow.run("pull_request.synchronize", **QUICK)
+
+    check = first.step("check")
+    assert check.outputs["exit-code"] == "0", check.stdout + check.stderr
+    assert not first.failed and first.outputs["verdict"] == "pass"
+    assert Path(first.outputs["report-path"]).is_file()
+    assert first.outputs["comment-url"].startswith("https://github.com/Codertocat/Hello-World/pull/2#issuecomment-")
+    assert first.outputs["monthly-cost"] != "" and float(first.outputs["monthly-cost"]) > 0
+    names = {c["name"] for c in first_report["checks"]}
+    assert names == {c.name for c in discover()[0]}  # every registered check ran on the example
+    assert "## ✅ prodgate: **pass**" in first.summary
+
+    assert second.failed and second.outputs["verdict"] == "fail"
+    assert second.step("check").outputs["exit-code"] == "1"
+    assert "::error title=prodgate::verdict fail (fail-on: fail)" in second.step("Apply fail-on").stdout
+    assert [r.method for r in fake.writes()] == ["POST", "PATCH"]
+    assert len(fake.comments[2]) == 1
+    body = fake.comments[2][0]["body"]
+    assert body.startswith("<!-- prodgate:report -->\n## ❌ prodgate: **fail**")
+    head = workspace.git("rev-parse", "HEAD")
+    assert f"https://github.com/Codertocat/Hello-World/blob/{head}/prompts/classify.prompt.yml#L" in body
+    assert "::error file=prompts/classify.prompt.yml" in second.step("comment").stdout
+    # The token reached `gate comment` through env: only, and no output carries it.
+    assert fake.requests[0].headers["authorization"] == f"Bearer {fake.token}"
+    assert all(fake.token not in s.stdout + s.stderr + s.summary for s in first.steps + second.steps)
+
+
+def test_action_fork_pull_request_degrades_to_summary_with_verdict_unchanged(
+        workspace: GitRepo, tmp_path: Path) -> None:
+    with serve(read_only=True) as fake:
+        fake.open_pull(2)
+        run = Workflow(workspace, tmp_path, fake).run(fork=True, **QUICK)
+    assert not run.failed and run.outputs["verdict"] == "pass"
+    comment = run.step("comment")
+    assert comment.exit_code == 0
+    assert "::warning title=prodgate::no pull request comment: GitHub refused" in comment.stdout
+    assert "fork gets a read-only token" in comment.stdout
+    assert "## ✅ prodgate: **pass**" in run.summary and fake.comments[2] == []
+    assert run.outputs["comment-url"] == ""
+
+
+@pytest.mark.parametrize(("fail_on", "failed"), [("fail", False), ("warn", True), ("never", False)])
+def test_action_fail_on_decides_the_step_for_a_warning(workspace: GitRepo, tmp_path: Path, fail_on: str,
+                                                       failed: bool) -> None:
+    prompt = workspace.path / "prompts" / "answer.prompt.yml"
+    # A key gh-models ignores is a warning unless strict; the version is bumped, as a changed prompt needs.
+    text = re.sub(r"(?m)^version: .*$", "version: 99.0.0", prompt.read_text())
+    prompt.write_text(text + "\nunknown_key: 1\n")
+    workspace.commit("typo")
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Workflow(workspace, tmp_path, fake).run(**{"fail-on": fail_on, "checks": "schema",
+                                                         "extra-args": "--verbose", "comment": "new"})
+    assert run.step("check").outputs["exit-code"] == "0"
+    assert run.outputs["verdict"] == "warn"
+    assert run.failed is failed
+    assert len(fake.ours(2)) == 1 and "## ⚠️ prodgate: **warn**" in fake.ours(2)[0]["body"]
+
+
+def test_action_config_error_posts_error_comment_and_fails_even_with_never(
+        workspace: GitRepo, tmp_path: Path) -> None:
+    (workspace.path / "gate.yaml").write_text("version: 1\nschema:\n  strickt: true\n")
+    workspace.commit("broken gate.yaml")
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Workflow(workspace, tmp_path, fake).run(**{"fail-on": "never"})
+    assert run.failed and run.step("check").outputs["exit-code"] == "2"
+    assert run.outputs["verdict"] == "error" and run.outputs["report-path"] == ""
+    body = fake.comments[2][0]["body"]
+    assert "## 🛑 prodgate: **error**" in body and "unknown key 'strickt'" in body
+
+
+def test_action_inputs_are_data_never_shell(workspace: GitRepo, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    hostile = f"schema$(touch {marker});touch {marker}`touch {marker}`"
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Workflow(workspace, tmp_path, fake).run(checks=hostile, skip="'\"; touch " + str(marker),
+                                                      **{"extra-args": f"--verbose $(touch {marker})"})
+    assert not marker.exists()
+    check = run.step("check")
+    assert check.outputs["exit-code"] == "2"
+    # The text reached the CLI as it was written: as data.
+    assert f"unexpected extra arguments ($(touch {marker}))" in check.stdout
+
+
+def test_action_invalid_fail_on_input_stops_before_installing(workspace: GitRepo, tmp_path: Path) -> None:
+    with serve() as fake:
+        run = Workflow(workspace, tmp_path, fake).run(**{"fail-on": "sometimes"})
+    assert run.failed and run.steps[0].exit_code == 2
+    assert "input fail-on must be fail, warn or never" in run.steps[0].stdout
+    assert not run.step("install").ran and fake.requests == []
+
+
+def test_action_cache_key_follows_the_prompts(workspace: GitRepo, tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        flow = Workflow(workspace, tmp_path, fake)
+        before = flow.run(cache="true", checks="schema", comment="off")
+        prompt = workspace.path / "prompts" / "answer.prompt.yml"
+        prompt.write_text(prompt.read_text() + "\n# a comment\n")
+        after = flow.run(cache="true", checks="schema", comment="off")
+        off = flow.run(cache="false", checks="schema", comment="off")
+    restore, save = before.step("restore"), before.step("Save the response cache")
+    # Relative to the workspace, as actions/cache reads it: beside gate.yaml.
+    assert restore.with_["path"] == "./.gate/cache" == save.with_["path"]
+    assert restore.with_["key"] == save.with_["key"] and restore.with_["key"].endswith("-9001")
+    assert restore.with_["key"].startswith("prodgate-Linux-")
+    assert after.step("restore").with_["key"].rsplit("-", 1)[0] != restore.with_["key"].rsplit("-", 1)[0]
+    assert not off.step("restore").ran and not off.step("Save the response cache").ran
+    assert fake.writes() == []
