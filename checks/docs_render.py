@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gate.render.escape import code_span, inline
-from gate.render.markdown import file_link, findings_markdown
+from gate.render.markdown import MAX_FINDINGS_SUMMARY, file_link, findings_markdown
 from gate.report import CheckResult
 
 _STATE = {"complete": "✅ complete", "incomplete": "❌ incomplete", "missing": "❌ missing",
@@ -18,7 +18,8 @@ def render_details(result: CheckResult) -> str:
     d = result.details
     lines: list[str] = []
     if result.findings:
-        lines += [findings_markdown(result.findings), ""]
+        # All of them: the comment's size fitting shortens this section when it must, the job summary keeps it.
+        lines += [findings_markdown(result.findings, MAX_FINDINGS_SUMMARY), ""]
     modes = d.get("modes") or []
     if modes:
         lines += ["| failure mode | state | where | owner |", "|---|---|---|---|"]
