@@ -86,8 +86,9 @@ def main() -> None:
         config = load_config(gate_yaml)
         settings = load_settings(config)
         inputs = Inputs(settings.traffic, "traffic.yaml", config.models_path, "models.yaml", 3)
-        scenario, problems = build_scenario(WorkTree(), inputs)
-        assert scenario is not None, problems
+        built = build_scenario(WorkTree(), inputs)
+        scenario = built.scenario
+        assert scenario is not None, built.problems
         project(scenario)  # warm: numpy import, price lookups
         t_project = median_s(lambda: project(scenario, draws=10_000), args.runs)
         t_build = median_s(lambda: build_scenario(WorkTree(), inputs), args.runs)

@@ -35,10 +35,11 @@ class CostCheck:
         """traffic.yaml is the cost check's own input, named by gate.yaml: a broken profile is a
         configuration error (exit 2, file:line) before any check spends time or money."""
         settings = load_settings(config)
-        scenario, problems = build_scenario(WorkTree(), _inputs(config, settings, display_path))
-        if scenario is None:
-            raise ConfigError(problems[0], lines=tuple(problems[1:MAX_LINES]))
-        _check_names(config, settings, scenario)
+        built = build_scenario(WorkTree(), _inputs(config, settings, display_path))
+        if built.problems:
+            raise ConfigError(built.problems[0], lines=tuple(built.problems[1:MAX_LINES]))
+        if built.scenario is not None:  # else models.yaml or a prompt is broken: run() reports it
+            _check_names(config, settings, built.scenario)
 
     def run(self, ctx: CheckContext) -> CheckResult:
         settings = load_settings(ctx.config)
@@ -46,9 +47,13 @@ class CostCheck:
         settings = replace(settings, profile=chosen)
         measured = _measured(ctx, suites_of(ctx.config))
         inputs = _inputs(ctx.config, settings, ctx.display, measured)
-        head_scenario, problems = build_scenario(WorkTree(), inputs)
+        built = build_scenario(WorkTree(), inputs)
+        head_scenario = built.scenario
+        if built.defects and not built.problems:
+            return CheckResult(self.name, Status.FAIL, f"cannot project the cost: {built.first()}",
+                               findings=tuple(built.defects))
         if head_scenario is None:
-            return CheckResult(self.name, Status.ERROR, f"could not complete: {problems[0]}")
+            return CheckResult(self.name, Status.ERROR, f"could not complete: {built.first()}")
         if chosen is not None and head_scenario.profile(chosen) is None:
             return CheckResult(self.name, Status.ERROR, f"could not complete: no profile {chosen!r} in "
                                f"{inputs.traffic_display} (profiles: {', '.join(p.name for p in head_scenario.profiles)})")
@@ -86,12 +91,12 @@ class CostCheck:
         tree = BaseTree(ctx.base)
         if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
             return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})"
-        scenario, problems = build_scenario(tree, replace(inputs, anchors=head.anchors, measured={}))
-        if scenario is None:
-            findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): "
-                                    f"{problems[0]}"))
-            return None, f"the base's cost could not be computed: {problems[0]}"
-        return project(scenario, draws=settings.draws, seed=settings.seed), None
+        built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured={}))
+        if built.scenario is None:
+            why = built.first()
+            findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): {why}"))
+            return None, f"the base's cost could not be computed: {why}"
+        return project(built.scenario, draws=settings.draws, seed=settings.seed), None
 
 
 def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:
@@ -102,7 +107,8 @@ def _inputs(config: GateConfig, settings: CostSettings, display: Any,
             measured: Mapping[MeasureKey, Measured] | None = None) -> Inputs:
     models = config.models_path
     return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
-                  settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc))
+                  settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc),
+                  display)
 
 
 def _measured(ctx: CheckContext, suites: Mapping[str, Path | None]) -> dict[MeasureKey, Measured]:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import difflib
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from gate.config import display_path
 from gate.gitref import BaseRef
 from gate.models import ModelConfig, ModelsFile, load_models
 from gate.prompts import PromptFile
+from gate.report import Finding, Severity
 from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml, read_text
 
 from .cost_prices import PriceError, PriceSheet, price_of
@@ -110,6 +112,24 @@ class Inputs:
     measured: Mapping[MeasureKey, Measured] = field(default_factory=dict)
     anchors: Mapping[MeasureKey, tuple[Measured, float | None]] | None = None  # set when pricing the base
     when: datetime | None = None
+    display: Callable[[Path], str] = display_path  # how messages name a prompt file
+
+
+@dataclass(frozen=True)
+class Built:
+    """A scenario, or why there is none: `problems` are traffic.yaml's (exit 2, `file:line:col: ...`);
+    `defects` are of files the schema check examines too (models.yaml, prompts), so they are
+    findings (exit 1), as every defect of an examined file is."""
+
+    scenario: Scenario | None
+    problems: list[str] = field(default_factory=list)
+    defects: list[Finding] = field(default_factory=list)
+
+    def first(self) -> str:
+        if self.problems:
+            return self.problems[0]
+        d = self.defects[0]
+        return f"{d.location()}: {d.message}" if d.file else d.message
 
 
 def load_models_text(text: str, display: str) -> ModelsFile:
@@ -120,46 +140,50 @@ def load_models_text(text: str, display: str) -> ModelsFile:
         return load_models(path, display)
 
 
-def build_scenario(files: Files, inputs: Inputs) -> tuple[Scenario | None, list[str]]:
-    """The scenario, or None with every problem as `file:line:col: $.path: message`."""
+def build_scenario(files: Files, inputs: Inputs) -> Built:
     try:
         text = files.read(inputs.traffic_path, inputs.traffic_display)
     except YamlError as exc:
-        return None, [str(exc)]
+        return Built(None, [str(exc)])
     if text is None:
-        return None, [f"{inputs.traffic_display}: file not found"]
+        return Built(None, [f"{inputs.traffic_display}: file not found"])
     try:
         traffic, problems = parse_traffic(parse_yaml(text, inputs.traffic_display))
     except YamlError as exc:
-        return None, [str(exc)]
+        return Built(None, [str(exc)])
     if problems:
-        return None, problems
-    models = _models(files, inputs, problems)
+        return Built(None, problems)
+    defects: list[Finding] = []
+    models = _models(files, inputs, defects)
     if models is None:
-        return None, problems
+        return Built(None, [], defects)
     builder = _Builder(files, inputs, traffic, models)
     profiles = tuple(Profile(p.name, p.days_per_month, tuple(
         r for spec in p.routes if (r := builder.route(spec, p.days_per_month * p.volume_scale)) is not None))
         for p in traffic.profiles)
-    if builder.problems:
-        return None, list(dict.fromkeys(builder.problems))
-    return Scenario(profiles, dict(builder.sheets), dict(builder.anchors)), []
+    if builder.problems or builder.defects:
+        return Built(None, list(dict.fromkeys(builder.problems)), builder.defects)
+    return Built(Scenario(profiles, dict(builder.sheets), dict(builder.anchors)))
 
 
-def _models(files: Files, inputs: Inputs, problems: list[str]) -> ModelsFile | None:
+def _defect(exc: YamlError) -> Finding:
+    return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected)", exc.file, exc.line, exc.column)
+
+
+def _models(files: Files, inputs: Inputs, defects: list[Finding]) -> ModelsFile | None:
     if inputs.models_path is None:
         return ModelsFile(inputs.models_display, None, {}, None, ())
     try:
         text = files.read(inputs.models_path, inputs.models_display)
     except YamlError as exc:
-        problems.append(str(exc))
+        defects.append(_defect(exc))
         return None
     if text is None:
         return ModelsFile(inputs.models_display, None, {}, None, ())
     models = load_models_text(text, inputs.models_display)
     if models.doc is None:
         p = models.problems[0]
-        problems.append(f"{inputs.models_display}:{p.position.line}:{p.position.column}: {p.message}")
+        defects.append(_defect(YamlError(inputs.models_display, p.message, p.position.line, p.position.column)))
         return None
     return models
 
@@ -168,6 +192,7 @@ class _Builder:
     def __init__(self, files: Files, inputs: Inputs, traffic: TrafficFile, models: ModelsFile) -> None:
         self.files, self.inputs, self.traffic, self.models = files, inputs, traffic, models
         self.problems: list[str] = []
+        self.defects: list[Finding] = []
         self.sheets: dict[str, PriceSheet] = {}
         self.anchors: dict[MeasureKey, tuple[Measured, float | None]] = {}
         self._prompts: dict[Path, PromptFile | None] = {}
@@ -325,18 +350,18 @@ class _Builder:
         if path in self._prompts:
             return self._prompts[path]
         prompt: PromptFile | None = None
+        display = self.inputs.display(path)
         try:
-            text = self.files.read(path, path.name)
+            text = self.files.read(path, display)
             if text is None:
-                self.problems.append(f"{where}: {path.name}: prompt file not found")
+                self.problems.append(f"{where}: {display}: prompt file not found")
             else:
-                doc = parse_yaml(text, path.name)
+                doc = parse_yaml(text, display)
                 if isinstance(doc.data, dict):
                     prompt = PromptFile(path, doc)
                 else:
-                    self.problems.append(f"{where}: {path.name}: not a prompt file (a mapping is expected)")
+                    self.defects.append(_defect(YamlError(display, "a prompt file must be a mapping", 1, 1)))
         except YamlError as exc:
-            self.problems.append(f"{where}: {exc}")
+            self.defects.append(_defect(exc))
         self._prompts[path] = prompt
         return prompt
-

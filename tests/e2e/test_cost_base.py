@@ -51,11 +51,11 @@ def test_cost_base_measured_tokens_shift_by_prompt_growth(repo: GitRepo) -> None
     repo.write("help.prompt.yml", PROMPT.replace("Be brief.", "Be brief. " + "y" * 2000))
 
     measured = {("helper", "input_tokens"): Measured(900.0, 25)}
-    head, problems = build_scenario(WorkTree(), inputs(repo.path, measured))
-    assert head is not None, problems
+    head = build_scenario(WorkTree(), inputs(repo.path, measured)).scenario
+    assert head is not None
     base_ref = resolve_base(repo.path, "main")
-    base, problems = build_scenario(BaseTree(base_ref), replace(inputs(repo.path, {}), anchors=head.anchors))
-    assert base is not None, problems
+    base = build_scenario(BaseTree(base_ref), replace(inputs(repo.path, {}), anchors=head.anchors)).scenario
+    assert base is not None
 
     head_route, base_route = head.profiles[0].routes[0], base.profiles[0].routes[0]
     assert head_route.input_tokens.dist.mean == 900

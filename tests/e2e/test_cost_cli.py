@@ -237,3 +237,47 @@ def test_cost_example_doubled_output_fails_and_names_route(repo: GitRepo) -> Non
     (repo.path / "models.yaml").write_text(models.replace("model: openai/gpt-4o-mini", "model: openai/gpt-4o"))
     bigger = gate("check", "--only", "cost", cwd=repo.path)
     assert bigger.exit_code == 1 and "moved by answer (+$" in bigger.stdout
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ("  traffic: traffic.yaml\n", "  traffic: trafic.yaml\n",
+     "error: gate.yaml:5:12: trafic.yaml: file not found (relative to .)"),
+    ("  traffic: traffic.yaml\n", "  traffic: traffic.yaml\n  profile: peek\n",
+     "error: gate.yaml:6:12: no profile 'peek' in traffic.yaml (did you mean 'peak'?)"),
+    ("{warn: 10, fail: 25}", "{warn: 30, fail: 25}", "error: gate.yaml:8:23: warn (30) is above fail (25): warn must come first"),
+])
+def test_cost_bad_cost_section_is_exit_2_at_gate_yaml(cost_repo: GitRepo, old: str, new: str, message: str) -> None:
+    cost_repo.write("gate.yaml", GATE.replace(old, new))
+    res = gate("check", cwd=cost_repo.path)
+    assert res.exit_code == 2 and res.stderr.strip() == message
+
+
+def test_cost_broken_models_yaml_is_a_finding_not_a_usage_error(cost_repo: GitRepo) -> None:
+    cost_repo.write("models.yaml", MODELS + "  bad: [\n")
+    res = gate("check", "--format", "json", cwd=cost_repo.path)
+    assert res.exit_code == 1, res.stderr
+    cost = cost_of(res.json())
+    assert cost["status"] == "fail" and cost["summary"].startswith("cannot project the cost: models.yaml:")
+    assert cost["findings"][0]["file"] == "models.yaml" and cost["findings"][0]["line"] == 6
+
+
+@pytest.mark.parametrize(("budget", "status", "code", "needle"), [
+    ("monthly_usd: {warn: 10, fail: 1000}", "warn", 0, "monthly cost $"),
+    ("monthly_usd: 10", "fail", 1, "over the fail budget of $10.00"),
+    ("max_increase_usd: {warn: 1}", "warn", 0, "rises by $"),
+    ("{statistic: p95, monthly_usd: 200}", "fail", 1, "monthly cost (p95) $"),
+])
+def test_cost_budget_levels(cost_repo: GitRepo, budget: str, status: str, code: int, needle: str) -> None:
+    gate_yaml = GATE.split("  budget:")[0] + (f"  budget: {budget}\n" if budget.startswith("{") else
+                                               f"  budget:\n    {budget}\n")
+    cost_repo.write("gate.yaml", gate_yaml)
+    traffic = TRAFFIC.replace("requests_per_day: 10000", "requests_per_day: {p50: 10000, p95: 30000}")
+    cost_repo.write("traffic.yaml", traffic)
+    cost_repo.commit("distribution")
+    cost_repo.write("traffic.yaml", traffic.replace("output_tokens: 200", "output_tokens: 210"))
+    code_, report = run_json(cost_repo)
+    cost = cost_of(report)
+    assert (code_, cost["status"]) == (code, status), cost["findings"]
+    assert any(needle in f["message"] for f in cost["findings"]), cost["findings"]
+    if "p95" in budget:
+        assert cost["metrics"]["monthly_usd"] < 200 < cost["metrics"]["monthly_usd_p95"]

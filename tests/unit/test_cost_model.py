@@ -72,8 +72,9 @@ def build(tmp_path: Path, route: str, *, days: float = 30, horizon: int = 1, ext
     (tmp_path / "traffic.yaml").write_text(text)
     inputs = Inputs(tmp_path / "traffic.yaml", "traffic.yaml", tmp_path / "models.yaml", "models.yaml", horizon,
                     suites or {}, measured or {})
-    scenario, problems = build_scenario(WorkTree(), inputs)
-    assert scenario is not None, problems
+    built = build_scenario(WorkTree(), inputs)
+    scenario = built.scenario
+    assert scenario is not None, built.problems
     return scenario
 
 

@@ -27,9 +27,9 @@ def problems_of(tmp_path: Path, traffic: str, suites: dict[str, Path | None] | N
     (tmp_path / "traffic.yaml").write_text(traffic)
     inputs = Inputs(tmp_path / "traffic.yaml", "traffic.yaml", tmp_path / "models.yaml", "models.yaml",
                     suites=suites or {})
-    scenario, problems = build_scenario(WorkTree(), inputs)
-    assert (scenario is None) == bool(problems)
-    return problems
+    built = build_scenario(WorkTree(), inputs)
+    assert (built.scenario is None) == bool(built.problems or built.defects)
+    return built.problems
 
 
 def route(body: str) -> str:
