@@ -74,7 +74,8 @@ def main() -> None:
 
     from prodgate_checks.cost import CostCheck
     from prodgate_checks.cost_budget import load_settings
-    from prodgate_checks.cost_inputs import Inputs, WorkTree, build_scenario
+    from prodgate_checks.cost_files import WorkTree
+    from prodgate_checks.cost_inputs import Inputs, build_scenario
     from prodgate_checks.cost_model import project
 
     from gate.config import load_config

@@ -16,7 +16,8 @@ from gate.report import CheckResult, Finding, Severity, Status, status_from_find
 
 from .cost_budget import CostSettings, budget_findings, load_settings, suites_of
 from .cost_diff import Diff, diff, money
-from .cost_inputs import BaseTree, Inputs, MeasureKey, Scenario, WorkTree, build_scenario
+from .cost_files import BaseTree, WorkTree
+from .cost_inputs import Inputs, MeasureKey, Scenario, build_scenario
 from .cost_model import ProfileCost, project
 from .cost_prices import price_data_label
 from .cost_report import details_of, notices, summary_of

@@ -3,52 +3,24 @@
 from __future__ import annotations
 
 import difflib
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from gate.config import display_path
-from gate.gitref import BaseRef
-from gate.models import ModelConfig, ModelsFile, load_models
+from gate.models import ModelConfig, ModelsFile
 from gate.prompts import PromptFile
-from gate.report import Finding, Severity
-from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml, read_text
+from gate.report import Finding
+from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml
 
+from .cost_files import Files, defect, read_models
 from .cost_prices import PriceError, PriceSheet, price_of
 from .cost_tokens import CHARS_PER_TOKEN, Estimate, Measured, estimate_prompt
 from .cost_traffic import Dist, RouteSpec, TokenSpec, TrafficFile, parse_traffic
 
 # (suite, "input_tokens" | "output_tokens")
 MeasureKey = tuple[str, str]
-
-
-class Files(Protocol):
-    """Reads a file the projection needs, from the work tree or from the base commit."""
-
-    def read(self, path: Path, display: str) -> str | None: ...
-
-
-class WorkTree:
-    def read(self, path: Path, display: str) -> str | None:
-        return read_text(path, display) if path.exists() else None
-
-
-class BaseTree:
-    def __init__(self, base: BaseRef) -> None:
-        self.base = base
-
-    def read(self, path: Path, display: str) -> str | None:
-        rel = self.base.relpath(path)
-        data = self.base.read(rel) if rel is not None else None
-        if data is None:
-            return None
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise YamlError(display, "not valid UTF-8") from None
 
 
 @dataclass(frozen=True)
@@ -132,14 +104,6 @@ class Built:
         return f"{d.location()}: {d.message}" if d.file else d.message
 
 
-def load_models_text(text: str, display: str) -> ModelsFile:
-    """gate.models parses a path; the base's models.yaml is text from git, so it goes through a temp file."""
-    with tempfile.TemporaryDirectory(prefix="prodgate-cost-") as tmp:
-        path = Path(tmp) / "models.yaml"
-        path.write_text(text, encoding="utf-8")
-        return load_models(path, display)
-
-
 def build_scenario(files: Files, inputs: Inputs) -> Built:
     try:
         text = files.read(inputs.traffic_path, inputs.traffic_display)
@@ -154,7 +118,7 @@ def build_scenario(files: Files, inputs: Inputs) -> Built:
     if problems:
         return Built(None, problems)
     defects: list[Finding] = []
-    models = _models(files, inputs, defects)
+    models = read_models(files, inputs.models_path, inputs.models_display, defects)
     if models is None:
         return Built(None, [], defects)
     builder = _Builder(files, inputs, traffic, models)
@@ -164,28 +128,6 @@ def build_scenario(files: Files, inputs: Inputs) -> Built:
     if builder.problems or builder.defects:
         return Built(None, list(dict.fromkeys(builder.problems)), builder.defects)
     return Built(Scenario(profiles, dict(builder.sheets), dict(builder.anchors)))
-
-
-def _defect(exc: YamlError) -> Finding:
-    return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected)", exc.file, exc.line, exc.column)
-
-
-def _models(files: Files, inputs: Inputs, defects: list[Finding]) -> ModelsFile | None:
-    if inputs.models_path is None:
-        return ModelsFile(inputs.models_display, None, {}, None, ())
-    try:
-        text = files.read(inputs.models_path, inputs.models_display)
-    except YamlError as exc:
-        defects.append(_defect(exc))
-        return None
-    if text is None:
-        return ModelsFile(inputs.models_display, None, {}, None, ())
-    models = load_models_text(text, inputs.models_display)
-    if models.doc is None:
-        p = models.problems[0]
-        defects.append(_defect(YamlError(inputs.models_display, p.message, p.position.line, p.position.column)))
-        return None
-    return models
 
 
 class _Builder:
@@ -360,8 +302,8 @@ class _Builder:
                 if isinstance(doc.data, dict):
                     prompt = PromptFile(path, doc)
                 else:
-                    self.defects.append(_defect(YamlError(display, "a prompt file must be a mapping", 1, 1)))
+                    self.defects.append(defect(YamlError(display, "a prompt file must be a mapping", 1, 1)))
         except YamlError as exc:
-            self.defects.append(_defect(exc))
+            self.defects.append(defect(exc))
         self._prompts[path] = prompt
         return prompt

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_inputs import BaseTree, Inputs, WorkTree, build_scenario
+from prodgate_checks.cost_files import BaseTree, WorkTree
+from prodgate_checks.cost_inputs import Inputs, build_scenario
 from prodgate_checks.cost_model import project
 from prodgate_checks.cost_tokens import Measured
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_inputs import Inputs, Scenario, WorkTree, build_scenario
+from prodgate_checks.cost_files import WorkTree
+from prodgate_checks.cost_inputs import Inputs, Scenario, build_scenario
 from prodgate_checks.cost_model import project, project_profile
 from prodgate_checks.cost_tokens import Measured, estimate_prompt
 

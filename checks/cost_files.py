@@ -1,0 +1,68 @@
+"""Where the cost check reads its files: the work tree, or the base commit through git."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+from gate.gitref import BaseRef
+from gate.models import ModelsFile, load_models
+from gate.report import Finding, Severity
+from gate.yamlfile import YamlError, read_text
+
+
+class Files(Protocol):
+    """Reads a file the projection needs, from the work tree or from the base commit."""
+
+    def read(self, path: Path, display: str) -> str | None: ...
+
+
+class WorkTree:
+    def read(self, path: Path, display: str) -> str | None:
+        return read_text(path, display) if path.exists() else None
+
+
+class BaseTree:
+    def __init__(self, base: BaseRef) -> None:
+        self.base = base
+
+    def read(self, path: Path, display: str) -> str | None:
+        rel = self.base.relpath(path)
+        data = self.base.read(rel) if rel is not None else None
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise YamlError(display, "not valid UTF-8") from None
+
+
+def load_models_text(text: str, display: str) -> ModelsFile:
+    """gate.models parses a path; the base's models.yaml is text from git, so it goes through a temp file."""
+    with tempfile.TemporaryDirectory(prefix="prodgate-cost-") as tmp:
+        path = Path(tmp) / "models.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_models(path, display)
+
+
+def defect(exc: YamlError) -> Finding:
+    return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected)", exc.file, exc.line, exc.column)
+
+
+def read_models(files: Files, path: Path | None, display: str, defects: list[Finding]) -> ModelsFile | None:
+    if path is None:
+        return ModelsFile(display, None, {}, None, ())
+    try:
+        text = files.read(path, display)
+    except YamlError as exc:
+        defects.append(defect(exc))
+        return None
+    if text is None:
+        return ModelsFile(display, None, {}, None, ())
+    models = load_models_text(text, display)
+    if models.doc is None:
+        p = models.problems[0]
+        defects.append(defect(YamlError(display, p.message, p.position.line, p.position.column)))
+        return None
+    return models
