@@ -281,3 +281,22 @@ def test_cost_budget_levels(cost_repo: GitRepo, budget: str, status: str, code: 
     assert any(needle in f["message"] for f in cost["findings"]), cost["findings"]
     if "p95" in budget:
         assert cost["metrics"]["monthly_usd"] < 200 < cost["metrics"]["monthly_usd_p95"]
+
+
+def test_cost_verb_profile_option_picks_the_gated_profile(cost_repo: GitRepo) -> None:
+    cost_repo.write("gate.yaml", GATE.replace("{warn: 900, fail: 2000}", "{warn: 200, fail: 2000}"))
+    expected = gate("cost", "--format", "json", cwd=cost_repo.path)
+    peak = gate("cost", "--profile", "peak", "--format", "json", cwd=cost_repo.path)
+    assert expected.exit_code == 0 and cost_of(expected.json())["status"] == "pass"
+    # Three times the volume: peak is over the $200 warn budget that expected is under.
+    assert peak.exit_code == 0 and cost_of(peak.json())["status"] == "warn"
+    assert cost_of(peak.json())["details"]["profile"] == "peak"
+    assert cost_of(peak.json())["metrics"]["monthly_usd"] == pytest.approx(
+        3 * cost_of(expected.json())["metrics"]["monthly_usd"], rel=1e-6)
+
+
+def test_cost_verb_without_cost_section_is_exit_2(repo: GitRepo) -> None:
+    repo.write("gate.yaml", "version: 1\n")
+    res = gate("cost", cwd=repo.path)
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: gate.yaml: no `cost:` section (add `cost: {traffic: traffic.yaml}`)"
