@@ -27,6 +27,7 @@ BUILTIN_USERS = True
 
 SAMPLES_MESSAGE = "prodgate_samples"
 FLUSH_INTERVAL_S = 0.5
+WORKER_EXIT_DELAY_S = 0.5
 MAX_ERROR_TEXT = 200
 
 
@@ -116,9 +117,10 @@ def _test_start(environment: Environment, **_: Any) -> None:
 
 def _finish(environment: Environment) -> None:
     runner = environment.runner
-    if runner is not None:
-        runner.stop()
-        runner.quit()
+    if runner is None:
+        return
+    runner.stop()
+    runner.quit()
 
 
 @listener(events.test_stop)
@@ -135,6 +137,10 @@ def _test_stop(environment: Environment, **_: Any) -> None:
         STATE.flusher.kill(block=False)
         STATE.flusher = None
     _flush()
+    if isinstance(runner, WorkerRunner):
+        # A worker serves one gate run. After a stop it would wait out --stop-timeout (not reading the
+        # master's quit) and then offer itself for a next run: end it once "stopped" has been sent.
+        gevent.spawn_later(WORKER_EXIT_DELAY_S, runner.quit)
 
 
 @listener(events.quitting)

@@ -1,0 +1,79 @@
+"""Beyond one process: `workers` (locust --processes) and locust's master/worker mode, on loopback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from prodgate_checks.load_target import free_port
+
+from tests.conftest import gate
+from tests.servers.load_support import load_result, write_load_repo
+from tests.servers.openai_fake import Behaviour, serve
+
+
+def test_load_workers_open_loop_rate_shared_by_processes(tmp_path: Path) -> None:
+    with serve(Behaviour(latency_s=0.02)) as server:
+        write_load_repo(tmp_path, {"target": {"url": server.url}, "chat": {"dataset": "messages.jsonl",
+                                                                           "stream": False},
+                                   "workers": 2, "users": 4, "arrival_rate": 20, "warmup": "0.5s", "duration": "2s",
+                                   "thresholds": {"error_rate": ["rate < 1%"]}})
+        res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path)
+    check = load_result(tmp_path / "r.json")
+    assert res.exit_code == 0, check["summary"]
+    processes = check["details"]["generator"]["processes"]
+    assert sorted(p["proc"] for p in processes) == [0, 1] and {p["role"] for p in processes} == {"worker"}
+    assert len({p["pid"] for p in processes}) == 2
+    # Each process takes every other slot of one schedule: together they send the intended rate.
+    assert check["metrics"]["achieved_rps"] == pytest.approx(20, rel=0.1)
+    assert check["details"]["run"]["processes"] == 2
+
+
+def test_load_distributed_master_and_two_workers(tmp_path: Path) -> None:
+    port = free_port()
+    with serve(Behaviour(ttft_s=0.05, token_interval_s=0.005)) as server:
+        write_load_repo(tmp_path, {"target": {"url": server.url}, "users": 4, "duration": "2s",
+                                   "distributed": {"workers": 2, "bind_host": "127.0.0.1", "bind_port": port,
+                                                   "wait": "20s"},
+                                   "thresholds": {"ttft": ["p(95) < 1s"], "completed": ["count >= 20"]}})
+        master = subprocess.Popen([sys.executable, "-m", "gate", "check", "-c", "gate.yaml", "--only", "load",
+                                   "--report-json", "r.json"], cwd=tmp_path, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        # Workers as on other hosts: they fetch the locustfile from the master (`-f -`) and get the
+        # scenario with the run's options.
+        workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", "-", "--worker", "--master-host",
+                                     "127.0.0.1", "--master-port", str(port)], cwd=tmp_path,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+        try:
+            _, err = master.communicate(timeout=60)
+            codes = [w.wait(timeout=15) for w in workers]
+        finally:
+            for proc in (master, *workers):
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    assert master.returncode == 0, err
+    assert codes == [0, 0]  # workers leave when the run is over
+    check = load_result(tmp_path / "r.json")
+    processes = check["details"]["generator"]["processes"]
+    assert sorted(p["proc"] for p in processes) == [0, 1]
+    assert {p["pid"] for p in processes} == {w.pid for w in workers}
+    assert check["details"]["run"]["distributed"] is True
+    assert check["metrics"]["ttft_ms"]["p50"] == pytest.approx(50, rel=0.2)
+
+
+def test_load_distributed_no_worker_exit_3(tmp_path: Path) -> None:
+    with serve(Behaviour()) as server:
+        write_load_repo(tmp_path, {"target": {"url": server.url}, "users": 2, "duration": "1s",
+                                   "distributed": {"workers": 2, "bind_host": "127.0.0.1", "bind_port": free_port(),
+                                                   "wait": "2s"}})
+        t0 = time.monotonic()
+        res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path)
+    assert res.exit_code == 3, res.stderr
+    assert time.monotonic() - t0 < 30
+    check = load_result(tmp_path / "r.json")
+    assert check["status"] == "error"
+    assert "could not complete: " in check["summary"] and "worker" in check["summary"]
