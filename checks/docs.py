@@ -16,7 +16,6 @@ from .docs_rules import (
     ModeSection,
     completeness,
     coverage,
-    is_complete,
     mode_rows,
     mode_sections,
     waiver_findings,
@@ -46,9 +45,14 @@ class DocsCheck:
             found, warnings = mode_sections(doc.file, doc.document.sections, opts)
             sections += found
             findings += warnings
-        for ms in sections:
-            findings += completeness(ms, opts)
-        rows = mode_rows(opts.catalogue, sections, opts)
+        incomplete: set[int] = set()
+        for i, ms in enumerate(sections):
+            own = completeness(ms, opts)
+            findings += own
+            if any(f.severity is Severity.ERROR for f in own):
+                incomplete.add(i)
+        complete = {id(ms): i not in incomplete for i, ms in enumerate(sections)}
+        rows = mode_rows(opts.catalogue, sections, opts, lambda ms: complete[id(ms)])
         anchor_file, anchor_line = docs.anchor
         details: dict[str, Any] = {}
         if docs.parsed and not sections:
@@ -72,7 +76,7 @@ class DocsCheck:
         details.update({"headline": headline, "modes": [_row(r) for r in rows],
                         "documents": [d.file for d in docs.parsed],
                         # Sections of the system's own failure modes, beyond the catalogue.
-                        "other_modes": [_other(ms, opts) for ms in sections if not ms.modes]})
+                        "other_modes": [_other(ms, complete[id(ms)]) for ms in sections if not ms.modes]})
         return CheckResult(self.name, status, _summary(metrics), metrics=metrics, findings=tuple(findings),
                            details=details)
 
@@ -116,8 +120,8 @@ class DocsCheck:
         return render_details(result)
 
 
-def _other(ms: ModeSection, opts: DocsOptions) -> dict[str, Any]:
-    state = "not applicable" if ms.waiver else "complete" if is_complete(ms, opts) else "incomplete"
+def _other(ms: ModeSection, complete: bool) -> dict[str, Any]:
+    state = "not applicable" if ms.waiver else "complete" if complete else "incomplete"
     owner = next((o for f in ms.section.fields if f.name == "owner" for o in owners(f.text, f.hrefs)), None)
     out: dict[str, Any] = {"title": ms.title, "state": state, "file": ms.file, "line": ms.section.line}
     if owner:

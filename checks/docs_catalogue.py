@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 # The failure taxonomy the regression and load checks put on their findings.
 TAXONOMY = (
@@ -97,6 +97,7 @@ CATALOGUE: tuple[Mode, ...] = (
 )
 
 
+@lru_cache(maxsize=4096)  # labels and phrases repeat across sections
 def normalise(text: str) -> str:
     """Lower case, words separated by single spaces: how headings, labels and phrases are compared."""
     return " ".join(re.sub(r"[^0-9a-z]+", " ", text.lower().replace("'", "").replace("’", "")).split())

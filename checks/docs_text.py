@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .docs_catalogue import normalise
 
-DEFAULT_MAX_BYTES = 1024 * 1024
+DEFAULT_MAX_BYTES = 512 * 1024
 
 _MARKERS = re.compile(r"(?<![A-Za-z])(TODO|TBD|TBC|FIXME|XXX)(?![A-Za-z])")
 _LOREM = re.compile(r"lorem\s+ipsum", re.IGNORECASE)

@@ -248,7 +248,7 @@ def test_docs_missing_document_points_at_gate_init(repo: GitRepo) -> None:
     ("Just prose, no headings at all.\n", 1, "has no `## ` sections"),
     ("# Title only\n\nProse.\n", 1, "has no `## ` sections"),
     (b"# Failure modes\n\n## Provider outage\n**Owner:** J\xf6rg\n", 4, "the failure-mode document is not valid UTF-8"),
-    (b"# Failure modes\n" + b"x" * (5 * 1024 * 1024), 1, "the failure-mode document is 5.0 MiB, over the 1.0 MiB"),
+    (b"# Failure modes\n" + b"x" * (5 * 1024 * 1024), 1, "the failure-mode document is 5.0 MiB, over the 512 KiB"),
 ])
 def test_docs_unusual_input_is_one_clear_finding(repo: GitRepo, content: str | bytes, line: int, message: str) -> None:
     setup(repo, content)

@@ -95,7 +95,7 @@ def test_read_document_empty_large_and_directory_are_problems(tmp_path: Path) ->
     (tmp_path / "big.md").write_bytes(b"x" * (5 * 1024 * 1024))
     assert read_document(tmp_path / "empty.md") == ReadProblem("is empty")
     big = read_document(tmp_path / "big.md")
-    assert isinstance(big, ReadProblem) and big.message.startswith("is 5.0 MiB, over the 1.0 MiB limit")
+    assert isinstance(big, ReadProblem) and big.message.startswith("is 5.0 MiB, over the 512 KiB limit")
     assert read_document(tmp_path) == ReadProblem("is a directory, not a markdown file")
 
 
