@@ -51,20 +51,6 @@ class Dist:
     def random(self) -> bool:
         return self.kind is not DistKind.FIXED
 
-    def scaled(self, factor: float) -> Dist:
-        if self.kind is DistKind.LOGNORMAL:
-            if factor == 0:
-                return Dist.fixed(0.0)
-            return Dist(self.kind, self.mean * factor, mu=self.mu + math.log(factor), sigma=self.sigma)
-        return Dist(self.kind, self.mean * factor, sd=self.sd * factor)
-
-    def shifted(self, delta: float) -> Dist:
-        """The same spread around a mean moved by delta (never below 0): a prompt grew or shrank."""
-        mean = max(self.mean + delta, 0.0)
-        if self.kind is DistKind.LOGNORMAL and self.mean > 0:
-            return self.scaled(mean / self.mean)
-        return Dist(self.kind, mean, sd=self.sd)
-
     def sample(self, z: Any) -> Any:
         """Values for standard-normal draws z (a numpy array)."""
         import numpy as np
@@ -74,13 +60,6 @@ class Dist:
         if self.kind is DistKind.LOGNORMAL:
             return np.exp(self.mu + self.sigma * z)
         return np.full(np.shape(z), self.mean)
-
-    def describe(self) -> str:
-        if self.kind is DistKind.NORMAL:
-            return f"{self.mean:,.6g} ± {self.sd:,.6g}"
-        if self.kind is DistKind.LOGNORMAL:
-            return f"p50 {math.exp(self.mu):,.6g}, p95 {math.exp(self.mu + Z95 * self.sigma):,.6g}"
-        return f"{self.mean:,.6g}"
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def test_cost_verb_unknown_profile_is_exit_2(cost_repo: GitRepo) -> None:
     assert res.stderr.strip() == "error: --profile: no profile 'pek' in traffic.yaml (profiles: expected, peak)"
 
 
-def test_cost_verb_json_and_markdown_outputs(cost_repo: GitRepo, tmp_path: Path) -> None:
+def test_cost_verb_json_and_markdown_outputs_carry_sentence_and_pie(cost_repo: GitRepo, tmp_path: Path) -> None:
     cost_repo.write("traffic.yaml", TRAFFIC.replace("output_tokens: 200", "output_tokens: 400"))
     md = tmp_path / "summary.md"
     res = gate("cost", "--format", "json", "--markdown", md, cwd=cost_repo.path)
@@ -267,7 +267,7 @@ def test_cost_broken_models_yaml_is_a_finding_not_a_usage_error(cost_repo: GitRe
     ("max_increase_usd: {warn: 1}", "warn", 0, "rises by $"),
     ("{statistic: p95, monthly_usd: 200}", "fail", 1, "monthly cost (p95) $"),
 ])
-def test_cost_budget_levels(cost_repo: GitRepo, budget: str, status: str, code: int, needle: str) -> None:
+def test_cost_budget_levels_set_status_and_exit_code(cost_repo: GitRepo, budget: str, status: str, code: int, needle: str) -> None:
     gate_yaml = GATE.split("  budget:")[0] + (f"  budget: {budget}\n" if budget.startswith("{") else
                                                f"  budget:\n    {budget}\n")
     cost_repo.write("gate.yaml", gate_yaml)
