@@ -13,7 +13,7 @@ from gate.prompts import PromptFile, load_prompt
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
-from .cost_diff import money, pct
+from .cost_diff import money
 from .cost_model import DEFAULT_DRAWS, ProfileCost
 
 Location = tuple[str, int]  # (file as findings name it, line)
@@ -152,7 +152,7 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
             f" ({money(before)} -> {money(now)})"
         add(budget.max_increase_usd, delta, f"{label} rises by {money(delta)}{why}", money)
         if before > 0:
-            add(budget.max_increase_pct, delta / before * 100, f"{label} rises by {pct(delta / before * 100)}{why}",
+            add(budget.max_increase_pct, delta / before * 100, f"{label} rises by {delta / before * 100:.1f}%{why}",
                 lambda v: f"{v:g}%")
     for name, level in budget.max_cost_per_1k.items():
         route = head.route(name)

@@ -59,7 +59,7 @@ def _details(route_name: str) -> dict:
 
 
 def test_render_markdown_has_sentence_table_profiles_and_pie() -> None:
-    finding = Finding(Severity.ERROR, "profile expected: monthly cost rises by +50.0%", "gate.yaml", 12)
+    finding = Finding(Severity.ERROR, "profile expected: monthly cost rises by 50.0%", "gate.yaml", 12)
     md = markdown_details(_details("answer"), [finding])
     assert md.startswith(r"**Monthly cost will increase by \$100 \(\+50\.0%\), \$200 \-&gt; \$300; moved by answer**")
     assert "gate.yaml:12" in md and "rises by" in md
