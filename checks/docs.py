@@ -10,7 +10,7 @@ from gate.context import CheckContext
 from gate.report import CheckResult, Finding, Severity, status_from_findings
 
 from .docs_config import DocsOptions, load_options
-from .docs_read import Documents, read_documents, required_document_findings
+from .docs_read import BaseDocuments, Documents, base_documents, read_documents, required_document_findings
 from .docs_rules import (
     ModeRow,
     ModeSection,
@@ -39,6 +39,7 @@ class DocsCheck:
         opts = load_options(ctx.config)
         gate_file = ctx.display(ctx.config.path)
         docs = read_documents(ctx, opts, gate_file)
+        base = base_documents(ctx, opts)
         findings = list(docs.findings)
         sections: list[ModeSection] = []
         for doc in docs.parsed:
@@ -59,7 +60,7 @@ class DocsCheck:
             findings.append(Finding(Severity.ERROR, "has no `## ` sections: each failure mode is a `## ` section "
                                     f"(none of the {len(rows)} catalogue modes is documented)", anchor_file, anchor_line))
         elif sections:
-            findings += coverage(rows, anchor_file, anchor_line)
+            findings += coverage(rows, anchor_file, anchor_line, base.rows if base else ())
             findings += self._system(ctx, opts, rows, sections, docs, details)
         findings += waiver_findings(opts, gate_file)
         findings += docs.link_findings
@@ -72,7 +73,7 @@ class DocsCheck:
             findings = findings[:MAX_FINDINGS] + [Finding(
                 Severity.ERROR, f"... and {len(findings) - MAX_FINDINGS} more findings, not listed", anchor_file)]
         headline = {"value": f"{metrics['modes_complete']}/{metrics['modes_required']} modes complete",
-                    "change": _change(ctx, opts, metrics)}
+                    "change": _change(base, metrics)}
         details.update({"headline": headline, "modes": [_row(r) for r in rows],
                         "documents": [d.file for d in docs.parsed],
                         # Sections of the system's own failure modes, beyond the catalogue.
@@ -176,14 +177,11 @@ def _summary(m: Mapping[str, Any]) -> str:
     return text
 
 
-def _change(ctx: CheckContext, opts: DocsOptions, metrics: Mapping[str, Any]) -> str | None:
+def _change(base: BaseDocuments | None, metrics: Mapping[str, Any]) -> str | None:
     """The headline's comparison with the same documents on the base branch."""
-    from .docs_read import base_complete
-
-    base = base_complete(ctx, opts)
     if base is None:
         return None
-    if base == "absent":
+    if not base.present:
         return "new document"
     now = f"{metrics['modes_complete']}/{metrics['modes_required']}"
-    return None if base == now else f"was {base}"
+    return None if base.complete() == now else f"was {base.complete()}"

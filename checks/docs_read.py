@@ -12,7 +12,7 @@ from gate.report import Finding, Severity
 from .docs_catalogue import DEFAULT_FIELDS, FieldNames, normalise
 from .docs_config import DocsOptions
 from .docs_parse import Document, parse
-from .docs_rules import mode_rows, mode_sections
+from .docs_rules import ModeRow, mode_rows, mode_sections
 from .docs_system import link_findings
 from .docs_text import ReadProblem, placeholder, read_document
 
@@ -132,8 +132,20 @@ def required_document_findings(ctx: CheckContext, opts: DocsOptions, gate_file: 
     return findings
 
 
-def base_complete(ctx: CheckContext, opts: DocsOptions) -> str | None:
-    """'complete/required' for the same documents on the base branch; 'absent' if it had none; None if unknown."""
+@dataclass(frozen=True)
+class BaseDocuments:
+    """The same failure-mode documents on the base branch, read with git."""
+
+    present: bool  # False: none of them existed there
+    rows: tuple[ModeRow, ...]
+
+    def complete(self) -> str:
+        required = sum(r.state != "not applicable" for r in self.rows)
+        return f"{sum(r.state == 'complete' for r in self.rows)}/{required}"
+
+
+def base_documents(ctx: CheckContext, opts: DocsOptions) -> BaseDocuments | None:
+    """None when there is no base to compare with (no git, shallow clone, documents outside the repository)."""
     if not ctx.base.available:
         return None
     paths, _ = document_paths(ctx, opts, "")
@@ -147,8 +159,5 @@ def base_complete(ctx: CheckContext, opts: DocsOptions) -> str | None:
             continue
         text = data.decode("utf-8", "replace")
         sections += mode_sections(rel, parse(text, opts.fields).sections, opts)[0]
-    if all(d is None for d in contents.values()):
-        return "absent"
-    rows = mode_rows(opts.catalogue, sections, opts)
-    required = sum(r.state != "not applicable" for r in rows)
-    return f"{sum(r.state == 'complete' for r in rows)}/{required}"
+    present = any(d is not None for d in contents.values())
+    return BaseDocuments(present, tuple(mode_rows(opts.catalogue, sections, opts)) if present else ())

@@ -146,12 +146,20 @@ def mode_rows(catalogue: Sequence[Mode], sections: Sequence[ModeSection], opts: 
     return rows
 
 
-def coverage(rows: Sequence[ModeRow], doc_file: str, doc_line: int) -> list[Finding]:
-    """A finding for each catalogue mode no section documents."""
-    return [Finding(Severity.ERROR, f"no section documents the failure mode '{row.title}' ({row.id}): add a "
-                    f"`## {row.title}` section, or mark it not applicable in gate.yaml with a reason",
-                    doc_file, doc_line)
-            for row in rows if row.state == "missing"]
+def coverage(rows: Sequence[ModeRow], doc_file: str, doc_line: int,
+             base_rows: Sequence[ModeRow] = ()) -> list[Finding]:
+    """A finding for each catalogue mode no section documents, saying where the base branch had it."""
+    before = {r.id: r for r in base_rows if r.file and r.state != "missing"}
+    findings = []
+    for row in rows:
+        if row.state != "missing":
+            continue
+        was = before.get(row.id)
+        hint = f" (the base branch documents it at {was.file}:{was.line})" if was else ""
+        findings.append(Finding(Severity.ERROR, f"no section documents the failure mode '{row.title}' ({row.id}): add "
+                                f"a `## {row.title}` section, or mark it not applicable in gate.yaml with a reason{hint}",
+                                doc_file, doc_line))
+    return findings
 
 
 def waiver_findings(opts: DocsOptions, gate_file: str) -> list[Finding]:

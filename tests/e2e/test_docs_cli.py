@@ -46,6 +46,8 @@ def test_docs_cli_example_without_rate_limiting_fails_at_the_title(repo: GitRepo
     assert check["status"] == "fail"
     assert [(f["file"], f["line"], f["message"].split(":")[0]) for f in check["findings"]] == [
         ("docs/failure-modes.md", 1, "no section documents the failure mode 'Rate limiting' (rate-limiting)")]
+    was = next(i for i, t in enumerate(text.splitlines(), 1) if t == "## Rate limiting")
+    assert check["findings"][0]["message"].endswith(f"(the base branch documents it at docs/failure-modes.md:{was})")
     assert check["details"]["headline"] == {"value": "9/10 modes complete", "change": "was 10/10"}
 
 
