@@ -230,6 +230,8 @@ def _on_request(request_type: str, name: str, response_time: float, response_len
     for key in ("ttft_ms", "output_tokens", "tokens_from", "lag_ms"):
         if ctx.get(key) is not None:
             sample[key] = ctx[key]
+    if "output_tokens" in sample:
+        sample.setdefault("tokens_from", "context")  # a team's locustfile reported it itself
     STATE.buffer.append(sample)
 
 
