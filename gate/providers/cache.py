@@ -25,12 +25,13 @@ FORMAT = 1
 
 class CachedProvider:
     """Answers from the cache when it can, else from `provider`, storing each success.
-    `enabled=False` (the --no-cache flag) neither reads nor writes."""
+    `enabled=False` (the --no-cache flag) neither reads nor writes; nor does a provider whose
+    `cacheable` attribute is False (app targets: their answers depend on code the key cannot see)."""
 
     def __init__(self, provider: Provider, folder: Path, *, enabled: bool = True) -> None:
         self.provider = provider
         self.folder = folder
-        self.enabled = enabled
+        self.enabled = enabled and bool(getattr(provider, "cacheable", True))
         self._identity = dict(provider.identity())
         self.lock = threading.Lock()
         self.hits = 0

@@ -24,6 +24,9 @@ class HttpProvider:
     that is only `{{var}}` takes the variable's JSON value. Without `answer`, the answer is the whole body
     (a JSON string body is unquoted)."""
 
+    # Its answers depend on code the spec does not show (the app changes in the pull request): never cached.
+    cacheable = False
+
     def __init__(self, raw: Any, env: Mapping[str, str], *, timeout: float | None = None) -> None:
         if not isinstance(raw, Mapping):
             raise TargetError("http must be a mapping with at least `url`")

@@ -48,6 +48,9 @@ class PythonProvider:
     returns a string or {"output": ..., "usage": {...}}; it may be async, and may raise ProviderError itself.
     With a timeout it runs in a thread of its own and is abandoned (not killed) when late."""
 
+    # Its answers depend on code the spec does not show (the app changes in the pull request): never cached.
+    cacheable = False
+
     def __init__(self, ref: Any, root: Path, *, timeout: float | None = None) -> None:
         if not isinstance(ref, str):
             raise TargetError("python must be a string \"package.module:function\"")

@@ -17,6 +17,7 @@ from gate.providers.cache import CachedProvider
 from gate.providers.cassette import Recorder, ReplayProvider, read_cassette
 from gate.providers.executor import run_all
 from gate.providers.openai import OpenAIProvider
+from gate.providers.pycall import PythonProvider
 from gate.providers.spec import TargetError
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -164,3 +165,12 @@ def test_recorder_merge_keeps_other_entries_replace_does_not(tmp_path: Path) -> 
         with Recorder(model(srv.url), cassette) as rec:
             run_all(rec, asks(1))
     assert len(read_cassette(cassette)) == 1
+
+
+def test_cache_app_target_never_cached(tmp_path: Path) -> None:
+    (tmp_path / "botapp_counter.py").write_text(
+        "calls = []\ndef answer(case):\n    calls.append(1)\n    return f'answer {len(calls)}'\n", encoding="utf-8")
+    cached = CachedProvider(PythonProvider("botapp_counter:answer", tmp_path), tmp_path / "cache")
+    first, second = run_all(cached, asks(1)), run_all(cached, asks(1))
+    assert [r.content for r in first + second if isinstance(r, Response)] == ["answer 1", "answer 2"]
+    assert not (tmp_path / "cache").exists() and cached.hits == 0
