@@ -215,6 +215,8 @@ def _plain(children: Sequence[Token]) -> str:
     for c in children:
         if c.type in ("text", "code_inline"):
             parts.append(c.content)
+        elif c.type == "html_inline" and not c.content.startswith("<!--"):
+            parts.append(c.content)  # `<provider>` is what the writer typed; comments are not
         elif c.type == "image":
             parts.append(_plain(c.children or []))
         elif c.type in ("softbreak", "hardbreak"):

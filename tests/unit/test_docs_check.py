@@ -357,3 +357,16 @@ def test_docs_results_path_for_every_finding_is_repo_relative(repo: GitRepo, tmp
     config = load_config(sub / "gate.yaml")
     result = DocsCheck().run(CheckContext(config, resolve_base(sub)))
     assert [f.file for f in result.findings] == ["service/docs/failure-modes.md"]
+
+
+def test_docs_markdown_details_show_own_modes_and_observed_failures_escaped(repo: GitRepo) -> None:
+    extra = "\n" + mode("Tool <img src=x onerror=alert(1)> failure | x") + "**Covers:** output.tool_error\n"
+    setup(repo, document(extra=extra))
+    result = run(repo, {"load": _observed("load", {"transport.rate_limited": 4, "output.tool_error": 1})})
+    assert result.status is Status.PASS, [f.message for f in result.findings]
+    md = DocsCheck().markdown_details(result)
+    assert "<img" not in md and " | x" not in md
+    assert ("| Tool &lt;img src=x onerror=alert\\(1\\)&gt; failure \\| x (this system's own) | ✅ complete | "
+            "`docs/failure-modes.md:") in md
+    assert "| `transport.rate_limited` | 4 | load | Rate limiting |" in md
+    assert "| `output.tool_error` | 1 | load | Tool &lt;img" in md

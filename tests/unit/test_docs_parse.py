@@ -95,3 +95,9 @@ def test_anchors_follow_github_slugs_and_number_repeats() -> None:
 def test_parse_ignores_html_comments_in_field_text() -> None:
     doc = _parse("## Provider outage\n**Fallback:** <!-- TODO -->\n")
     assert _fields(doc.sections[0]) == {"fallback": (2, "")}
+
+
+def test_parse_inline_html_is_text_but_comments_are_not() -> None:
+    doc = _parse("## Errors from <provider>\n**Owner:** <your-team> <!-- fill in -->\n")
+    assert doc.sections[0].title == "Errors from <provider>"
+    assert _fields(doc.sections[0]) == {"owner": (2, "<your-team>")}
