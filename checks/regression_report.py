@@ -112,6 +112,7 @@ def _summary(suites: Sequence[SuiteResult], total: int, passed: int, analysis: A
         return f"{head}; no baseline: absolute results only"
     moved = [c for c in analysis.comparisons if c.metric == PASS_RATE]
     if moved:
-        worst = min(moved, key=lambda c: c.delta)
-        return f"{head}; vs base {worst.suite}: {worst.sentence()}: within noise or tolerance"
+        # The largest drop; among equal ones the suite with the most cases, whose comparison says most.
+        worst = min(moved, key=lambda c: (round(c.delta, 9), -c.n, c.suite))
+        return f"{head}; vs base, {worst.suite}: {worst.sentence()}: within noise or tolerance"
     return f"{head}; no case in common with the baseline"
