@@ -1,47 +1,90 @@
-"""Peak memory of the execution layer over 10,000 cases: run_all against the fake server, in a fresh process.
+"""Peak memory of the regression check at 10,000 cases (target: under 300 MB).
 
-Run by hand: python benchmarks/regression_memory.py [--cases 10000]. Prints the process's peak RSS
-before and after the run (the regression check's target for the whole check is < 300 MB).
-"""
+Builds a throwaway repository with a 10,000-case dataset, a cassette answering every case (so no
+network is needed) and a committed baseline, then runs `gate check --only regression` in a child
+process and reads that child's peak RSS. Run: python benchmarks/regression_memory.py [--cases N]"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-from regression_bench import REPO, fake_server, served
+PROMPT = """name: faq
+model: primary
+messages:
+  - role: system
+    content: Answer the customer's question in one sentence.
+  - role: user
+    content: "Question {{n}}: {{question}}"
+"""
 
-sys.path.insert(0, str(REPO))
+
+def build(root: Path, cases: int) -> Path:
+    from gate.providers.base import ChatMessage, Request, Response, Usage
+    from gate.providers.cassette import entry, write_cassette
+
+    (root / "prompts").mkdir(parents=True)
+    (root / "prompts" / "faq.prompt.yml").write_text(PROMPT, encoding="utf-8")
+    rows, entries = [], []
+    for i in range(cases):
+        q = f"How do I change setting number {i} in my account?"
+        rows.append(json.dumps({"id": f"case-{i:05d}", "n": i, "question": q, "expected": f"setting {i}",
+                                "metadata": {"cluster": f"topic-{i % 500}"}}))
+        req = Request(messages=(ChatMessage("system", "Answer the customer's question in one sentence."),
+                                ChatMessage("user", f"Question {i}: {q}")),
+                      variables={"n": i, "question": q}, case_id=f"faq/case-{i:05d}")
+        text = f"Open Settings and pick setting {i} under Account." if i % 10 else "I don't know."
+        entries.append(entry(req, Response(text, Usage(24, len(text.split())), 0.5, "gpt-4o-mini", "stop"),
+                             "gpt-4o-mini"))
+    (root / "cases.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    write_cassette(root / "cassette.jsonl", entries)
+    (root / "gate.yaml").write_text(
+        "version: 1\nregression:\n  target: {replay: cassette.jsonl}\n  suites:\n    - name: faq\n"
+        "      prompt: prompts/faq.prompt.yml\n      dataset: cases.jsonl\n      metrics:\n"
+        "        - contains: '{{expected}}'\n        - max_output_tokens: 50\n", encoding="utf-8")
+    return root / "gate.yaml"
 
 
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+def run(args: list[str], cwd: Path) -> tuple[int, float, float]:
+    """(exit code, seconds, peak RSS in MB) of one gate run in a fresh child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "gate", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - t0
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        print("warning: an earlier child had a higher peak; the figure is an upper bound", file=sys.stderr)
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(proc.stderr)
+    return proc.returncode, seconds, peak / 1024  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=10_000)
-    args = parser.parse_args()
-    from gate.models import ModelConfig
-    from gate.providers.base import ChatMessage, Request, Response
-    from gate.providers.executor import run_all
-    from gate.providers.openai import OpenAIProvider
-
-    with fake_server(0.0) as url:
-        provider = OpenAIProvider(ModelConfig(name="fake", provider="openai-compatible", model="fake-model",
-                                              base_url=url + "/v1"), {})
-        requests = [Request(messages=(ChatMessage("system", "You answer support questions briefly."),
-                                      ChatMessage("user", f"question number {i} about billing and refunds")),
-                            case_id=f"c{i}") for i in range(args.cases)]
-        before = peak_mib()
-        started = time.perf_counter()
-        results = run_all(provider, requests, concurrency=16)
-        wall = time.perf_counter() - started
-        answered = sum(1 for r in results if isinstance(r, Response))
-        print(f"{args.cases} cases: {answered} answered, {served(url)} requests, {wall:.1f} s, "
-              f"peak RSS {before:.0f} MiB after imports and requests, {peak_mib():.0f} MiB after the run")
+    opts = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        build(root, opts.cases)
+        git = ["git", "-c", "user.email=b@example.com", "-c", "user.name=bench"]
+        subprocess.run(["git", "init", "-q", "-b", "main"], cwd=root, check=True)
+        code, secs, _ = run(["baseline", "update", "--only", "regression"], root)
+        subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+        subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=root, check=True, env={**os.environ})
+        code, secs, peak = run(["check", "--only", "regression", "--report-json", "report.json"], root)
+        report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+        check = report["checks"][0]
+        print(f"cases: {check['metrics']['cases']}, pass rate {check['metrics']['pass_rate']:.1%}, "
+              f"compared with baseline: {check['details']['baseline']['compared']}, exit {code}")
+        print(f"gate check --only regression: {secs:.1f} s wall, peak RSS {peak:.0f} MB (target < 300 MB)")
+        sys.exit(0 if peak < 300 else 1)
 
 
 if __name__ == "__main__":

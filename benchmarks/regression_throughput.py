@@ -5,7 +5,8 @@ OpenAI server runs in its own process and answers each request in 100 ms, so the
 400 / 16 x 0.1 s = 2.5 s. Measured: run_all in-process (target: >= 90% of ideal, i.e. <= 2.78 s),
 `gate check --only regression --no-cache` as a process on a repository with one 400-case suite
 (a `contains` metric per case, as the promptfoo config has), and promptfoo at the same concurrency
-on the same server when --promptfoo is given (see regression_promptfoo.py).
+on the same server when --promptfoo is given (see regression_promptfoo.py). With --memory N, instead:
+the peak RSS of this process over N cases through run_all at concurrency 16, no latency.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,11 +84,40 @@ def run_gate_check(url: str, gate_yaml: Path, *flags: str) -> tuple[float, int, 
     return wall, served(url) - before, passed
 
 
+def memory(cases: int) -> None:
+    """Peak RSS of the execution layer alone over `cases` requests (the whole check has its own benchmark)."""
+    from gate.models import ModelConfig
+    from gate.providers.base import ChatMessage, Request, Response
+    from gate.providers.executor import run_all
+    from gate.providers.openai import OpenAIProvider
+
+    def peak_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+    with fake_server(0.0) as url:
+        provider = OpenAIProvider(ModelConfig(name="fake", provider="openai-compatible", model="fake-model",
+                                              base_url=url + "/v1"), {})
+        requests = [Request(messages=(ChatMessage("system", "You answer support questions briefly."),
+                                      ChatMessage("user", f"question number {i} about billing and refunds")),
+                            case_id=f"c{i}") for i in range(cases)]
+        before = peak_mib()
+        started = time.perf_counter()
+        results = run_all(provider, requests, concurrency=CONCURRENCY)
+        wall = time.perf_counter() - started
+        answered = sum(1 for r in results if isinstance(r, Response))
+        print(f"{cases} cases: {answered} answered, {served(url)} requests, {wall:.1f} s, peak RSS "
+              f"{before:.0f} MiB before the run, {peak_mib():.0f} MiB after")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--promptfoo", help="path to a promptfoo binary (npm install promptfoo@0.121.20)")
+    parser.add_argument("--memory", type=int, metavar="CASES", help="measure peak memory over CASES cases instead")
     args = parser.parse_args()
+    if args.memory:
+        memory(args.memory)
+        return
     rows: list[tuple[str, float, int, int]] = []
     with fake_server(LATENCY) as url, tempfile.TemporaryDirectory(prefix="prodgate-bench-") as tmp:
         run_in_process(url)  # warm-up: imports, connections
