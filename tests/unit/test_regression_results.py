@@ -1,0 +1,66 @@
+"""Repeats (k of K), shard assignment, the markdown details' escaping, and the baseline file's layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prodgate_checks.regression_baseline import baseline_data, write_baseline
+from prodgate_checks.regression_compare import Baseline
+from prodgate_checks.regression_config import Gates
+from prodgate_checks.regression_markdown import render_details
+from prodgate_checks.regression_metrics import Outcome, Score
+from prodgate_checks.regression_report import build_result
+from prodgate_checks.regression_results import SuiteResult, aggregate, repeat_result
+from prodgate_checks.regression_suites import shard_of
+
+
+def _rep(ok: bool, text: str = "answer", category: str = "quality.assertion") -> object:
+    return repeat_result(Outcome(text, 10, 5, 0.2), [Score("m", 1.0 if ok else 0.0, ok, None if ok else category, "why")])
+
+
+def test_regression_aggregate_passes_at_k_of_k_repeats() -> None:
+    reps = [_rep(True), _rep(False), _rep(True)]
+    assert aggregate("c", 1, reps, 2, cluster=None, input_text="q").passed  # type: ignore[arg-type]
+    failed = aggregate("c", 1, reps, 3, cluster=None, input_text="q")  # type: ignore[arg-type]
+    assert not failed.passed and failed.category == "quality.assertion" and failed.input == "q"
+    assert failed.scores == {"m": 2 / 3}
+
+
+def test_regression_shard_of_stable_and_spread() -> None:
+    counts = [0, 0, 0, 0]
+    for i in range(400):
+        counts[shard_of("suite", f"case-{i}", 4)] += 1
+    assert shard_of("suite", "case-7", 4) == shard_of("suite", "case-7", 4)
+    assert min(counts) > 70
+
+
+def _result(passes: list[bool], output: str) -> SuiteResult:
+    cases = tuple(aggregate(f"c{i}", i + 1, [_rep(p, output)], 1, cluster=None,  # type: ignore[list-item]
+                            input_text="Q <b>@team</b>") for i, p in enumerate(passes))
+    return SuiteResult("s", "d.jsonl", "replay", (), cases)
+
+
+def test_regression_markdown_flipped_case_text_is_inert() -> None:
+    base = Baseline({"s": {f"c{i}": {"pass": True, "scores": {}} for i in range(30)}}, "base")
+    hostile = "```\n<script>alert(1)</script> @octocat [x](http://evil) ```"
+    result = build_result([_result([False] * 10 + [True] * 20, hostile)], base, "base", Gates())
+    md = render_details(result.details)
+    assert "Cases that passed on the base branch and fail now** (10)" in md
+    assert "<script>" in md and "````\n" in md  # inside a fence longer than any backtick run in the text
+    assert "@octocat" not in md and "@team" not in md  # mentions ping no one
+    assert "```\nQ <b>@\u200dteam</b>\n```" in md  # the input, fenced: the tag is shown, not rendered
+    summary_lines = [line for line in md.splitlines() if line.startswith("<details><summary>")]
+    assert summary_lines and all("<script>" not in line for line in summary_lines)
+
+
+def test_regression_baseline_one_case_per_line_and_round_trip(tmp_path: Path) -> None:
+    result = build_result([_result([True, False], "x")], None, "none", Gates())
+    path = write_baseline(tmp_path / ".gate" / "baseline.json", baseline_data(result))
+    text = path.read_text(encoding="utf-8")
+    data = json.loads(text)
+    assert data["format"] == 1 and set(data["suites"]["s"]["cases"]) == {"c0", "c1"}
+    assert data["suites"]["s"]["cases"]["c1"]["pass"] is False
+    assert sum(line.startswith('"c') for line in text.splitlines()) == 2
+    assert '"output":' not in text  # hashes only: answers stay out of the committed file
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
