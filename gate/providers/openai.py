@@ -107,7 +107,11 @@ class OpenAIProvider:
     def _parse(self, data: Any, latency: float) -> Response:
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ProviderError(Category.SERVER_ERROR, f"no choices in the answer from {self.url}", retryable=True)
+            # Some proxies answer 200 with an error object instead of a status.
+            err = data.get("error") if isinstance(data, dict) else None
+            detail = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
+            raise ProviderError(Category.SERVER_ERROR, f"no choices in the answer from {self.url}"
+                                + (f": {str(detail)[:200]}" if detail else ""), retryable=True)
         choice = choices[0]
         message: dict[str, Any] = choice["message"] if isinstance(choice.get("message"), dict) else {}
         content = _text(message.get("content"))

@@ -38,7 +38,7 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
     except requests.Timeout as exc:
         raise ProviderError(Category.TIMEOUT, f"no answer from {_where(url)} within {timeout:g} s",
                             retryable=True) from exc
-    except requests.ConnectionError as exc:
+    except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
         raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
                             retryable=True) from exc
     except requests.RequestException as exc:
