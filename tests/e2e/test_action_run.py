@@ -176,7 +176,7 @@ def test_action_cache_key_follows_the_prompts(workspace: GitRepo, tmp_path: Path
         off = flow.run(cache="false", checks="schema", comment="off")
     restore, save = before.step("restore"), before.step("Save the response cache")
     # Relative to the workspace, as actions/cache reads it: beside gate.yaml.
-    assert restore.with_["path"] == "./.gate/cache" == save.with_["path"]
+    assert restore.with_["path"] == ".gate/cache" == save.with_["path"]
     assert restore.with_["key"] == save.with_["key"] and restore.with_["key"].endswith("-9001")
     assert restore.with_["key"].startswith("prodgate-Linux-")
     assert after.step("restore").with_["key"].rsplit("-", 1)[0] != restore.with_["key"].rsplit("-", 1)[0]
