@@ -78,7 +78,7 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
         if outcome is not None:
             out.write(f"prodgate: comment {outcome.action.value}" + (f": {outcome.url}" if outcome.url else "") + "\n")
         if skipped:
-            warning(f"no pull request comment: {skipped}. The report is in the job summary.",
+            warning(redact_text(f"no pull request comment: {skipped}. The report is in the job summary.", secrets),
                     in_actions=gh.in_actions, stream=out if gh.in_actions else None)
             if gh.step_summary and settings.summary:
                 append_summary(gh.step_summary, [f"> [!WARNING]\n> prodgate posted no pull request comment: "

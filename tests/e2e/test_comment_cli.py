@@ -12,7 +12,7 @@ from gate.report import CheckResult, Finding, Report, Severity, Status
 from tests.conftest import Result, gate_subprocess
 from tests.servers.github_fake import FakeGitHub, Fault, secondary_rate_limit, serve
 from tests.unit.test_github_workflow import parse_outputs
-from tests.unit.test_markdown_render import INJECTION, report
+from tests.unit.test_markdown_render import INJECTION, report, to_html
 
 EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "github-events"
 HEAD = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
@@ -285,3 +285,17 @@ def test_comment_print_shows_markdown_and_posts_nothing(tmp_path: Path) -> None:
     assert res.exit_code == 0 and res.stdout.startswith("<!-- prodgate:report -->\n## ❌ prodgate: **fail**")
     assert f"/blob/{HEAD}/prompts/answer.prompt.yml#L7" in res.stdout
     assert fake.requests == []
+
+
+def test_comment_posted_injection_renders_inert_through_registered_checks(tmp_path: Path) -> None:
+    # The registered regression check renders its own section from a result it did not make:
+    # whatever it does with it, the posted comment stays balanced and inert.
+    with serve() as fake:
+        fake.open_pull(2)
+        res = Run(tmp_path, fake)(failing())
+    assert res.exit_code == 0
+    body = fake.comments[2][0]["body"]
+    html = to_html(body)
+    assert "<img" not in html and "<script" not in html and 'href="javascript' not in html
+    assert html.count("<details") == html.count("</details>")
+    assert "@octocat" not in body and "@github/security" not in body
