@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gate.render.escape import html_text, inline, link
+from gate.render.escape import html_text, inline
 from gate.render.markdown import ICONS, Layout, Links, findings_markdown
 from gate.render.markdown_blocks import repair, truncate
 from gate.report import CheckResult, Report, Status
@@ -78,7 +78,8 @@ def _notice(shortened: list[str], omitted: list[str], layout: Layout, links: Lin
         what.append(f"left out: {', '.join(inline(n, 60) for n in omitted)}")
     where = layout.elsewhere
     if links and links.run_url and layout.elsewhere == "the job summary":
-        where = f"the job summary of the {link('workflow run', links.run_url)}"
+        # No URL here: the run changes every push, and this text decides whether to edit the comment.
+        where = "the job summary of the workflow run linked below"
     return (f"> [!NOTE]\n> Shortened to fit GitHub's size limit ({'; '.join(what) or 'table cut'}). "
             f"The full report is in {where}.")
 

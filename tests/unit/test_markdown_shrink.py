@@ -44,7 +44,8 @@ def test_render_comment_oversized_report_fits_and_says_so() -> None:
     body = render_comment(rep, links=LINKS, checks=checks)
     assert len(body) <= COMMENT_LIMIT
     assert "> [!NOTE]\n> Shortened to fit GitHub's size limit" in body
-    assert "job summary of the [workflow run](https://github.com/octo/bot/actions/runs/42)" in body
+    assert "job summary of the workflow run linked below" in body
+    assert "[workflow run](https://github.com/octo/bot/actions/runs/42)" in body.split("<!-- prodgate:footer -->")[1]
     html = to_html(body)
     assert html.count("<details") == html.count("</details>")
     assert "<img" not in html and "<script" not in html
