@@ -170,3 +170,16 @@ def test_docs_cli_failures_observed_by_an_earlier_check_must_be_covered(repo: Gi
     assert res.exit_code == 0, res.stdout
     assert docs_check(res.json())["summary"] == ("10/10 failure modes complete, 3/3 fallback models named, "
                                                  "2/2 observed failure categories covered")
+
+
+def test_docs_cli_catalogue_follows_gate_yaml(tmp_path: Path) -> None:
+    (tmp_path / "gate.yaml").write_text(
+        "version: 1\ndocs:\n  required_fields: [detection, owner]\n  modes:\n    remove: [cost-overrun]\n"
+        "    add: [{title: Tool call failure, covers: [output.tool_error]}]\n"
+        "    not_applicable: {retrieval-degradation: No retrieval step.}\n")
+    res = gate("docs", "--catalogue", cwd=tmp_path)
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.startswith("Each failure mode is a `## ` section with: detection, owner.")
+    assert "cost-overrun" not in res.stdout
+    assert "retrieval-degradation: Retrieval degradation  [not applicable: No retrieval step.]" in res.stdout
+    assert "tool-call-failure: Tool call failure\n    covers: output.tool_error" in res.stdout
