@@ -155,7 +155,9 @@ def _headline(stats: LoadStats, changes: list[Change]) -> dict[str, Any]:
     value = (f"p95 {format_value('latency', p95)}" if not math.isnan(p95) else "no answer") + \
         f" · {stats.throughput_rps:.1f} rps"
     latency = next((c for c in changes if c.metric == "latency"), None)
-    change = f"{latency.relative:+.0%} p95" if latency is not None and not math.isinf(latency.relative) else None
+    change = None
+    if latency is not None and not math.isinf(latency.relative):
+        change = f"{latency.relative * 100:+.1f}% p95"
     return {"value": value, "change": change}
 
 

@@ -112,8 +112,9 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
                     return
                 last = f"HTTP {resp.status}"
         except urllib.error.HTTPError as exc:
-            # Without a `ready` path, any answer but a server error shows that it listens.
-            if cfg.ready is None and exc.code < 500:
+            # Without a `ready` path, any answer shows that it listens, but "unavailable" and a proxy's
+            # "no upstream" (502/503/504) say it is still starting.
+            if cfg.ready is None and exc.code not in (502, 503, 504):
                 return
             last = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
