@@ -118,7 +118,7 @@ def test_evaluate_baseline_increase_beyond_limit_fails() -> None:
     assert result.status is Status.FAIL
     assert result.findings[0].message == ("latency p95 rose +48% against the baseline (80.0 ms -> 118.0 ms), "
                                           "more than max_p95_increase 25%")
-    assert result.details["headline"]["change"] == "+48% p95"
+    assert result.details["headline"]["change"] == "+47.5% p95"
     assert result.details["baseline"]["percentiles"] == [50.0, 60.0, 80.0, 90.0]
 
 
