@@ -71,7 +71,8 @@ class RegressionConfig:
     concurrency: int = 8
     rpm: float | None = None
     retries: int = 3
-    timeout: float = 60.0
+    # None: each target's own timeout (models.yaml `timeout:`, 60 s where none is set).
+    timeout: float | None = None
     repeats: int = 1
     pass_at: int | None = None
     threshold: float = 0.5
@@ -188,7 +189,7 @@ def parse_config(config: GateConfig) -> RegressionConfig:
     return RegressionConfig(
         suites=suites, target=raw.get("target"), judge=raw.get("judge"),
         concurrency=int(raw.get("concurrency", 8)), rpm=raw.get("rpm"), retries=int(raw.get("retries", 3)),
-        timeout=float(raw.get("timeout", 60)), repeats=repeats, pass_at=pass_at,
+        timeout=float(raw["timeout"]) if raw.get("timeout") is not None else None, repeats=repeats, pass_at=pass_at,
         threshold=float(raw.get("threshold", 0.5)), cache=cache,
         baseline=(config.root / baseline_rel).resolve(), baseline_rel=baseline_rel,
         seed=int(raw.get("seed", 0)), gates=gates, record=config.root / str(raw.get("record", ".gate/cassette.jsonl")),
