@@ -29,6 +29,8 @@ SAMPLES_MESSAGE = "prodgate_samples"
 FLUSH_INTERVAL_S = 0.5
 WORKER_EXIT_DELAY_S = 0.5
 MAX_ERROR_TEXT = 200
+# About 400 bytes a request until flushed: ~80 MB at most.
+MAX_BUFFER = 200_000
 
 
 class _State:
@@ -221,6 +223,8 @@ def _on_request(request_type: str, name: str, response_time: float, response_len
         STATE.buffer.append((start_time or time.time(), response_time, status, name, context))
     else:  # not kept as is: an exception holds its traceback, and with it the whole request
         STATE.buffer.append(_failure(start_time or time.time(), response_time, status, name, context or {}, exception))
+    if len(STATE.buffer) >= MAX_BUFFER:  # bounds memory in a long single-process run (workers flush anyway)
+        _flush()
 
 
 def _record(t: float, ms: float, status: int, name: str, ctx: dict[str, Any] | None) -> dict[str, Any]:
