@@ -11,6 +11,7 @@ _COLOURS = {
 }
 _SEVERITY_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTICE: "cyan"}
 MAX_FINDINGS_PER_CHECK = 50
+SUMMARY_WIDTH = 88
 
 
 def _style(text: str, colour: str | None, colour_on: bool) -> str:
@@ -25,7 +26,9 @@ def render_terminal(report: Report, *, colour: bool = False, verbose: bool = Fal
     rows = []
     for c in report.checks:
         rows.append([c.name, _style(c.status.value.upper(), _COLOURS[c.status], colour), c.summary, f"{c.duration_s:.1f}s"])
-    out = [tabulate(rows, headers=["check", "status", "summary", "time"], tablefmt="simple")]
+    # Long summaries wrap inside their cell rather than stretching the table past the terminal.
+    out = [tabulate(rows, headers=["check", "status", "summary", "time"], tablefmt="simple",
+                    maxcolwidths=[None, None, SUMMARY_WIDTH, None])]
     for c in report.checks:
         if not c.findings:
             continue
