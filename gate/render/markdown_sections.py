@@ -33,7 +33,10 @@ def build_sections(report: Report, checks: Mapping[str, Any], layout: Layout) ->
 def _body(result: CheckResult, check: Any, layout: Layout) -> str:
     render = getattr(check, "markdown_details", None)
     prefix = ""
-    if callable(render) and result.status in (Status.PASS, Status.WARN, Status.FAIL):
+    # An error the check reported itself (details filled, e.g. an inconclusive load run) still gets
+    # the check's own view; a crash, which has no details, gets the plain findings.
+    own_error = result.status is Status.ERROR and bool(result.details)
+    if callable(render) and (result.status in (Status.PASS, Status.WARN, Status.FAIL) or own_error):
         try:
             own = render(result)
         except Exception as exc:  # noqa: BLE001 - a plugin's renderer must not lose the comment

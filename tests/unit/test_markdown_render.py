@@ -142,3 +142,17 @@ def test_render_markdown_summary_has_no_marker_and_every_finding() -> None:
     assert "w199" in text and "more in the job summary" not in text
     comment = render_comment(report(CheckResult("docs", Status.WARN, "200 warnings", findings=findings)), checks={})
     assert "w29" in comment and "w30" not in comment and "170 more" in comment
+
+
+class OwnView:
+    def markdown_details(self, result: CheckResult) -> str:
+        return "own view of " + result.name
+
+
+def test_render_comment_error_the_check_reported_itself_uses_its_own_details() -> None:
+    inconclusive = CheckResult("load", Status.ERROR, "inconclusive: the generator fell behind",
+                               details={"achieved_rps": 3.1})
+    crashed = CheckResult("cost", Status.ERROR, "check crashed: KeyError: 'x'")
+    body = render_comment(report(inconclusive, crashed), links=LINKS, checks={"load": OwnView(), "cost": OwnView()})
+    assert "own view of load" in body
+    assert "own view of cost" not in body
