@@ -75,6 +75,14 @@ def _fallbacks(value: Any) -> tuple[str, ...]:
     return ()
 
 
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def load_models(path: Path, display: str) -> ModelsFile:
     """Parse models.yaml; every defect is a Problem with its position, none is raised."""
     try:
@@ -94,11 +102,17 @@ def load_models(path: Path, display: str) -> ModelsFile:
         for name, raw in raw_models.items():
             if not isinstance(raw, dict) or not isinstance(raw.get("provider"), str) or not isinstance(raw.get("model"), str):
                 continue
+            # A value of the wrong type is a schema problem above; here it falls back to the default.
+            headers = raw.get("headers_env")
+            params = raw.get("params")
+            timeout = raw.get("timeout")
             models[name] = ModelConfig(
-                name=name, provider=raw["provider"], model=raw["model"], base_url=raw.get("base_url"),
-                api_key_env=raw.get("api_key_env"), api_version=raw.get("api_version"),
-                headers_env=dict(raw.get("headers_env") or {}), params=dict(raw.get("params") or {}),
-                timeout=float(raw.get("timeout", 60.0)), fallback=_fallbacks(raw.get("fallback")), raw=raw,
+                name=name, provider=raw["provider"], model=raw["model"], base_url=_str(raw.get("base_url")),
+                api_key_env=_str(raw.get("api_key_env")), api_version=_str(raw.get("api_version")),
+                headers_env={k: v for k, v in headers.items() if isinstance(v, str)} if isinstance(headers, dict) else {},
+                params=dict(params) if isinstance(params, dict) else {},
+                timeout=float(timeout) if _positive_number(timeout) else 60.0,
+                fallback=_fallbacks(raw.get("fallback")), raw=raw,
             )
     problems += _semantic_problems(doc, models)
     default = doc.data.get("default") if isinstance(doc.data.get("default"), str) else None

@@ -126,6 +126,11 @@ MODEL_DEFECTS = [
     ("base-url-needed", MODELS.replace("provider: openai\n    model: gpt-4o-mini", "provider: vllm\n    model: llama"), 3, "needs a base_url"),
     ("bad-env-name", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key_env: 'my key'\n    fallback"), 5, "does not match"),
     ("default-unknown", "default: nope\n" + MODELS, 1, "no model named 'nope'"),
+    ("timeout-not-number", MODELS.replace("fallback: [backup]", "timeout: fast"), 6, "'fast' is not of type 'number'"),
+    ("params-not-mapping", MODELS.replace("fallback: [backup]", "params: [1]"), 6, "is not of type 'object'"),
+    ("headers-env-list", MODELS.replace("fallback: [backup]", "headers_env: [X]"), 6, "is not of type 'object'"),
+    ("key-env-not-text", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key_env: 5\n    fallback"), 5,
+     "5 is not of type 'string'"),
 ]
 
 
