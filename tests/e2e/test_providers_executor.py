@@ -83,12 +83,17 @@ def test_run_all_rpm_spaces_request_starts() -> None:
         elapsed = time.monotonic() - started
         arrivals = sorted(r["at"] for r in srv.requests)
     assert all(isinstance(r, Response) for r in results)
-    assert elapsed >= 0.48
-    assert min(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) >= 0.04
+    assert elapsed >= 0.5
+    # Lower bounds only, so a loaded machine cannot break them: the k-th start is granted no sooner than
+    # k intervals after the run began, and a request arrives after its start (gaps between two arrivals
+    # can shrink when one thread is scheduled late, so they are not asserted).
+    assert all(at - started >= k * 0.05 for k, at in enumerate(arrivals))
 
 
 def test_run_all_429_retry_after_honoured_by_every_worker() -> None:
-    behaviour = Behaviour(latency_s=0.2, faults=[Fault("status", status=429, headers={"Retry-After": "1"})])
+    # The other workers' answers take 0.4 s: time enough, even on a loaded machine, for the worker that got
+    # the 429 to set the shared hold before any of them asks for its next start.
+    behaviour = Behaviour(latency_s=0.4, faults=[Fault("status", status=429, headers={"Retry-After": "1"})])
     with serve(behaviour) as srv:
         results = run_all(model(srv.url), asks(8), concurrency=4, backoff=FAST)
         arrivals = sorted(r["at"] for r in srv.requests)
