@@ -23,8 +23,26 @@ _HTML = re.compile(r"[<>&\"']")
 _HTML_ENTITIES = {**_ENTITIES, "'": "&#39;"}
 
 
+# The runner takes a line whose trimmed text starts with `::`, or that holds `##[` anywhere (the
+# old form), as a workflow command; it splits lines at \r as well as \n.
+_COMMAND_LINE = re.compile(r"(^|[\r\n])([^\S\r\n]*)::")
+
+
 def strip_control(text: str) -> str:
     return _CONTROL.sub("", text)
+
+
+def terminal_text(text: str) -> str:
+    """For a terminal or a CI log: no escape sequences, no carriage return rewriting a line."""
+    return strip_control(text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def no_workflow_commands(text: str) -> str:
+    """Output in which no line is a workflow command (`::add-mask::`, `::error::`, `##[…]`), yet reads the same.
+
+    Applied to a whole rendered text, since a table may wrap a cell so that `::` starts a line."""
+    text = _COMMAND_LINE.sub(lambda m: m.group(1) + m.group(2) + ZWJ + "::", text)
+    return text.replace("##[", "#" + ZWJ + "#[")
 
 
 def cap(text: str, limit: int) -> str:

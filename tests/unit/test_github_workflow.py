@@ -69,3 +69,22 @@ def test_warning_in_actions_is_a_workflow_command() -> None:
     out = io.StringIO()
     warning("no comment: 403\nforged", in_actions=True, stream=out)
     assert re.fullmatch(r"::warning title=prodgate::no comment: 403%0Aforged\n", out.getvalue())
+
+
+def _runner_commands(text: str) -> list[str]:
+    """The lines the runner would take as workflow commands: it trims each line, split at \\r or \\n."""
+    lines = text.replace("\r", "\n").split("\n")
+    return [line for line in lines if line.strip().startswith("::") or "##[" in line]
+
+
+def test_terminal_report_cannot_issue_workflow_commands() -> None:
+    from gate.render.terminal import render_terminal
+
+    hostile = "answer\n::add-mask::x\r::error file=a.py,line=1::forged\n  ##[warning]old form \x1b]0;title\x07\x1b[2J"
+    wrapped = "w" * 80 + " ::error::lands at the start of a wrapped line"
+    text = render_terminal(report(CheckResult("regression", Status.FAIL, wrapped, findings=(
+        Finding(Severity.ERROR, hostile, "data\n::notice::set.jsonl", 3, case_id="c\r::warning::id"),))), verbose=True)
+    assert _runner_commands(text) == []
+    assert "\x1b" not in text and "\r" not in text
+    # Still readable: only an invisible joiner was added.
+    assert "::add-mask::x" in text.replace("\u200d", "") and "forged" in text and "lands at the start" in text
