@@ -180,7 +180,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
         assert isinstance(first, ProviderError)
         if first.category.value.startswith("transport."):
             raise CheckIncomplete(f"regression: no request succeeded ({first.category.value}: {first.message})")
-    outcomes = {k: _outcome(r, case_cost(r, suites[k[0]].metrics)) for k, r in results.items()}
+    outcomes = {k: _outcome(r, case_cost(r, (*suites[k[0]].metrics, *suites[k[0]].cases[k[1]].asserts)))
+                for k, r in results.items()}
     # 2. Deterministic metrics, then the judged ones.
     scores: dict[Key, list[Score]] = {k: [] for k in outcomes}
     for (si, ci, r), outcome in outcomes.items():

@@ -142,3 +142,22 @@ def test_regression_live_llm_judge_at_threshold(server: FakeOpenAI, tmp_path: Pa
     assert polite["mean"] == pytest.approx(1 / 8)
     judged = {f["case_id"] for f in check["findings"] if f.get("category") == "quality.judge"}
     assert "capitals/france" not in judged and len(judged) == 6  # Chile fails its assertion first
+
+
+def test_regression_live_case_assert_max_cost_usd_is_priced(server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url)
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8").replace("model: fake-model", "model: gpt-4o"),
+                      encoding="utf-8")
+    # Only the case's own assert budgets cost (the suite's metrics do not): it must still be priced.
+    cases = [json.dumps({"id": "france", "country": "France", "expected": "Paris",
+                         "assert": [{"max_cost_usd": 1e-9}]}),
+             json.dumps({"id": "italy", "country": "Italy", "expected": "Rome", "assert": [{"max_cost_usd": 1.0}]})]
+    (tmp_path / "cases.jsonl").write_text("\n".join(cases) + "\n", encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res)
+    assert {f["case_id"]: f["category"] for f in check["findings"] if f.get("case_id")} == {
+        "capitals/france": "budget.cost"}
+    italy = next(c for c in check["details"]["suites"]["capitals"]["cases"] if c["id"] == "italy")
+    assert italy["pass"] and italy["repeats"][0]["cost_usd"] > 0
