@@ -1,7 +1,7 @@
 """LLM-judged evaluators: gh-models `llm:` evaluators and the five `github/...` built-ins.
 
 Semantics follow `gh models eval`: the evaluation prompt is templated with the case's variables
-plus `{{completion}}`; the judge's reply is trimmed and lower-cased, and the first configured
+plus `{{completion}}` (the answer, whitespace trimmed); the judge's reply is trimmed and lower-cased, and the first configured
 choice (in the order written) found anywhere in it gives the score. Unlike gh-models, a case
 passes at a configurable threshold rather than at any score above zero. The built-ins' prompts
 are prodgate's own, on the same 1-5 scales and with the same variables as gh-models'."""
@@ -80,7 +80,7 @@ def spec_for(kind: str, value: Any) -> JudgeSpec:
 
 def judge_request(spec: JudgeSpec, variables: Mapping[str, Any], completion: str, *, params: Mapping[str, Any],
                   case_id: str | None = None) -> Request:
-    data = {**variables, "completion": completion}
+    data = {**variables, "completion": completion.strip()}  # gh-models trims the response it judges
     messages: list[ChatMessage] = []
     if spec.system:
         messages.append(ChatMessage("system", spec.system))

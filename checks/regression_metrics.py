@@ -85,7 +85,9 @@ def _bool(name: str, ok: bool, category: str, detail: str) -> Score:
 
 
 def _string_evaluator(name: str, spec: Mapping[str, Any], text: str, variables: Mapping[str, Any]) -> Score:
-    """gh-models' string evaluator: the first non-empty of equals, contains, startsWith, endsWith."""
+    """gh-models' string evaluator: the first non-empty of equals, contains, startsWith, endsWith, on the
+    answer with surrounding whitespace trimmed (gh-models trims every model response before evaluating it)."""
+    text = text.strip()
     for key in ("equals", "contains", "startsWith", "endsWith"):
         raw = spec.get(key)
         if not raw:

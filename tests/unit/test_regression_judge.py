@@ -47,3 +47,8 @@ def test_regression_judge_llm_evaluator_templated_with_completion() -> None:
     assert [m.role for m in req.messages] == ["system", "user"]
     assert req.messages[1].content == "Is Hello Ana polite to Ana?"
     assert spec.model_id == "openai/gpt-4.1"
+
+
+def test_regression_judge_completion_trimmed_as_gh_models_does() -> None:
+    req = judge_request(JudgeSpec("[{{completion}}]", FIVE_POINT), {}, "\n  Paris.  \n", params={})
+    assert req.messages[-1].content == "[Paris.]"

@@ -87,3 +87,11 @@ def test_regression_parse_metric_needs_exactly_one_kind() -> None:
     with pytest.raises(ValueError, match="found: none"):
         parse_metric({"name": "x"})
     assert parse_metric({"uses": "github/coherence"}) == MetricSpec("coherence", "uses", "github/coherence")
+
+
+def test_regression_string_evaluators_see_the_trimmed_answer() -> None:
+    # gh-models trims each model response (strings.TrimSpace) before its string evaluators run.
+    assert _eval({"string": {"equals": "Paris"}}, "Paris\n").passed
+    assert _eval({"string": {"startsWith": "paris"}}, "\n  Paris is the capital.").passed
+    assert _eval({"string": {"endsWith": "capital."}}, "Paris is the capital.\n\n").passed
+    assert not _eval({"equals": "Paris"}, "Paris\n").passed  # prodgate's own `equals` stays exact
