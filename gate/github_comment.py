@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from gate.github_api import GitHubClient
+from gate.github_api import GitHubClient, GitHubError
 from gate.render.markdown import MARKER, stable_part
 
 
@@ -66,7 +66,7 @@ def post(client: GitHubClient, repository: str, number: int, body: str, mode: Co
     ours = find_ours(client, repository, number, marker)
     if mode is CommentMode.DELETE_AND_NEW:
         for c in ours:
-            client.request("DELETE", f"/repos/{repository}/issues/comments/{c['id']}")
+            _delete(client, repository, c)
         created = client.request("POST", comments, json={"body": body}).data
         action = CommentAction.RECREATED if ours else CommentAction.CREATED
         return CommentOutcome(action, _url(created), deleted=len(ours))
@@ -79,11 +79,28 @@ def post(client: GitHubClient, repository: str, number: int, body: str, mode: Co
     author = (keep.get("user") or {}).get("login")
     extra = [c for c in extra if (c.get("user") or {}).get("login") == author]
     for c in extra:
-        client.request("DELETE", f"/repos/{repository}/issues/comments/{c['id']}")
+        _delete(client, repository, c)
     if stable_part(keep["body"]) == stable_part(body):
         return CommentOutcome(CommentAction.UNCHANGED, _url(keep), deleted=len(extra))
-    updated = client.request("PATCH", f"/repos/{repository}/issues/comments/{keep['id']}", json={"body": body}).data
+    try:
+        updated = client.request("PATCH", f"/repos/{repository}/issues/comments/{keep['id']}",
+                                 json={"body": body}).data
+    except GitHubError as exc:
+        if exc.status != 404:
+            raise
+        # Deleted since it was listed (by a person, or a racing delete-and-new run): post it afresh.
+        created = client.request("POST", comments, json={"body": body}).data
+        return CommentOutcome(CommentAction.CREATED, _url(created), deleted=len(extra))
     return CommentOutcome(CommentAction.UPDATED, _url(updated) or _url(keep), deleted=len(extra))
+
+
+def _delete(client: GitHubClient, repository: str, comment: dict[str, Any]) -> None:
+    try:
+        client.request("DELETE", f"/repos/{repository}/issues/comments/{comment['id']}")
+    except GitHubError as exc:
+        # Already gone: a run racing this one removed the same duplicate first.
+        if exc.status != 404:
+            raise
 
 
 def _url(comment: Any) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +64,9 @@ class FakeGitHub:
         self.commit_pulls: dict[str, list[dict[str, Any]]] = {}
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
+        # Called with each request before it is answered (under the lock): what another actor
+        # does meanwhile, e.g. deleting the comment a run is about to edit.
+        self.meanwhile: Callable[[Recorded], None] | None = None
         self.lock = threading.Lock()
         self._next_id = 1000
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -77,6 +80,11 @@ class FakeGitHub:
     def add_comment(self, number: int, body: str, user: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
             return self._create(number, body, user or HUMAN)
+
+    def remove_comment(self, cid: int) -> None:
+        """As if someone (a person, or a racing run) deleted it; call under the lock or between requests."""
+        for comments in self.comments.values():
+            comments[:] = [c for c in comments if c["id"] != cid]
 
     def pulls_for(self, sha: str, pulls: list[dict[str, Any]]) -> None:
         self.commit_pulls[sha] = pulls
@@ -138,6 +146,8 @@ class FakeGitHub:
         path, query = split.path, parse_qs(split.query)
         with self.lock:
             self.requests.append(Recorded(method, path, query, headers, body))
+            if self.meanwhile is not None:
+                self.meanwhile(self.requests[-1])
             fault = self._take_fault(method, path)
             if fault is not None:
                 return fault.status, fault.body, fault.headers

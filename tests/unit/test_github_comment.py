@@ -7,7 +7,7 @@ import pytest
 from gate.github_api import GitHubClient, GitHubError, RetryPolicy
 from gate.github_comment import CommentAction, CommentMode, marker_for, post
 from gate.render.markdown import MARKER
-from tests.servers.github_fake import BOT, HUMAN, FakeGitHub, serve
+from tests.servers.github_fake import BOT, HUMAN, FakeGitHub, Recorded, serve
 
 REPO = "Codertocat/Hello-World"
 
@@ -117,3 +117,47 @@ def test_post_read_only_token_raises_403() -> None:
         with pytest.raises(GitHubError) as info:
             post(client(fake), REPO, 2, body("x"), CommentMode.UPDATE)
     assert info.value.status == 403 and "not accessible" in info.value.message
+
+
+def test_post_update_comment_deleted_meanwhile_is_posted_again() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        ours = fake.add_comment(2, body("fail"), user=BOT)
+
+        def delete_before_edit(request: Recorded) -> None:
+            if request.method == "PATCH":
+                fake.remove_comment(ours["id"])
+
+        fake.meanwhile = delete_before_edit
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.CREATED and outcome.url
+    assert [c["body"] for c in fake.ours(2)] == [body("pass")]
+    assert [r.method for r in fake.writes()] == ["PATCH", "POST"]
+
+
+def test_post_duplicates_already_removed_by_a_racing_run_still_update() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        keep = fake.add_comment(2, body("one"), user=BOT)
+        dup = fake.add_comment(2, body("two"), user=BOT)
+        old = fake.add_comment(2, body("three"), user=BOT)
+
+        def racing_run_deletes_first(request: Recorded) -> None:
+            if request.method == "DELETE":
+                fake.remove_comment(dup["id"])
+
+        fake.meanwhile = racing_run_deletes_first
+        outcome = post(client(fake), REPO, 2, body("four"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.UPDATED
+    assert [c["id"] for c in fake.ours(2)] == [keep["id"]] and "## four" in keep["body"]
+    assert all(c["id"] != old["id"] for c in fake.comments[2])
+
+
+def test_post_delete_and_new_old_copy_already_gone_still_posts() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        old = fake.add_comment(2, body("old"), user=BOT)
+        fake.meanwhile = lambda r: fake.remove_comment(old["id"]) if r.method == "DELETE" else None
+        outcome = post(client(fake), REPO, 2, body("new"), CommentMode.DELETE_AND_NEW)
+    assert outcome.action is CommentAction.RECREATED
+    assert [c["body"] for c in fake.comments[2]] == [body("new")]
