@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -164,6 +165,11 @@ def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
     start = t.get("start")
     if isinstance(start, list):
         start = tuple(str(a) for a in start)
+    elif isinstance(start, str):
+        try:
+            shlex.split(start)
+        except ValueError as exc:  # e.g. "No closing quotation": found now, not when the service should start
+            raise config.error(["load", "target", "start"], f"cannot split {start!r} like a shell: {exc}") from None
     cwd = None
     if "cwd" in t:
         cwd = config.resolve(t["cwd"], "load", "target", "cwd")

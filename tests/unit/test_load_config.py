@@ -59,6 +59,17 @@ def test_load_config_start_port_without_url_port_exit_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "gate.yaml:5:12" in res.stderr and "url does not" in res.stderr
 
 
+
+def test_load_config_start_unbalanced_quote_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "gate.yaml"
+    path.write_text("version: 1\nload:\n  target:\n    url: http://127.0.0.1:{port}\n"
+                    "    start: \"{python} app.py --port {port} 'oops\"\n", encoding="utf-8")
+    res = gate("check", "-c", "gate.yaml", "--only", "load", cwd=path.parent)
+    assert res.exit_code == 2, res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("error: gate.yaml:5:12: ") and "No closing quotation" in first, first
+    assert "Traceback" not in res.stderr
+
 def test_parse_load_defaults_and_units(tmp_path: Path) -> None:
     cfg = parsed(write(tmp_path, "  duration: 2500ms\n  warmup: 1\n  max_lag: 0.05s\n  arrival_rate: 20\n"
                                  "  max_p95_increase: 25%\n  thresholds: {latency: 'p(99) < 2s'}\n"))
