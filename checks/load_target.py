@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,12 +76,29 @@ def running_target(cfg: TargetConfig, root: Path, log: Path) -> Iterator[Running
     with _sigterm_as_interrupt():
         try:
             if cfg.start is not None:
+                if not port:
+                    _refuse_taken_port(target.url)
                 target.process = _spawn(cfg, root, log, port)
             _wait_ready(target, cfg)
             yield target
         finally:
             if target.process is not None:
                 stop(target.process)
+
+
+def _refuse_taken_port(url: str) -> None:
+    """A fixed port that already answers belongs to another process: the gate would test that one instead
+    (the service it starts then fails to bind, and looks as if it died during the run)."""
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            pass
+    except OSError:
+        return
+    raise CheckIncomplete(f"{host}:{port} already answers before load.target.start ran: another process holds the "
+                          "target's port and would be tested instead; stop it, or put {port} in load.target.url "
+                          "for a free one")
 
 
 def _spawn(cfg: TargetConfig, root: Path, log: Path, port: str) -> subprocess.Popen[bytes]:

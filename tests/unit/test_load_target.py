@@ -114,3 +114,19 @@ def test_running_target_without_start_unreachable_incomplete(tmp_path: Path) -> 
         with running_target(cfg, tmp_path, tmp_path / "log"):
             pass
     assert "never became ready" in err.value.message and "refused" in err.value.message.lower()
+
+
+def test_running_target_fixed_port_taken_incomplete_before_start(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as other:  # another process's service, already on the port
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        cfg = config(tmp_path, "serve", url=f"http://127.0.0.1:{port}",
+                     start=("{python}", str(tmp_path / "service.py"), str(port), "serve", str(tmp_path / "pids")))
+        with pytest.raises(CheckIncomplete) as err:
+            with running_target(cfg, tmp_path, tmp_path / "log"):
+                pytest.fail("must not be reached: the gate would test the other process")
+    assert f"127.0.0.1:{port} already answers" in err.value.message and "{port}" in err.value.message
+    assert not (tmp_path / "pids").exists()  # the start command never ran
