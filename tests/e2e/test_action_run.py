@@ -182,3 +182,14 @@ def test_action_cache_key_follows_the_prompts(workspace: GitRepo, tmp_path: Path
     assert after.step("restore").with_["key"].rsplit("-", 1)[0] != restore.with_["key"].rsplit("-", 1)[0]
     assert not off.step("restore").ran and not off.step("Save the response cache").ran
     assert fake.writes() == []
+
+
+def test_action_extra_args_on_several_lines_all_reach_gate_check(workspace: GitRepo, tmp_path: Path) -> None:
+    # A YAML block scalar (`extra-args: |`) gives one argument a line: every line counts.
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Workflow(workspace, tmp_path, fake).run(checks="schema", comment="off",
+                                                      **{"extra-args": "--verbose\n--junit gate.xml\n"})
+    assert run.step("check").outputs["exit-code"] == "0"
+    junit = workspace.path / "gate.xml"
+    assert junit.is_file() and '<testcase classname="prodgate" name="schema"' in junit.read_text()
