@@ -316,16 +316,21 @@ def _read_stream(raw: Any, start: float, ctx: dict[str, Any]) -> tuple[str | Non
             event = json.loads(data)
         except ValueError:
             return "output.invalid_json", "a stream event is not JSON"
-        for choice in event.get("choices") or []:
-            content = (choice.get("delta") or {}).get("content")
+        try:
+            choices = _choices(event)
+            tokens = _completion_tokens(event.get("usage"))
+        except ValueError as exc:  # a message of a few fixed forms: failures are grouped by it
+            return "output.invalid_json", f"a stream event is not a chat completion chunk: {exc}"
+        for choice in choices:
+            delta = choice.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
             if content:
                 if "ttft_ms" not in ctx:
                     ctx["ttft_ms"] = round((time.perf_counter() - start) * 1000, 3)
                 chunks += 1
             finished = finished or bool(choice.get("finish_reason"))
-        usage = event.get("usage")
-        if isinstance(usage, dict) and usage.get("completion_tokens") is not None:
-            ctx["output_tokens"], ctx["tokens_from"] = int(usage["completion_tokens"]), "usage"
+        if tokens is not None:
+            ctx["output_tokens"], ctx["tokens_from"] = tokens, "usage"
     if "output_tokens" not in ctx and chunks:
         ctx["output_tokens"], ctx["tokens_from"] = chunks, "chunks"
     if not (done or finished):
@@ -335,16 +340,44 @@ def _read_stream(raw: Any, start: float, ctx: dict[str, Any]) -> tuple[str | Non
     return None, ""
 
 
+def _choices(event: Any) -> list[dict[str, Any]]:
+    """An answer's (or a stream event's) choices; ValueError when its shape is not a chat completion's."""
+    if not isinstance(event, dict):
+        raise ValueError(f"a JSON {type(event).__name__}, not an object")
+    choices = event.get("choices") or []
+    if not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices):
+        raise ValueError("`choices` is not a list of objects")
+    return choices
+
+
+def _completion_tokens(usage: Any) -> int | None:
+    """`usage.completion_tokens` (None without it); ValueError when it is not a count."""
+    if usage is None:
+        return None
+    n = usage.get("completion_tokens") if isinstance(usage, dict) else usage
+    if n is None:
+        return None
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or n < 0 or n != int(n):
+        raise ValueError("`usage.completion_tokens` is not a count")
+    return int(n)
+
+
 def _read_completion(body: bytes, ctx: dict[str, Any]) -> tuple[str | None, str]:
     try:
         answer = json.loads(body)
-        content = answer["choices"][0]["message"].get("content")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return "output.invalid_json", "the answer is not a chat completion"
-    usage = answer.get("usage") or {}
-    if usage.get("completion_tokens") is not None:
-        ctx["output_tokens"], ctx["tokens_from"] = int(usage["completion_tokens"]), "usage"
-    return (None, "") if content else ("output.empty", "the answer has no content")
+    except ValueError:
+        return "output.invalid_json", "the answer is not a chat completion: not JSON"
+    try:
+        choices = _choices(answer)
+        message = choices[0].get("message") if choices else None
+        if not isinstance(message, dict):
+            raise ValueError("no `choices[0].message` object")
+        tokens = _completion_tokens(answer.get("usage"))
+    except ValueError as exc:
+        return "output.invalid_json", f"the answer is not a chat completion: {exc}"
+    if tokens is not None:
+        ctx["output_tokens"], ctx["tokens_from"] = tokens, "usage"
+    return (None, "") if message.get("content") else ("output.empty", "the answer has no content")
 
 
 def _chat_once(user: FastHttpUser, headers: dict[str, str], lag: float | None) -> None:

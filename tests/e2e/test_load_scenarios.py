@@ -98,3 +98,55 @@ def test_load_dataset_defect_is_finding_exit_1(tmp_path: Path) -> None:
     assert errors[0][:2] == ("messages.jsonl", 4) and errors[0][2].startswith("not valid JSON")
     assert errors[1] == ("messages.jsonl", 5, "a row needs `messages`: a list of {role, content} strings")
     assert check["metrics"]["completed"] > 0  # the good rows were still sent
+
+
+# SSE answers that are JSON but not chat completion chunks, served in turn.
+ODD_STREAMS = [
+    b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\ndata: 5\n\ndata: [DONE]\n\n',
+    b'data: {"choices": ["hi"]}\n\ndata: [DONE]\n\n',
+    b'data: {"choices": [{"delta": {"content": "hi"}, "finish_reason": "stop"}], '
+    b'"usage": {"completion_tokens": "many"}}\n\ndata: [DONE]\n\n',
+]
+
+
+def test_load_stream_events_of_wrong_shape_are_invalid_json(tmp_path: Path) -> None:
+    import itertools
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies = itertools.cycle(ODD_STREAMS)
+
+    class Odd(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = next(bodies)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Odd)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        write_load_repo(tmp_path, {"target": {"url": f"http://127.0.0.1:{server.server_port}"}, "users": 1,
+                                   "duration": "1s", "thresholds": {"error_rate": ["rate < 1%"]}})
+        res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert res.exit_code == 1, res.stderr
+    check = load_result(tmp_path / "r.json")
+    m = check["metrics"]
+    assert m["requests"] >= 3 and m["completed"] == 0
+    # Not a connection failure with a Python exception's text: the answer's shape is wrong.
+    assert m["failure_categories"] == {"output.invalid_json": m["failed"]}
+    messages = {e["message"] for e in check["details"]["errors"]}
+    assert messages == {"a stream event is not a chat completion chunk: a JSON int, not an object",
+                        "a stream event is not a chat completion chunk: `choices` is not a list of objects",
+                        "a stream event is not a chat completion chunk: `usage.completion_tokens` is not a count"}
