@@ -139,7 +139,7 @@ def _compare_suite(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], 
         return []
     clusters = {i: str(head[i].cluster) for i in paired if head[i].cluster is not None} or None
     pc = stats.compare_pass({i: bool(base_cases[i].get("pass")) for i in paired},
-                            {i: head[i].passed for i in paired}, clusters=clusters, seed=seed)
+                            {i: head[i].passed for i in paired}, clusters=clusters, seed=seed, alpha=gates.alpha)
     out = [Comparison(s.name, PASS_RATE, pc.base_rate, pc.head_rate, pc.delta, pc.interval.low, pc.interval.high,
                       pc.p_value, pc.mde, pc.n, pc.test, gates.max_pass_rate_drop,
                       pass_to_fail=pc.pass_to_fail, fail_to_pass=pc.fail_to_pass)]
@@ -151,7 +151,7 @@ def _compare_suite(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], 
         b = [float(base_cases[i]["scores"][metric]) for i in ids]
         h = [head[i].scores.get(metric, 0.0) for i in ids]
         cl = [head[i].cluster or i for i in ids] if cluster_list else None
-        pd = stats.paired_difference(b, h, clusters=cl, seed=seed)
+        pd = stats.paired_difference(b, h, clusters=cl, seed=seed, alpha=gates.alpha)
         g = gates.metrics.get(metric)
         tolerance = g.max_drop if g is not None and g.max_drop is not None else 0.0
         test = "cluster-bootstrap" if cl else "paired-bootstrap"

@@ -37,7 +37,8 @@ def render_details(details: Mapping[str, Any]) -> str:
         for c in comparisons:
             pct = c["metric"] == "pass_rate"
             fmt = _pct if pct else (lambda v: f"{v:.3f}")
-            mde = "—" if c.get("mde") is None else f"{c['mde'] * 100:.1f} pts"
+            # None: too few cases for any drop to be significant.
+            mde = "none" if c.get("mde") is None else f"{c['mde'] * 100:.1f} pts"
             verdict = "❌ regression" if c["regression"] else ("⚠️ drop within tolerance" if c["delta"] < 0 and
                                                               c["p_adjusted"] < 0.05 else "✅ no significant drop")
             lines.append(

@@ -101,12 +101,14 @@ def paired_difference(
     power: float = 0.8,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
+    alpha: float | None = None,
 ) -> PairedResult:
-    """Mean of head - base over paired cases.
+    """Mean of head - base over paired cases, each value in [0, 1] (a pass, a score).
 
     The interval is a percentile bootstrap; the p-value a sign-flip randomisation test (exact in
     distribution under "no change"). With clusters, both resample and flip whole clusters,
-    because cases of one cluster fail together and are not independent evidence."""
+    because cases of one cluster fail together and are not independent evidence. The MDE is at
+    the test's level `alpha` (default 1 - confidence)."""
     import numpy as np
 
     if len(base) != len(head):
@@ -128,12 +130,20 @@ def paired_difference(
         signs = rng.choice(np.array([-1.0, 1.0]), size=(m, k))
         flipped = (signs * sums).sum(axis=1) / sizes.sum()
         flips_extreme += int(np.count_nonzero(np.abs(flipped) >= abs(observed) - 1e-12))
-    alpha = 1 - confidence
-    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    outside = 1 - confidence
+    low, high = np.quantile(boot, [outside / 2, 1 - outside / 2])
     # +1 in both: the observed labelling is one of the possible ones (never a p of exactly 0).
     p_value = (flips_extreme + 1) / (resamples + 1)
-    sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
-    mde = (_z(1 - alpha / 2) + _z(power)) * sd / math.sqrt(k) if k > 1 else float("nan")
+    level = outside if alpha is None else alpha
+    # McNemar's sample size with the mean squared difference as the discordance: for values in [0, 1] it is
+    # never below the drop itself, so an unchanged run (every difference 0) does not claim that any drop,
+    # however small, would be seen.
+    mde = mde_paired_proportions(n, float(np.mean(deltas * deltas)), level, power)
+    if k < n and not math.isnan(mde):
+        # Clustered cases are not independent evidence: the spread of cluster means can only raise it.
+        sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
+        by_cluster = (_z(1 - level / 2) + _z(power)) * sd / math.sqrt(k) if _reachable(k, level) else math.nan
+        mde = max(mde, by_cluster) if not math.isnan(by_cluster) else by_cluster
     return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde)
 
 
@@ -151,12 +161,19 @@ class PassComparison:
     test: str  # "mcnemar-exact" or "cluster-randomisation"
 
 
+def _reachable(units: int, alpha: float) -> bool:
+    """Whether a two-sided exact test on this many pairs (or clusters) can reach alpha at all: its
+    smallest p-value, every one of them moving the same way, is 2 * 0.5**units (0.0625 at 5)."""
+    return units > 0 and 2 * 0.5**units < alpha
+
+
 def mde_paired_proportions(n: int, discordance: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Smallest drop in pass rate that McNemar detects with this power at n pairs.
+    """Smallest drop in pass rate that McNemar detects with this power at n pairs; NaN when no drop
+    can be significant at n (too few pairs for the exact test to reach alpha).
 
     Solves n = (z_a*sqrt(psi) + z_b*sqrt(psi - d^2))^2 / d^2 for d, where psi is the share of
     discordant pairs, which can never be below d itself."""
-    if n <= 0:
+    if not _reachable(n, alpha):
         return float("nan")
     za, zb = _z(1 - alpha / 2), _z(power)
 
@@ -185,27 +202,28 @@ def compare_pass(
     power: float = 0.8,
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
+    alpha: float | None = None,
 ) -> PassComparison:
-    """Pass/fail on the cases both runs have, paired by case id."""
+    """Pass/fail on the cases both runs have, paired by case id; the MDE at the test's level `alpha`
+    (default 1 - confidence)."""
     ids = sorted(set(base) & set(head))
     b = [1.0 if base[i] else 0.0 for i in ids]
     h = [1.0 if head[i] else 0.0 for i in ids]
     p2f = tuple(i for i in ids if base[i] and not head[i])
     f2p = tuple(i for i in ids if head[i] and not base[i])
     n = len(ids)
-    alpha = 1 - confidence
     cluster_list = [clusters.get(i, i) for i in ids] if clusters else None
     paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed,
-                               resamples=resamples)
+                               resamples=resamples, alpha=alpha)
     if cluster_list is not None and len(set(cluster_list)) < n:
         p_value, test = paired.p_value, "cluster-randomisation"
-        mde = paired.mde
     else:
         p_value, test = mcnemar_exact(len(p2f), len(f2p)), "mcnemar-exact"
-        mde = mde_paired_proportions(n, (len(p2f) + len(f2p)) / n if n else 0.0, alpha, power)
+    # Unclustered, paired.mde is McNemar's: the mean squared difference of 0/1 values is the discordance.
     return PassComparison(
         base_rate=sum(b) / n if n else 0.0, head_rate=sum(h) / n if n else 0.0, delta=paired.delta,
-        interval=paired.interval, p_value=p_value, mde=mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p, test=test,
+        interval=paired.interval, p_value=p_value, mde=paired.mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p,
+        test=test,
     )
 
 

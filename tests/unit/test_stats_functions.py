@@ -110,3 +110,30 @@ def test_stats_format_p_three_ranges() -> None:
     assert stats.format_p(0.0004) == "p<0.001"
     assert stats.format_p(0.004) == "p=0.004"
     assert stats.format_p(0.31) == "p=0.31"
+
+
+def test_stats_mde_of_an_unchanged_run_is_not_zero() -> None:
+    # Nothing moved (a replayed run): no drop, however small, is "detectable" because of that.
+    ids = [f"c{i:02d}" for i in range(60)]
+    base = {i: n % 3 != 0 for n, i in enumerate(ids)}
+    plain = stats.compare_pass(base, dict(base))
+    clustered = stats.compare_pass(base, dict(base), clusters={i: f"k{n % 10}" for n, i in enumerate(ids)})
+    assert clustered.test == "cluster-randomisation"
+    assert plain.mde == pytest.approx(stats.mde_paired_proportions(60, 0.0)) and plain.mde > 0.1
+    assert clustered.mde >= plain.mde  # clustering never makes a drop easier to see
+    scores = [0.25, 0.5, 0.75, 1.0] * 15
+    assert stats.paired_difference(scores, scores).mde == pytest.approx(plain.mde)
+
+
+def test_stats_mde_none_when_the_exact_test_cannot_reach_alpha() -> None:
+    # 5 pairs all flipping give p = 2 * 0.5**5 = 0.0625: no drop is significant at 0.05.
+    assert math.isnan(stats.mde_paired_proportions(5, 0.2))
+    assert 0 < stats.mde_paired_proportions(6, 0.2) <= 1
+    five = {str(i): True for i in range(5)}
+    assert math.isnan(stats.compare_pass(five, {i: False for i in five}).mde)
+    # The gate's own alpha sets the level: 7 pairs reach 0.05 but not 0.01.
+    seven = {str(i): True for i in range(7)}
+    assert not math.isnan(stats.compare_pass(seven, dict(seven)).mde)
+    assert math.isnan(stats.compare_pass(seven, dict(seven), alpha=0.01).mde)
+    forty = {str(i): True for i in range(40)}
+    assert stats.compare_pass(forty, dict(forty), alpha=0.01).mde > stats.compare_pass(forty, dict(forty)).mde
