@@ -6,6 +6,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 
 
@@ -34,7 +35,8 @@ STREAM_METRICS = ("ttft", "tpot", "output_tokens_per_s")
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
 }
-_TIME_UNITS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+# Decimal, so a limit converts exactly: "rate <= 0.7%" is 0.007, the same float as 7 failures in 1,000.
+_TIME_UNITS = {"us": Decimal("0.001"), "µs": Decimal("0.001"), "ms": Decimal(1), "s": Decimal(1000), "m": Decimal(60_000)}
 _EXPR = re.compile(
     r"^\s*(?P<agg>[a-z_][a-z0-9_.]*(?:\(\s*(?P<pct>[0-9]+(?:\.[0-9]+)?)\s*\))?)\s*"
     r"(?P<op><=|>=|==|!=|<|>)\s*(?P<num>-?[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>us|µs|ms|s|m|%)?\s*$"
@@ -86,27 +88,27 @@ def parse(metric: str, text: str, index: int = 0) -> Threshold:
     elif agg not in allowed:
         hint = f" (did you mean p({agg[1:]})?)" if re.fullmatch(r"p[0-9.]+", agg) else ""
         raise ThresholdError(f"{text!r}: unknown aggregate {agg!r} for {metric}{hint}; it allows {', '.join(allowed)}")
-    return Threshold(metric, text.strip(), agg, m.group("op"), _value(metric, kind, text, float(m.group("num")),
+    return Threshold(metric, text.strip(), agg, m.group("op"), _value(metric, kind, text, Decimal(m.group("num")),
                                                                    m.group("unit")), index)
 
 
-def _value(metric: str, kind: Kind, text: str, number: float, unit: str | None) -> float:
+def _value(metric: str, kind: Kind, text: str, number: Decimal, unit: str | None) -> float:
     if kind is Kind.TIME:
         if unit == "%":
             raise ThresholdError(f"{text!r}: {metric} is a duration: use ms, s or m, not %")
         # A bare number is milliseconds, as in k6.
-        return number * _TIME_UNITS[unit or "ms"]
+        return float(number * _TIME_UNITS[unit or "ms"])
     if kind is Kind.RATE:
         if unit == "%":
-            return number / 100
+            return float(number / 100)
         if unit is not None:
             raise ThresholdError(f"{text!r}: {metric} is a fraction: write 1% or 0.01, not a duration")
         if not 0 <= number <= 1:
-            raise ThresholdError(f"{text!r}: a rate without % must be between 0 and 1 (did you mean {_num(number)}%?)")
-        return number
+            raise ThresholdError(f"{text!r}: a rate without % must be between 0 and 1 (did you mean {_num(float(number))}%?)")
+        return float(number)
     if unit is not None:
         raise ThresholdError(f"{text!r}: {metric} takes a plain number, without a unit")
-    return number
+    return float(number)
 
 
 def _num(x: float) -> str:

@@ -69,3 +69,15 @@ def test_format_value_units_per_kind() -> None:
     assert format_value("error_rate", 0.0125) == "1.25%"
     assert format_value("completed", 12.0) == "12"
     assert format_value("throughput", 5.126) == "5.13"
+
+
+@pytest.mark.parametrize(("metric", "text", "observed"), [
+    ("error_rate", "rate <= 0.7%", 7 / 1000),  # 7 failures of 1,000 requests: exactly on the limit
+    ("error_rate", "rate <= 2.9%", 29 / 1000),
+    ("error_rate", "rate <= 0.35%", 35 / 10_000),
+    ("latency", "p(95) <= 1.001s", 1001.0),
+    ("latency", "max <= 300us", 0.3),
+])
+def test_threshold_at_its_limit_holds_for_inclusive_operators(metric: str, text: str, observed: float) -> None:
+    assert parse(metric, text).holds(observed)
+    assert not parse(metric, text.replace("<=", "<")).holds(observed)
