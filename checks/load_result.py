@@ -81,7 +81,10 @@ def evaluate(cfg: LoadConfig, stats: LoadStats, facts: RunFacts, config_display:
     # Failed requests are a measurement (the error-rate SLO judges them): notices, with their category.
     findings += [Finding(Severity.NOTICE, f"{kind.count} request(s) failed: {kind.message}", category=kind.category)
                  for kind in stats.errors]
-    if stats.failed and not any(t.metric == "error_rate" for t in cfg.thresholds):
+    if stats.sent and not stats.ok:  # whatever the thresholds say, a service that answered nothing is not fine
+        findings.append(Finding(Severity.ERROR, f"none of the {stats.sent} request(s) completed", config_display,
+                                category=stats.errors[0].category if stats.errors else None))
+    elif stats.failed and not any(t.metric == "error_rate" for t in cfg.thresholds):
         findings.append(Finding(Severity.WARNING, f"{stats.failed} of {stats.sent} request(s) failed and no "
                                                   "`error_rate` threshold judges it", config_display))
     inconclusive = _inconclusive(cfg, stats, facts)

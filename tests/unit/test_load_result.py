@@ -135,3 +135,12 @@ def test_markdown_details_table_chart_and_escaped_errors() -> None:
     assert "| `transport.server_error` | 503 |" in md
     assert "<img" not in md and "@admin" not in md and "](http" not in md
     assert "&lt;img src=x onerror=alert\\(1\\)&gt; \\| \\[link\\]" in md
+
+
+def test_evaluate_no_request_completed_fails_without_error_rate_threshold() -> None:
+    result = evaluate(cfg(), compute(samples(n=0, failed=12), 0.0, 2.0), facts(), "gate.yaml")
+    assert result.status is Status.FAIL
+    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    assert [(f.message, f.category) for f in errors] == [("none of the 12 request(s) completed",
+                                                          "transport.server_error")]
+    assert result.metrics["completed"] == 0 and result.metrics["error_rate"] == 1.0
