@@ -87,7 +87,7 @@ def _parse(raw: bytes, where: str) -> tuple[Baseline | None, str]:
         data = json.loads(raw)
     except ValueError:
         return None, f"the baseline at {where} is not valid JSON"
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("metrics"), dict):
         return None, f"the baseline at {where} has an unknown format (expected version {VERSION})"
     return Baseline(data, where), f"baseline from {where}"
 

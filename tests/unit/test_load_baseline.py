@@ -56,6 +56,9 @@ def test_read_broken_files_say_why(tmp_path: Path) -> None:
     assert read(ctx, path) == (None, "the baseline at working tree (not inside a git repository) is not valid JSON")
     path.write_text(json.dumps({"version": 99}), encoding="utf-8")
     assert "unknown format (expected version 1)" in read(ctx, path)[1]
+    # A hand-edited or merged-badly file: a note, not a crash of the check when it is compared.
+    path.write_text(json.dumps({"version": 1, "metrics": [20.0]}), encoding="utf-8")
+    assert read(ctx, path)[0] is None and "unknown format" in read(ctx, path)[1]
 
 
 def test_compare_p95_and_rates() -> None:
