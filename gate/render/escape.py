@@ -11,10 +11,11 @@ from urllib.parse import quote
 
 # C0/C1 controls (except tab and newline) and the bidi overrides that can disguise text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-# GitHub links @user, @org/team and #123 in text nodes after markdown rendering, so a markdown
-# backslash does not stop them; a zero-width joiner after the sigil does, and stays invisible.
+# GitHub links @user, @org/team, #123, owner/repo#123 and GH-123 in text nodes after markdown
+# rendering, so a markdown backslash does not stop them; a zero-width joiner after the sigil does,
+# and stays invisible. (`&#39;` is an entity this module writes, not a reference.)
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
-_REFERENCE = re.compile(r"(?<![&\w])#(?=\d)")
+_REFERENCE = re.compile(r"(?<!&)#(?=\d)|(?i:\bgh\\?-)(?=\d)")
 ZWJ = "\u200d"
 # In one pass, so an entity we emit is never escaped again (`&#x27;` must not become `&\#x27;`).
 _INLINE = re.compile(r"[\\`*_{}\[\]()#+\-.!|<>~$&\"]")
@@ -51,7 +52,7 @@ def cap(text: str, limit: int) -> str:
 
 def neutralise_mentions(text: str) -> str:
     """@user and #123 that ping or cross-reference no one, yet read the same."""
-    return _REFERENCE.sub("#" + ZWJ, _MENTION.sub("@" + ZWJ, text))
+    return _REFERENCE.sub(lambda m: m.group(0) + ZWJ, _MENTION.sub("@" + ZWJ, text))
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -156,3 +156,15 @@ def test_render_comment_error_the_check_reported_itself_uses_its_own_details() -
     body = render_comment(report(inconclusive, crashed), links=LINKS, checks={"load": OwnView(), "cost": OwnView()})
     assert "own view of load" in body
     assert "own view of cost" not in body
+
+
+def test_render_comment_cross_repository_and_gh_references_are_inert() -> None:
+    # GitHub links `owner/repo#12` and `GH-5` too, and each link puts a "mentioned" event on that issue.
+    text = "see octo/other#12, octo/other#12's fix and gh-5"
+    result = CheckResult("regression", Status.FAIL, text, findings=(Finding(Severity.ERROR, text, case_id="c"),),
+                         details={"headline": {"value": text}})
+    for checks in ({}, {"regression": OutputsCheck()}):
+        body = render_comment(report(result), links=LINKS, checks=checks)
+        plain = body.replace("\\", "").replace("&#39;", "")
+        assert not re.search(r"#\d|(?i:gh)-\d", plain), "an issue reference would cross-link"
+        assert "other#\u200d12" in plain and "gh-\u200d5" in plain
