@@ -9,7 +9,7 @@ from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.report import CheckResult, Finding, Severity, Status
 
-from .regression_config import parse_config
+from .regression_config import config_digest, parse_config
 
 
 class RegressionCheck:
@@ -48,7 +48,7 @@ class RegressionCheck:
             if defect:
                 extra.append(Finding(Severity.ERROR, defect, cfg.baseline_rel))
         run: dict[str, Any] = {"requests": info.requests, "judge_requests": info.judge_requests,
-                               "cache_hits": info.cache_hits}
+                               "cache_hits": info.cache_hits, "config": config_digest(ctx.config)}
         if shard:
             run["shard"] = f"{shard[0]}/{shard[1]}"
         if info.recorded:

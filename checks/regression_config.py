@@ -196,6 +196,13 @@ def parse_config(config: GateConfig) -> RegressionConfig:
     )
 
 
+def config_digest(config: GateConfig) -> str:
+    """What in gate.yaml decides a run's cases and verdicts, so shards of different configs are never merged."""
+    from gate.providers.keys import digest
+
+    return digest({key: config.data.get(key) for key in (SECTION, "prompts", "models")})[:16]
+
+
 def default_pass_at(repeats: int) -> int:
     """A majority of the repeats: 1 of 1, 2 of 3, 3 of 5."""
     return repeats // 2 + 1

@@ -32,12 +32,29 @@ def _shard(path: Path, result: CheckResult) -> tuple[int, int]:
     if not isinstance(raw, str) or "/" not in raw:
         raise ConfigError(f"{path}: its regression result is not from a `gate check --shard I/N` run")
     i, n = raw.split("/", 1)
+    if not (i.isdigit() and n.isdigit()):
+        raise ConfigError(f"{path}: its regression result names no shard I/N ({raw!r})")
     return int(i), int(n)
 
 
-def merge_suites(parts: Sequence[CheckResult]) -> tuple[list[SuiteResult], dict[str, Any]]:
+def _same_run(paths: Sequence[Path], reports: Sequence[Report], parts: Sequence[CheckResult], config: str) -> None:
+    """Shards merge only when they ran the same commit, prodgate and gate.yaml as each other and as this merge."""
+    first = reports[0]
+    for path, report, part in zip(paths, reports, parts, strict=True):
+        if report.git.head != first.git.head:
+            raise ConfigError(f"{path}: ran at commit {(report.git.head or 'unknown')[:12]}, {paths[0]} at "
+                              f"{(first.git.head or 'unknown')[:12]}: shards of different commits cannot be merged")
+        if report.tool_version != first.tool_version:
+            raise ConfigError(f"{path}: made by prodgate {report.tool_version}, {paths[0]} by "
+                              f"{first.tool_version}: shards of different versions cannot be merged")
+        if (part.details.get("run") or {}).get("config") != config:
+            raise ConfigError(f"{path}: ran with another regression configuration than this gate.yaml: "
+                              "merge shards with the gate.yaml they ran with")
+
+
+def merge_suites(parts: Sequence[CheckResult], config: str) -> tuple[list[SuiteResult], dict[str, Any]]:
     suites: dict[str, SuiteResult] = {}
-    run: dict[str, Any] = {"requests": 0, "judge_requests": 0, "cache_hits": 0}
+    run: dict[str, Any] = {"requests": 0, "judge_requests": 0, "cache_hits": 0, "config": config}
     recorded: set[str] = set()
     for part in parts:
         for name, raw in (part.details.get("suites") or {}).items():
@@ -62,7 +79,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     from gate.schemas import load_schema
 
     from .regression_baseline import load_baseline
-    from .regression_config import parse_config
+    from .regression_config import config_digest, parse_config
     from .regression_report import build_result
 
     reports = [_load(p) for p in paths]
@@ -87,12 +104,14 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     config = load_config(opts.config, plugin_sections(checks, load_schema("gate")["properties"]))
     base = resolve_base(config.root, opts.base_ref)
     cfg = parse_config(config)
+    digest = config_digest(config)
+    _same_run(paths, reports, parts, digest)
     ctx = CheckContext(config, base)
     baseline, note, defect = load_baseline(ctx, cfg)
     from gate.report import Finding, Severity
 
     extra = [Finding(Severity.ERROR, defect, cfg.baseline_rel)] if defect else []
-    suites, run = merge_suites(parts)
+    suites, run = merge_suites(parts, digest)
     merged = build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra)
     errors = [p for p in parts if p.status.value == "error"]
     if errors:

@@ -71,3 +71,48 @@ def test_regression_shard_bad_value_exit_2(tmp_path: Path) -> None:
     res = gate("check", "-c", EXAMPLE / "gate.yaml", "--shard", "3/2")
     assert res.exit_code == 2
     assert "expected I/N with 1 <= I <= N" in res.stderr
+
+
+def _shards(config: Path, tmp_path: Path, prefix: str, count: int = 2) -> list[Path]:
+    out = []
+    for i in range(1, count + 1):
+        part = tmp_path / f"{prefix}-{i}.json"
+        res = gate("check", "-c", config, "--only", "regression", "--shard", f"{i}/{count}", "--report-json", part)
+        assert res.exit_code in (0, 1), res.stdout + res.stderr
+        out.append(part)
+    return out
+
+
+def test_regression_merge_shards_of_different_commits_exit_2(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    [one, _] = _shards(config, tmp_path, "before")
+    (repo.path / "bot" / "README.txt").write_text("a later commit\n", encoding="utf-8")
+    repo.commit("later")
+    [_, two] = _shards(config, tmp_path, "after")
+    res = gate_subprocess("merge", one, two, "-c", config)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith(f"error: {two}: ran at commit ") and "shards of different commits cannot be merged" in line
+
+
+def test_regression_merge_shards_of_different_configs_exit_2(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    [one, _] = _shards(config, tmp_path, "before")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("threshold: 0.75", "threshold: 0.5"), encoding="utf-8")  # a judged pass moves
+    [_, two] = _shards(config, tmp_path, "after")
+    res = gate_subprocess("merge", one, two, "-c", config)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.strip() == (f"error: {one}: ran with another regression configuration than this gate.yaml: "
+                                  "merge shards with the gate.yaml they ran with")
+
+
+def test_regression_merge_garbled_shard_value_exit_2(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    [one, two] = _shards(config, tmp_path, "s")
+    data = json.loads(one.read_text(encoding="utf-8"))
+    next(c for c in data["checks"] if c["name"] == "regression")["details"]["run"]["shard"] = "one/two"
+    one.write_text(json.dumps(data), encoding="utf-8")
+    res = gate_subprocess("merge", one, two, "-c", config)
+    assert res.exit_code == 2
+    assert res.stderr.strip() == f"error: {one}: its regression result names no shard I/N ('one/two')"
