@@ -156,8 +156,10 @@ def stop(process: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> Non
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
         pass
-    # Children may outlive the leader: the group is killed whatever the leader did.
-    _signal_group(process.pid, signal.SIGKILL)
+    finally:
+        # Children may outlive the leader: the group is killed whatever the leader did, also when a
+        # second interrupt (a CI cancel's SIGTERM after its SIGINT) ends the wait.
+        _signal_group(process.pid, signal.SIGKILL)
     try:
         process.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:

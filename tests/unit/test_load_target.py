@@ -130,3 +130,34 @@ def test_running_target_fixed_port_taken_incomplete_before_start(tmp_path: Path)
                 pytest.fail("must not be reached: the gate would test the other process")
     assert f"127.0.0.1:{port} already answers" in err.value.message and "{port}" in err.value.message
     assert not (tmp_path / "pids").exists()  # the start command never ran
+
+
+def test_stop_interrupted_while_waiting_still_kills_the_group(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from prodgate_checks.load_target import stop
+
+    # A service that ignores SIGTERM, so stop() waits out its grace period.
+    proc = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                             "signal.SIG_IGN); print('up', flush=True); time.sleep(120)"],
+                            stdout=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)  # the second signal arrives during the grace period
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stop(proc, grace_s=30.0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    try:
+        assert gone([proc.pid])
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
