@@ -59,18 +59,18 @@ class PromptFile:
     @property
     def messages(self) -> list[Message]:
         out = []
-        for m in self.data.get("messages") or []:
+        for m in _list(self.data.get("messages")):
             if isinstance(m, dict) and "role" in m:
                 out.append(Message(str(m["role"]).lower(), _text(m.get("content"))))
         return out
 
     @property
     def test_data(self) -> list[dict[str, Any]]:
-        return [row for row in self.data.get("testData") or [] if isinstance(row, dict)]
+        return [row for row in _list(self.data.get("testData")) if isinstance(row, dict)]
 
     @property
     def evaluators(self) -> list[dict[str, Any]]:
-        return [e for e in self.data.get("evaluators") or [] if isinstance(e, dict)]
+        return [e for e in _list(self.data.get("evaluators")) if isinstance(e, dict)]
 
     @property
     def json_schema(self) -> dict[str, Any] | None:
@@ -88,6 +88,11 @@ class PromptFile:
 
     def variables(self) -> set[str]:
         return {name for m in self.messages for name in template_variables(m.content)}
+
+
+def _list(value: Any) -> list[Any]:
+    # A value of the wrong type is the schema check's finding; every other reader sees nothing.
+    return value if isinstance(value, list) else []
 
 
 def _text(value: Any) -> str:

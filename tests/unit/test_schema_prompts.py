@@ -94,6 +94,9 @@ PROMPT_DEFECTS = [
     ("yaml-error", lambda s: s.replace("name: Support answer", "name: [Support"), "error", 2, "invalid YAML"),
     ("not-a-mapping", lambda s: "- just\n- a list\n", "error", 1, "must be a mapping"),
     ("bad-semver", lambda s: s.replace("version: 1.0.0", "version: '1.0'"), "error", 2, "not a semantic version"),
+    ("test-data-not-list", lambda s: s.replace("testData:\n  - question: How do I reset my password?\n    expected: Settings\n",
+                                               "testData: 1\n"), "error", 12, "is not of type 'array'"),
+    ("evaluators-not-list", lambda s: s.split("evaluators:")[0] + "evaluators: 1\n", "error", 15, "is not of type 'array'"),
 ]
 
 
