@@ -83,7 +83,30 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
         return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
         return None, f"no baseline: {shown} is not a prodgate baseline", f"{shown}: not a prodgate baseline (no `suites`)"
+    problem = _shape_problem(data)
+    if problem:
+        return None, f"no baseline: {shown} is not a usable prodgate baseline", f"{shown}: {problem}"
     return Baseline.from_dict(data, where), where, None
+
+
+def _shape_problem(data: Mapping[str, Any]) -> str | None:
+    """What in a parsed baseline the comparison could not read, at its JSON path; None when it is sound."""
+    if data.get("format", FORMAT) != FORMAT:
+        return (f"baseline format {data.get('format')!r}, but this prodgate reads format {FORMAT}: run "
+                "`gate baseline update` with this version on the base branch")
+    for name, suite in data["suites"].items():
+        at = f"$.suites[{json.dumps(name)}]"
+        if not isinstance(suite, dict) or not isinstance(suite.get("cases", {}), dict):
+            return f"{at}: must be an object with a `cases` object"
+        for case_id, case in suite.get("cases", {}).items():
+            where = f"{at}.cases[{json.dumps(case_id)}]"
+            if not isinstance(case, dict) or not isinstance(case.get("pass"), bool):
+                return f"{where}: must be an object with a true/false `pass`"
+            scores = case.get("scores", {})
+            if not isinstance(scores, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()):
+                return f"{where}.scores: must map metric names to numbers"
+    return None
 
 
 def suites_in(data: Mapping[str, Any]) -> Sequence[str]:

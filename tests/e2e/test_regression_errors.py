@@ -58,3 +58,27 @@ def test_regression_replay_nothing_recorded_exit_3(tmp_path: Path) -> None:
     check = res.json()["checks"][0]
     assert check["status"] == "error"
     assert "transport.client_error" in check["summary"] and "not in cassette c.jsonl" in check["summary"]
+
+
+@pytest.mark.parametrize(("baseline", "problem"), [
+    ('{"suites": {"p": []}}', '$.suites["p"]: must be an object with a `cases` object'),
+    ('{"suites": {"p": {"cases": {"a": 1}}}}', '$.suites["p"].cases["a"]: must be an object with a true/false `pass`'),
+    ('{"suites": {"p": {"cases": {"a": {"pass": true, "scores": {"s": "high"}}}}}}',
+     '$.suites["p"].cases["a"].scores: must map metric names to numbers'),
+    ('{"format": 9, "suites": {}}', "baseline format 9, but this prodgate reads format 1"),
+])
+def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, baseline: str, problem: str) -> None:
+    from gate.providers.base import ChatMessage, Request, Response
+    from gate.providers.cassette import entry, write_cassette
+
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - prompt: p.prompt.yml\n      dataset: d.jsonl\n")
+    asked = Request(messages=(ChatMessage("user", "hi"),), variables={"q": "hi"}, case_id="p/a")
+    write_cassette(tmp_path / "c.jsonl", [entry(asked, Response("hello"), "m")])
+    (tmp_path / ".gate").mkdir()
+    (tmp_path / ".gate" / "baseline.json").write_text(baseline, encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = res.json()["checks"][0]
+    assert check["status"] == "fail" and check["metrics"]["passed"] == 1
+    [finding] = check["findings"]
+    assert finding["file"] == ".gate/baseline.json" and finding["message"].startswith(f".gate/baseline.json: {problem}")
