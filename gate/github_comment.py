@@ -47,11 +47,25 @@ def _is_ours(comment: Any, marker: str) -> bool:
 def find_ours(client: GitHubClient, repository: str, number: int, marker: str) -> list[dict[str, Any]]:
     """Every comment carrying the marker, oldest first, across all pages.
 
-    A bot's copies are preferred over a person's, so a human who pastes the marker into a
-    comment does not get it overwritten."""
+    A bot's copies are ours (GITHUB_TOKEN and app tokens post as a bot). A person's copy is ours
+    only when the token is that person's own, so a human who pastes the marker into a comment
+    does not get it overwritten."""
     found = [c for c in client.paginate(f"/repos/{repository}/issues/{number}/comments") if _is_ours(c, marker)]
     bots = [c for c in found if (c.get("user") or {}).get("type") == "Bot"]
-    return bots or found
+    if bots or not found:
+        return bots
+    me = _token_login(client)
+    return [c for c in found if me and (c.get("user") or {}).get("login") == me]
+
+
+def _token_login(client: GitHubClient) -> str | None:
+    """The login of a personal access token; None for an installation token, which /user refuses."""
+    try:
+        data = client.request("GET", "/user").data
+    except GitHubError:
+        return None
+    login = data.get("login") if isinstance(data, dict) else None
+    return login if isinstance(login, str) else None
 
 
 def post(client: GitHubClient, repository: str, number: int, body: str, mode: CommentMode,

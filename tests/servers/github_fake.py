@@ -1,7 +1,7 @@
 """A fake of the GitHub REST API on loopback, speaking real HTTP, for the PR comment.
 
 Serves issue comments (paginated with Link headers, like GitHub), the pull requests of a commit,
-and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
+the token's user (`/user`: a person's token only), and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
 body is too long (422) or a rate limit is hit. Faults can be queued per method and path. Every
 request is recorded. An optional path prefix mimics GitHub Enterprise Server (`/api/v3`).
 """
@@ -153,6 +153,12 @@ class FakeGitHub:
                 return fault.status, fault.body, fault.headers
             if self.token and headers.get("authorization") != f"Bearer {self.token}":
                 return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}
+            if path == self.prefix + "/user" and method == "GET":
+                # Who the token is: a person's token says; an app's installation token (GITHUB_TOKEN) may not.
+                if self.user.get("type") == "Bot":
+                    return 403, {"message": "Resource not accessible by integration",
+                                 "documentation_url": "https://docs.github.com/rest/users/users"}, {}
+                return 200, dict(self.user), {}
             if not path.startswith(self.prefix + "/repos/" + self.repository + "/"):
                 return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
             rest = path[len(self.prefix + "/repos/" + self.repository):]

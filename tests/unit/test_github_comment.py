@@ -161,3 +161,25 @@ def test_post_delete_and_new_old_copy_already_gone_still_posts() -> None:
         outcome = post(client(fake), REPO, 2, body("new"), CommentMode.DELETE_AND_NEW)
     assert outcome.action is CommentAction.RECREATED
     assert [c["body"] for c in fake.comments[2]] == [body("new")]
+
+
+def test_post_update_person_pasting_the_marker_is_not_overwritten_by_the_bot() -> None:
+    with serve() as fake:  # the token is github-actions[bot]'s
+        fake.open_pull(2)
+        pasted = fake.add_comment(2, body("pasted by a person"), user=HUMAN)
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.CREATED
+    assert pasted["body"] == body("pasted by a person")
+    assert [c["user"]["type"] for c in fake.ours(2)] == ["User", "Bot"]
+
+
+def test_post_update_personal_access_token_keeps_its_own_comment_sticky() -> None:
+    other = {"login": "someone-else", "id": 2, "type": "User"}
+    with serve(user=HUMAN) as fake:  # a personal access token: comments are the person's
+        fake.open_pull(2)
+        fake.add_comment(2, body("pasted by someone else"), user=other)
+        post(client(fake), REPO, 2, body("fail"), CommentMode.UPDATE)
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.UPDATED
+    assert [(c["user"]["login"], "## pass" in c["body"]) for c in fake.ours(2)] == [
+        ("someone-else", False), ("octocat", True)]
