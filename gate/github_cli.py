@@ -52,7 +52,9 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
     if mode:
         settings = replace(settings, mode=CommentMode(mode))
     if print_body:
-        click.echo(_preview(source), nl=False)
+        from gate.redact import redact_text, secret_env_values
+
+        click.echo(redact_text(_preview(source), secret_env_values(os.environ)), nl=False)
         return
     published = publish(source, settings, os.environ, retry=_retry_policy())
     if published.comment is None and published.skipped is None:

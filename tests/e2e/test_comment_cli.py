@@ -299,3 +299,12 @@ def test_comment_posted_injection_renders_inert_through_registered_checks(tmp_pa
     assert "<img" not in html and "<script" not in html and 'href="javascript' not in html
     assert html.count("<details") == html.count("</details>")
     assert "@octocat" not in body and "@github/security" not in body
+
+
+def test_comment_print_scrubs_secret_values_too(tmp_path: Path) -> None:
+    rep = report(CheckResult("regression", Status.FAIL, "model said sk-live-value-1234567890 and s3cr3t-db-pass",
+                             findings=(Finding(Severity.ERROR, "echo s3cr3t-db-pass", "a.yml", 1),)))
+    res = Run(tmp_path, None)(rep, "--print", MY_API_KEY="sk-live-value-1234567890", DB_PASSWORD="s3cr3t-db-pass")
+    assert res.exit_code == 0 and "## ❌ prodgate: **fail**" in res.stdout
+    assert "sk-live-value" not in res.stdout and "s3cr3t-db-pass" not in res.stdout
+    assert "[redacted]" in res.stdout
