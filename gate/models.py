@@ -79,8 +79,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _positive_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+def _positive(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def load_models(path: Path, display: str) -> ModelsFile:
@@ -105,13 +105,12 @@ def load_models(path: Path, display: str) -> ModelsFile:
             # A value of the wrong type is a schema problem above; here it falls back to the default.
             headers = raw.get("headers_env")
             params = raw.get("params")
-            timeout = raw.get("timeout")
             models[name] = ModelConfig(
                 name=name, provider=raw["provider"], model=raw["model"], base_url=_str(raw.get("base_url")),
                 api_key_env=_str(raw.get("api_key_env")), api_version=_str(raw.get("api_version")),
                 headers_env={k: v for k, v in headers.items() if isinstance(v, str)} if isinstance(headers, dict) else {},
                 params=dict(params) if isinstance(params, dict) else {},
-                timeout=float(timeout) if _positive_number(timeout) else 60.0,
+                timeout=_positive(raw.get("timeout")) or 60.0,
                 fallback=_fallbacks(raw.get("fallback")), raw=raw,
             )
     problems += _semantic_problems(doc, models)
