@@ -15,6 +15,7 @@ from .docs_catalogue import CATALOGUE, DEFAULT_FIELDS, FieldNames, Mode, normali
 from .docs_text import DEFAULT_MAX_BYTES
 
 DEFAULT_DOCUMENT = "docs/failure-modes.md"
+GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,12 @@ def load_options(config: GateConfig) -> DocsOptions:
         documents = ((raw_docs, line("failure_modes")),)
     else:
         documents = tuple((d, line("failure_modes", i)) for i, d in enumerate(raw_docs))
-    for d, _ in documents:
+    for i, (d, _) in enumerate(documents):
+        at: list[str | int] = ["docs", "failure_modes"] + ([] if isinstance(raw_docs, str) else [i])
         if d.startswith("/"):
-            raise config.error(["docs", "failure_modes"], f"$.docs.failure_modes: {d}: paths are relative to "
-                                                          "gate.yaml's folder, not absolute")
+            raise config.error(at, f"$.docs.failure_modes: {d}: paths are relative to gate.yaml's folder, not absolute")
+        if GLOB_CHARS & set(d):
+            config.glob(d, *at)  # an unusable glob is exit 2 here, not a crash of the check
 
     fields = FieldNames.build(section.get("required_fields", DEFAULT_FIELDS), section.get("field_aliases"))
     catalogue = _catalogue(config, section.get("modes") or {})

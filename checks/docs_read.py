@@ -10,13 +10,12 @@ from gate.context import CheckContext
 from gate.report import Finding, Severity
 
 from .docs_catalogue import DEFAULT_FIELDS, FieldNames, normalise
-from .docs_config import DocsOptions
+from .docs_config import GLOB_CHARS, DocsOptions
 from .docs_parse import Document, parse
 from .docs_rules import ModeRow, mode_rows, mode_sections
 from .docs_system import link_findings
 from .docs_text import ReadProblem, placeholder, read_document
 
-_GLOB = frozenset("*?[")
 # Links into other markdown files only need their headings: any field names will do.
 _NAMES = FieldNames.build(DEFAULT_FIELDS)
 _TEMPLATE_HINT = ("`gate init` writes a complete template: run it in an empty folder and copy its "
@@ -42,8 +41,8 @@ def document_paths(ctx: CheckContext, opts: DocsOptions, gate_file: str) -> tupl
     paths: list[Path] = []
     findings: list[Finding] = []
     for pattern, line in opts.documents:
-        if _GLOB & set(pattern):
-            matches = sorted(p.resolve() for p in ctx.root.glob(pattern) if p.is_file())
+        if GLOB_CHARS & set(pattern):
+            matches = ctx.config.glob(pattern, "docs", "failure_modes")
             if not matches:
                 findings.append(Finding(Severity.ERROR, f"{pattern}: no failure-mode document matches ({_TEMPLATE_HINT})",
                                         gate_file, line))

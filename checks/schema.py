@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.models import ModelsFile, load_models
 from gate.prompts import load_prompt
@@ -23,6 +24,9 @@ class SchemaCheck:
     order = 10
     # Runs whenever gate.yaml names prompts or models; the section only tunes it.
     requires_section = False
+
+    def prepare(self, config: GateConfig) -> None:
+        self._extra_files(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:
         config = ctx.config
@@ -89,9 +93,19 @@ class SchemaCheck:
         for name, value in config.data.items():
             if name not in ("prompts", "models", "version"):
                 files.update(referenced_files(config.root, value))
-        for pattern in (config.section("schema") or {}).get("extra_files", []):
-            files.update(p.resolve() for p in config.root.glob(pattern) if p.is_file())
+        files.update(self._extra_files(config))
         return sorted(files)
+
+    @staticmethod
+    def _extra_files(config: GateConfig) -> list[Path]:
+        """Files the `extra_files` globs match; a glob that is unusable or matches nothing is exit 2."""
+        found: list[Path] = []
+        for i, pattern in enumerate((config.section("schema") or {}).get("extra_files", [])):
+            matches = config.glob(pattern, "schema", "extra_files", i)
+            if not matches:
+                raise config.error(["schema", "extra_files", i], f"{pattern}: the glob matches no file")
+            found += matches
+        return found
 
     @staticmethod
     def _summary(metrics: dict[str, Any], changed: list[dict[str, Any]]) -> str:

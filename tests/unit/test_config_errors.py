@@ -43,6 +43,14 @@ CORPUS = [
     ("unknown-yaml-tag", "version: 1\nmodels: !!python/object:os.system x\n", ":2:9:", "invalid YAML"),
     ("complex-key", "version: 1\n? [a, b]\n: 1\n", ":2:3:", "mapping key must be a plain value"),
     ("typo-after-valid", "version: 1\nschema: {strict: true}\nregresion: {}\n", ":3:1:", "did you mean 'regression'"),
+    ("extra-files-bad-glob", "version: 1\nprompts: p/*.yml\nschema:\n  extra_files: ['p/a**b']\n", ":4:17:",
+     "not a usable glob"),
+    ("extra-files-absolute", "version: 1\nprompts: p/*.yml\nschema:\n  extra_files: [p/*, /etc/*]\n", ":4:22:",
+     "not absolute"),
+    ("extra-files-match-nothing", "version: 1\nprompts: p/*.yml\nschema:\n  extra_files: ['q/*.env']\n", ":4:17:",
+     "matches no file"),
+    ("extra-files-empty", "version: 1\nprompts: p/*.yml\nschema:\n  extra_files: ['']\n", ":4:17:", "non-empty"),
+    ("docs-bad-glob", "version: 1\ndocs:\n  failure_modes: [docs/*.md, 'x/**y/*.md']\n", ":3:30:", "not a usable glob"),
 ]
 
 
