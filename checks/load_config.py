@@ -148,6 +148,9 @@ def parse_load(config: GateConfig) -> LoadConfig:
         distributed = Distributed(int(d["workers"]), str(d.get("bind_host", "0.0.0.0")),
                                   int(d.get("bind_port", 5557)), seconds(d.get("wait", 60)))
     users = int(raw.get("users", 10))
+    for key in ("duration", "timeout"):  # a zero window measures nothing, and locust would never be stopped
+        if key in raw and seconds(raw[key]) <= 0:
+            raise config.error(["load", key], f"{key} must be above 0, not {raw[key]!r}")
     thresholds, lines = _thresholds(config, raw, scenario, chat)
     return LoadConfig(
         target=target, scenario=scenario, locustfile=locustfile, chat=chat, http=http, users=users,

@@ -39,6 +39,8 @@ def parsed(path: Path):  # type: ignore[no-untyped-def]
     ("  workers: 2\n  distributed: {workers: 2}\n", ":5:16", "cannot be combined"),
     ("  duration: 5 minutes\n", ":4:13", "$.load.duration"),
     ("  users: 0\n", ":4:10", "less than the minimum of 1"),
+    ("  duration: 0s\n", ":4:13", "duration must be above 0"),
+    ("  timeout: 0\n", ":4:12", "timeout must be above 0"),
     ("  usres: 3\n", ":4:3", "did you mean 'users'"),
     ("  chat: {dataset: nope.jsonl}\n", ":4:19", "nope.jsonl: file not found"),
 ])
