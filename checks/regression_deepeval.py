@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from gate.providers import limits
 from gate.providers.base import ChatMessage, Provider, ProviderError, Request
 
 from .regression_metrics import Score
@@ -40,8 +41,8 @@ def metric_class(name: str) -> Any:
     raise ValueError(f"deepeval has no metric {name!r}")
 
 
-def make_judge(provider: Provider, label: str, params: Mapping[str, Any]) -> Any:
-    """A DeepEvalBaseLLM that answers through `provider`."""
+def make_judge(provider: Provider, label: str, params: Mapping[str, Any], *, timeout: float | None = None) -> Any:
+    """A DeepEvalBaseLLM that answers through `provider`, retried and rate-limited by the calling thread's limits."""
     from deepeval.models import DeepEvalBaseLLM
 
     class ProdgateJudge(DeepEvalBaseLLM):  # type: ignore[no-untyped-call]
@@ -54,8 +55,8 @@ def make_judge(provider: Provider, label: str, params: Mapping[str, Any]) -> Any
 
         def generate(self, prompt: Any, *args: Any, **kwargs: Any) -> str:
             # A schema keyword is accepted and ignored: deepeval then parses the JSON in the text.
-            request = Request(messages=(ChatMessage("user", str(prompt)),), params=dict(params))
-            return provider.complete(request).content
+            request = Request(messages=(ChatMessage("user", str(prompt)),), params=dict(params), timeout_s=timeout)
+            return limits.with_retries(lambda: provider.complete(request)).content
 
         async def a_generate(self, prompt: Any, *args: Any, **kwargs: Any) -> str:
             return self.generate(prompt)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Any
 from gate.context import CheckContext
 from gate.errors import CheckIncomplete, ConfigError
 from gate.providers.base import Provider, ProviderError, Request, Response
+from gate.providers.limits import Limits, RateLimiter, using
 
 from .regression_config import RegressionConfig
 from .regression_judge import DEFAULT_JUDGE_MODEL, JudgeSpec, judge_request, judged, spec_for
@@ -133,6 +135,14 @@ def _run(ctx: CheckContext, cfg: RegressionConfig, provider: Provider, requests:
                    timeout=cfg.timeout, progress=ctx.progress, label=label, seed=cfg.seed)
 
 
+def _some_answer(categories: Sequence[str | None], first_message: Sequence[str], what: str) -> None:
+    """Not one answer, for a transport reason (unreachable, no key, nothing recorded): the run says nothing
+    about quality, so the check could not complete (exit 3) rather than fail every case."""
+    if categories and all(c is not None for c in categories) and str(categories[0]).startswith("transport."):
+        detail = f": {first_message[0]}" if first_message else ""
+        raise CheckIncomplete(f"regression: no {what} succeeded ({categories[0]}{detail})")
+
+
 def _outcome(result: Response | ProviderError, cost: float | None) -> Outcome:
     if isinstance(result, ProviderError):
         return Outcome("", error=result.category.value, error_message=result.message)
@@ -175,11 +185,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
     for provider, keys, reqs in groups.values():
         info.requests += len(reqs)
         results.update(zip(keys, _run(ctx, cfg, provider, reqs, "regression"), strict=True))
-    if results and all(isinstance(r, ProviderError) for r in results.values()):
-        first = next(iter(results.values()))
-        assert isinstance(first, ProviderError)
-        if first.category.value.startswith("transport."):
-            raise CheckIncomplete(f"regression: no request succeeded ({first.category.value}: {first.message})")
+    _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in results.values()],
+                 [r.message for r in results.values() if isinstance(r, ProviderError)][:1], "request")
     outcomes = {k: _outcome(r, case_cost(r, (*suites[k[0]].metrics, *suites[k[0]].cases[k[1]].asserts)))
                 for k, r in results.items()}
     # 2. Deterministic metrics, then the judged ones.
@@ -238,7 +245,10 @@ def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suite
                                                 case_id=f"{suite.name}/{case.id}"))
     for provider, items, reqs in groups.values():
         info.judge_requests += len(reqs)
-        for (k, name, spec, threshold), res in zip(items, _run(ctx, cfg, provider, reqs, "regression judge"), strict=True):
+        answers = _run(ctx, cfg, provider, reqs, "regression judge")
+        _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in answers],
+                     [r.message for r in answers if isinstance(r, ProviderError)][:1], "judge request")
+        for (k, name, spec, threshold), res in zip(items, answers, strict=True):
             if isinstance(res, ProviderError):
                 scores[k].append(Score(name, 0.0, False, res.category.value, f"judge call failed: {res.message}"[:200]))
             else:
@@ -259,7 +269,10 @@ def _deepeval_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, su
 
     target, live = _judge_target(cfg, DEFAULT_JUDGE_MODEL)
     provider = targets.get(target, ["regression", "judge"], live)
-    judge = de.make_judge(provider, str(target.get("model") or _kind(target)), {"temperature": 0})
+    judge = de.make_judge(provider, str(target.get("model") or _kind(target)), {"temperature": 0},
+                          timeout=cfg.timeout)
+    # The section's retries and rpm bound deepeval's judge calls as they bound every other request.
+    shared = Limits(retries=cfg.retries, limiter=RateLimiter(cfg.rpm), rng=random.Random(cfg.seed))
     classes: dict[str, Any] = {}
     for _, m, *_rest in jobs:
         if m.value not in classes:
@@ -275,12 +288,18 @@ def _deepeval_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, su
         user = next((msg.content for msg in reversed(suite.prompt.render(case.variables)) if msg.role == "user"),
                     "") if suite.prompt is not None else ""
         fields = de.test_case_fields(case.variables, user, outcome.content)
-        return k, de.measure(classes[m.value], m.name, m.params, judge, _threshold(cfg, suite, m.name, m.threshold),
-                             fields)
+        with using(shared):
+            return k, de.measure(classes[m.value], m.name, m.params, judge,
+                                 _threshold(cfg, suite, m.name, m.threshold), fields)
 
     ctx.progress.start("regression deepeval", len(jobs))
+    asked: list[Score] = []
     with ThreadPoolExecutor(max_workers=cfg.concurrency) as pool:
-        for k, score in pool.map(one, jobs):
+        for job, (k, score) in zip(jobs, pool.map(one, jobs), strict=True):
             scores[k].append(score)
+            if not job[4].error:
+                asked.append(score)
             ctx.progress.advance()
     ctx.progress.finish()
+    _some_answer([s.category if (s.category or "").startswith("transport.") else None for s in asked],
+                 [s.detail for s in asked][:1], "deepeval judge request")

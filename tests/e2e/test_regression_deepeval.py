@@ -4,6 +4,7 @@ prodgate's provider layer: deepeval never needs a key of its own."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from tests.conftest import gate
 from tests.e2e.test_regression_live import _check, _write_repo
 from tests.e2e.test_regression_live import answer as model_answer
-from tests.servers.openai_fake import Behaviour, serve
+from tests.servers.openai_fake import Behaviour, Fault, serve
 
 
 def judge_or_model(body: dict[str, Any]) -> str:
@@ -54,3 +55,46 @@ def test_regression_deepeval_not_imported_without_a_deepeval_metric(tmp_path: Pa
     example = Path(__file__).resolve().parents[2] / "examples" / "support-bot" / "gate.yaml"
     out = subprocess.run([sys.executable, "-c", code, str(example)], capture_output=True, text=True, check=False)
     assert out.stdout.strip().splitlines()[-1] == "exit 0 False False"
+
+
+GEVAL = ("        - name: correct\n          deepeval: GEval\n          threshold: 0.5\n          params:\n"
+         "            evaluation_steps: ['Check that the actual output names the right capital city.']\n"
+         "            evaluation_params: [input, actual_output]\n  judge: {model: judge}\n")
+
+
+def _with_judge(config: Path, url: str) -> Path:
+    models = config.parent / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "  judge:\n    provider: openai-compatible\n"
+                      f"    model: judge-model\n    base_url: {url}/v1\n    api_key_env: FAKE_API_KEY\n",
+                      encoding="utf-8")
+    return config
+
+
+def test_regression_deepeval_judge_429_retried_like_every_request(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    limited = [Fault("status", 429, headers={"Retry-After": "0"}, times=2)]
+    with serve(Behaviour(answer=model_answer)) as model, serve(Behaviour(answer=judge_or_model, faults=limited)) as judge:
+        config = _with_judge(_write_repo(tmp_path, model.url, extra=GEVAL), judge.url)
+        res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+        asked = judge.count
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res)
+    assert asked == 8 + 2  # the two 429s were asked again (retries: 2 in gate.yaml)
+    assert not [f for f in check["findings"] if str(f.get("category", "")).startswith("transport.")]
+    assert check["metrics"]["failure_categories"] == {"quality.assertion": 1, "quality.judge": 4}
+
+
+def test_regression_deepeval_judge_unreachable_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with serve(Behaviour(answer=model_answer)) as model:
+        config = _with_judge(_write_repo(tmp_path, model.url, extra=GEVAL), closed)
+        config.write_text(config.read_text(encoding="utf-8").replace("retries: 2", "retries: 0"), encoding="utf-8")
+        res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 3, res.stdout + res.stderr
+    check = _check(res)
+    assert check["status"] == "error"
+    assert "no deepeval judge request succeeded (transport.connection" in check["summary"]

@@ -161,3 +161,20 @@ def test_regression_live_case_assert_max_cost_usd_is_priced(server: FakeOpenAI, 
         "capitals/france": "budget.cost"}
     italy = next(c for c in check["details"]["suites"]["capitals"]["cases"] if c["id"] == "italy")
     assert italy["pass"] and italy["repeats"][0]["cost_usd"] > 0
+
+
+def test_regression_live_judge_unreachable_exit_3(server: FakeOpenAI, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    extra = ("        - name: polite\n          llm:\n            prompt: 'Is this answer polite? {{completion}}'\n"
+             "            choices:\n              - {choice: polite, score: 1}\n  judge: {model: dead}\n")
+    config = _write_repo(tmp_path, server.url, extra=extra)
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "  dead:\n    provider: openai-compatible\n    model: x\n"
+                      f"    base_url: http://127.0.0.1:{port}/v1\n    api_key_env: FAKE_API_KEY\n", encoding="utf-8")
+    # Every answer arrived, but no case could be judged: no verdict (it was exit 0 with 0/8 passing).
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert res.exit_code == 3, res.stdout + res.stderr
+    check = _check(res)
+    assert check["status"] == "error" and "no judge request succeeded (transport.connection" in check["summary"]
