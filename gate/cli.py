@@ -56,6 +56,13 @@ def run_options(kwargs: dict[str, Any], **overrides: Any) -> Any:
     return RunOptions(**values)
 
 
+def _error(message: str) -> None:
+    """One line on stderr; a credential in gate.yaml or the environment never reaches the CI log."""
+    from gate.redact import redact_text, secret_env_values
+
+    click.echo(f"error: {redact_text(message, secret_env_values())}", err=True)
+
+
 class _Group(click.Group):
     """Built-in verbs plus those that checks register under the `prodgate.commands` entry points.
 
@@ -75,9 +82,8 @@ class _Group(click.Group):
         except GateError as exc:
             if debug:
                 traceback.print_exc()
-            click.echo(f"error: {exc.message}", err=True)
-            for line in exc.lines:
-                click.echo(f"error: {line}", err=True)
+            for line in (exc.message, *exc.lines):
+                _error(line)
             ctx.exit(int(exc.exit_code))
         except KeyboardInterrupt:
             # click would turn it into "Aborted!" and exit 1, which reads as "a check failed".
@@ -88,8 +94,7 @@ class _Group(click.Group):
         except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
             if debug:
                 traceback.print_exc()
-            click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)",
-                       err=True)
+            _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
             ctx.exit(int(ExitCode.INCOMPLETE))
 
     def _plugins(self) -> dict[str, Any]:

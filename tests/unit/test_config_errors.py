@@ -133,3 +133,15 @@ def test_config_debug_shows_traceback_for_gate_errors(tmp_path: Path) -> None:
     res = gate("check", "-c", cfg, "--debug", cwd=tmp_path)
     assert res.exit_code == 2
     assert "Traceback" in res.stderr and "did you mean 'schema'" in res.stderr
+
+
+def test_config_error_never_echoes_a_secret(tmp_path: Path) -> None:
+    key = "sk-proj-" + "Q7w8E9r0" * 5
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text(f"version: 1\nschema:\n  strict: {key}\n  secrets: hunter2-correct-horse\n")
+    res = gate("check", "-c", cfg, cwd=tmp_path, env={"DB_PASSWORD": "hunter2-correct-horse"})
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        "error: gate.yaml:3:11: $.schema.strict: '[redacted]' is not of type 'boolean'",
+        "error: gate.yaml:4:12: $.schema.secrets: '[redacted]' is not of type 'boolean'",
+    ]
