@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +133,13 @@ class SuiteLoader:
                 return None
             lines = [prompt.doc.locate(("testData", i)).line for i in range(len(rows))]
             cases = test_data_cases(rows, lines)
+            first: dict[str, int] = {}
+            for case in cases:
+                if case.id in first:  # two rows would share one result and one baseline entry
+                    self._problem(file, case.line, f"duplicate case id {case.id!r} (first on line {first[case.id]})")
+                first.setdefault(case.id, case.line)
+            if len(first) < len(cases):
+                return None
         if prompt is not None and spec.evaluators:
             taken = {m.name for m in metrics}
             metrics += [m for m in evaluator_metrics(prompt) if m.name not in taken]
@@ -145,8 +151,3 @@ class SuiteLoader:
             target = {"model": prompt.model}
         return Suite(name, file, tuple(cases), prompt, target, tuple(metrics), repeats, min(pass_at, repeats),
                      dict(spec.thresholds))
-
-
-def fingerprint(suite: Suite) -> str:
-    """What defines a suite's scoring, so a baseline made with other metrics is recognised."""
-    return hashlib.sha256(json.dumps([m.name for m in suite.metrics]).encode()).hexdigest()[:12]

@@ -82,3 +82,15 @@ def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, basel
     assert check["status"] == "fail" and check["metrics"]["passed"] == 1
     [finding] = check["findings"]
     assert finding["file"] == ".gate/baseline.json" and finding["message"].startswith(f".gate/baseline.json: {problem}")
+
+
+def test_regression_test_data_duplicate_id_is_a_finding_exit_1(tmp_path: Path) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n")
+    (tmp_path / "p.prompt.yml").write_text(PROMPT + "testData:\n  - {id: a, q: hi}\n  - {q: there}\n  - {id: a, q: again}\n",
+                                           encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + "prompts: ['*.prompt.yml']\n", encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = res.json()["checks"][0]
+    assert [(f["file"], f["line"], f["message"]) for f in check["findings"]] == [
+        ("p.prompt.yml", 9, "duplicate case id 'a' (first on line 7)")]
