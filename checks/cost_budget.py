@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -13,7 +14,7 @@ from gate.prompts import PromptFile, load_prompt
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
-from .cost_diff import money
+from .cost_diff import EPSILON_USD, money
 from .cost_model import DEFAULT_DRAWS, ProfileCost
 
 Location = tuple[str, int]  # (file as findings name it, line)
@@ -153,6 +154,9 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
         add(budget.max_increase_usd, delta, f"{label} rises by {money(delta)}{why}", money)
         if before > 0:
             add(budget.max_increase_pct, delta / before * 100, f"{label} rises by {delta / before * 100:.1f}%{why}",
+                lambda v: f"{v:g}%")
+        elif delta >= EPSILON_USD:  # from nothing: no percentage bounds the increase, so it breaches any
+            add(budget.max_increase_pct, math.inf, f"{label} rises from nothing, an unbounded increase{why}",
                 lambda v: f"{v:g}%")
     for name, level in budget.max_cost_per_1k.items():
         route = head.route(name)

@@ -300,3 +300,18 @@ def test_cost_verb_without_cost_section_is_exit_2(repo: GitRepo) -> None:
     res = gate("cost", cwd=repo.path)
     assert res.exit_code == 2
     assert res.stderr.strip() == "error: gate.yaml: no `cost:` section (add `cost: {traffic: traffic.yaml}`)"
+
+
+def test_cost_increase_from_nothing_breaches_max_increase_pct(cost_repo: GitRepo) -> None:
+    idle = TRAFFIC.replace("requests_per_day: 10000", "requests_per_day: 0").replace(
+        "requests_per_day: 2000", "requests_per_day: 0")
+    cost_repo.write("traffic.yaml", idle)
+    cost_repo.commit("not launched yet")
+    cost_repo.write("traffic.yaml", TRAFFIC)  # the launch: $0 a month before, a real bill now
+    code, report = run_json(cost_repo, "--base-ref", "HEAD")
+    cost = cost_of(report)
+    assert cost["metrics"]["monthly_usd_base"] == 0 and "delta_pct" not in cost["metrics"]
+    assert (code, cost["status"]) == (1, "fail"), cost["findings"]
+    (error,) = [f for f in cost["findings"] if f["severity"] == "error"]
+    assert error["line"] == 8 and "rises from nothing, an unbounded increase ($0.00 -> $" in error["message"]
+    assert error["message"].endswith("over the fail budget of 25%")
