@@ -65,6 +65,8 @@ class CostCheck:
         diffs = {h.name: diff(b, h) for h in heads if (b := _named(bases, h.name)) is not None}
         head = next(h for h in heads if h.name == chosen)
         base = _named(bases, chosen)
+        if bases is not None and base is None:
+            base_reason = f"profile {chosen} is new: the base's {inputs.traffic_display} has no such profile"
         chosen_diff = diffs.get(chosen)
         route_lines = {r.name: r.where for p in head_scenario.profiles if p.name == chosen for r in p.routes}
         movers = chosen_diff.movers() if chosen_diff else []

@@ -315,3 +315,14 @@ def test_cost_increase_from_nothing_breaches_max_increase_pct(cost_repo: GitRepo
     (error,) = [f for f in cost["findings"] if f["severity"] == "error"]
     assert error["line"] == 8 and "rises from nothing, an unbounded increase ($0.00 -> $" in error["message"]
     assert error["message"].endswith("over the fail budget of 25%")
+
+
+def test_cost_profile_new_on_branch_says_why_not_compared(cost_repo: GitRepo) -> None:
+    cost_repo.write("traffic.yaml", TRAFFIC + "  launch: {days_per_month: 30, volume_scale: 10}\n")
+    res = gate("cost", "--profile", "launch", "--format", "json", "--markdown", "c.md", cwd=cost_repo.path)
+    assert res.exit_code == 0, res.stderr
+    cost = cost_of(res.json())
+    reason = "profile launch is new: the base's traffic.yaml has no such profile"
+    assert cost["details"]["base"]["reason"] == reason and cost["details"]["diff"] is None
+    assert "base not compared" in cost["summary"] and "monthly_usd_base" not in cost["metrics"]
+    assert "profile launch is new" in (cost_repo.path / "c.md").read_text()
