@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
+from gate.render.escape import strip_control
 from gate.report import Finding, Report, Severity
 
 # GitHub shows at most 10 error and 10 warning annotations per step and 50 per job.
@@ -18,7 +19,7 @@ _ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.NOTICE: 2}
 
 def _data(text: str) -> str:
     # A newline would end the command and let the rest of the text issue commands of its own.
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return strip_control(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _prop(text: str) -> str:

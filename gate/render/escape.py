@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-# C0/C1 controls (except tab and newline) and the bidi overrides that can disguise text.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls (except tab and newline), the bidi overrides that can disguise text, and lone
+# surrogates (valid in JSON as "\ud800", yet no UTF-8 file or request can carry them).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 # GitHub links @user, @org/team, #123, owner/repo#123 and GH-123 in text nodes after markdown
 # rendering, so a markdown backslash does not stop them; a zero-width joiner after the sigil does,
 # and stays invisible. (`&#39;` is an entity this module writes, not a reference.)

@@ -308,3 +308,18 @@ def test_comment_print_scrubs_secret_values_too(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "## ❌ prodgate: **fail**" in res.stdout
     assert "sk-live-value" not in res.stdout and "s3cr3t-db-pass" not in res.stdout
     assert "[redacted]" in res.stdout
+
+
+def test_comment_lone_surrogates_in_the_report_are_dropped_not_fatal(tmp_path: Path) -> None:
+    # Valid JSON (`"\ud800"`), e.g. a model's answer quoted by a check: it cannot be written as UTF-8.
+    rep = report(CheckResult("regression", Status.FAIL, "bad \ud800 output", findings=(
+        Finding(Severity.ERROR, "answer \udc80\x1b[2J ends", "a.yml", 1, case_id="c\ud800"),)))
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake)
+        run.report_path.write_text(json.dumps(rep.to_dict()))
+        res = run(None)
+    assert res.exit_code == 0, res.stderr
+    assert "comment created" in res.stdout
+    assert "::error file=a.yml,line=1,title=prodgate regression::answer [2J ends" in res.stdout  # no ESC
+    assert "bad  output" in run.summary.read_text() and "bad  output" in fake.comments[2][0]["body"]
