@@ -7,6 +7,8 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from gate.errors import ConfigError
+
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
@@ -93,6 +95,11 @@ def resolve_base(start: Path, explicit: str | None = None, env: Mapping[str, str
         return BaseRef(None, explicit, None, None, "not inside a git repository")
     root = Path(root_text).resolve()
     head = _out(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if explicit and _out(root, "rev-parse", "--verify", "--quiet", f"{explicit}^{{commit}}") is None:
+        # Asked for by name: a typo must not quietly turn every comparison off.
+        raise ConfigError(f"--base-ref {explicit}: no such commit, branch or tag in {root}")
+    if head is None:
+        return BaseRef(root, explicit, None, None, "the repository has no commit yet")
     if explicit:
         candidates = [explicit]
     elif env.get("GITHUB_BASE_REF"):
@@ -103,8 +110,6 @@ def resolve_base(start: Path, explicit: str | None = None, env: Mapping[str, str
         target = _out(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
         if target is None:
             continue
-        if head is None:
-            return BaseRef(root, ref, None, None, "the repository has no commit yet")
         base = _out(root, "merge-base", head, target)
         if base is None:
             shallow = _out(root, "rev-parse", "--is-shallow-repository") == "true"

@@ -184,3 +184,20 @@ def test_versions_explicit_base_ref_and_config_in_subfolder(repo: GitRepo) -> No
         {"file": "svc/prompts/a.prompt.yml", "change": "changed", "old": "1.0.0", "new": "2.0.0"},
         {"file": "svc/prompts/b.prompt.yml", "change": "removed", "old": "1.0.0", "new": None},
     ]
+
+
+def test_versions_explicit_base_ref_that_does_not_exist_is_usage_error(repo: GitRepo) -> None:
+    base_repo(repo)
+    repo.write("prompts/answer.prompt.yml", prompt(system="Changed."))
+    res = gate("validate", "--base-ref", "mian", cwd=repo.path)
+    assert res.exit_code == 2, res.stdout
+    assert res.stderr.startswith("error: --base-ref mian: no such commit, branch or tag in ")
+
+
+def test_versions_repository_without_commits_says_so(repo: GitRepo) -> None:
+    repo.write("gate.yaml", GATE)
+    repo.write("prompts/answer.prompt.yml", prompt())
+    code, check = validate(repo)
+    assert code == 0
+    assert [f["message"] for f in check["findings"]] == [
+        "prompt versions not compared with the base ref: the repository has no commit yet"]
