@@ -8,22 +8,8 @@ from pathlib import Path
 
 from gate.github_workflow import SUMMARY_MAX_BYTES, annotation, annotation_lines, append_summary, warning, write_outputs
 from gate.report import CheckResult, Finding, Severity, Status
+from tests.e2e.test_action_runner import parse_outputs
 from tests.unit.test_markdown_render import report
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """Like the runner: `name<<DELIM` ... `DELIM`."""
-    out: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        name, delim = line.split("<<", 1)
-        value = []
-        for nxt in lines:
-            if nxt == delim:
-                break
-            value.append(nxt)
-        out[name] = "\n".join(value)
-    return out
 
 
 def test_annotation_error_with_line_and_column() -> None:
