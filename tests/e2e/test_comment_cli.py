@@ -10,8 +10,8 @@ import pytest
 
 from gate.report import CheckResult, Finding, Report, Severity, Status
 from tests.conftest import Result, gate_subprocess
-from tests.servers.github_fake import FakeGitHub, Fault, secondary_rate_limit, serve
 from tests.e2e.test_action_runner import parse_outputs
+from tests.servers.github_fake import FakeGitHub, Fault, secondary_rate_limit, serve
 from tests.unit.test_markdown_render import INJECTION, report, to_html
 
 EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "github-events"
