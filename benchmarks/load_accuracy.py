@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +23,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from load_bench import free_port, percentile, pinned, wait_up
 
 REPO = Path(__file__).resolve().parent.parent
 TOKENS, TPOT_S = 30, 0.010
@@ -87,32 +86,12 @@ def serve(port: int, log: Path) -> None:
     Server(("127.0.0.1", port), Handler).serve_forever()
 
 
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else argv
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
-
-
 def one_run(users: int, duration: float, folder: Path) -> dict[str, Any]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     log = folder / "server.jsonl"
     server = subprocess.Popen(pinned(1, [sys.executable, __file__, "--serve", str(port), "--log", str(log)]))
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_up(port)
         (folder / "messages.jsonl").write_text(json.dumps({"messages": [{"role": "user", "content": "hi"}]}) + "\n")
         (folder / "gate.yaml").write_text(GATE.format(url=f"http://127.0.0.1:{port}", users=users,
                                                       duration=duration), encoding="utf-8")

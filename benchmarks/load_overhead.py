@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from load_bench import free_port, pinned, wait_up
 
 REPO = Path(__file__).resolve().parent.parent
 PLAIN = """
@@ -64,27 +63,6 @@ def serve(port: int) -> None:
                 sock.sendall(answer)
 
     StreamServer(("127.0.0.1", port), handle, backlog=2048).serve_forever()
-
-
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(cpu), *argv] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else argv
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(port: int) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the trivial server did not start")
 
 
 def plain_locust(url: str, users: int, duration: float, folder: Path) -> float:
