@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -136,6 +137,19 @@ def verdict_of(statuses: Iterable[Status]) -> Status:
     return worst
 
 
+def jsonable(value: Any) -> Any:
+    """value as strict JSON holds it: NaN and infinities become null, tuples lists, other objects their text."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
 @dataclass(frozen=True)
 class GitInfo:
     head: str | None = None
@@ -172,7 +186,8 @@ class Report:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        # Strict JSON: every reader (jq, JavaScript, the Action) must parse it.
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:

@@ -17,7 +17,7 @@ from gate.gitref import BaseRef
 from gate.progress import Progress, silent
 from gate.redact import redact, redact_text, secret_env_values
 from gate.registry import Broken, Check
-from gate.report import CheckResult, GitInfo, Report, Status, finding_sort_key
+from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, jsonable
 
 
 def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str], skip: Sequence[str]) -> None:
@@ -75,7 +75,7 @@ def _run_one(check: Check, ctx: CheckContext, debug: bool) -> CheckResult:
         return CheckResult(check.name, Status.SKIP, f"skipped: no `{check.section}:` section in {ctx.config.display}")
     t0 = time.monotonic()
     try:
-        result = check.run(ctx)
+        result = _checked(check.run(ctx))
     except GateError as exc:
         result = CheckResult(check.name, Status.ERROR, f"could not complete: {exc.message}")
     except Exception as exc:  # noqa: BLE001 - one check's defect must not lose the others' results
@@ -83,6 +83,19 @@ def _run_one(check: Check, ctx: CheckContext, debug: bool) -> CheckResult:
         result = CheckResult(check.name, Status.ERROR, f"check crashed: {type(exc).__name__}: {exc}", details=details)
     findings = tuple(sorted(result.findings, key=finding_sort_key))
     return replace(result, name=check.name, duration_s=time.monotonic() - t0, findings=findings)
+
+
+def _checked(result: Any) -> CheckResult:
+    """A check's result in the shape every output needs; anything else is that check's crash, not the run's."""
+    if not isinstance(result, CheckResult):
+        raise TypeError(f"run() returned {type(result).__name__}, not a CheckResult")
+    findings = []
+    for f in result.findings:
+        if not isinstance(f, Finding):
+            raise TypeError(f"a finding is a {type(f).__name__}, not a Finding")
+        findings.append(replace(f, severity=Severity(f.severity), message=str(f.message)))
+    return replace(result, status=Status(result.status), summary=str(result.summary), findings=tuple(findings),
+                   metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
 
 
 def _secret_names(config: GateConfig) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import gate_subprocess
@@ -16,6 +17,23 @@ class Crashy:
     description = "always crashes"
     def run(self, ctx):
         raise RuntimeError("boom")
+
+class Nothing:
+    name = "nothing"
+    section = "nothing"
+    description = "forgets to return its result"
+    def run(self, ctx):
+        return None
+
+class Loose:
+    name = "loose"
+    section = "loose"
+    description = "plain strings for enums, values JSON cannot hold"
+    def run(self, ctx):
+        from pathlib import PurePosixPath
+        from gate.report import Finding
+        return CheckResult(self.name, "warn", "loose", metrics={"ratio": float("nan"), "at": PurePosixPath("a/b")},
+                           findings=(Finding("warning", "odd"),), details={(1, 2): float("inf")})
 
 class Leaky:
     name = "leaky"
@@ -69,3 +87,20 @@ def test_plugin_missing_section_is_skipped_with_reason(tmp_path: Path) -> None:
     checks = {c["name"]: c for c in res.json()["checks"]}
     assert checks["crashy"]["status"] == "skip"
     assert checks["crashy"]["summary"] == "skipped: no `crashy:` section in gate.yaml"
+
+
+def test_plugin_result_of_the_wrong_shape_never_loses_the_report(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site", "nothing = demo_checks:Nothing\nloose = demo_checks:Loose\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\nnothing: {}\nloose: {}\n")
+    out = tmp_path / "r.json"
+    res = gate_subprocess("check", "--format", "json", "--report-json", out, "--junit", tmp_path / "r.xml",
+                          "--markdown", tmp_path / "r.md", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")})
+    assert res.exit_code == 3, res.stderr
+    assert json.loads(out.read_text()) == res.json()  # strict JSON: no NaN, no Infinity
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    assert checks["nothing"]["status"] == "error"
+    assert checks["nothing"]["summary"] == "check crashed: TypeError: run() returned NoneType, not a CheckResult"
+    assert checks["loose"]["status"] == "warn"
+    assert checks["loose"]["metrics"] == {"ratio": None, "at": "a/b"}
+    assert checks["loose"]["details"] == {"(1, 2)": None}
+    assert checks["loose"]["findings"] == [{"severity": "warning", "message": "odd"}]
