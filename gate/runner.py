@@ -28,12 +28,21 @@ def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str
             raise ConfigError(f"unknown check {name!r} (known: {', '.join(sorted(known))})")
 
 
-def prepare(checks: Sequence[Check], config: GateConfig) -> None:
-    """Let every check validate its own section before anything runs (a ConfigError is exit 2)."""
+def prepare(checks: Sequence[Check], config: GateConfig) -> dict[str, str]:
+    """Let every check validate its own section before anything runs (a ConfigError is exit 2).
+
+    Returns the checks whose prepare() crashed, with why: each is that check's error, not the run's."""
+    crashed: dict[str, str] = {}
     for check in checks:
         hook = getattr(check, "prepare", None)
         if hook is not None and config.section(check.section) is not None:
-            hook(config)
+            try:
+                hook(config)
+            except GateError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - one check's defect must not lose the others' results
+                crashed[check.name] = f"check crashed: {type(exc).__name__}: {exc}"
+    return crashed
 
 
 def run_checks(
@@ -52,7 +61,7 @@ def run_checks(
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     chosen = [c for c in checks if (not only or c.name in only) and c.name not in skip]
-    prepare(chosen, config)
+    crashed = prepare(chosen, config)
     secrets = secret_env_values(names=_secret_names(config))
     results: dict[str, CheckResult] = {}
     ordered: list[CheckResult] = []
@@ -61,7 +70,10 @@ def run_checks(
             ordered.append(CheckResult(b.name, Status.ERROR, b.error))
     for check in chosen:
         ctx = CheckContext(config, base, dict(options or {}), progress or silent(), dict(results), debug)
-        result = _scrub(_run_one(check, ctx, debug), secrets)
+        if check.name in crashed:
+            result = _scrub(CheckResult(check.name, Status.ERROR, crashed[check.name]), secrets)
+        else:
+            result = _scrub(_run_one(check, ctx, debug), secrets)
         results[check.name] = result
         ordered.append(result)
         if on_result:

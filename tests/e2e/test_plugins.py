@@ -35,6 +35,15 @@ class Loose:
         return CheckResult(self.name, "warn", "loose", metrics={"ratio": float("nan"), "at": PurePosixPath("a/b")},
                            findings=(Finding("warning", "odd"),), details={(1, 2): float("inf")})
 
+class Picky:
+    name = "picky"
+    section = "picky"
+    description = "its prepare() has a bug"
+    def prepare(self, config):
+        raise KeyError("threshold")
+    def run(self, ctx):
+        raise AssertionError("never run after a failed prepare")
+
 class Leaky:
     name = "leaky"
     section = "leaky"
@@ -104,3 +113,15 @@ def test_plugin_result_of_the_wrong_shape_never_loses_the_report(tmp_path: Path)
     assert checks["loose"]["metrics"] == {"ratio": None, "at": "a/b"}
     assert checks["loose"]["details"] == {"(1, 2)": None}
     assert checks["loose"]["findings"] == [{"severity": "warning", "message": "odd"}]
+
+
+def test_plugin_prepare_crash_is_its_error_and_others_survive(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site", "picky = demo_checks:Picky\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\npicky: {}\nleaky: {level: 1}\n")
+    res = gate_subprocess("check", "--format", "json", cwd=tmp_path,
+                          env={"PYTHONPATH": str(tmp_path / "site"), "MY_SERVICE_TOKEN": "t0ken-value-42"})
+    assert res.exit_code == 3, res.stderr
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    assert checks["picky"]["status"] == "error"
+    assert checks["picky"]["summary"] == "check crashed: KeyError: 'threshold'"
+    assert checks["leaky"]["status"] == "pass"
