@@ -66,6 +66,7 @@ def write_outputs(report: Report, opts: RunOptions) -> None:
     from gate.render.junit import render_junit
     from gate.render.markdown import render_markdown
 
+    failed: list[str] = []
     for path, render in ((opts.report_json, Report.to_json), (opts.markdown, render_markdown), (opts.junit, render_junit)):
         if path is None:
             continue
@@ -75,7 +76,10 @@ def write_outputs(report: Report, opts: RunOptions) -> None:
             tmp.write_text(render(report), encoding="utf-8")
             os.replace(tmp, path)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            # The other outputs are still written: one bad path must not lose the report.
+            failed.append(f"{path}: cannot write: {exc.strerror or exc}")
+    if failed:
+        raise ConfigError(failed[0], lines=tuple(failed[1:]))
 
 
 def print_report(report: Report, opts: RunOptions) -> None:
@@ -90,8 +94,10 @@ def print_report(report: Report, opts: RunOptions) -> None:
 
 def run_gate(opts: RunOptions) -> int:
     report, _, _ = build_report(opts)
-    write_outputs(report, opts)
-    print_report(report, opts)
+    try:
+        write_outputs(report, opts)
+    finally:
+        print_report(report, opts)
     return int(exit_code_for(report))
 
 
@@ -101,8 +107,10 @@ def update_baselines(opts: RunOptions) -> int:
     A check offers this with `baseline(ctx, result) -> list[Path]`; the core never knows what a
     baseline holds."""
     report, checks, ctx = build_report(opts, only_baselines=True)
-    write_outputs(report, opts)
-    print_report(report, opts)
+    try:
+        write_outputs(report, opts)
+    finally:
+        print_report(report, opts)
     for check in checks:
         result = report.check(check.name)
         if result is None or result.status in (Status.SKIP, Status.ERROR):

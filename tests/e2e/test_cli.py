@@ -112,11 +112,14 @@ def test_cli_init_refuses_to_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "gate.yaml").read_text() != "version: 1\n"
 
 
-def test_cli_unwritable_output_is_usage_error(tmp_path: Path) -> None:
+def test_cli_unwritable_output_is_usage_error_and_the_report_survives(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     res = gate("check", "-c", EXAMPLE / "gate.yaml", "--only", "schema", "--report-json", tmp_path / "file" / "r.json",
-               cwd=REPO)
-    assert res.exit_code == 2 and "cannot write" in res.stderr
+               "--junit", tmp_path / "r.xml", "--format", "json", cwd=REPO)
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: {tmp_path / 'file' / 'r.json'}: cannot write: ")
+    assert res.json()["checks"][0]["name"] == "schema"
+    assert ET.parse(tmp_path / "r.xml").getroot().find("testsuite") is not None
 
 
 def test_cli_bad_flag_is_usage_error() -> None:
