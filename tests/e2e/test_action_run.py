@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +194,31 @@ def test_action_extra_args_on_several_lines_all_reach_gate_check(workspace: GitR
     assert run.step("check").outputs["exit-code"] == "0"
     junit = workspace.path / "gate.xml"
     assert junit.is_file() and '<testcase classname="prodgate" name="schema"' in junit.read_text()
+
+
+# (fail-on, exit code of gate check, verdict) -> the step fails. Exit 2: no gate ran, whatever fail-on
+# says; no exit code at all: the gate step never ran.
+FAIL_ON_MATRIX = [
+    *[(f, "0", "pass", False) for f in ("fail", "warn", "never")],
+    *[(f, "0", "skip", False) for f in ("fail", "warn", "never")],
+    ("fail", "0", "warn", False), ("warn", "0", "warn", True), ("never", "0", "warn", False),
+    ("fail", "1", "fail", True), ("warn", "1", "fail", True), ("never", "1", "fail", False),
+    ("fail", "3", "error", True), ("warn", "3", "error", True), ("never", "3", "error", False),
+    ("fail", "130", "error", True), ("never", "130", "error", False),
+    # The report was written, then the gate broke (an internal error is exit 3): not a pass.
+    ("fail", "3", "pass", True), ("warn", "137", "warn", True), ("never", "3", "pass", False),
+    *[(f, "2", "error", True) for f in ("fail", "warn", "never")],
+    *[(f, "", "", True) for f in ("fail", "warn", "never")],
+]
+
+
+def test_action_fail_on_matrix_against_every_exit_code(tmp_path: Path) -> None:
+    from tests.e2e.test_action_runner import load_action
+
+    script = next(s for s in load_action()["runs"]["steps"] if s.get("name") == "Apply fail-on")["run"]
+    for fail_on, code, verdict, fails in FAIL_ON_MATRIX:
+        env = {"PATH": "/usr/bin:/bin", "FAIL_ON": fail_on, "EXIT_CODE": code, "VERDICT": verdict}
+        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env,
+                              capture_output=True, text=True, check=False, cwd=tmp_path)
+        assert (proc.returncode != 0) is fails, (fail_on, code, verdict, proc.stdout)
+        assert ("::error" in proc.stdout) is fails, (fail_on, code, verdict, proc.stdout)
