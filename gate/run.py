@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -54,8 +55,10 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
     builtin = load_schema("gate")["properties"]
     config = load_config(opts.config, plugin_sections(checks, builtin))
     base = resolve_base(config.root, opts.base_ref)
-    report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
-                        progress=StreamProgress(), debug=opts.debug)
+    # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
+                            progress=StreamProgress(), debug=opts.debug)
     ctx = CheckContext(config, base, dict(opts.extras), debug=opts.debug,
                        results={c.name: c for c in report.checks})
     return report, checks, ctx

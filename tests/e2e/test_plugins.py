@@ -44,6 +44,14 @@ class Picky:
     def run(self, ctx):
         raise AssertionError("never run after a failed prepare")
 
+class Chatty:
+    name = "chatty"
+    section = "chatty"
+    description = "prints to stdout, as some libraries do"
+    def run(self, ctx):
+        print("Evaluating 3 test cases... done!")
+        return CheckResult(self.name, Status.PASS, "said hello")
+
 class Leaky:
     name = "leaky"
     section = "leaky"
@@ -125,3 +133,12 @@ def test_plugin_prepare_crash_is_its_error_and_others_survive(tmp_path: Path) ->
     assert checks["picky"]["status"] == "error"
     assert checks["picky"]["summary"] == "check crashed: KeyError: 'threshold'"
     assert checks["leaky"]["status"] == "pass"
+
+
+def test_plugin_printing_to_stdout_leaves_the_json_report_parseable(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site", "chatty = demo_checks:Chatty\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\nchatty: {}\n")
+    res = gate_subprocess("check", "--format", "json", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path / "site")})
+    assert res.exit_code == 0, res.stderr
+    assert {c["name"]: c["status"] for c in res.json()["checks"]}["chatty"] == "pass"
+    assert "Evaluating 3 test cases... done!" in res.stderr
