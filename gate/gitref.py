@@ -25,6 +25,12 @@ def _out(cwd: Path, *args: str) -> str | None:
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
+def toplevel(path: Path) -> Path | None:
+    """The root of the git work tree path is in, if any."""
+    root = _out(path, "rev-parse", "--show-toplevel")
+    return Path(root).resolve() if root else None
+
+
 class BaseRef:
     """Reads files at the merge base of HEAD and the base branch, without checking anything out."""
 
@@ -90,10 +96,9 @@ class BaseRef:
 def resolve_base(start: Path, explicit: str | None = None, env: Mapping[str, str] | None = None) -> BaseRef:
     """The merge base of HEAD with the base branch: --base-ref, else GITHUB_BASE_REF, else origin/HEAD or main."""
     env = os.environ if env is None else env
-    root_text = _out(start, "rev-parse", "--show-toplevel")
-    if root_text is None:
+    root = toplevel(start)
+    if root is None:
         return BaseRef(None, explicit, None, None, "not inside a git repository")
-    root = Path(root_text).resolve()
     head = _out(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if explicit and _out(root, "rev-parse", "--verify", "--quiet", f"{explicit}^{{commit}}") is None:
         # Asked for by name: a typo must not quietly turn every comparison off.

@@ -6,7 +6,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gate.config import display_path
 from gate.errors import ConfigError
+from gate.gitref import toplevel
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -31,19 +33,48 @@ def _templates() -> list[tuple[str, bytes]]:
     return out
 
 
+def _placed(directory: Path, templates: list[tuple[str, bytes]]) -> list[tuple[Path, bytes]]:
+    """Where each file goes. GitHub reads workflows only at the repository's root: when directory is a
+    subfolder of a git repository, the workflow goes there and names the gate.yaml in the subfolder."""
+    top = _git_toplevel(directory)
+    sub = None
+    if top is not None:
+        try:
+            sub = directory.resolve().relative_to(top).as_posix()
+        except ValueError:
+            sub = None
+    out = []
+    for rel, data in templates:
+        if rel in _RENAMES.values() and top is not None and sub not in (None, "."):
+            data = data.replace(b"config: gate.yaml", f"config: {sub}/gate.yaml".encode())
+            out.append((top / rel, data))
+        else:
+            out.append((directory / rel, data))
+    return out
+
+
+def _git_toplevel(directory: Path) -> Path | None:
+    start = directory.resolve()
+    while not start.exists():  # the folder gate init is about to create
+        start = start.parent
+    return toplevel(start)
+
+
 def scaffold(directory: Path, *, force: bool = False) -> list[str]:
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory}: not a directory")
-    templates = _templates()
-    existing = [rel for rel, _ in templates if (directory / rel).exists()]
+    placed = _placed(directory, _templates())
+    existing = [target for target, _ in placed if target.exists()]
     if existing and not force:
-        raise ConfigError(f"{directory / existing[0]}: already exists (use --force to overwrite"
+        raise ConfigError(f"{existing[0]}: already exists (use --force to overwrite"
                           f"{f', {len(existing)} files in all' if len(existing) > 1 else ''})")
     lines = []
-    for rel, data in templates:
-        target = directory / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        lines.append(f"wrote {target}")
-    lines.append(f"next: gate check -c {directory / 'gate.yaml'}")
+    for target, data in placed:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except OSError as exc:
+            raise ConfigError(f"{target}: cannot write: {exc.strerror or exc}") from None
+        lines.append(f"wrote {display_path(target)}")
+    lines.append(f"next: gate check -c {display_path(directory / 'gate.yaml')}")
     return lines

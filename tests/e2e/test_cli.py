@@ -125,3 +125,16 @@ def test_cli_unwritable_output_is_usage_error_and_the_report_survives(tmp_path: 
 def test_cli_bad_flag_is_usage_error() -> None:
     res = gate_subprocess("check", "--formt", "json")
     assert res.exit_code == 2 and "No such option" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_cli_init_in_a_subfolder_puts_the_workflow_at_the_repository_root(repo: GitRepo) -> None:
+    res = gate("init", "services/bot", cwd=repo.path)
+    assert res.exit_code == 0, res.stderr
+    assert (repo.path / "services/bot/gate.yaml").is_file()
+    assert not (repo.path / "services/bot/.github").exists()
+    workflow = (repo.path / ".github/workflows/gate.yml").read_text()
+    assert "config: services/bot/gate.yaml" in workflow
+    assert res.stdout.splitlines()[-1] == "next: gate check -c services/bot/gate.yaml"
+    repo.commit("scaffold")
+    check = gate_subprocess("check", "-c", "services/bot/gate.yaml", "--format", "json", cwd=repo.path)
+    assert check.exit_code == 0, check.stdout + check.stderr
