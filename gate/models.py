@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.schemas import validate
-from gate.yamlfile import Position, YamlDocument, YamlError, load_yaml
+from gate.yamlfile import Position, YamlDocument, YamlError, format_path, load_yaml
 
 # Providers reached at an address the user must give.
 NEEDS_BASE_URL = frozenset({"azure-openai", "openai-compatible", "vllm", "ollama", "litellm"})
@@ -91,7 +91,7 @@ def load_models(path: Path, display: str) -> ModelsFile:
         return ModelsFile(display, None, {}, None, (Problem(exc.problem, Position(exc.line or 1, exc.column or 1)),))
     if not isinstance(doc.data, dict):
         return ModelsFile(display, doc, {}, None, (Problem("models.yaml must be a mapping with a `models:` key", Position(1, 1)),))
-    problems = [Problem(f"{_fmt(v.path)}: {v.message}", v.position) for v in validate(doc, "models")]
+    problems = [Problem(f"{format_path(v.path)}: {v.message}", v.position) for v in validate(doc, "models")]
     for v in problems:
         if "unknown key 'api_key'" in v.message:
             problems[problems.index(v)] = Problem(
@@ -117,12 +117,6 @@ def load_models(path: Path, display: str) -> ModelsFile:
     default = doc.data.get("default") if isinstance(doc.data.get("default"), str) else None
     problems.sort(key=lambda p: (p.position.line, p.position.column))
     return ModelsFile(display, doc, models, default, tuple(problems))
-
-
-def _fmt(path: tuple[str | int, ...]) -> str:
-    from gate.yamlfile import format_path
-
-    return format_path(path)
 
 
 def _semantic_problems(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
