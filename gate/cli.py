@@ -173,17 +173,17 @@ def baseline_update(**kwargs: Any) -> None:
 @cli.command("schema")
 @click.argument("name", required=False)
 def schema_cmd(name: str | None) -> None:
-    """Print a JSON Schema (for editors), or list them without NAME."""
+    """Print a self-contained JSON Schema (for editors), or list them without NAME."""
     import json
 
     from gate.errors import ConfigError
-    from gate.schemas import load_schema, schema_names
+    from gate.schemas import bundled, schema_names
 
     if name is None:
         click.echo("\n".join(schema_names()))
         return
     try:
-        schema = load_schema(name.removesuffix(".schema.json"))
+        schema = bundled(name.removesuffix(".schema.json"))
     except KeyError:
         raise ConfigError(f"unknown schema {name!r} (known: {', '.join(schema_names())})") from None
     click.echo(json.dumps(schema, indent=2))

@@ -45,6 +45,36 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def bundled(name: str) -> dict[str, Any]:
+    """The schema with every shipped schema it refers to inlined under `$defs`: one self-contained
+    file an editor can use without fetching anything."""
+    defs: dict[str, Any] = {}
+
+    def rewrite(node: Any, prefix: str) -> Any:
+        if isinstance(node, list):
+            return [rewrite(v, prefix) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: rewrite(v, prefix) for k, v in node.items()}
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#"):
+            out["$ref"] = prefix + ref[1:]
+        elif isinstance(ref, str):
+            file, _, pointer = ref.partition("#")
+            if file.endswith(_SUFFIX) and file[: -len(_SUFFIX)] in schema_names():
+                if file not in defs:
+                    defs[file] = {}  # placed first, so a schema that refers back to itself terminates
+                    inner = {k: v for k, v in load_schema(file[: -len(_SUFFIX)]).items() if k not in ("$id", "$schema")}
+                    defs[file] = rewrite(inner, f"#/$defs/{file}")
+                out["$ref"] = f"#/$defs/{file}{pointer}"
+        return out
+
+    root: dict[str, Any] = rewrite(load_schema(name), "#")
+    if defs:
+        root["$defs"] = {**root.get("$defs", {}), **defs}
+    return root
+
+
 @cache
 def _registry() -> Registry:
     resources_ = [(BASE_URI + n + _SUFFIX, Resource.from_contents(load_schema(n))) for n in schema_names()]
