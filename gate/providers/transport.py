@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -20,11 +21,31 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _PERMANENT_5XX = frozenset({501, 505})
 
 
+class _SameOriginSession(requests.Session):
+    """Follows a redirect only to the same origin. requests strips nothing but `Authorization` on the way to
+    another host, and the providers send keys in other headers too (x-api-key, api-key, headers_env)."""
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        target = super().get_redirect_target(resp)
+        if target is None or _origin(urljoin(resp.url, target)) != _origin(resp.url):
+            return None  # send() turns the unfollowed 3xx into a client error
+        return target
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = -1
+    return parts.scheme, parts.hostname, port
+
+
 def session() -> requests.Session:
     """One Session per worker thread: keep-alive connections without sharing a pool across threads."""
     s: requests.Session | None = getattr(_local, "session", None)
     if s is None:
-        s = requests.Session()
+        s = _SameOriginSession()
         _local.session = s
     return s
 
@@ -48,6 +69,12 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
             raise status_error(resp.status_code, resp.headers, _error_text(resp), _where(url))
         finally:
             resp.close()
+    if resp.is_redirect:
+        target = urlsplit(urljoin(resp.url, resp.headers["location"]))
+        resp.close()
+        raise ProviderError(Category.CLIENT_ERROR, f"HTTP {resp.status_code} from {_where(url)} redirects to another "
+                            f"origin ({target.scheme}://{target.netloc.rpartition('@')[2]}): not followed, so that "
+                            "no credential goes there; configure the final URL")
     return resp
 
 

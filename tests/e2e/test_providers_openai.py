@@ -157,3 +157,30 @@ def test_anthropic_overloaded_529_server_error_retryable() -> None:
         with pytest.raises(ProviderError) as info:
             AnthropicProvider(config(srv.url, provider="anthropic", api_key_env="K"), {"K": "x"}).complete(ASK)
     assert (info.value.category, info.value.retryable, info.value.status) == (Category.SERVER_ERROR, True, 529)
+
+
+@pytest.mark.parametrize(("provider", "header"), [("anthropic", "x-api-key"), ("azure-openai", "api-key"),
+                                                  ("openai", "X-Team")])
+def test_redirect_to_other_host_not_followed_no_credential_leaves(provider: str, header: str) -> None:
+    with serve() as other:
+        port = other.url.rsplit(":", 1)[1]
+        # localhost is another host than 127.0.0.1 to requests, which would strip only Authorization.
+        moved = Fault("status", status=307, headers={"Location": f"http://localhost:{port}/v1/messages"}, times=5)
+        with serve(Behaviour(faults=[moved])) as first:
+            cfg = config(first.url + "/v1", provider=provider, api_key_env="KEY", headers_env={"X-Team": "TEAM"})
+            cls = AnthropicProvider if provider == "anthropic" else OpenAIProvider
+            p = cls(cfg, {"KEY": "sk-secret-1", "TEAM": "team-secret-2"})
+            with pytest.raises(ProviderError) as info:
+                p.complete(ASK)
+            assert header in first.requests[0]["headers"]
+    assert other.requests == []
+    assert info.value.category is Category.CLIENT_ERROR and not info.value.retryable
+    assert f"HTTP 307 from {first.url}/v1" in info.value.message and f"(http://localhost:{port})" in info.value.message
+
+
+def test_redirect_same_origin_followed_with_key(server: FakeOpenAI) -> None:
+    server.behaviour.faults.append(Fault("status", status=307, headers={"Location": "/v1/messages"}))
+    p = AnthropicProvider(config(server.url + "/old", provider="anthropic", api_key_env="KEY"), {"KEY": "sk-1"})
+    assert p.complete(ASK).content == "You said: where is my parcel"
+    assert [r["path"] for r in server.requests] == ["/old/v1/messages", "/v1/messages"]
+    assert server.requests[1]["headers"]["x-api-key"] == "sk-1"
