@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
+from gate.providers.base import valid_unicode
 from gate.report import CheckResult
 
 from .regression_compare import Baseline
@@ -78,7 +79,7 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
         raw = cfg.baseline.read_bytes()
         where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
     try:
-        data = json.loads(raw)
+        data = valid_unicode(json.loads(raw))
     except ValueError as exc:
         return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):

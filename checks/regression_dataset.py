@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 
+from gate.providers.base import valid_unicode
 from gate.schemas import _registry, load_schema
 from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml, read_text
 
@@ -159,6 +160,7 @@ def rows_to_cases(rows: list[tuple[int, Any, Problem | None]]) -> tuple[list[Cas
         if problem is not None:
             problems.append(problem)
             continue
+        row = valid_unicode(row)  # JSON's "\ud800": no request, cassette or report could carry it
         if not isinstance(row, dict):
             problems.append(Problem(f"a case must be a mapping, not {type(row).__name__}", line))
             continue

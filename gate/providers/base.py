@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Protocol
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_unicode(value: Any) -> Any:
+    """value with every lone surrogate (JSON allows "\\ud800"; no UTF-8 file, request or report can carry one)
+    replaced by U+FFFD, through lists and mappings: for text entering the gate from a model, an app or a file."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [valid_unicode(v) for v in value]
+    if isinstance(value, dict):
+        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
+    return value
 
 
 class Category(str, Enum):
@@ -67,12 +82,18 @@ class Response:
     attempts: int = 1  # calls it took, retries included
     ttft_s: float | None = None  # time to the first content token, for streamed answers
 
+    def __post_init__(self) -> None:
+        # Every provider's answer passes here: what a model or an app wrote is made encodable once, for all.
+        for name in ("content", "model", "finish_reason", "answered_by"):
+            object.__setattr__(self, name, valid_unicode(getattr(self, name)))
+
 
 class ProviderError(Exception):
     """A call that failed; `retryable` says whether trying again may help (429, 5xx, timeouts)."""
 
     def __init__(self, category: Category, message: str, *, status: int | None = None, retryable: bool = False,
                  retry_after_s: float | None = None, attempts: int = 1, model: str | None = None) -> None:
+        message = valid_unicode(message)  # it may quote what a server or a program wrote
         super().__init__(message)
         self.category = category
         self.message = message

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 import pytest
 
+from gate.providers.base import Request
+from gate.providers.keys import request_key
 from tests.conftest import gate, gate_subprocess
 
 PROMPT = "name: p\nmodel: m\nmessages:\n  - role: user\n    content: '{{q}}'\n"
@@ -94,3 +98,25 @@ def test_regression_test_data_duplicate_id_is_a_finding_exit_1(tmp_path: Path) -
     check = res.json()["checks"][0]
     assert [(f["file"], f["line"], f["message"]) for f in check["findings"]] == [
         ("p.prompt.yml", 9, "duplicate case id 'a' (first on line 7)")]
+
+
+def test_regression_lone_surrogates_in_answer_dataset_and_cassette_replaced_not_a_crash(tmp_path: Path) -> None:
+    # JSON allows "\ud800", UTF-8 does not: a model, an app, a dataset or a cassette can still hand one over.
+    (tmp_path / "app.py").write_text('import json, sys\ncase = json.load(sys.stdin)\n'
+                                     'print(json.dumps({"output": "bad \\ud800 answer to " + case["vars"]["q"]}))\n',
+                                     encoding="utf-8")
+    config = _repo(tmp_path, f"  suites:\n    - dataset: d.jsonl\n      target: {{command: [{sys.executable!r}, app.py]}}\n"
+                             "      metrics: [{contains: zzz}]\n"
+                             "    - name: r\n      dataset: d.jsonl\n      target: {replay: c.jsonl}\n"
+                             "      metrics: [{contains: zzz}]\n",
+                   dataset='{"id": "a\\udfff", "q": "x \\ud800 y"}\n')
+    key = request_key(Request(variables={"q": "x \ufffd y"}, case_id="r/a\ufffd"))
+    (tmp_path / "c.jsonl").write_text(json.dumps({"key": key, "response": {"content": "re \ud800 played"}}) + "\n",
+                                      encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    suites = res.json()["checks"][0]["details"]["suites"]
+    [case] = suites["d"]["cases"]
+    assert (case["id"], case["input"], case["repeats"][0]["output"]) == (
+        "a\ufffd", "q=x \ufffd y", "bad \ufffd answer to x \ufffd y")
+    assert suites["r"]["cases"][0]["repeats"][0]["output"] == "re \ufffd played"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.providers.base import ChatMessage, ProviderError, Request
+from gate.providers.base import Category, ChatMessage, ProviderError, Request, Response
 from gate.providers.jsonpath import PathError, find, format_path, parse
 from gate.providers.payload import app_answer, case_payload, fill, template_variables
 
@@ -55,3 +55,10 @@ def test_app_answer_forms_read_and_wrong_shape_rejected() -> None:
     assert (r.content, r.usage.input_tokens, r.usage.output_tokens) == ('{"label": "refund"}', 5, 2)
     with pytest.raises(ProviderError, match="must answer a string or an object with an `output` key"):
         app_answer([1, 2], "app", 0.1, "python")
+
+
+def test_app_answer_error_and_answer_lone_surrogates_replaced() -> None:
+    r = app_answer({"output": "a \ud800 b", "finish_reason": "stop\udc00"}, "app", 0.1, "command")
+    assert (r.content, r.finish_reason) == ("a \ufffd b", "stop\ufffd")
+    assert Response("x\udfff").content.encode() == "x\ufffd".encode()
+    assert ProviderError(Category.SERVER_ERROR, "HTTP 500: \ud800").message == "HTTP 500: \ufffd"
