@@ -109,6 +109,29 @@ def parse_metric(raw: Mapping[str, Any], where: str = "") -> MetricSpec:
                       dict(raw.get("params") or {}))
 
 
+def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
+    """(the schema, a problem) of a json_schema metric: inline, or read from `path` when value names a file.
+    A schema jsonschema cannot use is a problem here, not a crash when the first answer is checked."""
+    import jsonschema
+
+    named = f"{value}: " if path is not None else ""
+    if path is not None:
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None, f"{named}file not found"
+        except (OSError, ValueError) as exc:
+            return None, f"{named}not a JSON file: {exc}"
+    if not isinstance(value, (dict, bool)):
+        return None, f"{named}a JSON Schema is an object, not {type(value).__name__}"
+    validator: Any = jsonschema.validators.validator_for(value, default=jsonschema.Draft202012Validator)
+    try:
+        validator.check_schema(value)
+    except jsonschema.SchemaError as exc:
+        return None, f"{named}not a valid JSON Schema: {exc.message}"
+    return value, None
+
+
 def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> tuple[MetricSpec, ...]:
     out = []
     for i, item in enumerate(raw):
@@ -116,12 +139,11 @@ def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> t
             spec = parse_metric(item)
         except ValueError as exc:
             raise config.error([*path, i], str(exc)) from None
-        if spec.kind == "json_schema" and isinstance(spec.value, str):
-            schema_path = config.resolve(spec.value, *path, i, "json_schema")
-            try:
-                value = json.loads(schema_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise config.error([*path, i, "json_schema"], f"{spec.value}: not a JSON file: {exc}") from None
+        if spec.kind == "json_schema":
+            value, problem = schema_value(spec.value, config.resolve(spec.value, *path, i, "json_schema")
+                                          if isinstance(spec.value, str) else None)
+            if problem:
+                raise config.error([*path, i, "json_schema"], problem)
             spec = MetricSpec(spec.name, spec.kind, value, spec.threshold, spec.params)
         if spec.kind == "regex" or spec.kind == "not_regex":
             import re

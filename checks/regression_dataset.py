@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from gate.providers.base import valid_unicode
 from gate.schemas import _registry, load_schema
 from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml, read_text
 
-from .regression_config import MetricSpec, parse_metric
+from .regression_config import MetricSpec, parse_metric, schema_value
 
 RESERVED = ("id", "expected", "metadata", "assert")
 MAX_DATASET_BYTES = 200 * 1024 * 1024
@@ -45,7 +45,26 @@ class Problem:
     column: int = 1
 
 
-def case_from_row(row: Mapping[str, Any], case_id: str, line: int) -> tuple[Case | None, list[Problem]]:
+@dataclass
+class SchemaFiles:
+    """json_schema files named by a dataset's asserts: relative to the dataset's folder, inside `root` (the
+    repository), each read once."""
+
+    folder: Path
+    root: Path
+    read: dict[Path, tuple[Any, str | None]] = field(default_factory=dict)
+
+    def load(self, name: str) -> tuple[Any, str | None]:
+        path = (self.folder / name).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            return None, f"{name}: outside the repository"
+        if path not in self.read:
+            self.read[path] = schema_value(name, path)
+        return self.read[path]
+
+
+def case_from_row(row: Mapping[str, Any], case_id: str, line: int,
+                  schemas: SchemaFiles) -> tuple[Case | None, list[Problem]]:
     problems: list[Problem] = []
     metadata = row.get("metadata") or {}
     if not isinstance(metadata, dict):
@@ -61,9 +80,17 @@ def case_from_row(row: Mapping[str, Any], case_id: str, line: int) -> tuple[Case
             problems.append(Problem(f"case {case_id}: assert[{i}] must be a mapping", line))
             continue
         try:
-            asserts.append(parse_metric(item))
+            spec = parse_metric(item)
         except ValueError as exc:
             problems.append(Problem(f"case {case_id}: assert[{i}]: {exc}", line))
+            continue
+        if spec.kind == "json_schema":
+            value, problem = schemas.load(spec.value) if isinstance(spec.value, str) else schema_value(spec.value, None)
+            if problem:
+                problems.append(Problem(f"case {case_id}: assert[{i}]: json_schema {problem}", line))
+                continue
+            spec = replace(spec, value=value)
+        asserts.append(spec)
     variables = {k: v for k, v in row.items() if k not in ("id", "metadata", "assert")}
     if problems:
         return None, problems
@@ -134,8 +161,9 @@ def _csv_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
             yield line, out, None
 
 
-def load_dataset(path: Path, display: str) -> tuple[list[Case], list[Problem]]:
-    """All cases of a dataset, with every problem found (bad rows are left out, never guessed)."""
+def load_dataset(path: Path, display: str, root: Path | None = None) -> tuple[list[Case], list[Problem]]:
+    """All cases of a dataset, with every problem found (bad rows are left out, never guessed). A json_schema
+    file an assert names is relative to the dataset's folder and must be inside `root` (default: that folder)."""
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
             rows = list(_yaml_rows(load_yaml(path, display)))
@@ -149,10 +177,11 @@ def load_dataset(path: Path, display: str) -> tuple[list[Case], list[Problem]]:
                 rows = list(_jsonl_rows(text))
     except YamlError as exc:
         return [], [Problem(exc.problem, exc.line or 1, exc.column or 1)]
-    return rows_to_cases(rows)
+    return rows_to_cases(rows, SchemaFiles(path.parent, root or path.parent))
 
 
-def rows_to_cases(rows: list[tuple[int, Any, Problem | None]]) -> tuple[list[Case], list[Problem]]:
+def rows_to_cases(rows: list[tuple[int, Any, Problem | None]],
+                  schemas: SchemaFiles) -> tuple[list[Case], list[Problem]]:
     cases: list[Case] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -173,7 +202,7 @@ def rows_to_cases(rows: list[tuple[int, Any, Problem | None]]) -> tuple[list[Cas
             problems.append(Problem(f"duplicate case id {case_id!r} (first on line {seen[case_id]})", line))
             continue
         seen[case_id] = line
-        case, more = case_from_row(row, case_id, line)
+        case, more = case_from_row(row, case_id, line, schemas)
         problems += more
         if case is not None:
             cases.append(case)

@@ -35,6 +35,8 @@ def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n
      "gate.yaml:4:12: pass_at 3 is more than the 2 repeat(s) a case gets"),
     ("  target: {replay: c.jsonl}\n  gates: {alpha: 2}\n",
      "gate.yaml:4:18: $.regression.gates.alpha: 2 is greater than the maximum of 0.5"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {type: 5}}]\n",
+     "gate.yaml:5:31: not a valid JSON Schema: 5 is not valid under any of the given schemas"),
 ])
 def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, message: str) -> None:
     res = gate_subprocess("check", "-c", _repo(tmp_path, section), "--only", "regression", cwd=tmp_path)
@@ -120,3 +122,32 @@ def test_regression_lone_surrogates_in_answer_dataset_and_cassette_replaced_not_
     assert (case["id"], case["input"], case["repeats"][0]["output"]) == (
         "a\ufffd", "q=x \ufffd y", "bad \ufffd answer to x \ufffd y")
     assert suites["r"]["cases"][0]["repeats"][0]["output"] == "re \ufffd played"
+
+
+def test_regression_dataset_json_schema_file_assert_checks_answers(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text('import json, sys\ncase = json.load(sys.stdin)\nprint(json.dumps({"output": '
+                                     'json.dumps({"answer": case["vars"]["q"]}) if case["vars"]["q"] else "{}"}))\n',
+                                     encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "answer.json").write_text('{"type": "object", "required": ["answer"]}', encoding="utf-8")
+    (tmp_path / "data" / "d.jsonl").write_text(
+        '{"id": "good", "q": "hi", "assert": [{"json_schema": "answer.json"}]}\n'
+        '{"id": "bad", "q": "", "assert": [{"json_schema": "answer.json"}]}\n', encoding="utf-8")
+    config = _repo(tmp_path, f"  target: {{command: [{sys.executable!r}, app.py]}}\n  gates: {{min_pass_rate: 1}}\n"
+                             "  suites:\n    - dataset: data/d.jsonl\n")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = res.json()["checks"][0]
+    cases = {c["id"]: c for c in check["details"]["suites"]["d"]["cases"]}
+    assert cases["good"]["pass"] and not cases["bad"]["pass"]
+    assert cases["bad"]["category"] == "output.schema_violation"
+
+
+def test_regression_dataset_json_schema_file_missing_finding_at_line(tmp_path: Path) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - dataset: d.jsonl\n",
+                   dataset='{"id": "a", "q": "hi", "assert": [{"json_schema": "gone.json"}]}\n')
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    [finding] = res.json()["checks"][0]["findings"]
+    assert (finding["file"], finding["line"], finding["message"]) == (
+        "d.jsonl", 1, "case a: assert[0]: json_schema gone.json: file not found")

@@ -61,3 +61,31 @@ def test_regression_dataset_not_utf8_reports_position(tmp_path: Path) -> None:
     p.write_bytes(b'{"id": "a"}\n{"id": "\xff"}\n')
     _, problems = load_dataset(p, "d.jsonl")
     assert problems[0].line == 2 and "UTF-8" in problems[0].message
+
+
+def test_regression_dataset_json_schema_file_read_relative_to_dataset(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "answer.schema.json").write_text('{"type": "object", "required": ["a"]}', encoding="utf-8")
+    (tmp_path / "bad.json").write_text('{"type": 5}', encoding="utf-8")
+    (tmp_path / "data" / "broken.json").write_text('{"type": ', encoding="utf-8")
+    p = tmp_path / "data" / "d.jsonl"
+    p.write_text('{"id": "ok", "assert": [{"json_schema": "answer.schema.json"}]}\n'
+                 '{"id": "again", "assert": [{"json_schema": "./answer.schema.json"}]}\n'
+                 '{"id": "missing", "assert": [{"json_schema": "nope.json"}]}\n'
+                 '{"id": "invalid", "assert": [{"json_schema": "../bad.json"}]}\n'
+                 '{"id": "broken", "assert": [{"json_schema": "broken.json"}]}\n'
+                 '{"id": "inline", "assert": [{"json_schema": {"type": 5}}]}\n'
+                 '{"id": "escape", "assert": [{"json_schema": "../../x.json"}]}\n',
+                 encoding="utf-8")
+    cases, problems = load_dataset(p, "data/d.jsonl", tmp_path)
+    assert [(c.id, c.asserts[0].value) for c in cases] == [("ok", {"type": "object", "required": ["a"]}),
+                                                          ("again", {"type": "object", "required": ["a"]})]
+    got = [(pr.line, pr.message.split(": not a JSON file")[0]) for pr in problems]
+    assert got == [
+        (3, "case missing: assert[0]: json_schema nope.json: file not found"),
+        (4, "case invalid: assert[0]: json_schema ../bad.json: not a valid JSON Schema: 5 is not valid under any of "
+            "the given schemas"),
+        (5, "case broken: assert[0]: json_schema broken.json"),
+        (6, "case inline: assert[0]: json_schema not a valid JSON Schema: 5 is not valid under any of the given schemas"),
+        (7, "case escape: assert[0]: json_schema ../../x.json: outside the repository"),
+    ]
