@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from gate.providers import jsonpath, limits, transport
 from gate.providers.base import Category, ProviderError, Request, Response, Usage
-from gate.providers.payload import as_text, fill, template_variables
+from gate.providers.payload import as_text, fill, template_variables, token_count
 from gate.providers.spec import TargetError, expect_str, expect_str_map, expect_timeout
 
 KEYS = ("url", "method", "headers", "headers_env", "body", "query", "answer", "usage", "timeout")
@@ -100,7 +100,7 @@ class HttpProvider:
                 value = jsonpath.find(data, steps)
             except KeyError:
                 value = None
-            counts[name] = int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            counts[name] = token_count(value)
         return Response(content=content, usage=Usage(**counts), latency_s=latency, model="http")
 
 

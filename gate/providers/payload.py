@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -59,14 +60,22 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def token_count(value: Any) -> int | None:
+    """A token count an app reported: a whole number of tokens, or None for anything else (a string, a bool,
+    NaN or Infinity, which JSON parsers accept and int() rejects, a negative number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        return None
+    return int(value)
+
+
 def usage_from(raw: Any) -> Usage:
     if not isinstance(raw, Mapping):
         return Usage()
     def num(*names: str) -> int | None:
         for name in names:
-            value = raw.get(name)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return int(value)
+            count = token_count(raw.get(name))
+            if count is not None:
+                return count
         return None
     return Usage(input_tokens=num("input_tokens", "prompt_tokens"), output_tokens=num("output_tokens", "completion_tokens"),
                  cached_input_tokens=num("cached_input_tokens"))

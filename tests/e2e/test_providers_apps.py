@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers.openai_fake import FakeOpenAI, serve
+from servers.openai_fake import Behaviour, FakeOpenAI, serve
 
-from gate.providers.base import Category, ChatMessage, ProviderError, Request
+from gate.providers.base import Category, ChatMessage, ProviderError, Request, Usage
 from gate.providers.command import CommandProvider
 from gate.providers.endpoint import HttpProvider
 from gate.providers.pycall import PythonProvider
@@ -41,6 +41,17 @@ def test_http_template_filled_answer_and_usage_paths(server: FakeOpenAI) -> None
     assert (r.content, r.usage.input_tokens, r.usage.output_tokens) == ("You asked: refund please", 2, 4)
 
 
+def test_http_usage_nan_infinity_negative_or_text_read_as_unknown() -> None:
+    # Python's json (and many app frameworks) write NaN and Infinity; int() of them raises.
+    usage = {"in": float("nan"), "out": float("inf"), "cached": -3, "more": "12"}
+    with serve(Behaviour(app_usage=usage)) as srv:
+        p = HttpProvider({"url": srv.url + "/app", "answer": "$.answer", "usage": {
+            "input_tokens": "$.usage.in", "output_tokens": "$.usage.out", "cached_input_tokens": "$.usage.cached"}},
+            {})
+        r = p.complete(CASE)
+    assert r.content == "You asked: " and r.usage == Usage()
+
+
 def test_http_get_query_and_url_variables_encoded(server: FakeOpenAI) -> None:
     p = HttpProvider({"url": server.url + "/app/{{tier}}", "method": "get", "query": {"q": "{{question}}"}}, {})
     r = p.complete(CASE)
@@ -61,6 +72,15 @@ def test_http_bad_spec_target_error() -> None:
         HttpProvider({"url": "http://127.0.0.1:1/x", "answr": "$.a"}, {})
     with pytest.raises(TargetError, match="http.url must start with"):
         HttpProvider({"url": "ftp://x"}, {})
+
+
+def test_command_usage_nan_read_as_unknown(tmp_path: Path) -> None:
+    write(tmp_path, "app.py", """
+        import json
+        print(json.dumps({"output": "x", "usage": {"input_tokens": float("nan"), "output_tokens": 7.0}}))
+    """)
+    r = CommandProvider([sys.executable, "app.py"], tmp_path, dict(os.environ)).complete(CASE)
+    assert (r.usage.input_tokens, r.usage.output_tokens) == (None, 7)
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

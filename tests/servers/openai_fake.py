@@ -51,6 +51,7 @@ class Behaviour:
     error_status: int = 503
     faults: list[Fault] = field(default_factory=list)
     honour_max_tokens: bool = False  # cut answers at max_tokens words, finish_reason "length"
+    app_usage: dict[str, Any] | None = None  # POST /app answers this `usage` (json.dumps writes NaN as NaN)
 
 
 def _tokens(text: str) -> list[str]:
@@ -121,8 +122,8 @@ class FakeOpenAI:
                 if self.path.startswith("/app"):
                     time.sleep(b.latency_s)
                     question = body.get("question", "") if isinstance(body, dict) else ""
-                    self._json(200, {"answer": f"You asked: {question}", "echo": body,
-                                     "usage": {"in": len(str(question).split()), "out": 2 + len(str(question).split())}})
+                    usage = b.app_usage or {"in": len(str(question).split()), "out": 2 + len(str(question).split())}
+                    self._json(200, {"answer": f"You asked: {question}", "echo": body, "usage": usage})
                     return
                 if route.endswith("/messages"):
                     time.sleep(b.latency_s)
