@@ -9,6 +9,7 @@ Readers ignore keys they do not know.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import threading
@@ -60,6 +61,10 @@ def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str,
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(response, dict) \
                 or not isinstance(response.get("content"), str):
             raise TargetError(f"{shown}:{number}: a cassette line needs a string `key` and `response.content`")
+        latency = response.get("latency_s")
+        if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
+                                    or not math.isfinite(latency) or latency < 0):
+            raise TargetError(f"{shown}:{number}: response.latency_s must be a number of seconds, not {latency!r}"[:300])
         out[item["key"]] = item
     return out
 
@@ -103,7 +108,7 @@ class ReplayProvider:
             content=r["content"],
             usage=Usage(input_tokens=_int(u.get("input_tokens")), output_tokens=_int(u.get("output_tokens")),
                         cached_input_tokens=_int(u.get("cached_input_tokens"))),
-            latency_s=float(r.get("latency_s") or 0.0),
+            latency_s=float(r.get("latency_s") or 0.0),  # read_cassette made sure it is a number
             model=r.get("model") if isinstance(r.get("model"), str) else None,
             finish_reason=r.get("finish_reason") if isinstance(r.get("finish_reason"), str) else None,
             cached=True,

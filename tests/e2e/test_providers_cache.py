@@ -154,6 +154,16 @@ def test_replay_bad_line_target_error_with_line_number(tmp_path: Path) -> None:
         ReplayProvider(tmp_path / "none.jsonl", display="none.jsonl")
 
 
+@pytest.mark.parametrize("latency", ['"slow"', "[1]", "true", "NaN", "-1"])
+def test_replay_bad_latency_target_error_with_line_number(tmp_path: Path, latency: str) -> None:
+    cassette = tmp_path / "bad.jsonl"
+    good = json.dumps({"key": "k1", "response": {"content": "hi", "latency_s": 0.5}})
+    cassette.write_text(f'{good}\n{{"key": "k2", "response": {{"content": "hi", "latency_s": {latency}}}}}\n',
+                        encoding="utf-8")
+    with pytest.raises(TargetError, match=r"^bad.jsonl:2: response.latency_s must be a number of seconds, not "):
+        ReplayProvider(cassette, display="bad.jsonl")
+
+
 def test_recorder_merge_keeps_other_entries_replace_does_not(tmp_path: Path) -> None:
     cassette = tmp_path / "c.jsonl"
     with serve() as srv:

@@ -151,3 +151,15 @@ def test_regression_dataset_json_schema_file_missing_finding_at_line(tmp_path: P
     [finding] = res.json()["checks"][0]["findings"]
     assert (finding["file"], finding["line"], finding["message"]) == (
         "d.jsonl", 1, "case a: assert[0]: json_schema gone.json: file not found")
+
+
+def test_regression_cassette_bad_latency_names_cassette_line_no_crash(tmp_path: Path) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - dataset: d.jsonl\n")
+    key = request_key(Request(variables={"q": "hi"}, case_id="d/a"))
+    (tmp_path / "c.jsonl").write_text(json.dumps({"key": key, "response": {"content": "ok", "latency_s": "slow"}})
+                                      + "\n", encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 3, res.stdout + res.stderr
+    check = res.json()["checks"][0]
+    assert check["status"] == "error" and "crashed" not in check["summary"]
+    assert "c.jsonl:1: response.latency_s must be a number of seconds, not 'slow'" in check["summary"]
