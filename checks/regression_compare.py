@@ -28,6 +28,7 @@ class Comparison:
     n: int
     test: str
     tolerance: float
+    alpha: float = 0.05  # the significance level p_adjusted is held to (gates.alpha)
     p_adjusted: float = 1.0
     regression: bool = False
     pass_to_fail: tuple[str, ...] = ()
@@ -39,7 +40,7 @@ class Comparison:
             "delta": round(self.delta, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
             "p_value": round(self.p_value, 6), "p_adjusted": round(self.p_adjusted, 6),
             "mde": None if self.mde != self.mde else round(self.mde, 6), "n": self.n, "test": self.test,
-            "tolerance": self.tolerance, "regression": self.regression,
+            "tolerance": self.tolerance, "alpha": self.alpha, "regression": self.regression,
         }
         if self.metric == PASS_RATE:
             out["pass_to_fail"] = list(self.pass_to_fail)
@@ -115,7 +116,7 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
     for c in comparisons:
         p = adjusted[f"{c.suite}\0{c.metric}"]
         regression = stats.is_regression(c.delta, p, alpha=gates.alpha, tolerance=c.tolerance)
-        final.append(_replace(c, p_adjusted=p, regression=regression))
+        final.append(_replace(c, p_adjusted=p, alpha=gates.alpha, regression=regression))
         if regression:
             what = "pass rate" if c.metric == PASS_RATE else f"{c.metric} score"
             violations.append(f"{c.suite}: {what} regressed: {final[-1].sentence()}")

@@ -39,8 +39,9 @@ def render_details(details: Mapping[str, Any]) -> str:
             fmt = _pct if pct else (lambda v: f"{v:.3f}")
             # None: too few cases for any drop to be significant.
             mde = "none" if c.get("mde") is None else f"{c['mde'] * 100:.1f} pts"
-            verdict = "❌ regression" if c["regression"] else ("⚠️ drop within tolerance" if c["delta"] < 0 and
-                                                              c["p_adjusted"] < 0.05 else "✅ no significant drop")
+            significant_drop = c["delta"] < 0 and c["p_adjusted"] < c["alpha"]
+            verdict = "❌ regression" if c["regression"] else ("⚠️ drop within tolerance" if significant_drop
+                                                              else "✅ no significant drop")
             lines.append(
                 f"| {inline(c['suite'], 80)} | {inline(c['metric'], 60)} | {fmt(c['head'])} vs {fmt(c['base'])} | "
                 f"{c['delta'] * 100:+.1f} pts ({c['ci95'][0] * 100:+.1f} to {c['ci95'][1] * 100:+.1f}) | "

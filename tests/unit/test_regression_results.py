@@ -64,3 +64,19 @@ def test_regression_baseline_one_case_per_line_and_round_trip(tmp_path: Path) ->
     assert sum(line.startswith('"c') for line in text.splitlines()) == 2
     assert '"output":' not in text  # hashes only: answers stay out of the committed file
     assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+def _verdict(flips: int, alpha: float) -> str:
+    base = Baseline({"s": {f"c{i}": {"pass": True, "scores": {}} for i in range(30)}}, "base")
+    gates = Gates(alpha=alpha, max_pass_rate_drop=0.5)  # every drop here is within tolerance
+    result = build_result([_result([False] * flips + [True] * (30 - flips), "x")], base, "base", gates)
+    [row] = [line for line in render_details(result.details).splitlines() if line.startswith("| s | pass\\_rate")]
+    return row.rsplit("|", 2)[1].strip()
+
+
+def test_regression_markdown_drop_label_uses_configured_alpha() -> None:
+    # McNemar p of 5 flips one way is 0.0625, of 8 is 0.0078.
+    assert _verdict(5, alpha=0.1) == "⚠️ drop within tolerance"
+    assert _verdict(5, alpha=0.05) == "✅ no significant drop"
+    assert _verdict(8, alpha=0.005) == "✅ no significant drop"
+    assert _verdict(8, alpha=0.05) == "⚠️ drop within tolerance"
