@@ -54,7 +54,12 @@ def secret_env_values(env: Mapping[str, str] | None = None, names: Iterable[str]
     return sorted(values, key=len, reverse=True)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def redact_text(text: str, values: Iterable[str] = ()) -> str:
+    """Credentials out, and lone surrogates (valid in JSON, not in UTF-8) replaced so the text can be written."""
+    text = _LONE_SURROGATE.sub("\ufffd", text)
     for value in values:
         text = text.replace(value, REDACTED)
     for kind in SECRET_KINDS:

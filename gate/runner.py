@@ -111,20 +111,39 @@ def _checked(result: Any) -> CheckResult:
 
 
 def _secret_names(config: GateConfig) -> list[str]:
-    """Environment variables that models.yaml says hold credentials."""
-    if config.models_path is None:
-        return []
-    from gate.models import load_models
+    """Environment variables that the configuration says hold credentials: every `*_env` key
+    (api_key_env, headers_env, ...) in gate.yaml's sections and in models.yaml."""
+    names = _env_names(config.data)
+    if config.models_path is not None:
+        from gate.models import load_models
 
-    names: list[str] = []
-    for m in load_models(config.models_path, config.display).models.values():
-        names += [m.api_key_env] if m.api_key_env else []
-        names += list(m.headers_env.values())
+        for m in load_models(config.models_path, config.display).models.values():
+            names += [m.api_key_env] if m.api_key_env else []
+            names += list(m.headers_env.values())
     return names
+
+
+def _env_names(data: Any) -> list[str]:
+    out: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if str(key).endswith("_env"):
+                values = value.values() if isinstance(value, dict) else [value]
+                out += [v for v in values if isinstance(v, str)]
+            else:
+                out += _env_names(value)
+    elif isinstance(data, list):
+        for value in data:
+            out += _env_names(value)
+    return out
 
 
 def _scrub(result: CheckResult, secrets: list[str]) -> CheckResult:
     """No credential reaches the report, whatever a check or a model output put in it."""
-    findings = tuple(replace(f, message=redact_text(f.message, secrets)) for f in result.findings)
+    def text(value: str | None) -> str | None:
+        return None if value is None else redact_text(value, secrets)
+
+    findings = tuple(replace(f, message=redact_text(f.message, secrets), file=text(f.file), case_id=text(f.case_id))
+                     for f in result.findings)
     return replace(result, summary=redact_text(result.summary, secrets), findings=findings,
                    metrics=redact(dict(result.metrics), secrets), details=redact(dict(result.details), secrets))

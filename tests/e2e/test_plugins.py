@@ -52,6 +52,17 @@ class Chatty:
         print("Evaluating 3 test cases... done!")
         return CheckResult(self.name, Status.PASS, "said hello")
 
+class Exposer:
+    name = "exposer"
+    section = "exposer"
+    description = "echoes a credential its section names with an *_env key, and a lone surrogate"
+    config_schema = {"type": "object", "properties": {"target": {"type": "object"}}}
+    def run(self, ctx):
+        from gate.report import Finding
+        value = os.environ[ctx.config.section("exposer")["target"]["headers_env"]["X-Auth"]]
+        return CheckResult(self.name, Status.FAIL, "server said: " + value + " \\ud800",
+                           findings=(Finding("error", "echo", file="f-" + value, case_id="c-" + value),))
+
 class Leaky:
     name = "leaky"
     section = "leaky"
@@ -142,3 +153,18 @@ def test_plugin_printing_to_stdout_leaves_the_json_report_parseable(tmp_path: Pa
     assert res.exit_code == 0, res.stderr
     assert {c["name"]: c["status"] for c in res.json()["checks"]}["chatty"] == "pass"
     assert "Evaluating 3 test cases... done!" in res.stderr
+
+
+def test_plugin_credentials_named_by_any_env_key_never_reach_any_output(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site", "exposer = demo_checks:Exposer\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\nexposer:\n  target: {headers_env: {X-Auth: SVC_AUTH}}\n")
+    out = tmp_path / "out"
+    res = gate_subprocess("check", "--format", "json", "--report-json", out / "r.json", "--markdown", out / "r.md",
+                          "--junit", out / "r.xml", cwd=tmp_path,
+                          env={"PYTHONPATH": str(tmp_path / "site"), "SVC_AUTH": "plain-looking-value-42"})
+    assert res.exit_code == 1, res.stderr
+    check = {c["name"]: c for c in res.json()["checks"]}["exposer"]
+    assert check["summary"] == "server said: [redacted] \ufffd"
+    assert (check["findings"][0]["file"], check["findings"][0]["case_id"]) == ("f-[redacted]", "c-[redacted]")
+    written = "".join((out / name).read_text(encoding="utf-8") for name in ("r.json", "r.md", "r.xml"))
+    assert "plain-looking-value-42" not in res.stdout + res.stderr + written
