@@ -18,10 +18,13 @@ def referenced_files(root: Path, data: Any) -> Iterator[Path]:
     if isinstance(data, str):
         if len(data) < 256 and "\n" not in data:
             try:
-                candidate = (root / data).resolve()
-                if candidate.is_file() and candidate.is_relative_to(root):
-                    yield candidate
-            except (OSError, ValueError):
+                # A glob (e.g. docs.failure_modes: docs/*.md) names every file it matches.
+                candidates = root.glob(data) if any(c in data for c in "*?[") else [root / data]
+                for candidate in candidates:
+                    resolved = candidate.resolve()
+                    if resolved.is_file() and resolved.is_relative_to(root):
+                        yield resolved
+            except (OSError, ValueError, NotImplementedError):
                 return
     elif isinstance(data, Mapping):
         for value in data.values():

@@ -153,6 +153,9 @@ def validate(**kwargs: Any) -> None:
     """Validate prompt files, models.yaml and secrets: the schema check alone."""
     from gate.run import run_gate
 
+    if kwargs["only"] or kwargs["skip"]:
+        raise click.UsageError("gate validate runs the schema check alone: --only and --skip do not apply "
+                               "(use gate check --only ...)")
     sys.exit(run_gate(run_options(kwargs, only=("schema",), skip=())))
 
 

@@ -150,3 +150,9 @@ def test_cli_init_in_a_subfolder_puts_the_workflow_at_the_repository_root(repo: 
     repo.commit("scaffold")
     check = gate_subprocess("check", "-c", "services/bot/gate.yaml", "--format", "json", cwd=repo.path)
     assert check.exit_code == 0, check.stdout + check.stderr
+
+
+def test_cli_validate_refuses_only_and_skip() -> None:
+    res = gate("validate", "-c", EXAMPLE / "gate.yaml", "--only", "docs", cwd=REPO)
+    assert res.exit_code == 2
+    assert "--only and --skip do not apply" in res.stderr

@@ -179,3 +179,15 @@ def test_secret_kinds_detected_in_gate_yaml(tmp_path: Path, secret: str) -> None
 def test_secret_allow_marker_suppresses(tmp_path: Path) -> None:
     code, check = run(tmp_path, GOOD.replace("Answer briefly.", "Example sk-" + "z" * 30 + "  # gate: allow-secret"))
     assert code == 0 and check["findings"] == []
+
+
+def test_secret_in_a_file_gate_yaml_names_by_glob_is_found(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "a.prompt.yml").write_text(GOOD.replace("model: primary", "model: openai/gpt-4o"))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "runbook.md").write_text("# Runbook\n\nUse AKIAABCDEFGHIJKLMNOP to log in.\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\nprompts: ['prompts/*.prompt.yml']\ndocs: {failure_modes: 'docs/*.md'}\n")
+    res = gate("validate", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1
+    errors = [(f["file"], f["line"]) for f in res.json()["checks"][0]["findings"] if f["severity"] == "error"]
+    assert errors == [("docs/runbook.md", 3)]
