@@ -81,7 +81,8 @@ def _suite_stats(s: SuiteResult, seed: int) -> dict[str, Any]:
     n = len(s.cases)
     passed = sum(c.passed for c in s.cases)
     wil = stats.wilson(passed, n)
-    clusters = [c.cluster or c.id for c in s.cases] if any(c.cluster for c in s.cases) else None
+    clustered = any(c.cluster is not None for c in s.cases)
+    clusters = [stats.sampling_unit(c.id, c.cluster) for c in s.cases] if clustered else None
     scores: dict[str, Any] = {}
     for metric in s.scored:
         values = [c.scores.get(metric, 0.0) for c in s.cases]
@@ -144,14 +145,14 @@ def _compare_suite(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], 
     out = [Comparison(s.name, PASS_RATE, pc.base_rate, pc.head_rate, pc.delta, pc.interval.low, pc.interval.high,
                       pc.p_value, pc.mde, pc.n, pc.test, gates.max_pass_rate_drop,
                       pass_to_fail=pc.pass_to_fail, fail_to_pass=pc.fail_to_pass)]
-    cluster_list = [head[i].cluster or i for i in paired] if clusters else None
+    cluster_list = [stats.sampling_unit(i, head[i].cluster) for i in paired] if clusters else None
     for metric in s.scored:
         ids = [i for i in paired if metric in (base_cases[i].get("scores") or {})]
         if not ids:
             continue
         b = [float(base_cases[i]["scores"][metric]) for i in ids]
         h = [head[i].scores.get(metric, 0.0) for i in ids]
-        cl = [head[i].cluster or i for i in ids] if cluster_list else None
+        cl = [stats.sampling_unit(i, head[i].cluster) for i in ids] if cluster_list else None
         pd = stats.paired_difference(b, h, clusters=cl, seed=seed, alpha=gates.alpha)
         g = gates.metrics.get(metric)
         tolerance = g.max_drop if g is not None and g.max_drop is not None else 0.0

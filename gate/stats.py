@@ -193,6 +193,12 @@ def mde_paired_proportions(n: int, discordance: float, alpha: float = 0.05, powe
     return hi
 
 
+def sampling_unit(case_id: str, cluster: str | None) -> str:
+    """What a case is resampled with: its cluster, else itself. The two kinds of label cannot collide, so a
+    case whose id happens to be a cluster's name is not taken into that cluster."""
+    return f"case:{case_id}" if cluster is None else f"cluster:{cluster}"
+
+
 def compare_pass(
     base: Mapping[str, bool],
     head: Mapping[str, bool],
@@ -212,7 +218,7 @@ def compare_pass(
     p2f = tuple(i for i in ids if base[i] and not head[i])
     f2p = tuple(i for i in ids if head[i] and not base[i])
     n = len(ids)
-    cluster_list = [clusters.get(i, i) for i in ids] if clusters else None
+    cluster_list = [sampling_unit(i, clusters.get(i)) for i in ids] if clusters else None
     paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed,
                                resamples=resamples, alpha=alpha)
     if cluster_list is not None and len(set(cluster_list)) < n:

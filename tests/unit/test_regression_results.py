@@ -80,3 +80,19 @@ def test_regression_markdown_drop_label_uses_configured_alpha() -> None:
     assert _verdict(5, alpha=0.05) == "✅ no significant drop"
     assert _verdict(8, alpha=0.005) == "✅ no significant drop"
     assert _verdict(8, alpha=0.05) == "⚠️ drop within tolerance"
+
+
+def _clustered_run(loner: str) -> dict[str, object]:
+    """Ten cases, c1..c3 in cluster "c0", and one unclustered case named `loner`; scores on metric m."""
+    ids = [loner] + [f"c{i}" for i in range(1, 10)]
+    base = Baseline({"s": {i: {"pass": True, "scores": {"m": 1.0}} for i in ids}}, "base")
+    cases = tuple(aggregate(i, n + 1, [_rep(n > 1)], 1, cluster="c0" if 1 <= n <= 3 else None,  # type: ignore[list-item]
+                            input_text="q") for n, i in enumerate(ids))
+    result = build_result([SuiteResult("s", "d.jsonl", "replay", ("m",), cases)], base, "base", Gates())
+    return {"suite": result.details["suites"]["s"]["scores"],
+            "comparisons": [{k: v for k, v in c.items() if "to_" not in k} for c in result.details["comparisons"]]}
+
+
+def test_regression_case_named_like_a_cluster_not_merged_into_it() -> None:
+    # A case whose id is a cluster's name is analysed exactly as if it had any other id.
+    assert _clustered_run("c0") == _clustered_run("c00")  # sorts in the same place: same resamples

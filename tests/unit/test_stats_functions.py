@@ -85,6 +85,16 @@ def test_stats_compare_pass_with_clusters_uses_randomisation() -> None:
     assert 0 < c.p_value <= 1
 
 
+def test_stats_compare_pass_case_named_like_a_cluster_stays_alone() -> None:
+    # Case c1 is in a cluster named "c0"; case c0 has no cluster: they are two units, not one.
+    ids = [f"c{i}" for i in range(10)]
+    base = {i: True for i in ids}
+    head = {i: i not in ("c0", "c1") for i in ids}
+    c = stats.compare_pass(base, head, clusters={"c1": "c0"})
+    assert c.test == "mcnemar-exact" and c.p_value == pytest.approx(stats.mcnemar_exact(2, 0))
+    assert stats.sampling_unit("c0", None) != stats.sampling_unit("x", "c0")
+
+
 def test_stats_mde_shrinks_with_more_cases() -> None:
     small = stats.mde_paired_proportions(50, 0.1)
     large = stats.mde_paired_proportions(500, 0.1)
