@@ -187,7 +187,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
         results.update(zip(keys, _run(ctx, cfg, provider, reqs, "regression"), strict=True))
     _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in results.values()],
                  [r.message for r in results.values() if isinstance(r, ProviderError)][:1], "request")
-    outcomes = {k: _outcome(r, case_cost(r, (*suites[k[0]].metrics, *suites[k[0]].cases[k[1]].asserts)))
+    outcomes = {k: _outcome(r, case_cost(r, (*suites[k[0]].metrics, *suites[k[0]].cases[k[1]].asserts),
+                                         targets.models()))
                 for k, r in results.items()}
     # 2. Deterministic metrics, then the judged ones.
     scores: dict[Key, list[Score]] = {k: [] for k in outcomes}

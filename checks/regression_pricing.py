@@ -1,40 +1,25 @@
-"""Cost of one answer from genai-prices' bundled table (offline), for the `max_cost_usd` metric."""
+"""Cost of one answer, for the `max_cost_usd` metric: priced as the models.yaml model that answered."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache
-from typing import Any
 
+from gate.models import ModelsFile
 from gate.providers.base import ProviderError, Response
+from gate.providers.pricing import listed_model, price_usage
 
 from .regression_config import MetricSpec
 
 
-@cache
-def _price(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    from genai_prices import Usage, calc_price
-
-    # "openai/gpt-4o" (GitHub Models ids) is priced as the provider's own model.
-    candidates: list[tuple[str, str | None]] = [(model, None)]
-    if "/" in model:
-        provider, name = model.split("/", 1)
-        candidates += [(name, provider), (name, None)]
-    for ref, provider_id in candidates:
-        try:
-            result: Any = calc_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens), model_ref=ref,
-                                     provider_id=provider_id)
-        except (LookupError, ValueError):
-            continue
-        return float(result.total_price)
-    return None
-
-
-def case_cost(result: Response | ProviderError, metrics: Sequence[MetricSpec]) -> float | None:
-    """USD for this answer when a suite budgets cost and the model is priced; None otherwise."""
+def case_cost(result: Response | ProviderError, metrics: Sequence[MetricSpec], models: ModelsFile | None) -> float | None:
+    """USD for this answer when a suite budgets cost and the model is priced; None otherwise. The model that
+    answered (after a fallback, not the target) sets the price, with its models.yaml `pricing:` or
+    `price_ref:`; a recorded answer from a model this models.yaml does not name is priced by its model id."""
     if isinstance(result, ProviderError) or not any(m.kind == "max_cost_usd" for m in metrics):
         return None
-    model = result.model
-    if not model or result.usage.input_tokens is None or result.usage.output_tokens is None:
-        return None
-    return _price(model, result.usage.input_tokens, result.usage.output_tokens)
+    model = models.models.get(result.answered_by or "") if models is not None else None
+    if model is None:
+        if not (result.cached and result.model):
+            return None
+        model = listed_model(result.model)
+    return price_usage(result.usage, model).usd

@@ -50,6 +50,13 @@ def price_usage(usage: Usage, model: ModelConfig) -> CasePrice:
     return CasePrice(listed, f"genai-prices {provider_id + '/' if provider_id else ''}{model_ref}")
 
 
+def listed_model(model_id: str) -> ModelConfig:
+    """A model known only by the id an answer carries (a cassette recorded under another models.yaml), to be
+    priced by genai-prices under that id; a "publisher/model" id (GitHub Models) as the publisher's."""
+    return ModelConfig(name=model_id, provider="github-models" if "/" in model_id else "openai-compatible",
+                       model=model_id)
+
+
 def _price_ref(model: ModelConfig) -> tuple[str | None, str | None]:
     ref = model.raw.get("price_ref")
     if isinstance(ref, Mapping) and (ref.get("provider") or ref.get("model")):

@@ -163,6 +163,53 @@ def test_regression_live_case_assert_max_cost_usd_is_priced(server: FakeOpenAI, 
     assert italy["pass"] and italy["repeats"][0]["cost_usd"] > 0
 
 
+def test_regression_live_cost_priced_as_the_fallback_model_that_answered(server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url)
+    # fake has no key, so backup answers; only backup's own models.yaml pricing can price "fake-model".
+    (tmp_path / "models.yaml").write_text(
+        "version: 1\nmodels:\n  fake:\n    provider: openai-compatible\n    model: fake-model\n"
+        f"    base_url: {server.url}/v1\n    api_key_env: NOT_SET_ANYWHERE\n    fallback: [backup]\n"
+        "    pricing: {input_per_mtok: 0, output_per_mtok: 0}\n"
+        "  backup:\n    provider: openai-compatible\n    model: fake-model\n"
+        f"    base_url: {server.url}/v1\n    pricing: {{input_per_mtok: 1000000, output_per_mtok: 0}}\n",
+        encoding="utf-8")
+    (tmp_path / "cases.jsonl").write_text(json.dumps({"id": "peru", "country": "Peru", "expected": "Lima",
+                                                      "assert": [{"max_cost_usd": 0.5}]}) + "\n", encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    [case] = _check(res)["details"]["suites"]["capitals"]["cases"]
+    # "What is the capital of Peru?": six input words, $1 each at backup's price.
+    assert case["category"] == "budget.cost" and case["repeats"][0]["cost_usd"] == pytest.approx(6.0)
+
+
+def test_regression_replay_cost_models_yaml_price_else_recorded_model_id(tmp_path: Path) -> None:
+    from gate.providers.base import ChatMessage, Request, Response, Usage
+    from gate.providers.cassette import entry, write_cassette
+
+    config = _write_repo(tmp_path, "http://127.0.0.1:9", target="{replay: c.jsonl}",
+                         extra="        - max_cost_usd: 1.0\n")
+    (tmp_path / "models.yaml").write_text("version: 1\nmodels:\n  fake:\n    provider: openai-compatible\n"
+                                          "    model: fake-model\n    pricing: {input_per_mtok: 1000000, "
+                                          "output_per_mtok: 0}\n", encoding="utf-8")
+    (tmp_path / "cases.jsonl").write_text("".join(json.dumps({"id": c.lower(), "country": c, "expected": v}) + "\n"
+                                                  for c, v in [("France", "Paris"), ("Italy", "Rome")]),
+                                          encoding="utf-8")
+    entries = []
+    for country, capital, answered_by in [("France", "Paris", "fake"), ("Italy", "Rome", "a-model-since-removed")]:
+        asked = Request(messages=(ChatMessage("user", f"What is the capital of {country}?"),),
+                        variables={"country": country}, case_id=f"capitals/{country.lower()}")
+        answer = Response(capital, Usage(input_tokens=1000, output_tokens=100), model="gpt-4o-mini",
+                          answered_by=answered_by)
+        entries.append(entry(asked, answer, "fake-model"))
+    write_cassette(tmp_path / "c.jsonl", entries)
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    cases = {c["id"]: c for c in _check(res)["details"]["suites"]["capitals"]["cases"]}
+    assert cases["france"]["category"] == "budget.cost"  # fake's models.yaml price: $1,000
+    # Not in models.yaml: genai-prices' gpt-4o-mini, $0.15 in / $0.60 out per million tokens.
+    assert cases["italy"]["pass"]
+
+
 def test_regression_live_judge_unreachable_exit_3(server: FakeOpenAI, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
