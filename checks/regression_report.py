@@ -72,7 +72,8 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     findings += [Finding(Severity.ERROR, v) for v in analysis.violations]
     rate = passed / total if total else 0.0
     pooled = _pooled_change(analysis)
-    status = Status.FAIL if analysis.violations or any(f.severity is Severity.ERROR for f in extra_findings) else Status.PASS
+    defects = [f.message for f in extra_findings if f.severity is Severity.ERROR]
+    status = Status.FAIL if analysis.violations or defects else Status.PASS
     details: dict[str, Any] = {
         "headline": {"value": f"{rate:.1%} pass", "change": pooled},
         "baseline": {"compared": baseline is not None, "source": baseline_note},
@@ -89,7 +90,7 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
         "failure_categories": dict(sorted(categories.items())),
         "baseline_compared": baseline is not None,
     }
-    return CheckResult(NAME, status, _summary(suites, total, passed, analysis, baseline is not None, status),
+    return CheckResult(NAME, status, _summary(suites, total, passed, analysis, baseline is not None, defects),
                        metrics=metrics, findings=tuple(findings), details=details)
 
 
@@ -103,11 +104,11 @@ def _pooled_change(analysis: Analysis) -> str | None:
 
 
 def _summary(suites: Sequence[SuiteResult], total: int, passed: int, analysis: Analysis, compared: bool,
-             status: Status) -> str:
+             defects: Sequence[str]) -> str:
     head = f"{passed}/{total} cases pass ({passed / total if total else 0:.1%}) in {len(suites)} suite(s)"
-    if analysis.violations:
-        return f"{head}; {analysis.violations[0]}" + (f" (+{len(analysis.violations) - 1} more)"
-                                                      if len(analysis.violations) > 1 else "")
+    problems = [*analysis.violations, *(f"unusable baseline: {d}" for d in defects)]
+    if problems:
+        return f"{head}; {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
     if not compared:
         return f"{head}; no baseline: absolute results only"
     moved = [c for c in analysis.comparisons if c.metric == PASS_RATE]

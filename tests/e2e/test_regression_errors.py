@@ -88,6 +88,8 @@ def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, basel
     assert check["status"] == "fail" and check["metrics"]["passed"] == 1
     [finding] = check["findings"]
     assert finding["file"] == ".gate/baseline.json" and finding["message"].startswith(f".gate/baseline.json: {problem}")
+    assert check["summary"].startswith("1/1 cases pass (100.0%) in 1 suite(s); unusable baseline: .gate/baseline.json: ")
+    assert "absolute results only" not in check["summary"]
 
 
 def test_regression_test_data_duplicate_id_is_a_finding_exit_1(tmp_path: Path) -> None:
