@@ -73,7 +73,8 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     rate = passed / total if total else 0.0
     pooled = _pooled_change(analysis)
     defects = [f.message for f in extra_findings if f.severity is Severity.ERROR]
-    status = Status.FAIL if analysis.violations or defects else Status.PASS
+    ungated = _ungated_failures(suites, analysis, gates)
+    status = Status.FAIL if analysis.violations or defects else Status.WARN if ungated else Status.PASS
     details: dict[str, Any] = {
         "headline": {"value": f"{rate:.1%} pass", "change": pooled},
         "baseline": {"compared": baseline is not None, "source": baseline_note},
@@ -90,7 +91,7 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
         "failure_categories": dict(sorted(categories.items())),
         "baseline_compared": baseline is not None,
     }
-    return CheckResult(NAME, status, _summary(suites, total, passed, analysis, baseline is not None, defects),
+    return CheckResult(NAME, status, _summary(suites, total, passed, analysis, baseline is not None, defects, ungated),
                        metrics=metrics, findings=tuple(findings), details=details)
 
 
@@ -103,12 +104,24 @@ def _pooled_change(analysis: Analysis) -> str | None:
     return f"{worst.delta * 100:+.1f} pts ({stats.format_p(worst.p_adjusted)})"
 
 
+def _ungated_failures(suites: Sequence[SuiteResult], analysis: Analysis, gates: Gates) -> int:
+    """Failed cases that nothing holds to account: no gates.min_pass_rate, and their suite was not compared
+    with a baseline. They warn: a suite at 0% must not pass silently."""
+    if gates.min_pass_rate is not None:
+        return 0
+    compared = {c.suite for c in analysis.comparisons if c.metric == PASS_RATE}
+    return sum(not c.passed for s in suites if s.name not in compared for c in s.cases)
+
+
 def _summary(suites: Sequence[SuiteResult], total: int, passed: int, analysis: Analysis, compared: bool,
-             defects: Sequence[str]) -> str:
+             defects: Sequence[str], ungated: int) -> str:
     head = f"{passed}/{total} cases pass ({passed / total if total else 0:.1%}) in {len(suites)} suite(s)"
     problems = [*analysis.violations, *(f"unusable baseline: {d}" for d in defects)]
     if problems:
         return f"{head}; {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+    if ungated:
+        return (f"{head}; {ungated} failing case(s) held to nothing: no baseline to compare with and no "
+                "gates.min_pass_rate (set it to fail the gate below a pass rate)")
     if not compared:
         return f"{head}; no baseline: absolute results only"
     moved = [c for c in analysis.comparisons if c.metric == PASS_RATE]

@@ -119,6 +119,7 @@ def test_regression_lone_surrogates_in_answer_dataset_and_cassette_replaced_not_
                                       encoding="utf-8")
     res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
+    assert res.json()["checks"][0]["status"] == "warn"  # every case fails, and no gate is configured
     suites = res.json()["checks"][0]["details"]["suites"]
     [case] = suites["d"]["cases"]
     assert (case["id"], case["input"], case["repeats"][0]["output"]) == (

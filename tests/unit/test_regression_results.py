@@ -96,3 +96,17 @@ def _clustered_run(loner: str) -> dict[str, object]:
 def test_regression_case_named_like_a_cluster_not_merged_into_it() -> None:
     # A case whose id is a cluster's name is analysed exactly as if it had any other id.
     assert _clustered_run("c0") == _clustered_run("c00")  # sorts in the same place: same resamples
+
+
+def test_regression_failures_held_to_nothing_warn() -> None:
+    result = build_result([_result([False, False], "x")], None, "no baseline: none", Gates())
+    assert result.status.value == "warn"
+    assert result.summary == ("0/2 cases pass (0.0%) in 1 suite(s); 2 failing case(s) held to nothing: no baseline "
+                              "to compare with and no gates.min_pass_rate (set it to fail the gate below a pass rate)")
+    assert build_result([_result([True, True], "x")], None, "none", Gates()).status.value == "pass"
+    gated = build_result([_result([False, True], "x")], None, "none", Gates(min_pass_rate=0.5))
+    assert gated.status.value == "pass"  # the configured gate decides
+    assert build_result([_result([False, True], "x")], None, "none", Gates(min_pass_rate=0.8)).status.value == "fail"
+    # Compared with a baseline where the same case failed: the comparison holds it, no warning.
+    base = Baseline({"s": {"c0": {"pass": False, "scores": {}}, "c1": {"pass": True, "scores": {}}}}, "base")
+    assert build_result([_result([False, True], "x")], base, "base", Gates()).status.value == "pass"
