@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gate.render.escape import inline
+from gate.render.escape import inline, no_workflow_commands, terminal_text
 from gate.report import Finding
 
 from .cost_diff import EPSILON_USD, money, signed_money
@@ -103,7 +103,8 @@ def pie(profile: Mapping[str, Any]) -> list[str]:
 
 
 def text_breakdown(details: Mapping[str, Any], only: str | None = None) -> str:
-    """What `gate cost` prints: a table per profile, the models, and the change against the base."""
+    """What `gate cost` prints: a table per profile, the models, and the change against the base. Route,
+    profile and model names are traffic.yaml's and models.yaml's text: made inert as the terminal report is."""
     from tabulate import tabulate
 
     out: list[str] = []
@@ -134,4 +135,4 @@ def text_breakdown(details: Mapping[str, Any], only: str | None = None) -> str:
         out.append(f"tokens: {src}")
     if details.get("estimated"):
         out.append("* estimated: no measured usage (run the regression check, or give numbers in traffic.yaml)")
-    return "\n".join(out) + "\n"
+    return no_workflow_commands(terminal_text("\n".join(out))) + "\n"

@@ -194,6 +194,16 @@ def test_cost_verb_prints_breakdown_of_one_profile(cost_repo: GitRepo) -> None:
     assert "verdict: PASS" in res.stdout
 
 
+def test_cost_verb_hostile_route_names_inert_on_the_terminal(cost_repo: GitRepo) -> None:
+    hostile = '"sum\\e[2J\\r\\n::error file=x::pwned ##[group]"'
+    cost_repo.write("traffic.yaml", TRAFFIC.replace("  summarise:", f"  {hostile}:"))
+    res = gate_subprocess("cost", cwd=cost_repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert "\x1b" not in res.stdout and "\r" not in res.stdout
+    assert not [line for line in res.stdout.splitlines() if line.lstrip().startswith("::") or "##[" in line]
+    assert "pwned" in res.stdout  # shown, inert
+
+
 def test_cost_verb_unknown_profile_is_exit_2(cost_repo: GitRepo) -> None:
     res = gate("cost", "--profile", "pek", cwd=cost_repo.path)
     assert res.exit_code == 2
