@@ -108,10 +108,12 @@ def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | No
 
 def _inputs(config: GateConfig, settings: CostSettings, display: Any,
             measured: Mapping[MeasureKey, Measured] | None = None) -> Inputs:
+    from gate.gitref import toplevel
+
     models = config.models_path
     return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
                   settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc),
-                  display)
+                  display, toplevel(config.root) or config.root.resolve())
 
 
 def _measured(ctx: CheckContext, suites: Mapping[str, Path | None]) -> dict[MeasureKey, Measured]:

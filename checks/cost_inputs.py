@@ -85,6 +85,7 @@ class Inputs:
     anchors: Mapping[MeasureKey, tuple[Measured, float | None]] | None = None  # set when pricing the base
     when: datetime | None = None
     display: Callable[[Path], str] = display_path  # how messages name a prompt file
+    root: Path | None = None  # the repository a route's prompt must be in (None: anywhere)
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,12 @@ class _Builder:
     def _route_prompt(self, spec: RouteSpec) -> PromptFile | None:
         if spec.prompt is None:
             return None
-        return self._prompt((self.inputs.traffic_path.parent / spec.prompt).resolve(), self.where(spec, "prompt"))
+        path = (self.inputs.traffic_path.parent / spec.prompt).resolve()
+        if self.inputs.root is not None and not path.is_relative_to(self.inputs.root):
+            self.problems.append(f"{self.where(spec, 'prompt')}: {spec.prompt}: outside the repository; a route's "
+                                 "prompt is a file of the repository")
+            return None
+        return self._prompt(path, self.where(spec, "prompt"))
 
     def _prompt(self, path: Path, where: str) -> PromptFile | None:
         if path in self._prompts:

@@ -178,6 +178,16 @@ def test_cost_bad_profile_is_exit_2_with_location(cost_repo: GitRepo, edit: tupl
     assert "Traceback" not in res.stderr and res.stdout == ""
 
 
+@pytest.mark.parametrize("prompt", ["../outside.prompt.yml", "prompts/../../outside.prompt.yml"])
+def test_cost_route_prompt_outside_repository_is_exit_2_at_its_line(cost_repo: GitRepo, prompt: str) -> None:
+    (cost_repo.path.parent / "outside.prompt.yml").write_text(PROMPT, encoding="utf-8")
+    cost_repo.write("traffic.yaml", TRAFFIC.replace("prompt: prompts/summarise.prompt.yml", f"prompt: {prompt}"))
+    res = gate("cost", cwd=cost_repo.path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.splitlines()[0] == (f"error: traffic.yaml:9:13: $.routes.summarise.prompt: {prompt}: outside the "
+                                          "repository; a route's prompt is a file of the repository")
+
+
 def test_cost_bad_budget_route_is_exit_2_at_gate_yaml(cost_repo: GitRepo) -> None:
     cost_repo.write("gate.yaml", GATE.replace("      chat:", "      chta:"))
     res = gate("cost", cwd=cost_repo.path)
