@@ -238,12 +238,6 @@ def is_regression(delta: float, p_value: float, *, alpha: float = 0.05, toleranc
     return delta < -tolerance and p_value < alpha
 
 
-def format_comparison(c: PassComparison) -> str:
-    """e.g. '92.0% vs 96.5% (-4.5 pts, 95% CI -8.1 to -0.9, p=0.01)'."""
-    return (f"{c.head_rate:.1%} vs {c.base_rate:.1%} ({c.delta * 100:+.1f} pts, 95% CI "
-            f"{c.interval.low * 100:+.1f} to {c.interval.high * 100:+.1f}, {format_p(c.p_value)})")
-
-
 def format_p(p: float) -> str:
     """'p<0.001', 'p=0.004', 'p=0.31'."""
     return "p<0.001" if p < 0.001 else f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"

@@ -110,3 +110,11 @@ def test_regression_failures_held_to_nothing_warn() -> None:
     # Compared with a baseline where the same case failed: the comparison holds it, no warning.
     base = Baseline({"s": {"c0": {"pass": False, "scores": {}}, "c1": {"pass": True, "scores": {}}}}, "base")
     assert build_result([_result([False, True], "x")], base, "base", Gates()).status.value == "pass"
+
+
+def test_regression_comparison_sentence_in_summary() -> None:
+    base = Baseline({"s": {f"c{i}": {"pass": True, "scores": {}} for i in range(30)}}, "base")
+    result = build_result([_result([False] * 6 + [True] * 24, "x")], base, "base", Gates())
+    assert result.summary.startswith("24/30 cases pass (80.0%) in 1 suite(s); s: pass rate regressed: "
+                                     "80.0% vs 100.0% (-20.0 pts, 95% CI ")
+    assert result.summary.endswith(", p=0.03)")  # McNemar, 6 flips one way: 2 * 0.5**6
