@@ -57,10 +57,13 @@ def run_options(kwargs: dict[str, Any], **overrides: Any) -> Any:
 
 
 def _error(message: str) -> None:
-    """One line on stderr; a credential in gate.yaml or the environment never reaches the CI log."""
+    """One line on stderr; a credential in gate.yaml or the environment never reaches the CI log, and
+    text quoted from a file (a route name, a key) can neither move the cursor nor start a workflow command."""
     from gate.redact import redact_text, secret_env_values
+    from gate.render.escape import no_workflow_commands, terminal_text
 
-    click.echo(f"error: {redact_text(message, secret_env_values())}", err=True)
+    text = terminal_text(redact_text(message, secret_env_values())).replace("\n", " ")
+    click.echo(f"error: {no_workflow_commands(text)}", err=True)
 
 
 class _Group(click.Group):

@@ -145,3 +145,13 @@ def test_config_error_never_echoes_a_secret(tmp_path: Path) -> None:
         "error: gate.yaml:3:11: $.schema.strict: '[redacted]' is not of type 'boolean'",
         "error: gate.yaml:4:12: $.schema.secrets: '[redacted]' is not of type 'boolean'",
     ]
+
+
+def test_config_error_quoting_hostile_text_stays_one_inert_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "gate.yaml"
+    cfg.write_text('version: 1\n"x\\e[2J\\r\\n::error file=a::pwned##[group]": 1\n')
+    res = gate("check", "-c", cfg, cwd=tmp_path)
+    assert res.exit_code == 2
+    lines = res.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: gate.yaml:2:1: ")
+    assert "\x1b" not in res.stderr and "\r" not in res.stderr and "##[" not in res.stderr
