@@ -47,7 +47,9 @@ def load_models_text(text: str, display: str) -> ModelsFile:
 
 
 def defect(exc: YamlError) -> Finding:
-    return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected)", exc.file, exc.line, exc.column)
+    """A defect of a file the schema check examines: the cost check fails at it rather than guess."""
+    return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected; the schema check lists every "
+                   "problem of this file)", exc.file, exc.line, exc.column)
 
 
 def read_models(files: Files, path: Path | None, display: str, defects: list[Finding]) -> ModelsFile | None:
@@ -61,7 +63,7 @@ def read_models(files: Files, path: Path | None, display: str, defects: list[Fin
     if text is None:
         return ModelsFile(display, None, {}, None, ())
     models = load_models_text(text, display)
-    if models.doc is None:
+    if models.problems:  # a model it drops or half-reads would be priced wrongly, or blamed on traffic.yaml
         p = models.problems[0]
         defects.append(defect(YamlError(display, p.message, p.position.line, p.position.column)))
         return None

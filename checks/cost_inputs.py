@@ -12,6 +12,7 @@ from gate.config import display_path
 from gate.models import ModelConfig, ModelsFile
 from gate.prompts import PromptFile
 from gate.report import Finding
+from gate.schemas import validate
 from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml
 
 from .cost_files import Files, defect, read_models
@@ -21,6 +22,8 @@ from .cost_traffic import Dist, RouteSpec, TokenSpec, TrafficFile, parse_traffic
 
 # (suite, "input_tokens" | "output_tokens")
 MeasureKey = tuple[str, str]
+# The keys of a prompt file the projection reads (its model, and what estimates its tokens).
+PRICED_KEYS = frozenset({"model", "modelParameters", "messages", "testData", "jsonSchema"})
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def build_scenario(files: Files, inputs: Inputs) -> Built:
         r for spec in p.routes if (r := builder.route(spec, p.days_per_month * p.volume_scale)) is not None))
         for p in traffic.profiles)
     if builder.problems or builder.defects:
-        return Built(None, list(dict.fromkeys(builder.problems)), builder.defects)
+        return Built(None, list(dict.fromkeys(builder.problems)), list(dict.fromkeys(builder.defects)))
     return Built(Scenario(profiles, dict(builder.sheets), dict(builder.anchors)))
 
 
@@ -146,6 +149,8 @@ class _Builder:
     def route(self, spec: RouteSpec, days: float) -> Route | None:
         before = len(self.problems)
         prompt = self._route_prompt(spec)
+        if spec.prompt is not None and prompt is None:  # a problem or a defect of the prompt is recorded
+            return None
         shares = spec.model if spec.model is not None else self._prompt_model(spec, prompt)
         groups: list[Group] = []
         for name, share in (shares or {}).items():
@@ -166,6 +171,13 @@ class _Builder:
             return None
         if prompt.model is None:
             self.problems.append(f"{self.where(spec, 'prompt')}: {spec.prompt} names no model: give the route a model")
+            return None
+        if prompt.model not in self.models.models and "/" not in prompt.model.strip("/"):
+            # The prompt's own defect (the schema check's error too), not traffic.yaml's.
+            pos = prompt.doc.locate(("model",))
+            self.defects.append(defect(YamlError(
+                self.inputs.display(prompt.path), f"model {prompt.model!r} is neither a name in "
+                f"{self.models.display} nor a publisher/model id", pos.line, pos.column)))
             return None
         return {prompt.model: 1.0}
 
@@ -242,6 +254,8 @@ class _Builder:
         suite_prompt_path = self.inputs.suites[suite]
         if suite_prompt_path is not None:
             prompt = self._prompt(suite_prompt_path, self.where(spec, key))
+            if prompt is None:  # its problem or defect is recorded
+                return None
         estimate = self._estimate(prompt) if prompt is not None else None
         estimated_value = None if estimate is None else (
             estimate.input_tokens if key == "input_tokens" else estimate.output_tokens)
@@ -305,10 +319,16 @@ class _Builder:
                 self.problems.append(f"{where}: {display}: prompt file not found")
             else:
                 doc = parse_yaml(text, display)
-                if isinstance(doc.data, dict):
-                    prompt = PromptFile(path, doc)
-                else:
+                wrong = [v for v in validate(doc, "prompt") if v.path[:1] and v.path[0] in PRICED_KEYS
+                         ] if isinstance(doc.data, dict) else []
+                if not isinstance(doc.data, dict):
                     self.defects.append(defect(YamlError(display, "a prompt file must be a mapping", 1, 1)))
+                elif wrong:  # read as absent, a wrong-typed value would be blamed on traffic.yaml, or mis-priced
+                    v = wrong[0]
+                    self.defects.append(defect(YamlError(display, f"{format_path(v.path)}: {v.message}",
+                                                         v.position.line, v.position.column)))
+                else:
+                    prompt = PromptFile(path, doc)
         except YamlError as exc:
             self.defects.append(defect(exc))
         self._prompts[path] = prompt

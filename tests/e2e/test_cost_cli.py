@@ -178,6 +178,48 @@ def test_cost_bad_profile_is_exit_2_with_location(cost_repo: GitRepo, edit: tupl
     assert "Traceback" not in res.stderr and res.stdout == ""
 
 
+@pytest.mark.parametrize(("path", "new", "where", "message"), [
+    ("models.yaml", "- a\n", ("models.yaml", 1), "models.yaml must be a mapping with a `models:` key"),
+    ("models.yaml", MODELS.replace("provider: openai, model: gpt-4o-mini", "provider: 5, model: gpt-4o-mini"),
+     ("models.yaml", 3), "$.models.small.provider: 5 is not one of"),
+    ("prompts/summarise.prompt.yml", PROMPT.replace("model: small", "model: 7"),
+     ("prompts/summarise.prompt.yml", 3), "$.model: 7 is not of type 'string'"),
+    ("prompts/summarise.prompt.yml", PROMPT.replace("model: small", "model: smal"),
+     ("prompts/summarise.prompt.yml", 3), "model 'smal' is neither a name in models.yaml nor a publisher/model id"),
+    ("prompts/summarise.prompt.yml", PROMPT.replace("{maxTokens: 150}", "{maxTokens: many}"),
+     ("prompts/summarise.prompt.yml", 4), "$.modelParameters.maxTokens: 'many' is not of type 'integer'"),
+])
+def test_cost_defective_models_or_prompt_is_a_finding_not_a_traffic_error(
+        cost_repo: GitRepo, path: str, new: str, where: tuple[str, int], message: str) -> None:
+    cost_repo.write(path, new)
+    res = gate("check", "--only", "cost", "--format", "json", cwd=cost_repo.path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    cost = cost_of(res.json())
+    assert cost["status"] == "fail" and cost["summary"].startswith("cannot project the cost: ")
+    findings = cost["findings"]
+    assert len(findings) == 1 and (findings[0]["file"], findings[0]["line"]) == where
+    assert findings[0]["message"].startswith(message)
+    assert "schema check lists every problem of this file" in findings[0]["message"]
+
+
+def test_cost_prompt_without_model_stays_a_traffic_error(cost_repo: GitRepo) -> None:
+    cost_repo.write("prompts/summarise.prompt.yml", PROMPT.replace("model: small\n", ""))
+    res = gate("check", cwd=cost_repo.path)
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[0] == ("error: traffic.yaml:9:13: $.routes.summarise.prompt: "
+                                          "prompts/summarise.prompt.yml names no model: give the route a model")
+
+
+def test_cost_unpriced_model_is_exit_2_naming_it_and_close_matches(cost_repo: GitRepo) -> None:
+    cost_repo.write("models.yaml", MODELS.replace("model: gpt-4o}", "model: gpt-4oo}"))
+    cost_repo.write("traffic.yaml", TRAFFIC.replace("model: small", "model: large"))
+    res = gate("check", cwd=cost_repo.path)
+    assert res.exit_code == 2
+    line = res.stderr.splitlines()[0]
+    assert line.startswith("error: models.yaml:4:10: $.models.large: no price for 'gpt-4oo' (openai) in genai-prices")
+    assert "did you mean 'gpt-4o'" in line and "set price_ref: {provider, model}" in line
+
+
 @pytest.mark.parametrize("prompt", ["../outside.prompt.yml", "prompts/../../outside.prompt.yml"])
 def test_cost_route_prompt_outside_repository_is_exit_2_at_its_line(cost_repo: GitRepo, prompt: str) -> None:
     (cost_repo.path.parent / "outside.prompt.yml").write_text(PROMPT, encoding="utf-8")
