@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.prompts import PromptFile, load_prompt
+from gate.prompts import BUILTIN_EVALUATORS, PromptFile, load_prompt, render_template
 from gate.providers.base import ChatMessage, Request
 from gate.report import Finding, Severity
-from gate.yamlfile import YamlError
+from gate.schemas import validate
+from gate.yamlfile import Position, YamlError, format_path
 
 from .regression_config import MetricSpec, RegressionConfig, SuiteSpec, default_pass_at
 from .regression_dataset import Case, load_dataset, test_data_cases
 
+# The keys of a prompt file every suite reads (testData and evaluators only when it uses them).
+_READ_KEYS = frozenset({"model", "modelParameters", "responseFormat", "jsonSchema", "messages"})
 # gh-models' modelParameters -> the request parameters of the provider layer.
 _PARAMS = {"maxTokens": "max_tokens", "temperature": "temperature", "topP": "top_p"}
 
@@ -57,15 +61,44 @@ def request_params(prompt: PromptFile | None) -> dict[str, Any]:
     return out
 
 
+def prompt_defects(prompt: PromptFile, keys: Collection[str]) -> list[tuple[Position, str]]:
+    """Where the prompt's `keys` (those a suite reads) are wrong-typed or name an unknown built-in
+    evaluator: read as they are, they would crash the check or be silently misread."""
+    out = [(v.position, f"{format_path(v.path)}: {v.message}")
+           for v in validate(prompt.doc, "prompt") if v.path[:1] and v.path[0] in keys]
+    evaluators = prompt.data.get("evaluators")
+    if "evaluators" in keys and isinstance(evaluators, list):
+        for i, ev in enumerate(evaluators):
+            uses = ev.get("uses") if isinstance(ev, dict) and _kind(ev) == "uses" else None
+            if isinstance(uses, str) and uses not in BUILTIN_EVALUATORS:
+                out.append((prompt.doc.locate(("evaluators", i, "uses")), f"unknown built-in evaluator {uses!r} "
+                            f"(known: {', '.join(BUILTIN_EVALUATORS)})"))
+    return sorted(out, key=lambda d: (d[0].line, d[0].column))
+
+
+def _bad_pattern(metrics: list[MetricSpec], case: Case) -> str | None:
+    """A regex metric that is not a regular expression once the case's variables are substituted."""
+    for m in metrics:
+        if m.kind in ("regex", "not_regex"):
+            try:
+                re.compile(render_template(str(m.value), case.variables))
+            except re.error as exc:
+                return f"case {case.id}: {m.name}: invalid regular expression: {exc}"
+    return None
+
+
+def _kind(evaluator: Mapping[str, Any]) -> str | None:
+    return next((k for k in ("string", "llm", "uses") if k in evaluator), None)
+
+
 def evaluator_metrics(prompt: PromptFile) -> list[MetricSpec]:
     """A prompt file's evaluators as metrics (string, llm, uses), in the order written."""
     out = []
     for i, ev in enumerate(prompt.evaluators):
         name = str(ev.get("name") or f"evaluator {i + 1}")
-        for kind in ("string", "llm", "uses"):
-            if kind in ev:
-                out.append(MetricSpec(name, kind, ev[kind]))
-                break
+        kind = _kind(ev)
+        if kind is not None:
+            out.append(MetricSpec(name, kind, ev[kind]))
     return out
 
 
@@ -101,7 +134,9 @@ class SuiteLoader:
         return suites
 
     def _problem(self, file: str, line: int, message: str, column: int | None = None) -> None:
-        self.findings.append(Finding(Severity.ERROR, message, file, line, column))
+        finding = Finding(Severity.ERROR, message, file, line, column)
+        if finding not in self.findings:  # two suites may read one prompt file
+            self.findings.append(finding)
 
     def _suite(self, spec: SuiteSpec, implicit: bool) -> Suite | None:
         prompt = None
@@ -114,6 +149,13 @@ class SuiteLoader:
                 return None
             if not isinstance(prompt.data, dict):
                 self._problem(display, 1, "a prompt file must be a mapping")
+                return None
+            keys = _READ_KEYS | ({"evaluators"} if spec.evaluators else set()) | (
+                {"testData"} if spec.dataset is None else set())
+            defects = prompt_defects(prompt, keys)
+            for pos, message in defects:
+                self._problem(display, pos.line, message, pos.column)
+            if defects:
                 return None
         metrics = list(spec.metrics)
         if spec.dataset is not None:
@@ -143,6 +185,11 @@ class SuiteLoader:
         if prompt is not None and spec.evaluators:
             taken = {m.name for m in metrics}
             metrics += [m for m in evaluator_metrics(prompt) if m.name not in taken]
+        bad = [(case.line, why) for case in cases if (why := _bad_pattern([*metrics, *case.asserts], case))]
+        for line, why in bad:
+            self._problem(file, line, why)
+        if bad:
+            return None
         name = spec.name or (prompt.name if prompt is not None else Path(file).stem)
         repeats = spec.repeats or self.cfg.repeats
         pass_at = spec.pass_at or self.cfg.pass_at or default_pass_at(repeats)

@@ -166,3 +166,62 @@ def test_regression_cassette_bad_latency_names_cassette_line_no_crash(tmp_path: 
     check = res.json()["checks"][0]
     assert check["status"] == "error" and "crashed" not in check["summary"]
     assert "c.jsonl:1: response.latency_s must be a number of seconds, not 'slow'" in check["summary"]
+
+
+@pytest.mark.parametrize(("tail", "line", "message"), [
+    ("evaluators:\n  - {name: e, string: 1}\n", 9, "$.evaluators[0].string: 1 is not of type 'object'"),
+    ("evaluators:\n  - {name: e, llm: 1}\n", 9, "$.evaluators[0].llm: 1 is not of type 'object'"),
+    ("evaluators:\n  - name: e\n    llm: {prompt: x, modelId: m, choices: x}\n", 10,
+     "$.evaluators[0].llm.choices: 'x' is not of type 'array'"),
+    ("evaluators:\n  - name: e\n    llm: {prompt: x, modelId: m, choices: [{choice: a, score: high}]}\n", 10,
+     "$.evaluators[0].llm.choices[0].score: 'high' is not of type 'number'"),
+    ("evaluators:\n  - {name: e, uses: 5}\n", 9, "$.evaluators[0].uses: 5 is not of type 'string'"),
+    ("evaluators:\n  - {name: e, uses: github/nope}\n", 9, "unknown built-in evaluator 'github/nope' (known: "),
+    ("evaluators:\n  - {name: e, uses: nope}\n", 9, "unknown built-in evaluator 'nope' (known: "),
+    ("evaluators: x\n", 8, "$.evaluators: 'x' is not of type 'array'"),
+    ("modelParameters: {maxTokens: x}\n", 8, "$.modelParameters.maxTokens: 'x' is not of type 'integer'"),
+])
+def test_regression_wrong_typed_prompt_evaluator_is_a_finding_not_a_crash(
+        tmp_path: Path, tail: str, line: int, message: str) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - prompt: p.prompt.yml\n")
+    (tmp_path / "p.prompt.yml").write_text(PROMPT + "testData:\n  - {q: hi}\n" + tail, encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = res.json()["checks"][0]
+    assert check["summary"] == "1 defect(s) in the suites' files: nothing was run"
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"]) == ("p.prompt.yml", line) and finding["message"].startswith(message)
+
+
+@pytest.mark.parametrize(("prompt", "line", "message"), [
+    (PROMPT + "testData:\n  - x\n  - 3\n", 7, "$.testData[0]: 'x' is not of type 'object'"),
+    (PROMPT.replace("'{{q}}'", "null") + "testData:\n  - {q: hi}\n", 5,
+     "$.messages[0].content: None is not of type 'string', 'number', 'boolean'"),
+    ("name: p\nmodel: m\nmessages: hi\ntestData:\n  - {q: hi}\n", 3, "$.messages: 'hi' is not of type 'array'"),
+])
+def test_regression_wrong_typed_prompt_rows_or_messages_are_findings(
+        tmp_path: Path, prompt: str, line: int, message: str) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - prompt: p.prompt.yml\n")
+    (tmp_path / "p.prompt.yml").write_text(prompt, encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    findings = res.json()["checks"][0]["findings"]
+    assert (findings[0]["file"], findings[0]["line"], findings[0]["message"]) == ("p.prompt.yml", line, message)
+
+
+@pytest.mark.parametrize(("metrics", "dataset", "line", "message"), [
+    ("", '{"id": "a", "q": "hi", "assert": [{"regex": "("}]}\n', 1,
+     "case a: regex (: invalid regular expression: missing ), unterminated subpattern at position 0"),
+    ("      metrics: [{regex: '{{q}}'}]\n", '{"id": "a", "q": "hi"}\n{"id": "b", "q": "("}\n', 2,
+     "case b: regex {{q}}: invalid regular expression: missing ), unterminated subpattern at position 0"),
+])
+def test_regression_invalid_regex_after_substitution_is_a_finding_at_the_case(
+        tmp_path: Path, metrics: str, dataset: str, line: int, message: str) -> None:
+    (tmp_path / "app.py").write_text('import json, sys\njson.load(sys.stdin)\nprint(json.dumps({"output": "hi"}))\n',
+                                     encoding="utf-8")
+    config = _repo(tmp_path, f"  suites:\n    - dataset: d.jsonl\n      target: {{command: [{sys.executable!r}, app.py]}}\n"
+                   + metrics, dataset)
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    [finding] = res.json()["checks"][0]["findings"]
+    assert (finding["file"], finding["line"], finding["message"]) == ("d.jsonl", line, message)
