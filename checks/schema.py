@@ -72,8 +72,17 @@ class SchemaCheck:
         details: dict[str, Any] = {"prompts": rows, "base_compared": ctx.base.available}
         if not ctx.base.available:
             details["base_unavailable_reason"] = ctx.base.reason
+        problems = metrics["errors"] + metrics["warnings"]
+        value = f"{problems} problem(s)" if problems else f"{metrics['prompts']} prompt(s) valid"
+        change = f"{len(changed)} prompt(s) changed" if changed else None if ctx.base.available else "not compared"
+        details["headline"] = {"value": value, "change": change}
         return CheckResult(self.name, status, self._summary(metrics, changed), metrics=metrics,
                            findings=tuple(findings), details=details)
+
+    def markdown_details(self, result: CheckResult) -> str:
+        from .schema_render import render_details
+
+        return render_details(result)
 
     def _models(self, ctx: CheckContext, findings: list[Finding]) -> ModelsFile | None:
         path = ctx.config.models_path

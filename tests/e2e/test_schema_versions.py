@@ -201,3 +201,24 @@ def test_versions_repository_without_commits_says_so(repo: GitRepo) -> None:
     assert code == 0
     assert [f["message"] for f in check["findings"]] == [
         "prompt versions not compared with the base ref: the repository has no commit yet"]
+
+
+def test_versions_comment_section_lists_moved_versions_and_findings(repo: GitRepo) -> None:
+    from gate.render.markdown import render_comment
+    from gate.report import Report
+
+    base_repo(repo, **{"prompts/old.prompt.yml": prompt(version="3.2.1", system="Old.")})
+    (repo.path / "prompts/old.prompt.yml").unlink()
+    repo.write("prompts/answer.prompt.yml", prompt(version="1.1.0", system="Changed."))
+    repo.write("prompts/new.prompt.yml", prompt().replace("version: 1.0.0\n", ""))
+    repo.commit("change")
+    res = gate("validate", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 1
+    report = Report.from_dict(res.json())
+    check = report.checks[0]
+    assert check.details["headline"] == {"value": "1 problem(s)", "change": "3 prompt(s) changed"}
+    from prodgate_checks.schema import SchemaCheck
+
+    body = render_comment(report, checks={"schema": SchemaCheck()})
+    assert "`1.0.0` → `1.1.0`" in body and "`3.2.1` → `—`" in body
+    assert "new prompt has no \\`version\\`" in body or "new prompt has no `version`" in body
