@@ -129,7 +129,47 @@ def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
         validator.check_schema(value)
     except jsonschema.SchemaError as exc:
         return None, f"{named}not a valid JSON Schema: {exc.message}"
-    return value, None
+    unresolved = unresolved_ref(value)
+    return (None, f"{named}{unresolved}") if unresolved else (value, None)
+
+
+# Keywords whose values are data, not subschemas: a "$ref" key inside them is not a reference.
+_DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
+
+
+def unresolved_ref(schema: Any) -> str | None:
+    """The first $ref the schema cannot resolve by itself (or with the JSON Schema metaschemas): checked once
+    here, instead of an exception on the first answer. A remote $ref is never fetched."""
+    import jsonschema_specifications  # type: ignore[import-untyped]
+    from referencing.exceptions import NoSuchAnchor, PointerToNowhere, Unresolvable
+    from referencing.jsonschema import DRAFT202012, specification_with
+
+    if not isinstance(schema, dict):
+        return None
+    spec = specification_with(str(schema.get("$schema", "")), default=DRAFT202012)
+    root = spec.create_resource(schema)
+    # The metaschema registry keeps referencing's default: retrieving anything else fails.
+    registry = jsonschema_specifications.REGISTRY.with_resource(root.id() or "", root).crawl()
+
+    def walk(node: Any, resolver: Any) -> str | None:
+        if isinstance(node, list):
+            return next((found for item in node if (found := walk(item, resolver))), None)
+        if not isinstance(node, dict):
+            return None
+        resolver = resolver.in_subresource(spec.create_resource(node))
+        for key in ("$ref", "$dynamicRef"):
+            ref = node.get(key)
+            if not isinstance(ref, str):
+                continue
+            try:
+                resolver.lookup(ref)
+            except (PointerToNowhere, NoSuchAnchor):
+                return f"{key} {ref!r} points to nothing in the schema"
+            except Unresolvable:
+                return f"{key} {ref!r} is not in the schema: a remote {key} is never fetched (copy its schema under $defs)"
+        return next((found for k, v in node.items() if k not in _DATA_KEYWORDS and (found := walk(v, resolver))), None)
+
+    return walk(schema, registry.resolver(base_uri=root.id() or ""))
 
 
 def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> tuple[MetricSpec, ...]:

@@ -74,10 +74,12 @@ def _parse_json(text: str) -> tuple[bool, Any]:
 @cache
 def _validator(schema_text: str) -> Any:
     import jsonschema
+    from referencing import Registry
 
     schema = json.loads(schema_text)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema)
+    # An empty registry retrieves nothing: jsonschema's default would fetch a remote $ref over the network.
+    return cls(schema, registry=Registry())
 
 
 def _bool(name: str, ok: bool, category: str, detail: str) -> Score:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -37,6 +40,10 @@ def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n
      "gate.yaml:4:18: $.regression.gates.alpha: 2 is greater than the maximum of 0.5"),
     ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {type: 5}}]\n",
      "gate.yaml:5:31: not a valid JSON Schema: 5 is not valid under any of the given schemas"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {$ref: '#/$defs/nope'}}]\n",
+     "gate.yaml:5:31: $ref '#/$defs/nope' points to nothing in the schema"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {properties: {a: {$ref: '#nope'}}}}]\n",
+     "gate.yaml:5:31: $ref '#nope' points to nothing in the schema"),
 ])
 def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, message: str) -> None:
     res = gate_subprocess("check", "-c", _repo(tmp_path, section), "--only", "regression", cwd=tmp_path)
@@ -225,3 +232,73 @@ def test_regression_invalid_regex_after_substitution_is_a_finding_at_the_case(
     assert res.exit_code == 1, res.stdout + res.stderr
     [finding] = res.json()["checks"][0]["findings"]
     assert (finding["file"], finding["line"], finding["message"]) == ("d.jsonl", line, message)
+
+
+@pytest.fixture
+def schema_server() -> Iterator[tuple[str, list[str]]]:
+    """A loopback server that would serve any schema: the paths asked for are recorded."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            asked.append(self.path)
+            body = b'{"type": "object"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/schema+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/s.json", asked
+    server.shutdown()
+    server.server_close()
+
+
+def test_regression_remote_ref_in_gate_yaml_is_exit_2_and_never_fetched(
+        tmp_path: Path, schema_server: tuple[str, list[str]]) -> None:
+    url, asked = schema_server
+    config = _repo(tmp_path, f"  target: {{replay: c.jsonl}}\n  suites:\n    - dataset: d.jsonl\n"
+                             f"      metrics: [{{json_schema: {{$ref: '{url}'}}}}]\n")
+    res = gate_subprocess("check", "-c", config, "--only", "regression", cwd=tmp_path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.splitlines()[0] == (f"error: gate.yaml:6:31: $ref '{url}' is not in the schema: a remote $ref "
+                                          "is never fetched (copy its schema under $defs)")
+    assert asked == []
+
+
+@pytest.mark.parametrize("ref", ["#/$defs/nope", "REMOTE"])
+def test_regression_unresolvable_ref_in_a_case_schema_is_a_finding_never_fetched(
+        tmp_path: Path, schema_server: tuple[str, list[str]], ref: str) -> None:
+    url, asked = schema_server
+    ref = url if ref == "REMOTE" else ref
+    (tmp_path / "app.py").write_text('import json, sys\njson.load(sys.stdin)\nprint(json.dumps({"output": "{}"}))\n',
+                                     encoding="utf-8")
+    row = {"id": "a", "q": "hi", "assert": [{"json_schema": {"$ref": ref}}]}
+    config = _repo(tmp_path, f"  suites:\n    - dataset: d.jsonl\n      target: {{command: [{sys.executable!r}, app.py]}}\n",
+                   json.dumps(row) + "\n")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    [finding] = res.json()["checks"][0]["findings"]
+    assert (finding["file"], finding["line"]) == ("d.jsonl", 1)
+    assert finding["message"].startswith(f"case a: assert[0]: json_schema $ref {ref!r} ")
+    assert asked == []
+
+
+def test_regression_local_refs_and_metaschema_ref_still_validate_answers(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text('import json, sys\njson.load(sys.stdin)\nprint(json.dumps({"output": \'{"a": 1}\'}))\n',
+                                     encoding="utf-8")
+    config = _repo(tmp_path, f"  suites:\n    - dataset: d.jsonl\n      target: {{command: [{sys.executable!r}, app.py]}}\n"
+                             "      metrics:\n"
+                             "        - {name: defs, json_schema: {$ref: '#/$defs/a', $defs: {a: {required: [a]}}}}\n"
+                             "        - {name: meta, json_schema: {$ref: 'https://json-schema.org/draft/2020-12/schema'}}\n"
+                             "        - {name: miss, json_schema: {$ref: '#/$defs/a', $defs: {a: {required: [b]}}}}\n")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr  # a failed case without gates warns
+    [case] = res.json()["checks"][0]["details"]["suites"]["d"]["cases"]
+    assert case["scores"] == {"defs": 1.0, "meta": 1.0, "miss": 0.0}, case
