@@ -27,12 +27,14 @@ def command(profile: str | None, **kwargs: Any) -> None:
     result = report.check("cost")
     if result is None or result.status is Status.SKIP:
         raise ConfigError(f"{opts.config}: no `cost:` section (add `cost: {{traffic: traffic.yaml}}`)")
-    write_outputs(report, opts)
-    if opts.format == "text" and result.status is not Status.ERROR:
-        from .cost_render import text_breakdown
+    try:  # as run_gate: an unwritable output path (exit 2) must not lose what stdout gets
+        write_outputs(report, opts)
+    finally:
+        if opts.format == "text" and result.status is not Status.ERROR:
+            from .cost_render import text_breakdown
 
-        click.echo(text_breakdown(result.details, only=profile))
-    print_report(report, opts)
+            click.echo(text_breakdown(result.details, only=profile))
+        print_report(report, opts)
     sys.exit(int(exit_code_for(report)))
 
 

@@ -122,8 +122,10 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     checks_out = tuple(merged if c.name == "regression" else c for c in first.checks)
     report = replace(first, checks=checks_out, started_at=min(r.started_at for r in reports),
                      duration_s=max(r.duration_s for r in reports))
-    write_outputs(report, opts)
-    print_report(report, opts)
+    try:  # as run_gate: an unwritable output path (exit 2) must not lose what stdout gets
+        write_outputs(report, opts)
+    finally:
+        print_report(report, opts)
     return int(exit_code_for(report))
 
 

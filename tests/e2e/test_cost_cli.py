@@ -246,6 +246,17 @@ def test_cost_verb_prints_breakdown_of_one_profile(cost_repo: GitRepo) -> None:
     assert "verdict: PASS" in res.stdout
 
 
+def test_cost_verb_unwritable_output_is_exit_2_and_stdout_keeps_the_breakdown(cost_repo: GitRepo,
+                                                                               tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    bad = tmp_path / "file" / "r.json"
+    res = gate("cost", "--report-json", bad, "--junit", tmp_path / "r.xml", cwd=cost_repo.path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.startswith(f"error: {bad}: cannot write: ")
+    assert "profile expected (30 days/month): $" in res.stdout and "verdict: PASS" in res.stdout
+    assert (tmp_path / "r.xml").read_text(encoding="utf-8").startswith("<?xml")
+
+
 def test_cost_verb_hostile_route_names_inert_on_the_terminal(cost_repo: GitRepo) -> None:
     hostile = '"sum\\e[2J\\r\\n::error file=x::pwned ##[group]"'
     cost_repo.write("traffic.yaml", TRAFFIC.replace("  summarise:", f"  {hostile}:"))

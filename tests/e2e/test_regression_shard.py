@@ -116,3 +116,15 @@ def test_regression_merge_garbled_shard_value_exit_2(repo: GitRepo, tmp_path: Pa
     res = gate_subprocess("merge", one, two, "-c", config)
     assert res.exit_code == 2
     assert res.stderr.strip() == f"error: {one}: its regression result names no shard I/N ('one/two')"
+
+
+def test_regression_merge_unwritable_output_is_exit_2_and_stdout_keeps_the_report(repo: GitRepo, tmp_path: Path) -> None:
+    config = _bot(repo)
+    [one, two] = _shards(config, tmp_path, "s")
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    bad = tmp_path / "file" / "merged.json"
+    res = gate("merge", one, two, "-c", config, "--report-json", bad, "--markdown", tmp_path / "m.md", "--format", "json")
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.startswith(f"error: {bad}: cannot write: ")
+    assert [c["name"] for c in res.json()["checks"]][:1] == ["regression"]
+    assert (tmp_path / "m.md").read_text(encoding="utf-8").strip()
