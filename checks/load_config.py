@@ -61,7 +61,8 @@ class ChatConfig:
     path: str = CHAT_PATH
     model: str | None = None
     max_tokens: int | None = None
-    prompts: tuple[str, ...] = ()
+    prompts: tuple[str, ...] = ()  # the globs, as written
+    prompt_files: tuple[Path, ...] = ()  # the files they match
     dataset: Path | None = None
     stream: bool = True
 
@@ -133,9 +134,12 @@ def parse_load(config: GateConfig) -> LoadConfig:
         http = HttpConfig(h["path"], h.get("method", "POST"), h.get("body"), dataset)
     c = raw.get("chat") or {}
     prompts = c.get("prompts", ())
+    globs: tuple[str, ...] = (prompts,) if isinstance(prompts, str) else tuple(prompts)
+    at = [("load", "chat", "prompts")] if isinstance(prompts, str) else [
+        ("load", "chat", "prompts", i) for i in range(len(globs))]
     chat = ChatConfig(
-        path=c.get("path", CHAT_PATH), model=c.get("model"), max_tokens=c.get("max_tokens"),
-        prompts=(prompts,) if isinstance(prompts, str) else tuple(prompts),
+        path=c.get("path", CHAT_PATH), model=c.get("model"), max_tokens=c.get("max_tokens"), prompts=globs,
+        prompt_files=tuple(sorted({f for g, where in zip(globs, at, strict=True) for f in config.glob(g, *where)})),
         dataset=config.resolve(c["dataset"], "load", "chat", "dataset") if "dataset" in c else None,
         stream=bool(c.get("stream", True)),
     )

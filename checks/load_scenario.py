@@ -40,8 +40,8 @@ def chat_traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
     findings: list[Finding] = []
     models = _model_ids(ctx)
     if cfg.chat.prompts:
-        files = sorted({p.resolve() for g in cfg.chat.prompts for p in ctx.root.glob(g) if p.is_file()})
-        items, source = _prompt_requests(ctx, files, models, findings), "testData of load.chat.prompts"
+        items = _prompt_requests(ctx, list(cfg.chat.prompt_files), models, findings)
+        source = "testData of load.chat.prompts"
     else:
         suites = _suite_requests(ctx, models, findings)
         if suites is not None:

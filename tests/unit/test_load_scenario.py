@@ -65,6 +65,16 @@ def test_chat_traffic_from_prompt_test_data_with_model_id(tmp_path: Path) -> Non
                      "model": "gpt-4o-mini", "max_tokens": 99}
 
 
+def test_chat_traffic_from_load_chat_prompts_globs(tmp_path: Path) -> None:
+    (tmp_path / "load").mkdir()
+    (tmp_path / "load" / "ask.prompt.yml").write_text(PROMPT, encoding="utf-8")
+    (tmp_path / "load" / "notes.txt").write_text("not a prompt", encoding="utf-8")
+    ctx = context(tmp_path, "  chat: {prompts: ['load/*.prompt.yml', 'load/ask.*']}\n")
+    traffic = chat_traffic(ctx, parse_load(ctx.config))
+    assert traffic.source == "2 request(s) from the testData of load.chat.prompts" and not traffic.findings
+    assert [r["messages"][1]["content"] for r in traffic.requests] == ["First?", "Second?"]
+
+
 def test_chat_traffic_overrides_and_dataset_rows(tmp_path: Path) -> None:
     rows = [{"messages": [{"role": "user", "content": f"q{i}"}]} for i in range(MAX_REQUESTS + 100)]
     (tmp_path / "m.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
