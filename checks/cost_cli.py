@@ -18,7 +18,7 @@ def command(profile: str | None, **kwargs: Any) -> None:
     """Project the monthly cost from traffic.yaml and its change against the base branch (the cost check)."""
     from gate.errors import ConfigError
     from gate.report import Status
-    from gate.run import build_report, exit_code_for, print_report, write_outputs
+    from gate.run import build_report, emit, exit_code_for
 
     opts = run_options(kwargs, only=("cost",), skip=(), extras={"cost_profile": profile} if profile else {})
     if profile:
@@ -27,14 +27,13 @@ def command(profile: str | None, **kwargs: Any) -> None:
     result = report.check("cost")
     if result is None or result.status is Status.SKIP:
         raise ConfigError(f"{opts.config}: no `cost:` section (add `cost: {{traffic: traffic.yaml}}`)")
-    try:  # as run_gate: an unwritable output path (exit 2) must not lose what stdout gets
-        write_outputs(report, opts)
-    finally:
-        if opts.format == "text" and result.status is not Status.ERROR:
+    def breakdown() -> None:
+        if opts.format == "text" and result is not None and result.status is not Status.ERROR:
             from .cost_render import text_breakdown
 
             click.echo(text_breakdown(result.details, only=profile))
-        print_report(report, opts)
+
+    emit(report, opts, before_print=breakdown)
     sys.exit(int(exit_code_for(report)))
 
 

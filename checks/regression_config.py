@@ -140,7 +140,7 @@ _DATA_KEYWORDS = frozenset({"const", "enum", "default", "examples"})
 def unresolved_ref(schema: Any) -> str | None:
     """The first $ref the schema cannot resolve by itself (or with the JSON Schema metaschemas): checked once
     here, instead of an exception on the first answer. A remote $ref is never fetched."""
-    import jsonschema_specifications  # type: ignore[import-untyped]
+    import jsonschema_specifications
     from referencing.exceptions import NoSuchAnchor, PointerToNowhere, Unresolvable
     from referencing.jsonschema import DRAFT202012, specification_with
 

@@ -75,7 +75,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     from gate.context import CheckContext
     from gate.gitref import resolve_base
     from gate.registry import discover, plugin_sections
-    from gate.run import exit_code_for, print_report, write_outputs
+    from gate.run import emit, exit_code_for
     from gate.schemas import load_schema
 
     from .regression_baseline import load_baseline
@@ -122,10 +122,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     checks_out = tuple(merged if c.name == "regression" else c for c in first.checks)
     report = replace(first, checks=checks_out, started_at=min(r.started_at for r in reports),
                      duration_s=max(r.duration_s for r in reports))
-    try:  # as run_gate: an unwritable output path (exit 2) must not lose what stdout gets
-        write_outputs(report, opts)
-    finally:
-        print_report(report, opts)
+    emit(report, opts)
     return int(exit_code_for(report))
 
 

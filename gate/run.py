@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,12 +95,19 @@ def print_report(report: Report, opts: RunOptions) -> None:
     sys.stdout.write(render_terminal(report, colour=colour, verbose=opts.verbose))
 
 
-def run_gate(opts: RunOptions) -> int:
-    report, _, _ = build_report(opts)
+def emit(report: Report, opts: RunOptions, *, before_print: Callable[[], None] | None = None) -> None:
+    """Write every output file, then print: an unwritable path (exit 2) must not lose what stdout gets."""
     try:
         write_outputs(report, opts)
     finally:
+        if before_print is not None:
+            before_print()
         print_report(report, opts)
+
+
+def run_gate(opts: RunOptions) -> int:
+    report, _, _ = build_report(opts)
+    emit(report, opts)
     return int(exit_code_for(report))
 
 
@@ -110,10 +117,7 @@ def update_baselines(opts: RunOptions) -> int:
     A check offers this with `baseline(ctx, result) -> list[Path]`; the core never knows what a
     baseline holds."""
     report, checks, ctx = build_report(opts, only_baselines=True)
-    try:
-        write_outputs(report, opts)
-    finally:
-        print_report(report, opts)
+    emit(report, opts)
     for check in checks:
         result = report.check(check.name)
         if result is None or result.status in (Status.SKIP, Status.ERROR):
