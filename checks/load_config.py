@@ -139,7 +139,7 @@ def parse_load(config: GateConfig) -> LoadConfig:
         ("load", "chat", "prompts", i) for i in range(len(globs))]
     chat = ChatConfig(
         path=c.get("path", CHAT_PATH), model=c.get("model"), max_tokens=c.get("max_tokens"), prompts=globs,
-        prompt_files=tuple(sorted({f for g, where in zip(globs, at, strict=True) for f in config.glob(g, *where)})),
+        prompt_files=tuple(sorted({f for g, where in zip(globs, at, strict=True) for f in config.glob(g, *where, required=True)})),
         dataset=config.resolve(c["dataset"], "load", "chat", "dataset") if "dataset" in c else None,
         stream=bool(c.get("stream", True)),
     )

@@ -110,10 +110,7 @@ class SchemaCheck:
         """Files the `extra_files` globs match; a glob that is unusable or matches nothing is exit 2."""
         found: list[Path] = []
         for i, pattern in enumerate((config.section("schema") or {}).get("extra_files", [])):
-            matches = config.glob(pattern, "schema", "extra_files", i)
-            if not matches:
-                raise config.error(["schema", "extra_files", i], f"{pattern}: the glob matches no file")
-            found += matches
+            found += config.glob(pattern, "schema", "extra_files", i, required=True)
         return found
 
     @staticmethod

@@ -61,14 +61,18 @@ class GateConfig:
             raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
         return target
 
-    def glob(self, pattern: str, *path: str | int) -> list[Path]:
-        """The files a glob in gate.yaml matches, resolved and sorted; an unusable glob is a ConfigError at its line."""
+    def glob(self, pattern: str, *path: str | int, required: bool = False) -> list[Path]:
+        """The files a glob in gate.yaml matches, resolved and sorted; an unusable glob, or with
+        `required` one that matches nothing, is a ConfigError at its line."""
         if Path(pattern).is_absolute():
             raise self.error(path, f"{pattern}: globs are relative to gate.yaml's folder, not absolute")
         try:
-            return sorted({p.resolve() for p in self.root.glob(pattern) if p.is_file()})
+            found = sorted({p.resolve() for p in self.root.glob(pattern) if p.is_file()})
         except (OSError, ValueError, NotImplementedError) as exc:
             raise self.error(path, f"{pattern}: not a usable glob ({exc})") from None
+        if required and not found:
+            raise self.error(path, f"{pattern}: the glob matches no file")
+        return found
 
 
 def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
@@ -118,8 +122,5 @@ def _expand_prompts(config: GateConfig) -> tuple[Path, ...]:
     found: set[Path] = set()
     for i, pattern in enumerate(patterns):
         at: tuple[str | int, ...] = ("prompts",) if isinstance(globs, str) else ("prompts", i)
-        matches = config.glob(pattern, *at)
-        if not matches:
-            raise config.error(at, f"{pattern}: the glob matches no file")
-        found.update(matches)
+        found.update(config.glob(pattern, *at, required=True))
     return tuple(sorted(found))

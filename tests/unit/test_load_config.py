@@ -43,8 +43,9 @@ def parsed(path: Path):  # type: ignore[no-untyped-def]
     ("  timeout: 0\n", ":4:12", "timeout must be above 0"),
     ("  usres: 3\n", ":4:3", "did you mean 'users'"),
     ("  chat: {dataset: nope.jsonl}\n", ":4:19", "nope.jsonl: file not found"),
-    ("  chat: {prompts: [p.yml, '**x/*.yml']}\n", ":4:27", "**x/*.yml: not a usable glob"),
+    ("  chat: {prompts: [gate.yaml, '**x/*.yml']}\n", ":4:31", "**x/*.yml: not a usable glob"),
     ("  chat: {prompts: /abs/*.yml}\n", ":4:19", "/abs/*.yml: globs are relative to gate.yaml's folder"),
+    ("  chat: {prompts: 'prompts/*.prompt.yml'}\n", ":4:19", "prompts/*.prompt.yml: the glob matches no file"),
 ])
 def test_load_config_bad_value_exit_2_with_location(tmp_path: Path, body: str, where: str, needle: str) -> None:
     path = write(tmp_path, body)
