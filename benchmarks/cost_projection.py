@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import median_s
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "support-bot"
@@ -27,15 +26,6 @@ models:
   large: {provider: openai, model: gpt-4o}
   sonnet: {provider: anthropic, model: claude-sonnet-4-5, fallback: large}
 """
-
-
-def median_s(fn: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
 
 
 def traffic(routes: int, seed: int = 0) -> str:

@@ -13,21 +13,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import median_s
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "support-bot"
 LIMIT = 512 * 1024
-
-
-def median_s(fn: Callable[[], object], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
 
 
 def run_check(gate_yaml: Path) -> object:
