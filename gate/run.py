@@ -17,7 +17,7 @@ from gate.gitref import resolve_base
 from gate.progress import StreamProgress
 from gate.registry import Check, discover, plugin_sections
 from gate.report import Report, Status
-from gate.runner import run_checks, select
+from gate.runner import prepare, run_checks, select
 from gate.schemas import load_schema
 
 
@@ -31,6 +31,8 @@ class RunOptions:
     markdown: Path | None = None
     junit: Path | None = None
     format: str = "text"
+    # Validate every check's gate.yaml section (their prepare()), even of checks that will not run.
+    prepare_all: bool = False
     debug: bool = False
     verbose: bool = False
     # Flags of a verb that concern particular checks, passed through to them.
@@ -55,6 +57,8 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
     builtin = load_schema("gate")["properties"]
     config = load_config(opts.config, plugin_sections(checks, builtin))
     base = resolve_base(config.root, opts.base_ref)
+    if opts.prepare_all:
+        prepare(checks, config)
     # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,

@@ -156,3 +156,11 @@ def test_cli_validate_refuses_only_and_skip() -> None:
     res = gate("validate", "-c", EXAMPLE / "gate.yaml", "--only", "docs", cwd=REPO)
     assert res.exit_code == 2
     assert "--only and --skip do not apply" in res.stderr
+
+
+def test_cli_validate_checks_every_section_of_gate_yaml(tmp_path: Path) -> None:
+    (tmp_path / "gate.yaml").write_text("version: 1\nload:\n  target: {url: 'http://127.0.0.1:9'}\n"
+                                        "  thresholds:\n    latency: ['p(95) < soon']\n")
+    res = gate("validate", cwd=tmp_path)
+    assert res.exit_code == 2, res.stdout
+    assert res.stderr.startswith("error: gate.yaml:5:15: ")
