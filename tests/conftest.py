@@ -74,6 +74,21 @@ class GitRepo:
         return self.git("rev-parse", "HEAD")
 
 
+def alive(pid: int) -> bool:
+    """True while pid runs; a zombie (dead, not yet reaped by whoever adopted it) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[GitRepo]:
     """An empty git repository on branch main, with an identity, in tmp_path/repo."""

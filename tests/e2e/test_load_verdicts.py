@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, gate, gate_subprocess
-from tests.servers.load_support import alive, load_result, write_load_repo
+from tests.conftest import REPO, alive, gate, gate_subprocess
+from tests.servers.load_support import load_result, write_load_repo
 from tests.servers.openai_fake import Behaviour, serve
 
 # A chat service (non-streaming) that records its pid and a child's, and can be told to die after a while.

@@ -17,6 +17,7 @@ from gate.providers.command import CommandProvider
 from gate.providers.endpoint import HttpProvider
 from gate.providers.pycall import PythonProvider
 from gate.providers.spec import TargetError
+from tests.conftest import alive
 
 CASE = Request(messages=(ChatMessage("user", "refund please"),), variables={"question": "refund please", "tier": 2},
                case_id="c7", repeat=1)
@@ -127,19 +128,10 @@ def test_command_timeout_kills_process_group(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     pid = int((tmp_path / "child.pid").read_text())
     deadline = time.monotonic() + 3
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.05)
-    assert not _alive(pid)
+    assert not alive(pid)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purpose: it only waits for its parent (init) to reap it.
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "State:\tZ" in status.read_text())
 
 
 def test_command_missing_program_connection_error(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from gate.providers.base import Category, ChatMessage, ProviderError, Request, R
 from gate.providers.executor import run_all
 from gate.providers.limits import Backoff
 from gate.providers.openai import OpenAIProvider
+from tests.conftest import alive
 
 FAST = Backoff(base_s=0.01, cap_s=0.05)
 TESTS = Path(__file__).resolve().parent.parent
@@ -183,14 +183,6 @@ def test_run_all_ctrl_c_stops_fast_and_kills_programs(tmp_path: Path) -> None:
     out, _ = proc.communicate(timeout=10)
     assert (proc.returncode, out.strip()) == (130, "interrupted")
     assert time.monotonic() - sent < 3
-    assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+    assert len(pids) == 2 and not any(alive(pid) for pid in pids)
     assert len(list(tmp_path.glob("pid-*"))) == 2  # no new case started after Ctrl-C
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "State:\tZ" in status.read_text())

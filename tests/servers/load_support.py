@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,20 +32,6 @@ def write_load_repo(root: Path, load: Mapping[str, Any], files: Mapping[str, str
     path.write_text(yaml.safe_dump({"version": 1, "load": section}, sort_keys=False), encoding="utf-8")
     return path
 
-
-def alive(pid: int) -> bool:
-    """True while pid runs; a zombie (dead, not yet reaped by whoever adopted it) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def load_result(report_path: Path) -> dict[str, Any]:

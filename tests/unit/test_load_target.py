@@ -12,7 +12,7 @@ from prodgate_checks.load_config import TargetConfig
 from prodgate_checks.load_target import running_target
 
 from gate.errors import CheckIncomplete
-from tests.servers.load_support import alive
+from tests.conftest import alive
 
 # A service that starts a grandchild, writes both pids, and serves /healthz only if told to.
 SERVICE = textwrap.dedent("""
