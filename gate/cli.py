@@ -140,14 +140,23 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option("--record", is_flag=True, help="Regression: record live answers into cassettes (replay targets re-record).")
 @click.option("--no-cache", is_flag=True, help="Regression: neither read nor write the response cache.")
 @click.option("--shard", callback=_shard, metavar="I/N", help="Regression: run only the I-th of N slices of the cases.")
-def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, **kwargs: Any) -> None:
+@click.option("--github-output", is_flag=True,
+              help="Also write the verdict and report-path step outputs to $GITHUB_OUTPUT (GitHub Actions).")
+def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, github_output: bool, **kwargs: Any) -> None:
     """Run every configured check (the release gate)."""
+    import os
+
     from gate.run import run_gate
 
     extras: dict[str, Any] = {"record": record, "no_cache": no_cache}
     if shard:
         extras["shard"] = shard
-    sys.exit(run_gate(run_options(kwargs, extras=extras)))
+    outputs = None
+    if github_output:
+        if not os.environ.get("GITHUB_OUTPUT"):
+            raise click.UsageError("--github-output: GITHUB_OUTPUT is not set (GitHub Actions sets it for every step)")
+        outputs = Path(os.environ["GITHUB_OUTPUT"])
+    sys.exit(run_gate(run_options(kwargs, extras=extras, github_output=outputs)))
 
 
 @cli.command()

@@ -35,6 +35,8 @@ class RunOptions:
     prepare_all: bool = False
     debug: bool = False
     verbose: bool = False
+    # The runner's step-output file: the verdict goes there from here, never parsed out of the report.
+    github_output: Path | None = None
     # Flags of a verb that concern particular checks, passed through to them.
     extras: Mapping[str, Any] = field(default_factory=dict)
 
@@ -89,9 +91,17 @@ def write_outputs(report: Report, opts: RunOptions) -> None:
         raise ConfigError(failed[0], lines=tuple(failed[1:]))
 
 
+def inert_json(text: str) -> str:
+    """JSON whose every line is safe on a runner's stdout, and parses to the same value.
+
+    `::` and `##[` occur only inside strings (the separators are ": " and ", "), where a \\u escape
+    stands for the same character: no text in the report can start a workflow command."""
+    return text.replace("::", "\\u003a\\u003a").replace("##[", "\\u0023#[")
+
+
 def print_report(report: Report, opts: RunOptions) -> None:
     if opts.format == "json":
-        sys.stdout.write(report.to_json())
+        sys.stdout.write(inert_json(report.to_json()))
         return
     from gate.render.terminal import render_terminal
 
@@ -112,6 +122,11 @@ def emit(report: Report, opts: RunOptions, *, before_print: Callable[[], None] |
 def run_gate(opts: RunOptions) -> int:
     report, _, _ = build_report(opts)
     emit(report, opts)
+    if opts.github_output is not None:
+        from gate.github_workflow import write_outputs as write_step_outputs
+
+        path = str(opts.report_json.resolve()) if opts.report_json else ""
+        write_step_outputs(opts.github_output, {"verdict": report.verdict.value, "report-path": path})
     return int(exit_code_for(report))
 
 

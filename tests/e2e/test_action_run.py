@@ -57,7 +57,8 @@ class Workflow:
         event_path.write_text(json.dumps(payload))
         env = runner_env(self.repo.path, self.temp, event_path, "pull_request", self.fake.url, self.fake.token,
                          GITHUB_BASE_REF="main", GITHUB_HEAD_REF="changes", GITHUB_RUN_ID=str(9000 + self.runs),
-                         GITHUB_SHA=pr["head"]["sha"], PRODGATE_GITHUB_RETRY_BASE_S="0.01")
+                         GITHUB_SHA=pr["head"]["sha"], GITHUB_REF="refs/pull/2/merge",
+                         PRODGATE_GITHUB_RETRY_BASE_S="0.01")
         return Runner(self.repo.path, self.temp, inputs, env).run()
 
 
@@ -196,29 +197,39 @@ def test_action_extra_args_on_several_lines_all_reach_gate_check(workspace: GitR
     assert junit.is_file() and '<testcase classname="prodgate" name="schema"' in junit.read_text()
 
 
-# (fail-on, exit code of gate check, verdict) -> the step fails. Exit 2: no gate ran, whatever fail-on
-# says; no exit code at all: the gate step never ran.
+# (fail-on, exit code of gate check, verdict gate wrote) -> (the step fails, the action's verdict). The exit
+# code decides; exit 2: no gate ran, whatever fail-on says; no exit code at all: the gate step never ran.
 FAIL_ON_MATRIX = [
-    *[(f, "0", "pass", False) for f in ("fail", "warn", "never")],
-    *[(f, "0", "skip", False) for f in ("fail", "warn", "never")],
-    ("fail", "0", "warn", False), ("warn", "0", "warn", True), ("never", "0", "warn", False),
-    ("fail", "1", "fail", True), ("warn", "1", "fail", True), ("never", "1", "fail", False),
-    ("fail", "3", "error", True), ("warn", "3", "error", True), ("never", "3", "error", False),
-    ("fail", "130", "error", True), ("never", "130", "error", False),
+    *[(f, "0", "pass", False, "pass") for f in ("fail", "warn", "never")],
+    *[(f, "0", "skip", False, "skip") for f in ("fail", "warn", "never")],
+    ("fail", "0", "warn", False, "warn"), ("warn", "0", "warn", True, "warn"), ("never", "0", "warn", False, "warn"),
+    ("fail", "1", "fail", True, "fail"), ("warn", "1", "fail", True, "fail"), ("never", "1", "fail", False, "fail"),
+    ("fail", "3", "error", True, "error"), ("warn", "3", "error", True, "error"),
+    ("never", "3", "error", False, "error"),
+    ("fail", "130", "error", True, "error"), ("never", "130", "error", False, "error"),
     # The report was written, then the gate broke (an internal error is exit 3): not a pass.
-    ("fail", "3", "pass", True), ("warn", "137", "warn", True), ("never", "3", "pass", False),
-    *[(f, "2", "error", True) for f in ("fail", "warn", "never")],
-    *[(f, "", "", True) for f in ("fail", "warn", "never")],
+    ("fail", "3", "pass", True, "error"), ("warn", "137", "warn", True, "error"), ("never", "3", "pass", False, "error"),
+    *[(f, "2", "error", True, "error") for f in ("fail", "warn", "never")],
+    *[(f, "", "", True, "error") for f in ("fail", "warn", "never")],
+    # A verdict that disagrees with the exit code, or is no verdict at all, never passes a gate.
+    ("fail", "1", "pass", True, "fail"), ("fail", "0", "fail", True, "error"), ("fail", "0", "", True, "error"),
+    ("fail", "0", "pass\nverdict=pass", True, "error"), ("warn", "0", "Pass", True, "error"),
+    ("fail", "0", "pass; exit 0", True, "error"),
 ]
 
 
 def test_action_fail_on_matrix_against_every_exit_code(tmp_path: Path) -> None:
-    from tests.e2e.test_action_runner import load_action
+    from tests.e2e.test_action_runner import load_action, parse_outputs
 
     script = next(s for s in load_action()["runs"]["steps"] if s.get("name") == "Apply fail-on")["run"]
-    for fail_on, code, verdict, fails in FAIL_ON_MATRIX:
-        env = {"PATH": "/usr/bin:/bin", "FAIL_ON": fail_on, "EXIT_CODE": code, "VERDICT": verdict}
+    output = tmp_path / "output"
+    for fail_on, code, verdict, fails, decided in FAIL_ON_MATRIX:
+        output.write_text("")
+        env = {"PATH": "/usr/bin:/bin", "FAIL_ON": fail_on, "EXIT_CODE": code, "VERDICT": verdict,
+               "GITHUB_OUTPUT": str(output)}
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env,
                               capture_output=True, text=True, check=False, cwd=tmp_path)
-        assert (proc.returncode != 0) is fails, (fail_on, code, verdict, proc.stdout)
-        assert ("::error" in proc.stdout) is fails, (fail_on, code, verdict, proc.stdout)
+        case = (fail_on, code, verdict, proc.stdout, proc.stderr)
+        assert (proc.returncode != 0) is fails, case
+        assert ("::error" in proc.stdout) is fails, case
+        assert parse_outputs(output.read_text()) == {"verdict": decided}, case

@@ -1,7 +1,8 @@
 """Runs action.yml's steps the way the GitHub runner does, against a fake GitHub on loopback.
 
 What the runner does and this does too: evaluates `${{ }}` in `if:`, `env:`, `with:` and
-`working-directory:` (inputs with their defaults, `github.*`, `runner.*`, `steps.<id>.outputs.*`);
+`working-directory:` (inputs with their defaults, `github.*` including the event payload, `runner.*`,
+`steps.<id>.outputs.*`, `format()` and `hashFiles()`);
 runs each `run:` script with `bash --noprofile --norc -eo pipefail` and only the step's env
 mapping added; gives each step fresh GITHUB_OUTPUT and GITHUB_STEP_SUMMARY files and parses
 the outputs back; skips later steps after a failure unless their `if:` says always().
@@ -13,6 +14,8 @@ step is replaced by this test environment's own installation of prodgate (its bi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
@@ -26,7 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent.parent
 ACTION = ROOT / "action.yml"
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<op>==|!=|&&|\|\||!|\(|\))|(?P<name>[A-Za-z_][\w.\-]*))")
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<op>==|!=|&&|\|\||!|\(|\)|,)|(?P<name>[A-Za-z_][\w.\-]*))")
+_STATUS = ("always", "success", "failure", "cancelled")
 
 
 @dataclass
@@ -85,14 +89,19 @@ def parse_outputs(text: str) -> dict[str, str]:
     return out
 
 
+def _format(template: str, *args: Any) -> str:
+    return re.sub(r"\{(\d+)\}", lambda m: str(args[int(m.group(1))]), template)
+
+
 class _Eval:
     """The slice of the Actions expression language the action uses."""
 
-    def __init__(self, text: str, lookup: Any, failed: bool) -> None:
+    def __init__(self, text: str, lookup: Any, failed: bool, functions: dict[str, Any]) -> None:
         self.tokens = [m.group(0).strip() for m in _TOKEN.finditer(text)]
         self.pos = 0
         self.lookup = lookup
         self.failed = failed
+        self.functions = functions
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -143,8 +152,15 @@ class _Eval:
             return tok[1:-1].replace("''", "'")
         if self.peek() == "(":
             self.take()
-            assert self.take() == ")"
-            return {"always": True, "success": not self.failed, "failure": self.failed, "cancelled": False}[tok]
+            args = []
+            while self.peek() != ")":
+                args.append(self.or_())
+                if self.peek() == ",":
+                    self.take()
+            self.take()
+            if tok in _STATUS:
+                return {"always": True, "success": not self.failed, "failure": self.failed, "cancelled": False}[tok]
+            return self.functions[tok](*args)
         return self.lookup(tok)
 
 
@@ -158,14 +174,22 @@ class Runner:
         self.inputs.update(inputs)
         self.outputs: dict[str, dict[str, str]] = {}
         self.failed = False
+        self.action_path = str(ROOT)
 
     def lookup(self, name: str) -> str:
         scope, _, rest = name.partition(".")
         if scope == "inputs":
             return self.expand(str(self.inputs.get(rest, "")))
         if scope == "github":
-            return {"action_path": str(ROOT), "token": self.env.get("RUNNER_GITHUB_TOKEN", ""),
-                    "run_id": self.env["GITHUB_RUN_ID"], "workspace": str(self.workspace)}[rest]
+            if rest.startswith("event."):
+                value: Any = json.loads(Path(self.env["GITHUB_EVENT_PATH"]).read_text())
+                for key in rest.split(".")[1:]:
+                    value = value.get(key) if isinstance(value, dict) else None
+                return "" if value is None else str(value)
+            return {"action_path": self.action_path, "token": self.env.get("RUNNER_GITHUB_TOKEN", ""),
+                    "run_id": self.env["GITHUB_RUN_ID"], "workspace": str(self.workspace),
+                    "event_name": self.env["GITHUB_EVENT_NAME"], "sha": self.env.get("GITHUB_SHA", ""),
+                    "ref": self.env.get("GITHUB_REF", ""), "repository": self.env["GITHUB_REPOSITORY"]}[rest]
         if scope == "runner":
             return {"os": "Linux", "temp": str(self.temp)}[rest]
         if scope == "steps":
@@ -175,7 +199,20 @@ class Runner:
         raise KeyError(name)
 
     def evaluate(self, expr: str) -> Any:
-        return _Eval(expr, self.lookup, self.failed).parse()
+        return _Eval(expr, self.lookup, self.failed, {"format": _format, "hashFiles": self.hash_files}).parse()
+
+    def hash_files(self, *patterns: str) -> str:
+        """The runner's hashFiles(): sha256 over each matched file's sha256, in path order; '' for none."""
+        files: set[Path] = set()
+        for pattern in patterns:
+            assert ".." not in Path(pattern).parts, pattern
+            files.update(p for p in self.workspace.glob(pattern.removeprefix("./")) if p.is_file())
+        if not files:
+            return ""
+        result = hashlib.sha256()
+        for path in sorted(files):
+            result.update(hashlib.sha256(path.read_bytes()).digest())
+        return result.hexdigest()
 
     def expand(self, text: str) -> str:
         def sub(m: re.Match[str]) -> str:
@@ -206,7 +243,7 @@ class Runner:
                 result = self._uses(step, sid, name)
             elif sid == "install":
                 # Stands in for `pip install "$GITHUB_ACTION_PATH"`: this environment's installation.
-                result = StepRun(sid, name, True, outputs={"bin": str(Path(sys.executable).parent)})
+                result = StepRun(sid, name, True, outputs={"python": sys.executable})
             else:
                 result = self._run(step, sid, name, i)
             if sid:
