@@ -45,7 +45,8 @@ class Workflow:
         self.temp.mkdir()
         self.runs = 0
 
-    def run(self, event: str = "pull_request.opened", *, fork: bool = False, **inputs: str) -> ActionRun:
+    def run(self, event: str = "pull_request.opened", *, fork: bool = False, event_name: str = "pull_request",
+            sha: str | None = None, **inputs: str) -> ActionRun:
         self.runs += 1
         payload: dict[str, Any] = json.loads((EVENTS / f"{event}.json").read_text())
         pr = payload["pull_request"]
@@ -55,9 +56,9 @@ class Workflow:
             pr["head"]["repo"]["full_name"] = "forker/Hello-World"
         event_path = self.temp / f"event-{self.runs}.json"
         event_path.write_text(json.dumps(payload))
-        env = runner_env(self.repo.path, self.temp, event_path, "pull_request", self.fake.url, self.fake.token,
+        env = runner_env(self.repo.path, self.temp, event_path, event_name, self.fake.url, self.fake.token,
                          GITHUB_BASE_REF="main", GITHUB_HEAD_REF="changes", GITHUB_RUN_ID=str(9000 + self.runs),
-                         GITHUB_SHA=pr["head"]["sha"], GITHUB_REF="refs/pull/2/merge",
+                         GITHUB_SHA=sha or pr["head"]["sha"], GITHUB_REF="refs/pull/2/merge",
                          PRODGATE_GITHUB_RETRY_BASE_S="0.01")
         return Runner(self.repo.path, self.temp, inputs, env).run()
 
