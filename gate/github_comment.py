@@ -77,13 +77,10 @@ def post(client: GitHubClient, repository: str, number: int, body: str, mode: Co
         created = client.request("POST", comments, json={"body": body}).data
         return CommentOutcome(CommentAction.CREATED, _url(created))
 
-    ours = find_ours(client, repository, number, marker)
     if mode is CommentMode.DELETE_AND_NEW:
-        for c in ours:
-            _delete(client, repository, c)
-        created = client.request("POST", comments, json={"body": body}).data
-        action = CommentAction.RECREATED if ours else CommentAction.CREATED
-        return CommentOutcome(action, _url(created), deleted=len(ours))
+        return _delete_and_new(client, repository, number, body, marker)
+
+    ours = find_ours(client, repository, number, marker)
 
     if not ours:
         created = client.request("POST", comments, json={"body": body}).data
@@ -106,6 +103,25 @@ def post(client: GitHubClient, repository: str, number: int, body: str, mode: Co
         created = client.request("POST", comments, json={"body": body}).data
         return CommentOutcome(CommentAction.CREATED, _url(created), deleted=len(extra))
     return CommentOutcome(CommentAction.UPDATED, _url(updated) or _url(keep), deleted=len(extra))
+
+
+def _delete_and_new(client: GitHubClient, repository: str, number: int, body: str, marker: str) -> CommentOutcome:
+    """Post first, then delete the older copies of the author the new comment names: that is who the
+    token is (github-actions[bot], an app's bot, or a person), known without asking /user. A copy of
+    the marker that anyone else posted, bot or person, is never deleted."""
+    created = client.request("POST", f"/repos/{repository}/issues/{number}/comments", json={"body": body}).data
+    me = _login(created)
+    old = [c for c in client.paginate(f"/repos/{repository}/issues/{number}/comments")
+           if me and _is_ours(c, marker) and _login(c) == me and c.get("id") != created.get("id")]
+    for c in old:
+        _delete(client, repository, c)
+    return CommentOutcome(CommentAction.RECREATED if old else CommentAction.CREATED, _url(created), deleted=len(old))
+
+
+def _login(comment: Any) -> str | None:
+    user = comment.get("user") if isinstance(comment, dict) else None
+    login = user.get("login") if isinstance(user, dict) else None
+    return login if isinstance(login, str) and login else None
 
 
 def _delete(client: GitHubClient, repository: str, comment: dict[str, Any]) -> None:

@@ -183,3 +183,30 @@ def test_post_update_personal_access_token_keeps_its_own_comment_sticky() -> Non
     assert outcome.action is CommentAction.UPDATED
     assert [(c["user"]["login"], "## pass" in c["body"]) for c in fake.ours(2)] == [
         ("someone-else", False), ("octocat", True)]
+
+
+def test_post_delete_and_new_deletes_only_the_token_authors_copies() -> None:
+    other_bot = {"login": "some-app[bot]", "id": 7, "type": "Bot"}
+    with serve() as fake:  # the token is github-actions[bot]'s
+        fake.open_pull(2)
+        pasted = fake.add_comment(2, body("pasted by a person"), user=HUMAN)
+        theirs = fake.add_comment(2, body("posted by another app"), user=other_bot)
+        old = fake.add_comment(2, body("old"), user=BOT)
+        outcome = post(client(fake), REPO, 2, body("new"), CommentMode.DELETE_AND_NEW)
+    assert outcome.action is CommentAction.RECREATED and outcome.deleted == 1
+    assert [c["id"] for c in fake.comments[2]][:2] == [pasted["id"], theirs["id"]]
+    assert old["id"] not in [c["id"] for c in fake.comments[2]]
+    assert [c["body"] for c in fake.comments[2]][-1] == body("new")
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake.writes()][1:] == [("DELETE", str(old["id"]))]
+
+
+def test_post_delete_and_new_with_a_persons_token_leaves_other_peoples_copies() -> None:
+    other = {"login": "someone-else", "id": 2, "type": "User"}
+    with serve(user=HUMAN) as fake:  # a personal access token: comments are octocat's
+        fake.open_pull(2)
+        theirs = fake.add_comment(2, body("pasted by someone else"), user=other)
+        mine = fake.add_comment(2, body("old"), user=HUMAN)
+        outcome = post(client(fake), REPO, 2, body("new"), CommentMode.DELETE_AND_NEW)
+    assert outcome.deleted == 1
+    ids = [c["id"] for c in fake.comments[2]]
+    assert theirs["id"] in ids and mine["id"] not in ids and len(ids) == 2
