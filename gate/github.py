@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -18,7 +18,7 @@ from gate.github_comment import CommentAction, CommentMode, CommentOutcome, mark
 from gate.github_event import GitHubEnv, PullRequest, links_for, load_event, pull_request_for_commit, pull_request_of
 from gate.github_settings import CommentSettings
 from gate.github_workflow import annotation_lines, append_summary, warning, write_outputs
-from gate.redact import redact_text, secret_env_values
+from gate.redact import redact, redact_text, secret_env_values
 from gate.render.markdown import Links, render_comment, render_incomplete, render_summary
 from gate.report import Report
 
@@ -55,9 +55,10 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
                 pull = pull_request_for_commit(client, gh.repository, gh.sha)
             except GitHubError as exc:
                 skipped = f"could not look up the pull request of {gh.sha[:12]}: {exc}"
+        secrets = secret_env_values(env)
+        source = scrubbed(source, secrets)
         report = source.report
         links = links_for(gh, pull, report.git.head if report else None)
-        secrets = secret_env_values(env)
         verdict = report.verdict.value if report else "error"
 
         _summary_and_annotations(source, settings, gh, links, secrets, out)
@@ -90,6 +91,13 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
     finally:
         if client:
             client.close()
+
+
+def scrubbed(source: Source, secrets: list[str]) -> Source:
+    """The report with every credential out of every field, before any renderer sees it: once escaped
+    for markdown (`sk\\-proj\\-…`), a key no longer matches the patterns that find it."""
+    report = Report.from_dict(redact(source.report.to_dict(), secrets)) if source.report else None
+    return replace(source, report=report, errors=tuple(redact_text(e, secrets) for e in source.errors))
 
 
 def _body(source: Source, links: Links | None, settings: CommentSettings) -> str:

@@ -52,9 +52,11 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
     if mode:
         settings = replace(settings, mode=CommentMode(mode))
     if print_body:
+        from gate.github import scrubbed
         from gate.redact import redact_text, secret_env_values
 
-        click.echo(redact_text(_preview(source), secret_env_values(os.environ)), nl=False)
+        secrets = secret_env_values(os.environ)
+        click.echo(redact_text(_preview(scrubbed(source, secrets)), secrets), nl=False)
         return
     published = publish(source, settings, os.environ, retry=_retry_policy())
     if published.comment is None and published.skipped is None:

@@ -310,7 +310,7 @@ def test_comment_print_scrubs_secret_values_too(tmp_path: Path) -> None:
     assert "[redacted]" in res.stdout
 
 
-def test_comment_lone_surrogates_in_the_report_are_dropped_not_fatal(tmp_path: Path) -> None:
+def test_comment_lone_surrogates_in_the_report_are_replaced_not_fatal(tmp_path: Path) -> None:
     # Valid JSON (`"\ud800"`), e.g. a model's answer quoted by a check: it cannot be written as UTF-8.
     rep = report(CheckResult("regression", Status.FAIL, "bad \ud800 output", findings=(
         Finding(Severity.ERROR, "answer \udc80\x1b[2J ends", "a.yml", 1, case_id="c\ud800"),)))
@@ -321,5 +321,23 @@ def test_comment_lone_surrogates_in_the_report_are_dropped_not_fatal(tmp_path: P
         res = run(None)
     assert res.exit_code == 0, res.stderr
     assert "comment created" in res.stdout
-    assert "::error file=a.yml,line=1,title=prodgate regression::answer [2J ends" in res.stdout  # no ESC
-    assert "bad  output" in run.summary.read_text() and "bad  output" in fake.comments[2][0]["body"]
+    # The report is scrubbed first, which turns each lone surrogate into U+FFFD; no ESC survives.
+    assert "::error file=a.yml,line=1,title=prodgate regression::answer \ufffd[2J ends" in res.stdout
+    assert "bad \ufffd output" in run.summary.read_text() and "bad \ufffd output" in fake.comments[2][0]["body"]
+
+
+def test_comment_credential_shaped_text_is_scrubbed_before_markdown_escaping(tmp_path: Path) -> None:
+    # A key in a model's answer: once escaped for markdown (`sk\-proj\-…`) no pattern would find it.
+    key = "sk-proj-" + "A1b2C3d4" * 4
+    rep = report(CheckResult("regression", Status.FAIL, f"model said {key}",
+                             findings=(Finding(Severity.ERROR, f"answer: {key}", "a.yml", 1),),
+                             details={"headline": {"value": key, "change": key}}))
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake)
+        res = run(rep)
+        printed = run(rep, "--print")
+    body = fake.comments[2][0]["body"]
+    for text in (body, run.summary.read_text(), res.stdout, printed.stdout):
+        assert "A1b2C3d4" not in text, text
+    assert "[redacted]" in body and "[redacted]" in printed.stdout
