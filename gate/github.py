@@ -15,7 +15,17 @@ from typing import TextIO
 
 from gate.github_api import GitHubClient, GitHubError, RetryPolicy
 from gate.github_comment import CommentAction, CommentMode, CommentOutcome, marker_for, post
-from gate.github_event import GitHubEnv, PullRequest, links_for, load_event, pull_request_for_commit, pull_request_of
+from gate.github_event import (
+    GitHubEnv,
+    PullRequest,
+    head_for_links,
+    links_for,
+    load_event,
+    pull_request_for_commit,
+    pull_request_for_run,
+    pull_request_of,
+    workflow_run_of,
+)
 from gate.github_settings import CommentSettings
 from gate.github_workflow import annotation_lines, append_summary, warning, write_outputs
 from gate.redact import redact, redact_text, secret_env_values
@@ -39,6 +49,13 @@ class Source:
     report_path: Path
     exit_code: int | None = None
     errors: tuple[str, ...] = ()
+    # From another run's artifact (workflow_run): rendered by the core alone, never by a check's own
+    # markdown_details, which trusts the shape of its details.
+    untrusted: bool = False
+
+    @property
+    def renderers(self) -> dict[str, object] | None:
+        return {} if self.untrusted else None
 
 
 def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *,
@@ -48,6 +65,10 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
     event = load_event(gh)
     pull = pull_request_of(gh, event)
     client = GitHubClient(gh.api_url, gh.token, policy=retry) if gh.token and gh.repository else None
+    run = workflow_run_of(gh, event)
+    if source.untrusted:
+        # Findings of a report from another run would annotate this run's commit, not the pull request's.
+        settings = replace(settings, annotations=False)
     try:
         skipped = None
         if pull is None and gh.event_name == "push" and client and gh.sha and gh.repository:
@@ -55,10 +76,15 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
                 pull = pull_request_for_commit(client, gh.repository, gh.sha)
             except GitHubError as exc:
                 skipped = f"could not look up the pull request of {gh.sha[:12]}: {exc}"
+        if pull is None and run is not None and client and gh.repository:
+            try:
+                pull = pull_request_for_run(client, gh.repository, run)
+            except GitHubError as exc:
+                skipped = f"could not look up the pull request of the workflow run: {exc}"
         secrets = secret_env_values(env)
         source = scrubbed(source, secrets)
         report = source.report
-        links = links_for(gh, pull, report.git.head if report else None)
+        links = links_for(gh, pull, head_for_links(gh, event, report.git.head if report else None))
         verdict = report.verdict.value if report else "error"
 
         _summary_and_annotations(source, settings, gh, links, secrets, out)
@@ -106,7 +132,7 @@ def _body(source: Source, links: Links | None, settings: CommentSettings) -> str
         import gate
 
         return render_incomplete(source.exit_code or 2, source.errors, links, marker=marker, version=gate.__version__)
-    return render_comment(source.report, links=links, marker=marker)
+    return render_comment(source.report, links=links, marker=marker, checks=source.renderers)
 
 
 def _summary_and_annotations(source: Source, settings: CommentSettings, gh: GitHubEnv, links: Links | None,
@@ -117,7 +143,7 @@ def _summary_and_annotations(source: Source, settings: CommentSettings, gh: GitH
         if report is None:
             text = render_incomplete(source.exit_code or 2, source.errors, links, marker="")
         else:
-            text = render_summary(report, links=links)
+            text = render_summary(report, links=links, checks=source.renderers)
         append_summary(gh.step_summary, [redact_text(text, secrets)])
     if report is not None and settings.annotations and gh.in_actions:
         lines, left_out = annotation_lines(report)
@@ -131,10 +157,12 @@ def _why_not(gh: GitHubEnv, pull: PullRequest | None, client: GitHubClient | Non
     if not gh.repository or not gh.event_name:
         return "not running in a GitHub Actions workflow (GITHUB_REPOSITORY / GITHUB_EVENT_NAME unset)"
     if pull is None:
-        if gh.event_name == "push" and client is None:
-            return "no token to look up the pull request of this push (set github-token, or GITHUB_TOKEN)"
+        if gh.event_name in ("push", "workflow_run") and client is None:
+            return f"no token to look up the pull request of this {gh.event_name} (set github-token, or GITHUB_TOKEN)"
         if gh.event_name == "push":
             return f"no open pull request contains {(gh.sha or 'this commit')[:12]}"
+        if gh.event_name == "workflow_run" and client is not None:
+            return "no open pull request has the workflow run's commit as its head (pushed to since?)"
         return f"a {gh.event_name} event has no pull request"
     if client is None:
         return "no token (set the action's github-token input, or GITHUB_TOKEN)"

@@ -45,7 +45,9 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
     from gate.github_comment import CommentMode
     from gate.github_settings import load_settings
 
-    source = _source(report_path, check_exit_code, check_log)
+    # Under workflow_run the report comes from another run's artifact, which a pull request could write.
+    untrusted = os.environ.get("GITHUB_EVENT_NAME") == "workflow_run"
+    source = _source(report_path, check_exit_code, check_log, untrusted=untrusted)
     settings, problem = load_settings(config)
     if problem:
         click.echo(f"warning: {problem}", err=True)
@@ -75,7 +77,7 @@ def _retry_policy() -> RetryPolicy:
         raise ConfigError(f"PRODGATE_GITHUB_RETRY_BASE_S={raw!r}: not a number of seconds") from None
 
 
-def _source(path: Path, exit_code: int | None, log: Path | None) -> Source:
+def _source(path: Path, exit_code: int | None, log: Path | None, *, untrusted: bool = False) -> Source:
     from gate.github import Source
     from gate.report import Report
 
@@ -89,12 +91,28 @@ def _source(path: Path, exit_code: int | None, log: Path | None) -> Source:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        report = Report.from_dict(json.loads(text))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
+    if untrusted:
+        _check_schema(path, data)
+    try:
+        report = Report.from_dict(data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a prodgate report ({type(exc).__name__}: {exc})") from None
-    return Source(report, path, exit_code)
+    return Source(report, path, exit_code, untrusted=untrusted)
+
+
+def _check_schema(path: Path, data: object) -> None:
+    """Every field of the shape report.schema.json gives it, before any renderer or check reads it."""
+    from gate.schemas import validate
+    from gate.yamlfile import YamlDocument, format_path
+
+    violations = validate(YamlDocument(str(path), data, {}, {}), "report")
+    if violations:
+        first = violations[0]
+        raise ConfigError(f"{path}: {format_path(first.path)}: {first.message} (a report from another workflow "
+                          "run must match report.schema.json)")
 
 
 def _error_lines(log: Path | None) -> tuple[str, ...]:
@@ -109,12 +127,13 @@ def _error_lines(log: Path | None) -> tuple[str, ...]:
 
 def _preview(source: Source) -> str:
     import gate
-    from gate.github_event import GitHubEnv, links_for, load_event, pull_request_of
+    from gate.github_event import GitHubEnv, head_for_links, links_for, load_event, pull_request_of
     from gate.render.markdown import render_comment, render_incomplete
 
     gh = GitHubEnv.from_env(os.environ)
+    event = load_event(gh)
     report = source.report
-    links = links_for(gh, pull_request_of(gh, load_event(gh)), report.git.head if report else None)
+    links = links_for(gh, pull_request_of(gh, event), head_for_links(gh, event, report.git.head if report else None))
     if report is None:
         return render_incomplete(source.exit_code or 2, source.errors, links, version=gate.__version__)
-    return render_comment(report, links=links)
+    return render_comment(report, links=links, checks=source.renderers)

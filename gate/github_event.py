@@ -99,6 +99,46 @@ def pull_request_of(env: GitHubEnv, event: Mapping[str, Any]) -> PullRequest | N
     if env.event_name == "issue_comment" and isinstance(issue, dict) and issue.get("pull_request"):
         number = issue.get("number")
         return PullRequest(number, None) if isinstance(number, int) else None
+    run = workflow_run_of(env, event)
+    if run is not None:
+        # Listed for a pull request of this repository (never for a fork's): only one whose head is the run's commit.
+        for pr in run.get("pull_requests") or []:
+            found = _pull_from_payload(pr) if isinstance(pr, dict) else None
+            if found and found.head_sha == run.get("head_sha"):
+                return found
+    return None
+
+
+def workflow_run_of(env: GitHubEnv, event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The finished run a `workflow_run` event is about: where a report from an artifact came from."""
+    run = event.get("workflow_run")
+    return run if env.event_name == "workflow_run" and isinstance(run, dict) else None
+
+
+def head_for_links(env: GitHubEnv, event: Mapping[str, Any], report_head: str | None) -> str | None:
+    """The commit file links point into: a report from another run names a head of its own choosing,
+    so under workflow_run only the event's word counts."""
+    run = workflow_run_of(env, event)
+    return run_head_sha(run) if run is not None else report_head
+
+
+def run_head_sha(run: Mapping[str, Any]) -> str | None:
+    sha = run.get("head_sha")
+    return sha if isinstance(sha, str) and len(sha) == 40 and all(c in "0123456789abcdef" for c in sha) else None
+
+
+def pull_request_for_run(client: GitHubClient, repository: str, run: Mapping[str, Any]) -> PullRequest | None:
+    """For a fork's pull request, which a workflow_run event does not list: the open pull request
+    from the run's head branch whose head is still the run's commit (so a report is never posted to
+    a pull request it was not made for)."""
+    sha = run_head_sha(run)
+    owner = ((run.get("head_repository") or {}).get("owner") or {}).get("login")
+    branch = run.get("head_branch")
+    if not (sha and isinstance(owner, str) and isinstance(branch, str)):
+        return None
+    for p in client.paginate(f"/repos/{repository}/pulls", {"state": "open", "head": f"{owner}:{branch}"}):
+        if isinstance(p, dict) and (p.get("head") or {}).get("sha") == sha:
+            return _pull_from_payload(p)
     return None
 
 

@@ -341,3 +341,92 @@ def test_comment_credential_shaped_text_is_scrubbed_before_markdown_escaping(tmp
     for text in (body, run.summary.read_text(), res.stdout, printed.stdout):
         assert "A1b2C3d4" not in text, text
     assert "[redacted]" in body and "[redacted]" in printed.stdout
+
+
+FORK_HEAD = "0123456789abcdef0123456789abcdef01234567"
+
+
+def hostile() -> Report:
+    """A report as a pull request could forge it: valid against the schema, injection in every field."""
+    return report(CheckResult(f"regression {INJECTION}", Status.FAIL, INJECTION,
+                              metrics={INJECTION: 1, "rate": INJECTION},
+                              findings=(Finding(Severity.ERROR, INJECTION, f"a.yml {INJECTION}", 3, 1,
+                                                case_id=INJECTION),),
+                              details={"headline": {"value": INJECTION, "change": INJECTION},
+                                       "flipped": INJECTION, "cases": {"x": INJECTION}}),
+                  CheckResult("cost", Status.PASS, "ok", details={"headline": [INJECTION]}))
+
+
+def test_comment_workflow_run_posts_to_the_listed_pull_request_with_links_into_the_run_head(tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        res = run(failing())
+    assert res.exit_code == 0, res.stderr
+    body = fake.ours(2)[0]["body"]
+    assert body.startswith("<!-- prodgate:report -->\n## ❌ prodgate: **fail**")
+    # The report names head ffff…; links follow the event's head_sha, never the report's word.
+    assert f"/blob/{HEAD}/prompts/answer.prompt.yml#L7" in body and "/blob/ffff" not in body
+    assert "::error file=" not in res.stdout  # findings would annotate the base branch's commit
+
+
+def test_comment_workflow_run_of_a_fork_finds_the_pull_request_by_branch_and_head(tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.add_pull(5, "f" * 40, "forker/Hello-World", "changes")  # another fork's branch of the same name
+        fake.add_pull(9, FORK_HEAD, "forker2/Hello-World", "changes")
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        run.payload["workflow_run"].update(pull_requests=[], head_sha=FORK_HEAD, head_repository={
+            "full_name": "forker2/Hello-World", "owner": {"login": "forker2"}})
+        res = run(passing())
+    assert res.exit_code == 0, res.stderr
+    assert len(fake.ours(9)) == 1 and fake.ours(5) == []
+    lookups = [r for r in fake.requests if r.path.endswith("/pulls")]
+    assert lookups[0].query["head"] == ["forker2:changes"]
+
+
+def test_comment_workflow_run_whose_branch_moved_on_posts_nowhere(tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.add_pull(9, "a" * 40, "forker2/Hello-World", "changes")  # pushed to since the run
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        run.payload["workflow_run"].update(pull_requests=[], head_sha=FORK_HEAD, head_repository={
+            "full_name": "forker2/Hello-World", "owner": {"login": "forker2"}})
+        res = run(passing())
+    assert res.exit_code == 0 and fake.writes() == []
+    assert "no open pull request has the workflow run's commit as its head" in res.stdout
+    assert "prodgate: **pass**" in run.summary.read_text()
+
+
+def test_comment_workflow_run_report_renders_inert_in_every_field(tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        res = run(hostile())
+    assert res.exit_code == 0, res.stderr
+    body = fake.ours(2)[0]["body"]
+    for text in (body, run.summary.read_text()):
+        html = to_html(text)
+        assert "<img" not in html and "<script" not in html and 'href="javascript' not in html
+        assert html.count("<details") == html.count("</details>")
+        assert "@octocat" not in text and "\x1b" not in text and "\u202e" not in text
+
+
+@pytest.mark.parametrize(("mutate", "says"), [
+    (lambda d: d["checks"][0].update(extra="x"), "$.checks[0].extra: unknown key 'extra'"),
+    (lambda d: d["checks"][0].update(status="passed"), "$.checks[0].status:"),
+    (lambda d: d["checks"][0]["findings"].append({"severity": "error", "message": 1}),
+     "$.checks[0].findings[1].message:"),
+    (lambda d: d.update(schema_version=99), "$.schema_version:"),
+])
+def test_comment_workflow_run_report_off_the_schema_is_exit_2_and_posts_nothing(
+        tmp_path: Path, mutate: Any, says: str) -> None:
+    data = failing().to_dict()
+    mutate(data)
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        run.report_path.write_text(json.dumps(data))
+        res = run(None)
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: {run.report_path}: {says}"), res.stderr
+    assert "must match report.schema.json" in res.stderr and len(res.stderr.splitlines()) == 1
+    assert fake.requests == []

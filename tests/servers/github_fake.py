@@ -1,7 +1,7 @@
 """A fake of the GitHub REST API on loopback, speaking real HTTP, for the PR comment.
 
 Serves issue comments (paginated with Link headers, like GitHub), the pull requests of a commit,
-the token's user (`/user`: a person's token only), and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
+open pull requests filtered by `head=owner:branch`, the token's user (`/user`: a person's token only), and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
 body is too long (422) or a rate limit is hit. Faults can be queued per method and path. Every
 request is recorded. An optional path prefix mimics GitHub Enterprise Server (`/api/v3`).
 """
@@ -62,6 +62,7 @@ class FakeGitHub:
         self.user = user or BOT
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.commit_pulls: dict[str, list[dict[str, Any]]] = {}
+        self.pulls: list[dict[str, Any]] = []
         self.faults: list[Fault] = []
         self.requests: list[Recorded] = []
         # Called with each request before it is answered (under the lock): what another actor
@@ -88,6 +89,18 @@ class FakeGitHub:
 
     def pulls_for(self, sha: str, pulls: list[dict[str, Any]]) -> None:
         self.commit_pulls[sha] = pulls
+
+    def add_pull(self, number: int, head_sha: str, head_repo: str, branch: str) -> dict[str, Any]:
+        """An open pull request as `GET /pulls` lists it; head_repo "owner/name" (a fork's, or this one)."""
+        self.open_pull(number)
+        owner = head_repo.split("/")[0]
+        pull = {"number": number, "state": "open",
+                "head": {"sha": head_sha, "ref": branch, "label": f"{owner}:{branch}",
+                         "repo": {"full_name": head_repo}},
+                "base": {"ref": "main", "label": f"{self.repository.split('/')[0]}:main",
+                         "repo": {"full_name": self.repository}}}
+        self.pulls.append(pull)
+        return pull
 
     # -- inspection ------------------------------------------------------------------------------
     @property
@@ -197,6 +210,11 @@ class FakeGitHub:
             if method == "DELETE":
                 self.comments[number].remove(comment)
                 return 204, None, {}
+        if rest == "/pulls" and method == "GET":
+            head = query.get("head", [""])[0]
+            listed = [p for p in self.pulls if p["state"] == query.get("state", ["open"])[0]
+                      and (not head or p["head"]["label"] == head)]
+            return self._page(rest, listed, query)
         if (m := re.fullmatch(r"/commits/([0-9a-f]{7,40})/pulls", rest)) and method == "GET":
             return 200, self.commit_pulls.get(m.group(1), []), {}
         return not_found
