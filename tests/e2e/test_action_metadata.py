@@ -16,9 +16,10 @@ from tests.e2e.test_action_runner import ACTION, ROOT, load_action
 
 BIN = Path(sys.executable).parent
 EXAMPLE_WORKFLOW = ROOT / "examples" / "workflows" / "gate.yml"
+COMMENT_WORKFLOW = ROOT / "examples" / "workflows" / "gate-comment.yml"
 INIT_WORKFLOW = ROOT / "gate" / "templates" / "init" / "github" / "workflows" / "gate.yml"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
-WORKFLOWS = (EXAMPLE_WORKFLOW, INIT_WORKFLOW)
+WORKFLOWS = (EXAMPLE_WORKFLOW, INIT_WORKFLOW, COMMENT_WORKFLOW)
 # Third-party actions and the commits their tags named when pinned (read from each repository's tags).
 VERIFIED = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
@@ -26,6 +27,7 @@ VERIFIED = {
     "actions/cache/restore": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
     "actions/cache/save": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
     "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
 }
 
 
@@ -110,14 +112,40 @@ def test_action_inputs_and_outputs_are_documented() -> None:
 
 
 def test_action_workflows_least_privilege_full_history() -> None:
-    for path in WORKFLOWS:
+    for path in (EXAMPLE_WORKFLOW, INIT_WORKFLOW):
         flow = workflow(path)
         assert flow["permissions"] == {}
         job = flow["jobs"]["gate"]
-        assert job["permissions"] == {"contents": "read", "pull-requests": "write", "models": "read"}
+        assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
         checkout = job["steps"][0]
         assert checkout["with"] == {"fetch-depth": 0, "persist-credentials": False}
         assert set(flow[True]) == {"pull_request"}  # YAML 1.1 reads the key `on` as True
+        # The action hands the token to its comment step alone; the gate step gets none by default.
+        gate_step = next(s for s in job["steps"] if s.get("id") == "gate")
+        assert "env" not in gate_step and "github.token" not in str(gate_step)
+
+
+def test_action_comment_workflow_never_touches_the_pull_requests_code() -> None:
+    flow = workflow(COMMENT_WORKFLOW)
+    assert flow[True] == {"workflow_run": {"workflows": ["prodgate"], "types": ["completed"]}}
+    assert flow["permissions"] == {}
+    job = flow["jobs"]["comment"]
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    steps = job["steps"]
+    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
+    # prodgate's own code at the commit gate.yml pins: never the triggering run's head.
+    pinned = next(s for s in workflow(EXAMPLE_WORKFLOW)["jobs"]["gate"]["steps"] if s.get("id") == "gate")["uses"]
+    assert checkout["with"]["repository"] == "prodgate/prodgate"
+    assert checkout["with"]["ref"] == pinned.split("@", 1)[1]
+    assert "head" not in str(flow)
+    with_token = [s["name"] for s in steps if "GITHUB_TOKEN" in (s.get("env") or {})]
+    assert with_token == ["Comment on the pull request"]
+    comment = steps[-1]["run"]
+    assert "-I -X utf8 -m gate comment --report gate-report/gate-report.json" in comment
+    upload = next(s for s in workflow(EXAMPLE_WORKFLOW)["jobs"]["gate"]["steps"]
+                  if s.get("uses", "").startswith("actions/upload-artifact@"))
+    download = next(s for s in steps if s.get("uses", "").startswith("actions/download-artifact@"))
+    assert upload["with"]["name"] == download["with"]["name"] == "gate-report"
 
 
 def test_action_init_workflow_is_the_example() -> None:
