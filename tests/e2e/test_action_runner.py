@@ -188,8 +188,8 @@ class Runner:
                 return "" if value is None else str(value)
             return {"action_path": self.action_path, "token": self.env.get("RUNNER_GITHUB_TOKEN", ""),
                     "run_id": self.env["GITHUB_RUN_ID"], "workspace": str(self.workspace),
-                    "event_name": self.env["GITHUB_EVENT_NAME"], "sha": self.env.get("GITHUB_SHA", ""),
-                    "ref": self.env.get("GITHUB_REF", ""), "repository": self.env["GITHUB_REPOSITORY"]}[rest]
+                    "event_name": self.env.get("GITHUB_EVENT_NAME", ""), "sha": self.env.get("GITHUB_SHA", ""),
+                    "ref": self.env.get("GITHUB_REF", ""), "repository": self.env.get("GITHUB_REPOSITORY", "")}[rest]
         if scope == "runner":
             return {"os": "Linux", "temp": str(self.temp)}[rest]
         if scope == "steps":
@@ -300,6 +300,13 @@ def test_runner_expression_evaluation_matches_the_actions_language(tmp_path: Pat
     assert runner.evaluate("steps.missing.outputs.x == ''") is True
     assert runner.expand("${{ steps.check.outputs.exit-code }}-${{ github.run_id }}") == "1-7"
     assert runner.expand("${{ inputs.github-token }}") == ""
+    assert runner.evaluate("format('{0}/**/{1}', inputs.working-directory, 'x.yml')") == "./**/x.yml"
+    assert runner.evaluate("hashFiles('**/*.none')") == ""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.yml").write_text("a")
+    one = runner.evaluate("hashFiles('./**/*.yml')")
+    (tmp_path / "b.yml").write_text("b")
+    assert len(one) == 64 and runner.evaluate("hashFiles('./**/*.yml', 'sub/a.yml')") != one
 
 
 def test_runner_parse_outputs_reads_both_forms() -> None:
