@@ -234,3 +234,40 @@ def test_action_fail_on_matrix_against_every_exit_code(tmp_path: Path) -> None:
         assert (proc.returncode != 0) is fails, case
         assert ("::error" in proc.stdout) is fails, case
         assert parse_outputs(output.read_text()) == {"verdict": decided}, case
+
+
+@pytest.mark.parametrize(("working_directory", "config", "expected"), [
+    (".", "gate.yaml", {"config": "gate.yaml", "folder": "", "path": ".gate/cache"}),
+    (".", "./ci/gate.yaml", {"config": "ci/gate.yaml", "folder": "ci/", "path": "ci/.gate/cache"}),
+    ("./sub/", "../gate.yaml", {"config": "gate.yaml", "folder": "", "path": ".gate/cache"}),
+    ("sub/./bot", "web/gate.yml", {"config": "sub/bot/web/gate.yml", "folder": "sub/bot/web/",
+                                   "path": "sub/bot/web/.gate/cache"}),
+])
+def test_action_cache_path_is_normalised_for_hash_files(tmp_path: Path, working_directory: str, config: str,
+                                                        expected: dict[str, str]) -> None:
+    from tests.e2e.test_action_runner import load_action, parse_outputs
+
+    script = next(s for s in load_action()["runs"]["steps"] if s.get("id") == "cache-path")["run"]
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "WORKING_DIRECTORY": working_directory, "CONFIG": config,
+           "GITHUB_OUTPUT": str(output)}
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env,
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert parse_outputs(output.read_text()) == expected
+
+
+def test_action_cache_path_outside_the_workspace_is_a_usage_error(tmp_path: Path) -> None:
+    from tests.e2e.test_action_runner import load_action, parse_outputs
+
+    script = next(s for s in load_action()["runs"]["steps"] if s.get("id") == "cache-path")["run"]
+    output = tmp_path / "output"
+    output.write_text("")
+    env = {"PATH": "/usr/bin:/bin", "WORKING_DIRECTORY": ".", "CONFIG": "../other/gate.yaml",
+           "GITHUB_OUTPUT": str(output)}
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], env=env,
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("::error title=prodgate::config ../other/gate.yaml is outside the workspace")
+    assert parse_outputs(output.read_text()) == {}
