@@ -7,7 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from gate.github_api import GitHubClient
-from gate.github_event import GitHubEnv, PullRequest, links_for, load_event, pull_request_for_commit, pull_request_of
+from gate.github_event import (
+    GitHubEnv,
+    PullRequest,
+    head_for_links,
+    links_for,
+    load_event,
+    pull_request_for_commit,
+    pull_request_of,
+)
 from tests.servers.github_fake import serve
 
 EVENTS = Path(__file__).resolve().parent.parent / "fixtures" / "github-events"
@@ -71,3 +79,24 @@ def test_load_event_unreadable_payload_is_no_event(tmp_path: Path) -> None:
     path.write_text("{not json")
     gh = GitHubEnv.from_env({"GITHUB_EVENT_PATH": str(path)})
     assert load_event(gh) == {} and load_event(GitHubEnv()) == {}
+
+
+def test_pull_request_of_workflow_run_is_the_listed_pull_request_at_the_run_head() -> None:
+    gh = GitHubEnv(event_name="workflow_run")
+    assert pull_request_of(gh, event("workflow_run.completed")) == PullRequest(2, HEAD, False)
+
+
+def test_pull_request_of_workflow_run_whose_pull_request_moved_on_is_none() -> None:
+    payload = event("workflow_run.completed")
+    payload["workflow_run"]["pull_requests"][0]["head"]["sha"] = "a" * 40
+    assert pull_request_of(GitHubEnv(event_name="workflow_run"), payload) is None
+    # The same payload under another event name is not read as a workflow run.
+    assert pull_request_of(GitHubEnv(event_name="push"), event("workflow_run.completed")) is None
+
+
+def test_head_for_links_under_workflow_run_is_the_events_never_the_reports() -> None:
+    payload = event("workflow_run.completed")
+    assert head_for_links(GitHubEnv(event_name="workflow_run"), payload, "f" * 40) == HEAD
+    assert head_for_links(GitHubEnv(event_name="pull_request"), payload, "f" * 40) == "f" * 40
+    payload["workflow_run"]["head_sha"] = "../../other/repo"
+    assert head_for_links(GitHubEnv(event_name="workflow_run"), payload, "f" * 40) is None
