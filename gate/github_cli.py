@@ -38,6 +38,8 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
 
     Reads GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL and GITHUB_TOKEN. Failing to post
     (fork, no token, API errors) is a warning: the exit code is 0 whenever the report was read.
+    Under workflow_run the report (another run's artifact) is untrusted: it must match
+    report.schema.json, and it goes to the pull request whose head is the run's commit.
     """
     from dataclasses import replace
 
