@@ -198,11 +198,13 @@ def schema_cmd(name: str | None) -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(directory: Path, force: bool) -> None:
+@click.option("--owner", help="Owner of the failure modes: @org/team, @user or an email address "
+              "(default: the origin remote's GitHub owner, else git's user.email).")
+def init(directory: Path, force: bool, owner: str | None) -> None:
     """Scaffold gate.yaml, a prompt, a dataset, a failure-mode doc and a workflow."""
     from gate.scaffold import scaffold
 
-    for line in scaffold(directory, force=force):
+    for line in scaffold(directory, force=force, owner=owner):
         click.echo(line)
 
 

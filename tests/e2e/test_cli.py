@@ -115,6 +115,62 @@ def test_cli_init_scaffold_passes_check_in_new_repo(repo: GitRepo) -> None:
     assert check.json()["verdict"] == "pass"
 
 
+def test_cli_init_then_check_passes_before_the_first_commit(repo: GitRepo) -> None:
+    res = gate("init", cwd=repo.path)
+    assert res.exit_code == 0, res.stderr
+    assert "owner of every failure mode in docs/failure-modes.md: dev@example.com" in res.stdout
+    assert res.stdout.splitlines()[-1] == "next: gate check -c gate.yaml, then commit every file written"
+    check = gate_subprocess("check", "--format", "json", cwd=repo.path)
+    assert check.exit_code == 0, check.stdout + check.stderr
+    report = check.json()
+    assert report["verdict"] == "pass"
+    checks = {c["name"]: c for c in report["checks"]}
+    assert sorted(checks["regression"]["details"]["suites"]) == ["assistant", "examples"]
+    assert [f["severity"] for f in checks["schema"]["findings"]] == ["notice"]
+    assert "**Owner:** dev@example.com" in (repo.path / "docs/failure-modes.md").read_text()
+
+
+def test_cli_init_in_a_repository_with_commits_passes_check(repo: GitRepo) -> None:
+    repo.write("app.py", "print('hi')\n")
+    repo.commit("app")
+    assert gate("init", cwd=repo.path).exit_code == 0
+    check = gate_subprocess("check", "--format", "json", cwd=repo.path)
+    assert check.exit_code == 0, check.stdout + check.stderr
+    assert check.json()["verdict"] == "pass", [c["summary"] for c in check.json()["checks"]]
+
+
+def test_cli_init_ignores_the_cache_once_in_an_existing_gitignore(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("node_modules/")
+    res = gate("init", tmp_path, "--owner", "@acme/ml")
+    assert res.exit_code == 0, res.stderr
+    assert f"updated {tmp_path / '.gitignore'} (ignores .gate/cache/)" in res.stdout.splitlines()
+    assert gate("init", tmp_path, "--force", "--owner", "@acme/ml").exit_code == 0
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines[0] == "node_modules/" and lines.count(".gate/cache/") == 1
+
+
+def test_cli_init_without_an_owner_leaves_a_placeholder_the_docs_check_flags(tmp_path: Path) -> None:
+    env = {"GIT_CONFIG_GLOBAL": str(tmp_path / "none"), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(tmp_path)}
+    folder = tmp_path / "svc"
+    res = gate("init", folder, env=env)
+    assert res.exit_code == 0, res.stderr
+    assert f"todo: {folder / 'docs/failure-modes.md'}: replace @your-org/your-team with a real owner " \
+           "(or run gate init --owner)" in res.stdout.splitlines()
+    docs = gate("check", "-c", folder / "gate.yaml", "--only", "docs", "--format", "json", env=env)
+    assert docs.exit_code == 1, docs.stdout + docs.stderr
+    findings = docs.json()["checks"][0]["findings"]
+    assert len(findings) == 9 and {f["file"] for f in findings} == {str(folder / "docs/failure-modes.md")}
+    assert findings[0]["message"] == ("'Provider outage': owner @your-org/your-team is a template placeholder: "
+                                      "name the team or person who answers for this failure")
+
+
+def test_cli_init_owner_that_is_not_a_handle_is_usage_error(tmp_path: Path) -> None:
+    res = gate("init", tmp_path, "--owner", "the ML team")
+    assert res.exit_code == 2
+    assert res.stderr == "error: --owner 'the ML team': expected @org/team, @user or an email address\n"
+    assert not (tmp_path / "gate.yaml").exists()
+
+
 def test_cli_init_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "gate.yaml").write_text("version: 1\n")
     res = gate("init", tmp_path)
@@ -146,7 +202,7 @@ def test_cli_init_in_a_subfolder_puts_the_workflow_at_the_repository_root(repo: 
     assert not (repo.path / "services/bot/.github").exists()
     workflow = (repo.path / ".github/workflows/gate.yml").read_text()
     assert "config: services/bot/gate.yaml" in workflow
-    assert res.stdout.splitlines()[-1] == "next: gate check -c services/bot/gate.yaml"
+    assert res.stdout.splitlines()[-1] == "next: gate check -c services/bot/gate.yaml, then commit every file written"
     repo.commit("scaffold")
     check = gate_subprocess("check", "-c", "services/bot/gate.yaml", "--format", "json", cwd=repo.path)
     assert check.exit_code == 0, check.stdout + check.stderr
