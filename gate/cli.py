@@ -153,13 +153,16 @@ def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, **kwargs:
 @cli.command()
 @common_options
 def validate(**kwargs: Any) -> None:
-    """Validate gate.yaml with every section, prompt files, models.yaml and secrets: the schema check alone."""
+    """Validate gate.yaml with every section, prompt files, models.yaml, secrets and the regression datasets.
+
+    Nothing is sent to a model: the schema check, and the regression suites' files read as `gate check` reads them."""
     from gate.run import run_gate
 
     if kwargs["only"] or kwargs["skip"]:
-        raise click.UsageError("gate validate runs the schema check alone: --only and --skip do not apply "
-                               "(use gate check --only ...)")
-    sys.exit(run_gate(run_options(kwargs, only=("schema",), skip=(), prepare_all=True)))
+        raise click.UsageError("gate validate runs the schema check and reads the regression suites: --only and "
+                               "--skip do not apply (use gate check --only ...)")
+    sys.exit(run_gate(run_options(kwargs, only=("schema", "regression"), skip=(), prepare_all=True,
+                                  extras={"validate": True})))
 
 
 @cli.group()

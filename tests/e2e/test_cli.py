@@ -214,6 +214,41 @@ def test_cli_validate_refuses_only_and_skip() -> None:
     assert "--only and --skip do not apply" in res.stderr
 
 
+DATASET_GATE = """version: 1
+prompts: ["*.prompt.yml"]
+regression:
+  target: {http: {url: "http://127.0.0.1:9/answer"}}
+  suites:
+    - {name: faq, prompt: ask.prompt.yml, dataset: faq.jsonl}
+"""
+ASK = "name: Ask\nmodel: openai/gpt-4o-mini\nmessages:\n  - {role: user, content: '{{q}}'}\n"
+
+
+def test_cli_validate_reports_a_dataset_defect_at_its_line_without_running(repo: GitRepo) -> None:
+    repo.write("gate.yaml", DATASET_GATE)
+    repo.write("ask.prompt.yml", ASK)
+    repo.write("faq.jsonl", '{"id": "a", "q": "Hi?"}\n{"q": "No id?"}\n')
+    res = gate("validate", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    assert checks["schema"]["status"] == "pass"
+    assert checks["regression"]["status"] == "fail"
+    assert [(f["file"], f["line"], f["message"]) for f in checks["regression"]["findings"]] == [
+        ("faq.jsonl", 2, "$: 'id' is required")]
+
+
+def test_cli_validate_reads_valid_suites_and_sends_nothing(repo: GitRepo) -> None:
+    repo.write("gate.yaml", DATASET_GATE)  # the target's port has no server: a request would fail the run
+    repo.write("ask.prompt.yml", ASK)
+    repo.write("faq.jsonl", '{"id": "a", "q": "Hi?"}\n{"id": "b", "q": "Bye?"}\n')
+    res = gate("validate", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    regression = {c["name"]: c for c in res.json()["checks"]}["regression"]
+    assert (regression["status"], regression["summary"]) == ("pass", "1 suite(s), 2 case(s) valid; not run "
+                                                                     "(gate check runs them)")
+    assert "usage_by_suite" not in regression["details"]
+
+
 def test_cli_validate_checks_every_section_of_gate_yaml(tmp_path: Path) -> None:
     (tmp_path / "gate.yaml").write_text("version: 1\nload:\n  target: {url: 'http://127.0.0.1:9'}\n"
                                         "  thresholds:\n    latency: ['p(95) < soon']\n")
