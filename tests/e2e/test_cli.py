@@ -171,6 +171,22 @@ def test_cli_init_owner_that_is_not_a_handle_is_usage_error(tmp_path: Path) -> N
     assert not (tmp_path / "gate.yaml").exists()
 
 
+def test_cli_baseline_update_says_what_it_wrote_and_what_to_commit(repo: GitRepo) -> None:
+    assert gate("init", cwd=repo.path).exit_code == 0
+    repo.commit("scaffold")
+    res = gate("baseline", "update", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    regression = res.json()["checks"][0]
+    assert regression["summary"] == "4/4 cases pass (100.0%) in 2 suite(s); wrote .gate/baseline.json"
+    assert "no baseline" not in res.stdout + res.stderr
+    assert res.stderr.splitlines()[-2:] == [
+        "baseline: wrote .gate/baseline.json — commit it",
+        "next: git add .gate/baseline.json && git commit (on the base branch: pull requests compare with the "
+        "committed copy)"]
+    assert json.loads((repo.path / ".gate/baseline.json").read_text())
+    assert repo.git("status", "--porcelain") == "?? .gate/"
+
+
 def test_cli_init_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "gate.yaml").write_text("version: 1\n")
     res = gate("init", tmp_path)
