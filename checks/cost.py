@@ -38,7 +38,10 @@ class CostCheck:
         """traffic.yaml is the cost check's own input, named by gate.yaml: a broken profile is a
         configuration error (exit 2, file:line) before any check spends time or money."""
         settings = load_settings(config)
-        built = build_scenario(WorkTree(), _inputs(config, settings, display_path))
+        inputs = _inputs(config, settings, display_path)
+        # A suite's recorded usage stands in for the numbers a route would otherwise need (e.g. no maxTokens).
+        inputs = replace(inputs, measured=recorded_usage(WorkTree(), config, display_path, inputs.root))
+        built = build_scenario(WorkTree(), inputs)
         if built.problems:
             raise ConfigError(built.problems[0], lines=tuple(built.problems[1:MAX_LINES]))
         if built.scenario is not None:  # else models.yaml or a prompt is broken: run() reports it

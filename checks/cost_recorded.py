@@ -59,9 +59,12 @@ def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], s
         if not isinstance(target.get("replay"), str):
             continue
         path = (config.root / target["replay"]).resolve()
+        if not path.is_relative_to(root.resolve()):
+            continue  # evidence is a file of the repository under review, nothing else
         if path not in cassettes:
             cassettes[path] = _cassette(files, path, display(path))
-        found = _suite_usage(files, spec, cassettes[path], display, root)
+        cassette = cassettes[path]
+        found = _suite_usage(files, spec, cassette, display, root) if cassette is not None else None
         if found is not None:
             name, usage = found
             out.update({(name, key): m for key, m in usage.items()})
@@ -79,7 +82,7 @@ def _cassette(files: Files, path: Path, shown: str) -> tuple[str, dict[str, dict
         return None
 
 
-def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[str, Any]]] | None,
+def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[str, Any]]],
                  display: Callable[[Path], str], root: Path) -> tuple[str, dict[str, Measured]] | None:
     from .regression_suites import Suite
 
@@ -91,8 +94,6 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
         return None
     # The name the regression check gives the suite (SuiteLoader): its own, its prompt's, its dataset's stem.
     name = spec.name or (prompt.name if prompt is not None else Path(display(spec.dataset or Path("suite"))).stem)
-    if cassette is None:
-        return name, {}
     shown, entries = cassette
     suite = Suite(name, "", tuple(cases), prompt, spec.target, (), spec.repeats, 1)
     values: dict[str, list[int]] = {key: [] for key in KEYS}

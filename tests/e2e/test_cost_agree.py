@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.servers.openai_fake import serve
 
 CASSETTE = "cassettes/support-bot.jsonl"
 
@@ -101,3 +102,65 @@ def test_cost_markdown_and_text_show_moved_inputs_base_to_head(example: GitRepo,
     before, after = cells[3].split(" / ")[0].split(" → ")
     assert int(after) - int(before) == 40
     assert cells[2] == "1,237,018"  # volume did not move: shown once
+
+
+PROMPT = """\
+name: Capital
+version: {version}
+model: fake
+messages:
+  - role: system
+    content: {system}
+  - role: user
+    content: "What is the capital of {{{{country}}}}?"
+"""
+
+
+def test_cost_after_a_prompt_change_and_re_recording_agrees_everywhere(repo: GitRepo,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The everyday flow: change a prompt, bump its version, `gate check --record`, commit the cassette.
+    The re-recording keeps the old prompt's lines beside the new ones; they are not this commit's usage."""
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    repo.write("cases.jsonl", "".join(json.dumps({"id": c.lower(), "country": c}) + "\n"
+                                      for c in ("France", "Italy", "Peru")))
+    repo.write("prompts/capital.prompt.yml", PROMPT.format(version="1.0.0", system="Be brief."))
+    repo.write("traffic.yaml", "version: 1\nroutes:\n  ask:\n    prompt: prompts/capital.prompt.yml\n"
+               "    requests_per_day: 10000\n    input_tokens: {measured: capitals}\n"
+               "    output_tokens: {measured: capitals}\nprofiles:\n  expected: {days_per_month: 30}\n")
+    repo.write("gate.yaml", "version: 1\nprompts: ['prompts/*.prompt.yml']\nmodels: models.yaml\n"
+               "regression:\n  target: {replay: cassettes/capitals.jsonl}\n  suites:\n    - name: capitals\n"
+               "      prompt: prompts/capital.prompt.yml\n      dataset: cases.jsonl\ncost: {traffic: traffic.yaml}\n")
+    with serve() as server:
+        repo.write("models.yaml", "version: 1\nmodels:\n  fake:\n    provider: openai-compatible\n"
+                   f"    model: fake-model\n    base_url: {server.url}/v1\n    api_key_env: FAKE_API_KEY\n"
+                   "    pricing: {input_per_mtok: 2.0, output_per_mtok: 8.0}\n")
+        assert gate("check", "--record", "--only", "regression", cwd=repo.path).exit_code == 0
+        repo.commit("capitals")
+        repo.git("checkout", "-q", "-b", "longer")
+        repo.write("prompts/capital.prompt.yml", PROMPT.format(
+            version="1.1.0", system="Answer in one short sentence, and name the country as well as its capital."))
+        assert gate("check", "--record", "--only", "regression", cwd=repo.path).exit_code == 0
+        assert server.count == 6
+    cassette = (repo.path / "cassettes/capitals.jsonl").read_text().splitlines()
+    assert len(cassette) == 6  # 3 answers of each prompt
+    repo.commit("longer system prompt, re-recorded")
+
+    # Offline from here: the server is gone.
+    verb = gate("cost", "--format", "json", cwd=repo.path)
+    check = gate("check", "--format", "json", cwd=repo.path)
+    assert (verb.exit_code, check.exit_code) == (0, 0), verb.stdout + verb.stderr + check.stdout + check.stderr
+    head = cost_of(check.json())
+    assert cost_of(verb.json())["metrics"] == head["metrics"]
+    usage = next(c for c in check.json()["checks"] if c["name"] == "regression")["details"]["usage_by_suite"]
+    ask = routes(head)["ask"]
+    assert ask["input_tokens"]["value"] == pytest.approx(usage["capitals"]["input_tokens"]["mean"], abs=1e-3)
+    assert ask["output_tokens"]["value"] == pytest.approx(usage["capitals"]["output_tokens"]["mean"], abs=1e-3)
+    moved = head["details"]["diff"]["routes"][0]["moved"]
+    assert set(moved) == {"input_tokens"} and moved["input_tokens"][1] > moved["input_tokens"][0]
+
+    repo.git("checkout", "-q", "main")
+    on_base = gate("check", "--format", "json", cwd=repo.path)
+    assert on_base.exit_code == 0, on_base.stdout + on_base.stderr
+    base = cost_of(on_base.json())
+    assert head["metrics"]["monthly_usd_base"] == base["metrics"]["monthly_usd"]
+    assert moved["input_tokens"][0] == routes(base)["ask"]["input_tokens"]["value"]
