@@ -162,5 +162,6 @@ def text_breakdown(details: Mapping[str, Any], only: str | None = None) -> str:
     for src in details.get("token_sources") or []:
         out.append(f"tokens: {src}")
     if details.get("estimated"):
-        out.append("* estimated: no measured usage (run the regression check, or give numbers in traffic.yaml)")
+        out.append("* estimated: no measured usage (name a suite, {measured: SUITE}, and record it with "
+                   "gate check --record; or give numbers in traffic.yaml)")
     return no_workflow_commands(terminal_text("\n".join(out))) + "\n"

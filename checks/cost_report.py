@@ -112,8 +112,8 @@ def notices(scenario: Scenario, profile: str) -> list[Finding]:
     estimated = _estimated(scenario, profile)
     if estimated:
         out.append(Finding(Severity.NOTICE, f"tokens estimated from the prompt file, not measured: "
-                           f"{', '.join(estimated)} (the regression check measures them; or give numbers in "
-                           "traffic.yaml)"))
+                           f"{', '.join(estimated)} (measure them with {{measured: SUITE}} and the suite's answers recorded "
+                           "by gate check --record; or give numbers in traffic.yaml)"))
     spec = scenario.profile(profile)
     for r in spec.routes if spec else ():
         plain = sorted({g.model for g in r.groups if g.batch_share > 0 and g.sheet.batch is None})
