@@ -164,6 +164,17 @@ def test_cli_init_without_an_owner_leaves_a_placeholder_the_docs_check_flags(tmp
                                       "name the team or person who answers for this failure")
 
 
+def test_cli_init_owner_comes_from_the_github_remote_before_the_email(repo: GitRepo) -> None:
+    repo.git("remote", "add", "origin", "git@github.com:acme-corp/support-bot.git")
+    res = gate("init", "svc", cwd=repo.path)
+    assert res.exit_code == 0, res.stderr
+    owners = {line for line in (repo.path / "svc/docs/failure-modes.md").read_text().splitlines()
+              if line.startswith("**Owner:**")}
+    assert owners == {"**Owner:** @acme-corp"}
+    assert gate("init", "other", "--owner", "@acme-corp/ml", "--force", cwd=repo.path).exit_code == 0
+    assert "**Owner:** @acme-corp/ml\n" in (repo.path / "other/docs/failure-modes.md").read_text()
+
+
 def test_cli_init_owner_that_is_not_a_handle_is_usage_error(tmp_path: Path) -> None:
     res = gate("init", tmp_path, "--owner", "the ML team")
     assert res.exit_code == 2
