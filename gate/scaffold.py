@@ -78,7 +78,7 @@ def derive_owner(directory: Path) -> str | None:
     if found:
         return f"@{found.group(1)}"
     email = git_output(start, "config", "user.email")
-    return email if email and "@" in email and " " not in email else None
+    return email if email and _OWNER.fullmatch(email) else None
 
 
 def _ignore_cache(directory: Path) -> str | None:
@@ -86,7 +86,7 @@ def _ignore_cache(directory: Path) -> str | None:
     path = directory / ".gitignore"
     try:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
-        if IGNORED in {line.strip() for line in text.splitlines()}:
+        if IGNORED.strip("/") in {line.strip().strip("/") for line in text.splitlines()}:
             return None
         sep = "" if not text or text.endswith("\n") else "\n"
         path.write_text(f"{text}{sep}# prodgate's response cache: local answers, never committed\n{IGNORED}\n",
