@@ -12,6 +12,7 @@ from typing import Any
 from gate.config import GateConfig, display_path
 from gate.context import CheckContext
 from gate.errors import ConfigError
+from gate.gitref import toplevel
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 
 from .cost_budget import CostSettings, budget_findings, load_settings, suites_of
@@ -20,6 +21,7 @@ from .cost_files import BaseTree, WorkTree
 from .cost_inputs import Inputs, MeasureKey, Scenario, build_scenario
 from .cost_model import ProfileCost, project
 from .cost_prices import price_data_label
+from .cost_recorded import recorded_usage
 from .cost_report import details_of, notices, summary_of
 from .cost_tokens import Measured, measured_usage
 
@@ -36,7 +38,10 @@ class CostCheck:
         """traffic.yaml is the cost check's own input, named by gate.yaml: a broken profile is a
         configuration error (exit 2, file:line) before any check spends time or money."""
         settings = load_settings(config)
-        built = build_scenario(WorkTree(), _inputs(config, settings, display_path))
+        inputs = _inputs(config, settings, display_path)
+        # A suite's recorded usage stands in for the numbers a route would otherwise need (e.g. no maxTokens).
+        inputs = replace(inputs, measured=recorded_usage(WorkTree(), config, display_path, inputs.root))
+        built = build_scenario(WorkTree(), inputs)
         if built.problems:
             raise ConfigError(built.problems[0], lines=tuple(built.problems[1:MAX_LINES]))
         if built.scenario is not None:  # else models.yaml or a prompt is broken: run() reports it
@@ -46,8 +51,10 @@ class CostCheck:
         settings = load_settings(ctx.config)
         chosen = ctx.options.get("cost_profile") or settings.profile
         settings = replace(settings, profile=chosen)
-        measured = _measured(ctx, suites_of(ctx.config))
-        inputs = _inputs(ctx.config, settings, ctx.display, measured)
+        inputs = _inputs(ctx.config, settings, ctx.display)
+        # The recording the regression replays comes first: `gate cost`, which runs no regression, reads it too.
+        inputs = replace(inputs, measured={**_measured(ctx, suites_of(ctx.config)),
+                                           **recorded_usage(WorkTree(), ctx.config, ctx.display, inputs.root)})
         built = build_scenario(WorkTree(), inputs)
         head_scenario = built.scenario
         if built.defects and not built.problems:
@@ -94,7 +101,9 @@ class CostCheck:
         tree = BaseTree(ctx.base)
         if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
             return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})"
-        built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured={}))
+        # The base by the head's rule: its own recorded usage; a measurement of this run alone is carried over.
+        recorded = recorded_usage(tree, ctx.config, ctx.display, inputs.root)
+        built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured=recorded))
         if built.scenario is None:
             why = built.first()
             findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): {why}"))
@@ -108,8 +117,6 @@ def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | No
 
 def _inputs(config: GateConfig, settings: CostSettings, display: Any,
             measured: Mapping[MeasureKey, Measured] | None = None) -> Inputs:
-    from gate.gitref import toplevel
-
     models = config.models_path
     return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
                   settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc),

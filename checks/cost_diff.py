@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from .cost_model import ProfileCost
+from .cost_model import ProfileCost, RouteCost
 
 # A change smaller than this (USD a month) is "no change": float noise, not a decision.
 EPSILON_USD = 0.005
@@ -34,6 +35,8 @@ class RouteDelta:
     base_usd: float | None  # None: the route is new
     head_usd: float | None  # None: the route was removed
     delta_usd: float
+    # The inputs that moved, as (base, head): what a reviewer checks the change against.
+    moved: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -95,6 +98,21 @@ def diff(base: ProfileCost, head: ProfileCost) -> Diff:
         b, h = base.route(name), head.route(name)
         b_usd = b.monthly_usd if b else None
         h_usd = h.monthly_usd if h else None
-        rows.append(RouteDelta(name, b_usd, h_usd, (h_usd or 0.0) - (b_usd or 0.0)))
+        rows.append(RouteDelta(name, b_usd, h_usd, (h_usd or 0.0) - (b_usd or 0.0), moved_inputs(b, h)))
     rows.sort(key=lambda r: (-abs(r.delta_usd), r.name))
     return Diff(head.name, base.monthly_usd, head.monthly_usd, tuple(rows))
+
+
+def moved_inputs(base: RouteCost | None, head: RouteCost | None) -> dict[str, tuple[Any, Any]]:
+    """Volume, tokens and models of a route that differ between base and head, as they are shown
+    (a move below the displayed precision is no move)."""
+    if base is None or head is None:
+        return {}
+    out: dict[str, tuple[Any, Any]] = {}
+    for key in ("requests_month", "input_tokens", "output_tokens"):
+        b, h = getattr(base, key), getattr(head, key)
+        if f"{b:,.0f}" != f"{h:,.0f}":
+            out[key] = (round(b, 4), round(h, 4))
+    if sorted(base.by_model) != sorted(head.by_model):
+        out["models"] = (sorted(base.by_model), sorted(head.by_model))
+    return out

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -17,10 +19,18 @@ class Files(Protocol):
 
     def read(self, path: Path, display: str) -> str | None: ...
 
+    def local(self, path: Path, display: str) -> AbstractContextManager[Path | None]:
+        """The file as a path on this machine, for readers that take one (None: it does not exist)."""
+        ...
+
 
 class WorkTree:
     def read(self, path: Path, display: str) -> str | None:
         return read_text(path, display) if path.exists() else None
+
+    @contextmanager
+    def local(self, path: Path, display: str) -> Iterator[Path | None]:
+        yield path if path.is_file() else None
 
 
 class BaseTree:
@@ -36,6 +46,19 @@ class BaseTree:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise YamlError(display, "not valid UTF-8") from None
+
+    @contextmanager
+    def local(self, path: Path, display: str) -> Iterator[Path | None]:
+        """The base's blob in a temporary file of the same name: the readers take paths (and suffixes)."""
+        rel = self.base.relpath(path)
+        data = self.base.read(rel) if rel is not None else None
+        if data is None:
+            yield None
+            return
+        with tempfile.TemporaryDirectory(prefix="prodgate-cost-") as tmp:
+            copy = Path(tmp) / path.name
+            copy.write_bytes(data)
+            yield copy
 
 
 def load_models_text(text: str, display: str) -> ModelsFile:

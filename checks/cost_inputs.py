@@ -259,22 +259,20 @@ class _Builder:
         estimate = self._estimate(prompt) if prompt is not None else None
         estimated_value = None if estimate is None else (
             estimate.input_tokens if key == "input_tokens" else estimate.output_tokens)
-        anchors = self.inputs.anchors
-        if anchors is not None:  # pricing the base: the head's measurement, moved by the prompt's change
-            anchor = anchors.get((suite, key))
-            if anchor is not None:
-                measured, head_estimate = anchor
-                shift = 0.0
-                if key == "input_tokens" and head_estimate is not None and estimated_value is not None:
-                    shift = estimated_value - head_estimate
-                label = f"measured: suite {suite} on the head, adjusted for the base prompt"
-                return Tokens(Dist.fixed(max(measured.mean + shift, 0.0)), label)
-        else:
-            found = self.inputs.measured.get((suite, key))
-            if found is not None:
+        found = self.inputs.measured.get((suite, key))
+        if found is not None:
+            if self.inputs.anchors is None and not found.recording:
+                # Measured by this run alone: the base has no such measurement, so it borrows this one.
                 self.anchors[(suite, key)] = (found, estimated_value)
-                cases = f" ({found.cases} cases)" if found.cases else ""
-                return Tokens(Dist.fixed(found.mean), f"measured: suite {suite}{cases}")
+            return Tokens(Dist.fixed(found.mean), found.label(suite))
+        anchor = (self.inputs.anchors or {}).get((suite, key))
+        if anchor is not None:  # pricing the base: the head's measurement, moved by the prompt's change
+            measured, head_estimate = anchor
+            shift = 0.0
+            if key == "input_tokens" and head_estimate is not None and estimated_value is not None:
+                shift = estimated_value - head_estimate
+            label = f"measured: suite {suite} on the head, adjusted for the base prompt"
+            return Tokens(Dist.fixed(max(measured.mean + shift, 0.0)), label)
         if prompt is None:
             self.problems.append(f"{self.where(spec, key)}: suite {suite!r} is not measured yet and neither it nor "
                                  "the route names a prompt to estimate tokens from: add `prompt:` to the route")

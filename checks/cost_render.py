@@ -48,6 +48,7 @@ def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = (
         return ""
     diff = details.get("diff")
     base_routes: Mapping[str, float] = {}
+    moved = {r["name"]: r.get("moved") or {} for r in (diff or {}).get("routes", [])}
     lines: list[str] = []
     if diff:
         lines.append(f"**{inline(diff['sentence'], 500)}** (profile {inline(str(chosen))})")
@@ -63,8 +64,10 @@ def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = (
     for r in head["routes"]:
         base = base_routes.get(r["name"])
         change = _change(r["monthly_usd"] - base) if base is not None else ("new" if diff else "")
-        cells = [r["name"], _models(r), f"{r['requests_month']:,.0f}",
-                 f"{_tokens(r['input_tokens'])} / {_tokens(r['output_tokens'])}",
+        m = moved.get(r["name"], {})
+        cells = [r["name"], _was(m, "models", _models(r)), _was(m, "requests_month", f"{r['requests_month']:,.0f}"),
+                 f"{_was(m, 'input_tokens', _tokens(r['input_tokens']))} / "
+                 f"{_was(m, 'output_tokens', _tokens(r['output_tokens']))}",
                  money(base) if base is not None else "–", money(r["monthly_usd"]), change, money(r["per_1k_usd"])]
         lines.append(_row(cells))
     for r in (diff or {}).get("routes", []):
@@ -80,6 +83,29 @@ def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = (
         notes.append("\\* estimated from the prompt file (no measured usage yet).")
     lines += ["", "<sub>" + " ".join(notes) + "</sub>"]
     return "\n".join(lines) + "\n"
+
+
+_LABELS = {"models": "model", "requests_month": "requests/mo", "input_tokens": "input tokens",
+           "output_tokens": "output tokens"}
+
+
+def _shown(key: str, value: Any) -> str:
+    return ", ".join(map(str, value)) if key == "models" else f"{value:,.0f}"
+
+
+def _was(moved: Mapping[str, Any], key: str, now: str) -> str:
+    """A cell as "base → head" when that input moved, else as it is."""
+    return f"{_shown(key, moved[key][0])} → {now}" if key in moved else now
+
+
+def moved_lines(details: Mapping[str, Any]) -> list[str]:
+    """One line per route whose inputs moved: "answer: input tokens 74 → 148; requests/mo 1,200 → 1,500"."""
+    out = []
+    for r in (details.get("diff") or {}).get("routes", []):
+        parts = [f"{_LABELS[k]} {_shown(k, b)} → {_shown(k, h)}" for k, (b, h) in (r.get("moved") or {}).items()]
+        if parts:
+            out.append(f"  {r['name']}: {'; '.join(parts)}")
+    return out
 
 
 def _change(delta: float) -> str:
@@ -126,6 +152,8 @@ def text_breakdown(details: Mapping[str, Any], only: str | None = None) -> str:
         out.append(f"by model: {models}")
         if p["name"] in diffs:
             out.append(diffs[p["name"]]["sentence"])
+            if p["name"] == details.get("profile"):
+                out += moved_lines(details)
         out.append("")
     base = details.get("base") or {}
     if not base.get("compared"):
@@ -134,5 +162,6 @@ def text_breakdown(details: Mapping[str, Any], only: str | None = None) -> str:
     for src in details.get("token_sources") or []:
         out.append(f"tokens: {src}")
     if details.get("estimated"):
-        out.append("* estimated: no measured usage (run the regression check, or give numbers in traffic.yaml)")
+        out.append("* estimated: no measured usage (name a suite, {measured: SUITE}, and record it with "
+                   "gate check --record; or give numbers in traffic.yaml)")
     return no_workflow_commands(terminal_text("\n".join(out))) + "\n"

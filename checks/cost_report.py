@@ -62,7 +62,8 @@ def _diff(d: Diff) -> dict[str, Any]:
         "profile": d.profile, "base_usd": _r(d.base_usd), "head_usd": _r(d.head_usd), "delta_usd": _r(d.delta_usd),
         "delta_pct": None if d.delta_pct is None else round(d.delta_pct, 2), "sentence": d.sentence(),
         "routes": [{"name": r.name, "base_usd": None if r.base_usd is None else _r(r.base_usd),
-                    "head_usd": None if r.head_usd is None else _r(r.head_usd), "delta_usd": _r(r.delta_usd)}
+                    "head_usd": None if r.head_usd is None else _r(r.head_usd), "delta_usd": _r(r.delta_usd),
+                    "moved": {k: list(v) for k, v in r.moved.items()}}
                    for r in d.routes],
     }
 
@@ -111,8 +112,8 @@ def notices(scenario: Scenario, profile: str) -> list[Finding]:
     estimated = _estimated(scenario, profile)
     if estimated:
         out.append(Finding(Severity.NOTICE, f"tokens estimated from the prompt file, not measured: "
-                           f"{', '.join(estimated)} (the regression check measures them; or give numbers in "
-                           "traffic.yaml)"))
+                           f"{', '.join(estimated)} (measure them with {{measured: SUITE}} and the suite's answers recorded "
+                           "by gate check --record; or give numbers in traffic.yaml)"))
     spec = scenario.profile(profile)
     for r in spec.routes if spec else ():
         plain = sorted({g.model for g in r.groups if g.batch_share > 0 and g.sheet.batch is None})

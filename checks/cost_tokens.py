@@ -52,6 +52,13 @@ def _max_tokens(parameters: Mapping[str, Any], model_params: Mapping[str, Any]) 
 class Measured:
     mean: float
     cases: int
+    recording: str = ""  # the cassette the usage was read from ("": the regression run of this gate check)
+
+    def label(self, suite: str) -> str:
+        cases = f"{self.cases} cases" if self.cases else ""
+        where = f"recorded in {self.recording}" if self.recording else ""
+        detail = " ".join(p for p in (cases, where) if p)
+        return f"measured: suite {suite}" + (f" ({detail})" if detail else "")
 
 
 def measured_usage(details: Mapping[str, Any] | None, suite: str, key: str) -> Measured | None:

@@ -106,10 +106,27 @@ def completeness(ms: ModeSection, opts: DocsOptions) -> list[Finding]:
         why = placeholder(f.text, [f.label, f.name, *FIELD_ALIASES.get(f.name, ())])
         if why:
             findings.append(Finding(Severity.ERROR, f"'{s.title}': {f.label} {why}", ms.file, f.line))
-        elif f.name == "owner" and opts.check_owners and not owners(f.text, f.hrefs):
-            findings.append(Finding(Severity.ERROR, f"'{s.title}': owner {f.text[:60]!r} is not a @handle, "
-                                    "@org/team or email address", ms.file, f.line))
+        elif f.name == "owner":
+            found = owners(f.text, f.hrefs)
+            if opts.check_owners and not found:
+                findings.append(Finding(Severity.ERROR, f"'{s.title}': owner {f.text[:60]!r} is not a @handle, "
+                                        "@org/team or email address", ms.file, f.line))
+            elif found and all(placeholder_owner(o) for o in found):
+                findings.append(Finding(Severity.ERROR, f"'{s.title}': owner {found[0]} is a template placeholder: "
+                                        "name the team or person who answers for this failure", ms.file, f.line))
     return findings
+
+
+# Words a template puts where an owner goes; a real org, team or mailbox is never just one of them.
+_PLACEHOLDER_PARTS = frozenset({"org", "team", "user", "username", "owner", "handle", "someone", "somebody",
+                                "name", "me", "you", "example", "company", "my-org", "my-team"})
+
+
+def placeholder_owner(owner: str) -> bool:
+    """Whether an owner (@org/team, @user, email) is a template's stand-in, e.g. @your-org/your-team."""
+    name = owner.lower()
+    parts = name.split("@", 1)[0:1] if not name.startswith("@") else name[1:].split("/")
+    return any(p.startswith("your") or p in _PLACEHOLDER_PARTS for p in parts if p)
 
 
 def is_complete(ms: ModeSection, opts: DocsOptions) -> bool:

@@ -22,6 +22,10 @@ class RegressionCheck:
         parse_config(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        if ctx.options.get("validate"):
+            from .regression_dataset import validation_result
+
+            return validation_result(ctx)
         from .regression_baseline import load_baseline
         from .regression_execute import run_suites
         from .regression_report import build_result

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
@@ -18,6 +18,10 @@ from gate.schemas import _registry, load_schema
 from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml, read_text
 
 from .regression_config import MetricSpec, parse_metric, schema_value
+
+if TYPE_CHECKING:
+    from gate.context import CheckContext
+    from gate.report import CheckResult
 
 RESERVED = ("id", "expected", "metadata", "assert")
 MAX_DATASET_BYTES = 200 * 1024 * 1024
@@ -218,3 +222,21 @@ def test_data_cases(rows: list[dict[str, Any]], lines: list[int]) -> list[Case]:
         case_id = str(row["id"]) if "id" in row else f"row-{i + 1}"
         out.append(Case(case_id, dict(row), row.get("expected"), {}, (), lines[i] if i < len(lines) else 1))
     return out
+
+
+def validation_result(ctx: CheckContext) -> CheckResult:
+    """`gate validate`'s regression row: every suite's prompt and dataset read and checked exactly as
+    `gate check` reads them (a defect is a finding at file:line, exit 1), and no case sent to a model."""
+    from gate.report import CheckResult, Status
+
+    from .regression_config import parse_config
+    from .regression_suites import SuiteLoader
+
+    loader = SuiteLoader(ctx, parse_config(ctx.config))
+    suites = loader.load()
+    if loader.findings:
+        return CheckResult("regression", Status.FAIL, f"{len(loader.findings)} defect(s) in the suites' files",
+                           findings=tuple(loader.findings))
+    cases = sum(len(s.cases) for s in suites)
+    return CheckResult("regression", Status.PASS, f"{len(suites)} suite(s), {cases} case(s) valid; "
+                       "not run (gate check runs them)", metrics={"suites": len(suites), "cases": cases})

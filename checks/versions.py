@@ -43,7 +43,8 @@ def compare_versions(
     findings: list[Finding] = []
     rows: list[dict[str, Any]] = []
     if not base.available:
-        severity = Severity.NOTICE if base.repo_root is None else Severity.WARNING
+        # Outside git, or before the first commit, every prompt is new: nothing to compare is no risk.
+        severity = Severity.NOTICE if base.repo_root is None or base.head is None else Severity.WARNING
         if prompts:
             findings.append(Finding(severity, f"prompt versions not compared with the base ref: {base.reason}"))
         return findings, rows

@@ -162,13 +162,16 @@ def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, github_ou
 @cli.command()
 @common_options
 def validate(**kwargs: Any) -> None:
-    """Validate gate.yaml with every section, prompt files, models.yaml and secrets: the schema check alone."""
+    """Validate gate.yaml with every section, prompt files, models.yaml, secrets and the regression datasets.
+
+    Nothing is sent to a model: the schema check, and the regression suites' files read as `gate check` reads them."""
     from gate.run import run_gate
 
     if kwargs["only"] or kwargs["skip"]:
-        raise click.UsageError("gate validate runs the schema check alone: --only and --skip do not apply "
-                               "(use gate check --only ...)")
-    sys.exit(run_gate(run_options(kwargs, only=("schema",), skip=(), prepare_all=True)))
+        raise click.UsageError("gate validate runs the schema check and reads the regression suites: --only and "
+                               "--skip do not apply (use gate check --only ...)")
+    sys.exit(run_gate(run_options(kwargs, only=("schema", "regression"), skip=(), prepare_all=True,
+                                  extras={"validate": True})))
 
 
 @cli.group()
@@ -207,11 +210,13 @@ def schema_cmd(name: str | None) -> None:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("."))
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
-def init(directory: Path, force: bool) -> None:
+@click.option("--owner", help="Owner of the failure modes: @org/team, @user or an email address "
+              "(default: the origin remote's GitHub owner, else git's user.email).")
+def init(directory: Path, force: bool, owner: str | None) -> None:
     """Scaffold gate.yaml, a prompt, a dataset, a failure-mode doc and a workflow."""
     from gate.scaffold import scaffold
 
-    for line in scaffold(directory, force=force):
+    for line in scaffold(directory, force=force, owner=owner):
         click.echo(line)
 
 

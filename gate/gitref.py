@@ -25,6 +25,11 @@ def _out(cwd: Path, *args: str) -> str | None:
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 
+def git_output(cwd: Path, *args: str) -> str | None:
+    """A git command's stdout, stripped; None when git is missing or the command failed."""
+    return _out(cwd, *args)
+
+
 def toplevel(path: Path) -> Path | None:
     """The root of the git work tree path is in, if any."""
     root = _out(path, "rev-parse", "--show-toplevel")

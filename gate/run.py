@@ -6,7 +6,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,13 +134,30 @@ def update_baselines(opts: RunOptions) -> int:
     """Run the checks that keep a baseline; each one that completed writes its own file(s).
 
     A check offers this with `baseline(ctx, result) -> list[Path]`; the core never knows what a
-    baseline holds."""
+    baseline holds. The report says what was written, and stderr which files to commit."""
     report, checks, ctx = build_report(opts, only_baselines=True)
-    emit(report, opts)
-    for check in checks:
-        result = report.check(check.name)
-        if result is None or result.status in (Status.SKIP, Status.ERROR):
-            continue
-        for path in check.baseline(ctx, result):  # type: ignore[attr-defined]
-            print(f"baseline: wrote {display_path(path)}", file=sys.stderr)
+    written: dict[str, list[str]] = {}
+    try:
+        for check in checks:
+            result = report.check(check.name)
+            if result is None or result.status in (Status.SKIP, Status.ERROR):
+                continue
+            paths = check.baseline(ctx, result)  # type: ignore[attr-defined]
+            written[check.name] = [display_path(p) for p in paths]
+    finally:
+        emit(_saying_written(report, written), opts)
+    files = [f for paths in written.values() for f in paths]
+    for f in files:
+        print(f"baseline: wrote {f} — commit it", file=sys.stderr)
+    if files:
+        print(f"next: git add {' '.join(files)} && git commit (on the base branch: pull requests compare with "
+              "the committed copy)", file=sys.stderr)
     return int(ExitCode.INCOMPLETE if report.verdict is Status.ERROR else ExitCode.OK)
+
+
+def _saying_written(report: Report, written: Mapping[str, list[str]]) -> Report:
+    """A summary's first clause is the result; the rest compares it with a baseline, and a run that
+    writes the baseline compares with none: it says what it wrote instead."""
+    checks = tuple(replace(c, summary=f"{c.summary.split('; ')[0]}; wrote {', '.join(written[c.name])}")
+                   if written.get(c.name) else c for c in report.checks)
+    return replace(report, checks=checks)

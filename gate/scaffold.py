@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gate.config import display_path
 from gate.errors import ConfigError
-from gate.gitref import toplevel
+from gate.gitref import git_output, toplevel
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
 
 # Packaged names -> where they go; dot-folders cannot be package data, so they are renamed here.
 _RENAMES = {"github/workflows/gate.yml": ".github/workflows/gate.yml"}
+# The templates' owner, replaced by the real one; the docs check flags it wherever it is left.
+PLACEHOLDER_OWNER = "@your-org/your-team"
+# Response-cache files hold answers of this machine's runs: never evidence to commit.
+IGNORED = ".gate/cache/"
+_OWNER = re.compile(r"@[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)?|[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
+_GITHUB_OWNER = re.compile(r"github\.com[:/]+([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/")
 
 
 def _templates() -> list[tuple[str, bytes]]:
@@ -60,10 +67,44 @@ def _git_toplevel(directory: Path) -> Path | None:
     return toplevel(start)
 
 
-def scaffold(directory: Path, *, force: bool = False) -> list[str]:
+def derive_owner(directory: Path) -> str | None:
+    """Who owns the failure modes until someone says otherwise: the GitHub owner of the `origin`
+    remote (an @org or @user), else the git identity's email address."""
+    start = directory.resolve()
+    while not start.exists():
+        start = start.parent
+    url = git_output(start, "remote", "get-url", "origin") or ""
+    found = _GITHUB_OWNER.search(url)
+    if found:
+        return f"@{found.group(1)}"
+    email = git_output(start, "config", "user.email")
+    return email if email and _OWNER.fullmatch(email) else None
+
+
+def _ignore_cache(directory: Path) -> str | None:
+    """Adds the cache folder to the directory's .gitignore (created if needed; never twice)."""
+    path = directory / ".gitignore"
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if IGNORED.strip("/") in {line.strip().strip("/") for line in text.splitlines()}:
+            return None
+        sep = "" if not text or text.endswith("\n") else "\n"
+        path.write_text(f"{text}{sep}# prodgate's response cache: local answers, never committed\n{IGNORED}\n",
+                        encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return f"{'updated' if text else 'wrote'} {display_path(path)} (ignores {IGNORED})"
+
+
+def scaffold(directory: Path, *, force: bool = False, owner: str | None = None) -> list[str]:
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"{directory}: not a directory")
-    placed = _placed(directory, _templates())
+    if owner is not None and not _OWNER.fullmatch(owner):
+        raise ConfigError(f"--owner {owner!r}: expected @org/team, @user or an email address")
+    owner = owner or derive_owner(directory)
+    templates = [(rel, data.replace(PLACEHOLDER_OWNER.encode(), owner.encode()) if owner else data)
+                 for rel, data in _templates()]
+    placed = _placed(directory, templates)
     existing = [target for target, _ in placed if target.exists()]
     if existing and not force:
         raise ConfigError(f"{existing[0]}: already exists (use --force to overwrite"
@@ -76,5 +117,13 @@ def scaffold(directory: Path, *, force: bool = False) -> list[str]:
         except OSError as exc:
             raise ConfigError(f"{target}: cannot write: {exc.strerror or exc}") from None
         lines.append(f"wrote {display_path(target)}")
-    lines.append(f"next: gate check -c {display_path(directory / 'gate.yaml')}")
+    ignored = _ignore_cache(directory)
+    if ignored:
+        lines.append(ignored)
+    docs = display_path(directory / "docs" / "failure-modes.md")
+    if owner:
+        lines.append(f"owner of every failure mode in {docs}: {owner} (change it there if that is wrong)")
+    else:
+        lines.append(f"todo: {docs}: replace {PLACEHOLDER_OWNER} with a real owner (or run gate init --owner)")
+    lines.append(f"next: gate check -c {display_path(directory / 'gate.yaml')}, then commit every file written")
     return lines

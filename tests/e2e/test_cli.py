@@ -115,6 +115,89 @@ def test_cli_init_scaffold_passes_check_in_new_repo(repo: GitRepo) -> None:
     assert check.json()["verdict"] == "pass"
 
 
+def test_cli_init_then_check_passes_before_the_first_commit(repo: GitRepo) -> None:
+    res = gate("init", cwd=repo.path)
+    assert res.exit_code == 0, res.stderr
+    assert "owner of every failure mode in docs/failure-modes.md: dev@example.com" in res.stdout
+    assert res.stdout.splitlines()[-1] == "next: gate check -c gate.yaml, then commit every file written"
+    check = gate_subprocess("check", "--format", "json", cwd=repo.path)
+    assert check.exit_code == 0, check.stdout + check.stderr
+    report = check.json()
+    assert report["verdict"] == "pass"
+    checks = {c["name"]: c for c in report["checks"]}
+    assert sorted(checks["regression"]["details"]["suites"]) == ["assistant", "examples"]
+    assert [f["severity"] for f in checks["schema"]["findings"]] == ["notice"]
+    assert "**Owner:** dev@example.com" in (repo.path / "docs/failure-modes.md").read_text()
+
+
+def test_cli_init_in_a_repository_with_commits_passes_check(repo: GitRepo) -> None:
+    repo.write("app.py", "print('hi')\n")
+    repo.commit("app")
+    assert gate("init", cwd=repo.path).exit_code == 0
+    check = gate_subprocess("check", "--format", "json", cwd=repo.path)
+    assert check.exit_code == 0, check.stdout + check.stderr
+    assert check.json()["verdict"] == "pass", [c["summary"] for c in check.json()["checks"]]
+
+
+def test_cli_init_ignores_the_cache_once_in_an_existing_gitignore(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("node_modules/")
+    res = gate("init", tmp_path, "--owner", "@acme/ml")
+    assert res.exit_code == 0, res.stderr
+    assert f"updated {tmp_path / '.gitignore'} (ignores .gate/cache/)" in res.stdout.splitlines()
+    assert gate("init", tmp_path, "--force", "--owner", "@acme/ml").exit_code == 0
+    lines = (tmp_path / ".gitignore").read_text().splitlines()
+    assert lines[0] == "node_modules/" and lines.count(".gate/cache/") == 1
+
+
+def test_cli_init_without_an_owner_leaves_a_placeholder_the_docs_check_flags(tmp_path: Path) -> None:
+    env = {"GIT_CONFIG_GLOBAL": str(tmp_path / "none"), "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(tmp_path)}
+    folder = tmp_path / "svc"
+    res = gate("init", folder, env=env)
+    assert res.exit_code == 0, res.stderr
+    assert f"todo: {folder / 'docs/failure-modes.md'}: replace @your-org/your-team with a real owner " \
+           "(or run gate init --owner)" in res.stdout.splitlines()
+    docs = gate("check", "-c", folder / "gate.yaml", "--only", "docs", "--format", "json", env=env)
+    assert docs.exit_code == 1, docs.stdout + docs.stderr
+    findings = docs.json()["checks"][0]["findings"]
+    assert len(findings) == 9 and {f["file"] for f in findings} == {str(folder / "docs/failure-modes.md")}
+    assert findings[0]["message"] == ("'Provider outage': owner @your-org/your-team is a template placeholder: "
+                                      "name the team or person who answers for this failure")
+
+
+def test_cli_init_owner_comes_from_the_github_remote_before_the_email(repo: GitRepo) -> None:
+    repo.git("remote", "add", "origin", "git@github.com:acme-corp/support-bot.git")
+    res = gate("init", "svc", cwd=repo.path)
+    assert res.exit_code == 0, res.stderr
+    owners = {line for line in (repo.path / "svc/docs/failure-modes.md").read_text().splitlines()
+              if line.startswith("**Owner:**")}
+    assert owners == {"**Owner:** @acme-corp"}
+    assert gate("init", "other", "--owner", "@acme-corp/ml", "--force", cwd=repo.path).exit_code == 0
+    assert "**Owner:** @acme-corp/ml\n" in (repo.path / "other/docs/failure-modes.md").read_text()
+
+
+def test_cli_init_owner_that_is_not_a_handle_is_usage_error(tmp_path: Path) -> None:
+    res = gate("init", tmp_path, "--owner", "the ML team")
+    assert res.exit_code == 2
+    assert res.stderr == "error: --owner 'the ML team': expected @org/team, @user or an email address\n"
+    assert not (tmp_path / "gate.yaml").exists()
+
+
+def test_cli_baseline_update_says_what_it_wrote_and_what_to_commit(repo: GitRepo) -> None:
+    assert gate("init", cwd=repo.path).exit_code == 0
+    repo.commit("scaffold")
+    res = gate("baseline", "update", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    regression = res.json()["checks"][0]
+    assert regression["summary"] == "4/4 cases pass (100.0%) in 2 suite(s); wrote .gate/baseline.json"
+    assert "no baseline" not in res.stdout + res.stderr
+    assert res.stderr.splitlines()[-2:] == [
+        "baseline: wrote .gate/baseline.json — commit it",
+        "next: git add .gate/baseline.json && git commit (on the base branch: pull requests compare with the "
+        "committed copy)"]
+    assert json.loads((repo.path / ".gate/baseline.json").read_text())
+    assert repo.git("status", "--porcelain") == "?? .gate/"
+
+
 def test_cli_init_refuses_to_overwrite(tmp_path: Path) -> None:
     (tmp_path / "gate.yaml").write_text("version: 1\n")
     res = gate("init", tmp_path)
@@ -146,7 +229,7 @@ def test_cli_init_in_a_subfolder_puts_the_workflow_at_the_repository_root(repo: 
     assert not (repo.path / "services/bot/.github").exists()
     workflow = (repo.path / ".github/workflows/gate.yml").read_text()
     assert "config: services/bot/gate.yaml" in workflow
-    assert res.stdout.splitlines()[-1] == "next: gate check -c services/bot/gate.yaml"
+    assert res.stdout.splitlines()[-1] == "next: gate check -c services/bot/gate.yaml, then commit every file written"
     repo.commit("scaffold")
     check = gate_subprocess("check", "-c", "services/bot/gate.yaml", "--format", "json", cwd=repo.path)
     assert check.exit_code == 0, check.stdout + check.stderr
@@ -156,6 +239,41 @@ def test_cli_validate_refuses_only_and_skip() -> None:
     res = gate("validate", "-c", EXAMPLE / "gate.yaml", "--only", "docs", cwd=REPO)
     assert res.exit_code == 2
     assert "--only and --skip do not apply" in res.stderr
+
+
+DATASET_GATE = """version: 1
+prompts: ["*.prompt.yml"]
+regression:
+  target: {http: {url: "http://127.0.0.1:9/answer"}}
+  suites:
+    - {name: faq, prompt: ask.prompt.yml, dataset: faq.jsonl}
+"""
+ASK = "name: Ask\nmodel: openai/gpt-4o-mini\nmessages:\n  - {role: user, content: '{{q}}'}\n"
+
+
+def test_cli_validate_reports_a_dataset_defect_at_its_line_without_running(repo: GitRepo) -> None:
+    repo.write("gate.yaml", DATASET_GATE)
+    repo.write("ask.prompt.yml", ASK)
+    repo.write("faq.jsonl", '{"id": "a", "q": "Hi?"}\n{"q": "No id?"}\n')
+    res = gate("validate", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    assert checks["schema"]["status"] == "pass"
+    assert checks["regression"]["status"] == "fail"
+    assert [(f["file"], f["line"], f["message"]) for f in checks["regression"]["findings"]] == [
+        ("faq.jsonl", 2, "$: 'id' is required")]
+
+
+def test_cli_validate_reads_valid_suites_and_sends_nothing(repo: GitRepo) -> None:
+    repo.write("gate.yaml", DATASET_GATE)  # the target's port has no server: a request would fail the run
+    repo.write("ask.prompt.yml", ASK)
+    repo.write("faq.jsonl", '{"id": "a", "q": "Hi?"}\n{"id": "b", "q": "Bye?"}\n')
+    res = gate("validate", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    regression = {c["name"]: c for c in res.json()["checks"]}["regression"]
+    assert (regression["status"], regression["summary"]) == ("pass", "1 suite(s), 2 case(s) valid; not run "
+                                                                     "(gate check runs them)")
+    assert "usage_by_suite" not in regression["details"]
 
 
 def test_cli_validate_checks_every_section_of_gate_yaml(tmp_path: Path) -> None:

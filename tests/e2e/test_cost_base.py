@@ -80,7 +80,8 @@ def test_cost_example_uses_regression_measured_usage(repo: GitRepo) -> None:
     answer = checks["cost"]["details"]["profiles"][0]["routes"][0]
     assert answer["name"] == "answer"
     assert answer["input_tokens"] == {"value": pytest.approx(usage["input_tokens"]["mean"], abs=1e-3),
-                                      "source": f"measured: suite answers ({usage['cases']} cases)", "estimated": False}
+                                      "source": f"measured: suite answers ({usage['cases']} cases recorded in "
+                                                f"cassettes/support-bot.jsonl)", "estimated": False}
     assert "tokens estimated" not in checks["cost"]["summary"]
     # Measured on both sides alike: nothing changed, so nothing moved.
     assert checks["cost"]["details"]["diff"]["sentence"].startswith("Monthly cost will not change")

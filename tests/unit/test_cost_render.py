@@ -82,3 +82,24 @@ def test_render_text_breakdown_filters_profile() -> None:
     assert "profile peak (30 days/month): $900/mo" in text and "profile expected" not in text
     assert "prices: genai-prices 0.2.3 bundled snapshot" in text
     assert "answer" in text and "100*" in text
+
+
+def test_render_diff_records_only_inputs_that_moved_visibly() -> None:
+    base = ProfileCost("p", 30, 1000.0, 10.0, (RouteCost("a", 1000.0, 10.0, 10.0, {"small": 10.0}, 100.2, 10.0),),
+                       {"small": 10.0})
+    head = ProfileCost("p", 30, 1500.0, 30.0, (RouteCost("a", 1500.0, 30.0, 20.0, {"large": 30.0}, 100.4, 25.0),),
+                       {"large": 30.0})
+    assert diff(base, head).routes[0].moved == {"requests_month": (1000.0, 1500.0), "output_tokens": (10.0, 25.0),
+                                                "models": (["small"], ["large"])}
+    assert diff(base, base).routes[0].moved == {}
+
+
+def test_render_moved_inputs_read_base_to_head_in_markdown_and_text() -> None:
+    details = _details("answer")
+    details["diff"]["routes"][0]["moved"] = {"models": [["small"], ["m"]], "requests_month": [800, 1000],
+                                             "input_tokens": [60, 100]}
+    md = markdown_details(details, [])
+    assert r"| answer | small → m | 800 → 1,000 | 60 → 100\* / 10 | \$200 | \$300 | \+\$100 | \$300 |" in md
+    text = text_breakdown(details).splitlines()
+    sentence = text.index("Monthly cost will increase by $100 (+50.0%), $200 -> $300")
+    assert text[sentence + 1] == "  answer: model small → m; requests/mo 800 → 1,000; input tokens 60 → 100"

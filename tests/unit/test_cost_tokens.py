@@ -54,3 +54,10 @@ def test_tokens_measured_usage_reads_the_regression_contract_tolerantly() -> Non
     assert measured_usage(details, "other", "input_tokens") is None
     assert measured_usage({"usage_by_suite": []}, "s", "input_tokens") is None
     assert measured_usage(None, "s", "input_tokens") is None
+
+
+def test_measured_label_names_cases_and_the_recording() -> None:
+    assert Measured(74.2, 60, "cassettes/bot.jsonl").label("answers") == \
+        "measured: suite answers (60 cases recorded in cassettes/bot.jsonl)"
+    assert Measured(74.2, 12).label("answers") == "measured: suite answers (12 cases)"
+    assert Measured(74.2, 0).label("answers") == "measured: suite answers"

@@ -234,6 +234,25 @@ def test_docs_owner_that_is_not_a_handle_or_email(repo: GitRepo) -> None:
                                    "owner 'The ML team' is not a @handle, @org/team or email address")
 
 
+@pytest.mark.parametrize("owner", ["@your-org/your-team", "@org/team", "you@example.com", "@acme/your-team"])
+def test_docs_placeholder_owner_is_one_finding_at_its_line(repo: GitRepo, owner: str) -> None:
+    text = document(hallucination={"owner": owner})
+    setup(repo, text)
+    result = run(repo)
+    f = only(result)
+    assert result.status is Status.FAIL
+    assert (f.line, f.message) == (line_of(text, f"**Owner:** {owner}"), "'Hallucination / ungrounded answer': "
+                                   f"owner {owner} is a template placeholder: name the team or person who "
+                                   "answers for this failure")
+
+
+@pytest.mark.parametrize("owner", ["@acme/ml-platform", "@octocat", "oncall@acme.example", "@your-org/x or @acme/ml"])
+def test_docs_real_owner_passes(repo: GitRepo, owner: str) -> None:
+    setup(repo, document(hallucination={"owner": owner}))
+    result = run(repo)
+    assert (result.status, result.findings) == (Status.PASS, ())
+
+
 def test_docs_missing_document_points_at_gate_init(repo: GitRepo) -> None:
     setup(repo, None, "docs:\n  failure_modes: docs/fm.md\n")
     result = run(repo)

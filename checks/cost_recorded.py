@@ -1,0 +1,143 @@
+"""Measured tokens from a commit's own files: the usage recorded in the cassette each suite replays from.
+
+`gate cost` runs no regression, and the base commit is never run at all; both still read the same
+recording `gate check` replays. The requests are built exactly as the regression check builds them and
+looked up by their cassette key, so a stale line (an old prompt's answer, a judge's grade) never counts
+and the mean is the one the regression run measures from the same file."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+from gate.errors import GateError
+from gate.prompts import PromptFile
+from gate.providers.keys import request_key
+from gate.yamlfile import YamlError, parse_yaml
+
+from .cost_files import Files
+from .cost_tokens import Measured
+
+MeasureKey = tuple[str, str]
+KEYS = ("input_tokens", "output_tokens")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str | None
+    prompt: Path | None
+    dataset: Path | None
+    target: Any
+    repeats: int
+
+
+def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], str],
+                   root: Path | None) -> dict[MeasureKey, Measured]:
+    """(suite, key) -> the mean recorded usage of the suite's requests, for every suite that replays
+    from a cassette holding them. Anything unreadable is left out: the regression check reports it.
+    root: the repository a dataset's json_schema files must be in."""
+    if config.section("regression") is None:
+        return {}
+    root = root or config.root
+    from .regression_config import parse_config
+
+    try:
+        cfg = parse_config(config)
+    except GateError:
+        return {}
+    specs = [_Spec(s.name, s.prompt, s.dataset, s.target or cfg.target, s.repeats or cfg.repeats)
+             for s in cfg.suites] if cfg.suites is not None else [
+        _Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
+    out: dict[MeasureKey, Measured] = {}
+    cassettes: dict[Path, tuple[str, dict[str, dict[str, Any]]] | None] = {}
+    for spec in specs:
+        target = spec.target if isinstance(spec.target, dict) else {}
+        if not isinstance(target.get("replay"), str):
+            continue
+        path = (config.root / target["replay"]).resolve()
+        if not path.is_relative_to(root.resolve()):
+            continue  # evidence is a file of the repository under review, nothing else
+        if path not in cassettes:
+            cassettes[path] = _cassette(files, path, display(path))
+        cassette = cassettes[path]
+        found = _suite_usage(files, spec, cassette, display, root) if cassette is not None else None
+        if found is not None:
+            name, usage = found
+            out.update({(name, key): m for key, m in usage.items()})
+    return out
+
+
+def _cassette(files: Files, path: Path, shown: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+    from gate.providers.cassette import read_cassette
+    from gate.providers.spec import TargetError
+
+    try:
+        with files.local(path, shown) as local:
+            return (shown, read_cassette(local, shown)) if local is not None else None
+    except (TargetError, YamlError):
+        return None
+
+
+def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[str, Any]]],
+                 display: Callable[[Path], str], root: Path) -> tuple[str, dict[str, Measured]] | None:
+    from .regression_suites import Suite
+
+    prompt = _prompt(files, spec.prompt, display) if spec.prompt is not None else None
+    if spec.prompt is not None and prompt is None:
+        return None
+    cases = _cases(files, spec, prompt, display, root)
+    if not cases:
+        return None
+    # The name the regression check gives the suite (SuiteLoader): its own, its prompt's, its dataset's stem.
+    name = spec.name or (prompt.name if prompt is not None else Path(display(spec.dataset or Path("suite"))).stem)
+    shown, entries = cassette
+    suite = Suite(name, "", tuple(cases), prompt, spec.target, (), spec.repeats, 1)
+    values: dict[str, list[int]] = {key: [] for key in KEYS}
+    recorded_cases = 0
+    for case in cases:
+        hit = False
+        for request in suite.requests_for(case):
+            usage = _usage(entries.get(request_key(request)))
+            for key in KEYS:
+                if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool):
+                    values[key].append(usage[key])
+                    hit = True
+        recorded_cases += hit
+    return name, {key: Measured(statistics.fmean(v), recorded_cases, shown) for key, v in values.items() if v}
+
+
+def _usage(item: dict[str, Any] | None) -> dict[str, Any]:
+    response = (item or {}).get("response")
+    usage = response.get("usage") if isinstance(response, dict) else None
+    return usage if isinstance(usage, dict) else {}
+
+
+def _prompt(files: Files, path: Path, display: Callable[[Path], str]) -> PromptFile | None:
+    shown = display(path)
+    try:
+        text = files.read(path, shown)
+        doc = parse_yaml(text, shown) if text is not None else None
+    except YamlError:
+        return None
+    return PromptFile(path, doc) if doc is not None and isinstance(doc.data, dict) else None
+
+
+def _cases(files: Files, spec: _Spec, prompt: PromptFile | None, display: Callable[[Path], str],
+           root: Path) -> list[Any]:
+    from .regression_dataset import load_dataset, test_data_cases
+
+    if spec.dataset is None:
+        if prompt is None:
+            return []
+        rows = prompt.test_data
+        return test_data_cases(rows, [prompt.doc.locate(("testData", i)).line for i in range(len(rows))])
+    shown = display(spec.dataset)
+    try:
+        with files.local(spec.dataset, shown) as local:
+            return load_dataset(local, shown, root)[0] if local is not None else []
+    except YamlError:
+        return []
