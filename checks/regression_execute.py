@@ -15,8 +15,10 @@ from gate.context import CheckContext
 from gate.errors import CheckIncomplete, ConfigError
 from gate.providers.base import Provider, ProviderError, Request, Response
 from gate.providers.limits import Limits, RateLimiter, using
+from gate.report import Finding
 
 from .regression_config import RegressionConfig
+from .regression_evidence import Evidence, Replay
 from .regression_judge import DEFAULT_JUDGE_MODEL, JudgeSpec, judge_request, judged, spec_for
 from .regression_metrics import Outcome, Score, evaluate
 from .regression_pricing import case_cost
@@ -32,6 +34,17 @@ class RunInfo:
     cache_hits: int = 0
     judge_requests: int = 0
     recorded: list[str] = field(default_factory=list)
+    left_out: list[tuple[str, Finding]] = field(default_factory=list)  # (suite, why its cases were not compared)
+    unmeasured: list[str] = field(default_factory=list)  # suites left with no case at all
+    tracked_cache: int = 0  # cache files tracked by git, never read
+
+
+class CassetteDefects(Exception):
+    """A cassette with lines the replay cannot use: findings at those lines (the check fails, nothing runs)."""
+
+    def __init__(self, display: str, defects: Sequence[Any]) -> None:
+        super().__init__(f"{display}: {len(defects)} defective line(s)")
+        self.display, self.defects = display, list(defects)
 
 
 def _kind(spec: Mapping[str, Any]) -> str:
@@ -49,6 +62,16 @@ class Targets:
         self.recorders: dict[Path, Any] = {}
         self.caches: list[Any] = []
         self._models: Any = None
+        self._tracked: frozenset[Path] | None = None
+
+    def tracked(self) -> frozenset[Path]:
+        """Cache files git tracks, listed once per run: never read (a pull request could plant answers)."""
+        if self._tracked is None:
+            from gate.providers.cache import tracked_files
+
+            self._tracked = tracked_files(self.cfg.cache) if self.cfg.cache is not None and not self.no_cache \
+                else frozenset()
+        return self._tracked
 
     def models(self) -> Any:
         if self._models is None and self.ctx.config.models_path is not None:
@@ -63,7 +86,7 @@ class Targets:
         if key in self.built:
             return self.built[key]
         from gate.providers.cache import CachedProvider
-        from gate.providers.cassette import Recorder
+        from gate.providers.cassette import Recorder, ReplayProvider
         from gate.providers.factory import TargetUnavailable, build_provider
         from gate.providers.spec import TargetError
 
@@ -82,8 +105,12 @@ class Targets:
             raise CheckIncomplete(f"regression: {exc}") from None
         except TargetError as exc:
             raise self.ctx.config.error(list(at), str(exc)) from None
+        if isinstance(provider, ReplayProvider) and provider.defects:
+            raise CassetteDefects(provider.display, provider.defects)
         if "replay" not in source and self.cfg.cache is not None:
-            cached = CachedProvider(provider, self.cfg.cache, enabled=not self.no_cache and not self.record)
+            enabled = not self.no_cache and not self.record
+            cached = CachedProvider(provider, self.cfg.cache, enabled=enabled,
+                                    tracked=self.tracked() if enabled else frozenset())
             self.caches.append(cached)
             provider = cached
         if record_to is not None:
@@ -104,8 +131,30 @@ class Targets:
         return out
 
     @property
+    def tracked_count(self) -> int:
+        """Tracked cache files a cache of this run would have read (0 when nothing read the cache)."""
+        return len(self._tracked or ())
+
+    @property
     def cache_hits(self) -> int:
         return sum(int(c.hits) for c in self.caches)
+
+    def replay(self, provider: Provider, live: Mapping[str, Any] | None, suite: str) -> Replay | None:
+        """What a replayed answer of `provider` must match: the producers a live run of `live` could answer
+        with. None when the provider does not replay (live, or re-recording)."""
+        from gate.providers.cassette import ReplayProvider
+        from gate.providers.factory import model_producers
+        from gate.providers.spec import TargetError
+
+        if not isinstance(provider, ReplayProvider):
+            return None
+        expected: tuple[Mapping[str, Any], ...] | None = None
+        if live is not None:
+            try:
+                expected = tuple(model_producers(str(live["model"]), self.models()))
+            except TargetError:
+                expected = None  # no model a live run could call: nothing to compare the recordings with
+        return Replay(provider.display, expected, provider.recorded(suite))
 
 
 class _SharedRecorder:
@@ -119,9 +168,10 @@ class _SharedRecorder:
 
     def complete(self, request: Request) -> Response:
         from gate.providers.cassette import entry
+        from gate.providers.keys import producer
 
         response = self.provider.complete(request)
-        item = entry(request, response, str(self.provider.identity().get("model") or "unknown"))
+        item = entry(request, response, producer(self.provider.identity(), response.answered_by))
         with self.recorder.lock:
             self.recorder.entries[item["key"]] = item
         return response
@@ -164,6 +214,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
     groups: dict[str, tuple[Provider, list[Key], list[Request]]] = {}
     chosen: list[list[int]] = []
     requests_of: dict[Key, Request] = {}
+    replays: dict[int, Replay | None] = {}
+    evidence = Evidence()
     for si, suite in enumerate(suites):
         idx = [ci for ci, c in enumerate(suite.cases) if shard is None or shard_of(suite.name, c.id, shard[1]) == shard[0]]
         chosen.append(idx)
@@ -174,6 +226,7 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
                               "(model, http, command, python or replay) or give the prompt file a `model:`")
         live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
         provider = targets.get(suite.target, ["regression", "target"], live)
+        replays[si] = targets.replay(provider, live, suite.name)
         key = json.dumps(suite.target, sort_keys=True)
         group = groups.setdefault(key, (provider, [], []))
         for ci in idx:
@@ -185,6 +238,10 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
     for provider, keys, reqs in groups.values():
         info.requests += len(reqs)
         results.update(zip(keys, _run(ctx, cfg, provider, reqs, "regression"), strict=True))
+    for (si, ci, _r), res in results.items():
+        evidence.note(si, ci, res, replays.get(si))
+    # A case with a repeat that is not evidence is left out whole: its other repeats would skew it.
+    results = {k: v for k, v in results.items() if (k[0], k[1]) not in evidence.gaps}
     _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in results.values()],
                  [r.message for r in results.values() if isinstance(r, ProviderError)][:1], "request")
     outcomes = {k: _outcome(r, case_cost(r, (*suites[k[0]].metrics, *suites[k[0]].cases[k[1]].asserts),
@@ -197,15 +254,25 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
         for m in (*suite.metrics, *case.asserts):
             if not m.scored:
                 scores[(si, ci, r)].append(evaluate(m, outcome, case.variables))
-    _judge_all(ctx, cfg, targets, suites, outcomes, scores, info)
+    _judge_all(ctx, cfg, targets, suites, outcomes, scores, info, evidence)
     _deepeval_all(ctx, cfg, targets, suites, outcomes, scores)
     info.recorded = targets.save()
     info.cache_hits = targets.cache_hits
-    # 3. Cases.
+    info.tracked_cache = targets.tracked_count
+    # 3. Cases: those whose answers are evidence for this target; the others are one finding per suite.
     out: list[SuiteResult] = []
     for si, suite in enumerate(suites):
+        left = evidence.left_out(si)
+        gap = evidence.finding(si, suite.name, len(chosen[si]))
+        if gap is not None:
+            info.left_out.append((suite.name, gap))
+        if chosen[si] and len(left) == len(chosen[si]):
+            info.unmeasured.append(suite.name)
+            continue
         cases: list[CaseResult] = []
         for ci in chosen[si]:
+            if ci in left:
+                continue
             case = suite.cases[ci]
             keys = [(si, ci, r) for r in range(suite.repeats)]
             reps: list[RepeatResult] = [repeat_result(outcomes[k], scores[k]) for k in keys]
@@ -225,8 +292,10 @@ def _threshold(cfg: RegressionConfig, suite: Suite, name: str, own: float | None
 
 
 def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suites: Sequence[Suite],
-               outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]], info: RunInfo) -> None:
+               outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]], info: RunInfo,
+               evidence: Evidence) -> None:
     groups: dict[str, tuple[Provider, list[tuple[Key, str, JudgeSpec, float]], list[Request]]] = {}
+    replays: dict[str, Replay | None] = {}
     for (si, ci, r), outcome in outcomes.items():
         suite, case = suites[si], suites[si].cases[ci]
         for m in (*suite.metrics, *case.asserts):
@@ -241,12 +310,17 @@ def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suite
             key = json.dumps(target, sort_keys=True)
             if key not in groups:
                 groups[key] = (targets.get(target, ["regression", "judge"], live), [], [])
+                replays[key] = targets.replay(groups[key][0], live, suite.name)
             groups[key][1].append(((si, ci, r), m.name, spec, threshold))
             groups[key][2].append(judge_request(spec, case.variables, outcome.content, params={},
                                                 case_id=f"{suite.name}/{case.id}"))
-    for provider, items, reqs in groups.values():
+    for key, (provider, items, reqs) in groups.items():
         info.judge_requests += len(reqs)
         answers = _run(ctx, cfg, provider, reqs, "regression judge")
+        judged_ok = [not evidence.note(k[0], k[1], res, replays[key], judge=True)
+                     for (k, *_), res in zip(items, answers, strict=True)]
+        items = [i for i, ok in zip(items, judged_ok, strict=True) if ok]
+        answers = [a for a, ok in zip(answers, judged_ok, strict=True) if ok]
         _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in answers],
                      [r.message for r in answers if isinstance(r, ProviderError)][:1], "judge request")
         for (k, name, spec, threshold), res in zip(items, answers, strict=True):
