@@ -85,8 +85,8 @@ def describe(who: Mapping[str, Any], other: Mapping[str, Any] | None = None) -> 
     name = str(who.get("model") or who.get("provider") or "an unknown producer")
     if other is None:
         return name
-    extra = [f"{key} {canonical(who.get(key))}" if key == "params" else f"{key} {who.get(key)}"
-             for key in ("provider", "host", "params") if who.get(key) != other.get(key)]
+    extra = [f"{key} unknown" if who.get(key) is None else f"{key} {canonical(who.get(key))}" if key == "params"
+             else f"{key} {who.get(key)}" for key in ("provider", "host", "params") if who.get(key) != other.get(key)]
     return f"{name} ({', '.join(extra)})" if extra and who.get("model") == other.get("model") else name
 
 

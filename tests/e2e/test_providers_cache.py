@@ -16,6 +16,7 @@ from gate.providers.base import Category, ChatMessage, ProviderError, Request, R
 from gate.providers.cache import CachedProvider
 from gate.providers.cassette import Defect, Recorder, ReplayProvider, read_cassette
 from gate.providers.executor import run_all
+from gate.providers.keys import producer
 from gate.providers.openai import OpenAIProvider
 from gate.providers.pycall import PythonProvider
 from gate.providers.spec import TargetError
@@ -59,6 +60,35 @@ def test_cache_key_changes_with_model_params_and_repeat(tmp_path: Path) -> None:
     assert len(list(folder.rglob("*.json"))) == 25
 
 
+def test_cache_file_of_another_producer_not_read(tmp_path: Path) -> None:
+    # A file at the right key whose producer is another model (planted, or written by hand) is asked again.
+    with serve() as srv:
+        cached = CachedProvider(model(srv.url), tmp_path / "cache")
+        request = asks(1)[0]
+        cached.complete(request)
+        path = cached.path_for(request)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["producer"]["model"] == "fake" and data["format"] == 2
+        data["producer"]["model"] = "gpt-4.1"
+        data["response"]["content"] = "planted"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        again = cached.complete(request)
+        assert again.content == "You said: question 0" and not again.cached and len(srv.requests) == 2
+        assert cached.complete(request).producer == producer(cached.identity())
+
+
+def test_cache_tracked_file_never_read_nor_overwritten(tmp_path: Path) -> None:
+    with serve() as srv:
+        first = CachedProvider(model(srv.url), tmp_path / "cache")
+        request = asks(1)[0]
+        first.complete(request)
+        path = first.path_for(request)
+        kept = path.read_text(encoding="utf-8")
+        tracked = CachedProvider(model(srv.url), tmp_path / "cache", tracked=frozenset({path.resolve()}))
+        assert not tracked.complete(request).cached and len(srv.requests) == 2
+        assert path.read_text(encoding="utf-8") == kept and tracked.hits == 0
+
+
 def test_cache_failures_not_cached_and_disabled_bypasses(tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     with serve(Behaviour(faults=[Fault("status", status=500)])) as srv:
@@ -90,6 +120,7 @@ from gate.models import ModelConfig
 from gate.providers.base import ChatMessage, Request
 from gate.providers.cache import CachedProvider
 from gate.providers.executor import run_all
+from gate.providers.keys import producer
 from gate.providers.openai import OpenAIProvider
 cfg = ModelConfig(name="m", provider="openai-compatible", model="fake", base_url={url!r} + "/v1")
 reqs = [Request(messages=(ChatMessage("user", f"question {{i}}"),)) for i in range(150)]

@@ -200,7 +200,8 @@ def test_regression_replay_cost_models_yaml_price_else_recorded_model_id(tmp_pat
                         variables={"country": country}, case_id=f"capitals/{country.lower()}")
         answer = Response(capital, Usage(input_tokens=1000, output_tokens=100), model="gpt-4o-mini",
                           answered_by=answered_by)
-        entries.append(entry(asked, answer, "fake-model"))
+        entries.append(entry(asked, answer, {"provider": "openai-compatible", "model": "fake-model", "host": None,
+                                             "params": {}}))
     write_cassette(tmp_path / "c.jsonl", entries)
     res = gate("check", "-c", config, "--only", "regression", "--format", "json")
     assert res.exit_code == 0, res.stdout + res.stderr
