@@ -106,7 +106,7 @@ class Targets:
         except TargetError as exc:
             raise self.ctx.config.error(list(at), str(exc)) from None
         if isinstance(provider, ReplayProvider) and provider.defects:
-            raise CassetteDefects(provider.display, provider.defects)
+            raise CassetteDefects(self.ctx.display(provider.path), provider.defects)
         if "replay" not in source and self.cfg.cache is not None:
             enabled = not self.no_cache and not self.record
             cached = CachedProvider(provider, self.cfg.cache, enabled=enabled,
@@ -154,7 +154,7 @@ class Targets:
                 expected = tuple(model_producers(str(live["model"]), self.models()))
             except TargetError:
                 expected = None  # no model a live run could call: nothing to compare the recordings with
-        return Replay(provider.display, expected, provider.recorded(suite))
+        return Replay(self.ctx.display(provider.path), expected, provider.recorded(suite))
 
 
 class _SharedRecorder:

@@ -14,7 +14,7 @@ from tests.conftest import EXAMPLE, GitRepo, gate
 from tests.servers.openai_fake import Behaviour, serve
 
 RERECORD = "run `gate check --record` and commit the cassette"
-CASSETTE = "cassettes/support-bot.jsonl"
+CASSETTE = "bot/cassettes/support-bot.jsonl"
 
 
 def _example(repo: GitRepo) -> Path:
@@ -98,9 +98,27 @@ def test_regression_prompt_edited_without_rerecording_one_finding_per_suite_no_s
         f"cases have no recording for the current prompt: {RERECORD}); estimated from the prompt instead"]
 
 
+def test_regression_merge_of_shards_keeps_the_left_out_findings(repo: GitRepo, tmp_path: Path) -> None:
+    bot = _example(repo)
+    _edit(bot / "prompts" / "answer.prompt.yml", "Keep answers under 120 words.", "Keep answers under 80 words.")
+    repo.commit("not re-recorded")
+    parts = []
+    for i in (1, 2):
+        parts.append(tmp_path / f"shard-{i}.json")
+        shard = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--base-ref", "main", "--shard",
+                     f"{i}/2", "--report-json", parts[-1])
+        assert shard.exit_code == 1, shard.stdout + shard.stderr
+    res = gate("merge", *parts, "-c", bot / "gate.yaml", "--base-ref", "main", "--format", "json")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = _check(res)
+    assert check["status"] == "fail" and check["summary"].startswith("Support answer: ")
+    gaps = [f["message"] for f in check["findings"] if f["file"] == CASSETTE]
+    assert len(gaps) == 4 and all("have no recording for the current prompt" in g for g in gaps)
+
+
 def test_regression_cassette_without_producers_fails_closed(repo: GitRepo) -> None:
     bot = _example(repo)
-    path = bot / CASSETTE
+    path = bot.parent / CASSETTE
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     path.write_text("".join(json.dumps({k: v for k, v in x.items() if k != "producer"}) + "\n" for x in lines),
                     encoding="utf-8")
@@ -116,7 +134,7 @@ def test_regression_cassette_without_producers_fails_closed(repo: GitRepo) -> No
 
 def test_regression_judge_recorded_with_another_model_is_not_evidence(repo: GitRepo) -> None:
     bot = _example(repo)
-    path = bot / CASSETTE
+    path = bot.parent / CASSETTE
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     for x in lines:
         if x["producer"]["model"] == "openai/gpt-4o":
