@@ -84,7 +84,6 @@ class RegressionCheck:
         return render_details(result.details)
 
 
-
 def provenance(result: CheckResult) -> CheckResult:
     """Says where the answers came from, from `details.run` (also after `gate merge`): cases left out because
     their recordings are not evidence for this target (the check fails: re-record), answers from the response
@@ -109,7 +108,8 @@ def provenance(result: CheckResult) -> CheckResult:
     elif tracked and status is Status.PASS:
         status = Status.WARN
     details = dict(result.details)
-    unmeasured = {str(f.get("suite")): str(f["message"]) for f in left_out if f.get("suite") in (run.get("unmeasured") or [])}
+    empty = run.get("unmeasured") or []
+    unmeasured = {str(f.get("suite")): str(f["message"]) for f in left_out if f.get("suite") in empty}
     if unmeasured:
         # Why a suite has no measured tokens, for the cost check's `measured: SUITE` inputs.
         details["unmeasured"] = unmeasured

@@ -295,7 +295,13 @@ def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suite
                outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]], info: RunInfo,
                evidence: Evidence) -> None:
     groups: dict[str, tuple[Provider, list[tuple[Key, str, JudgeSpec, float]], list[Request]]] = {}
-    replays: dict[str, Replay | None] = {}
+    replays: dict[tuple[str, str], Replay | None] = {}  # (target, judge model): evaluators may name other models
+
+    def replay_of(key: str, provider: Provider, spec: JudgeSpec) -> Replay | None:
+        if (key, spec.model_id) not in replays:
+            replays[(key, spec.model_id)] = targets.replay(provider, _judge_target(cfg, spec.model_id)[1], "")
+        return replays[(key, spec.model_id)]
+
     for (si, ci, r), outcome in outcomes.items():
         suite, case = suites[si], suites[si].cases[ci]
         for m in (*suite.metrics, *case.asserts):
@@ -310,15 +316,14 @@ def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suite
             key = json.dumps(target, sort_keys=True)
             if key not in groups:
                 groups[key] = (targets.get(target, ["regression", "judge"], live), [], [])
-                replays[key] = targets.replay(groups[key][0], live, suite.name)
             groups[key][1].append(((si, ci, r), m.name, spec, threshold))
             groups[key][2].append(judge_request(spec, case.variables, outcome.content, params={},
                                                 case_id=f"{suite.name}/{case.id}"))
     for key, (provider, items, reqs) in groups.items():
         info.judge_requests += len(reqs)
         answers = _run(ctx, cfg, provider, reqs, "regression judge")
-        judged_ok = [not evidence.note(k[0], k[1], res, replays[key], judge=True)
-                     for (k, *_), res in zip(items, answers, strict=True)]
+        judged_ok = [not evidence.note(k[0], k[1], res, replay_of(key, provider, spec), judge=True)
+                     for (k, _, spec, _), res in zip(items, answers, strict=True)]
         items = [i for i, ok in zip(items, judged_ok, strict=True) if ok]
         answers = [a for a, ok in zip(answers, judged_ok, strict=True) if ok]
         _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in answers],
