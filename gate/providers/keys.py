@@ -81,13 +81,19 @@ def producers(identity: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def describe(who: Mapping[str, Any], other: Mapping[str, Any] | None = None) -> str:
-    """A producer as a reviewer names it: the model id, plus whatever tells it apart from `other`."""
-    name = str(who.get("model") or who.get("provider") or "an unknown producer")
+    """A producer as a reviewer names it: the model id, plus whatever tells it apart from `other`. Each part
+    is cut short: a cassette is the checkout's, and may say anything."""
+    name = _short(who.get("model") or who.get("provider") or "an unknown producer")
     if other is None:
         return name
-    extra = [f"{key} unknown" if who.get(key) is None else f"{key} {canonical(who.get(key))}" if key == "params"
-             else f"{key} {who.get(key)}" for key in ("provider", "host", "params") if who.get(key) != other.get(key)]
+    extra = [f"{key} unknown" if who.get(key) is None else f"{key} {_short(canonical(who.get(key)))}" if key == "params"
+             else f"{key} {_short(who.get(key))}" for key in ("provider", "host", "params") if who.get(key) != other.get(key)]
     return f"{name} ({', '.join(extra)})" if extra and who.get("model") == other.get("model") else name
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def cache_key(identity: Mapping[str, Any], request: Request) -> str:

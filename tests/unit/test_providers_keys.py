@@ -87,3 +87,4 @@ def test_describe_model_alone_unless_only_the_settings_differ() -> None:
     c = producer({**OPENAI, "url": "http://localhost:8000/v1"})
     assert describe(a, c) == "gpt-4.1 (host api.openai.com)" and describe(c, a) == "gpt-4.1 (host localhost:8000)"
     assert describe({"model": "gpt-4.1"}, a) == "gpt-4.1 (provider unknown, host unknown, params unknown)"
+    assert describe({"model": "x" * 500}) == "x" * 79 + "…"
