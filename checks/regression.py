@@ -24,9 +24,10 @@ class RegressionCheck:
 
     def run(self, ctx: CheckContext) -> CheckResult:
         from .regression_baseline import load_baseline
-        from .regression_execute import CassetteDefects, run_suites
+        from .regression_execute import run_suites
         from .regression_report import build_result
         from .regression_suites import SuiteLoader
+        from .regression_targets import CassetteDefects
 
         cfg = parse_config(ctx.config)
         loader = SuiteLoader(ctx, cfg)
