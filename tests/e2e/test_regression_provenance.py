@@ -148,6 +148,20 @@ def test_regression_judge_recorded_with_another_model_is_not_evidence(repo: GitR
                            f"openai/gpt-4o: {RERECORD} (3 of 3 cases not compared)")
 
 
+def test_regression_producer_with_lone_surrogate_is_named_not_a_crash(repo: GitRepo) -> None:
+    bot = _example(repo)
+    path = bot.parent / CASSETTE
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for x in lines:
+        if x["producer"]["model"] == "openai/gpt-4o-mini":
+            x["producer"]["model"] = "gpt-\ud800"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")  # ASCII: "\ud800" escaped
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    assert _check(res)["summary"].startswith("Support answer: answers were recorded with gpt-\ufffd; the target is "
+                                             "now openai/gpt-4o-mini")
+
+
 def _live_repo(root: Path, url: str) -> Path:
     (root / "models.yaml").write_text(
         "version: 1\nmodels:\n  fake:\n    provider: openai-compatible\n    model: fake-model\n"
