@@ -23,7 +23,7 @@ from .cost_model import ProfileCost, project
 from .cost_prices import price_data_label
 from .cost_recorded import recorded_usage
 from .cost_report import details_of, notices, summary_of
-from .cost_tokens import Measured, measured_usage
+from .cost_tokens import Measured, measured_usage, unmeasured
 
 MAX_LINES = 20
 
@@ -80,6 +80,8 @@ class CostCheck:
         findings += budget_findings(settings.budget, head, base, ctx.display(ctx.config.path), ctx.config,
                                     route_lines, movers)
         findings += notices(head_scenario, chosen)
+        regression = ctx.results.get("regression")
+        findings += unmeasured(regression.details if regression else None, suites_of(ctx.config))
         metrics = _metrics(head, base, chosen_diff)
         details = details_of(head_scenario, heads, chosen, settings, diffs, bases is not None, base_reason,
                              ctx.base.ref, price_data_label())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gate.prompts import PromptFile
+from gate.report import Finding, Severity
 
 # English prose and JSON average about 4 characters per token in the GPT-4o and Claude
 # tokenizers; a tokenizer would be exact but tiktoken needs the network to fetch its tables.
@@ -74,3 +75,14 @@ def measured_usage(details: Mapping[str, Any] | None, suite: str, key: str) -> M
         return None
     cases = entry.get("cases")
     return Measured(float(mean), int(cases) if isinstance(cases, int) else 0)
+
+
+def unmeasured(details: Mapping[str, Any] | None, suites: Iterable[str]) -> list[Finding]:
+    """Why the regression check measured no tokens for a suite the cost check would read them from (its
+    answers were not evidence for the target: `details.unmeasured`), so the estimate that stands in says so."""
+    reasons = (details or {}).get("unmeasured")
+    if not isinstance(reasons, Mapping):
+        return []
+    return [Finding(Severity.NOTICE, f"measured tokens unavailable for suite {suite}: the regression check left its "
+                    f"cases out ({str(reasons[suite])[:300]}); estimated from the prompt instead")
+            for suite in suites if suite in reasons]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class RegressionCheck:
         from .regression_execute import run_suites
         from .regression_report import build_result
         from .regression_suites import SuiteLoader
+        from .regression_targets import CassetteDefects
 
         cfg = parse_config(ctx.config)
         loader = SuiteLoader(ctx, cfg)
@@ -43,7 +45,12 @@ class RegressionCheck:
                                "gate.yaml lists no `suites:`)")
         shard = ctx.options.get("shard")
         shard_ix = (int(shard[0]) - 1, int(shard[1])) if shard else None
-        results, info = run_suites(ctx, cfg, suites, shard_ix)
+        try:
+            results, info = run_suites(ctx, cfg, suites, shard_ix)
+        except CassetteDefects as exc:
+            found = tuple(Finding(Severity.ERROR, d.message, exc.display, d.line) for d in exc.defects)
+            return CheckResult(self.name, Status.FAIL, f"{len(found)} defect(s) in cassette {exc.display}: nothing "
+                               "was compared", findings=found, metrics={"failure_categories": {}})
         extra: list[Finding] = []
         if ctx.options.get("baseline"):
             baseline, note = None, "writing a new baseline (gate baseline update)"
@@ -57,7 +64,14 @@ class RegressionCheck:
             run["shard"] = f"{shard[0]}/{shard[1]}"
         if info.recorded:
             run["recorded"] = info.recorded
-        return build_result(results, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra)
+        if info.left_out:
+            run["left_out"] = [{"suite": suite, "message": f.message, "file": f.file} for suite, f in info.left_out]
+            run["unmeasured"] = info.unmeasured
+        if info.tracked_cache:
+            run["tracked_cache"] = info.tracked_cache
+            run["cache"] = ctx.display(cfg.cache) if cfg.cache is not None else ".gate/cache"
+        result = build_result(results, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra)
+        return provenance(result)
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:
         from .regression_baseline import baseline_data, write_baseline
@@ -73,3 +87,37 @@ class RegressionCheck:
         if not result.details.get("suites"):
             return ""
         return render_details(result.details)
+
+
+def provenance(result: CheckResult) -> CheckResult:
+    """Says where the answers came from, from `details.run` (also after `gate merge`): cases left out because
+    their recordings are not evidence for this target (the check fails: re-record), answers from the response
+    cache (counted in the summary), and cache files git tracks (never read: a warning)."""
+    run = result.details.get("run") or {}
+    left_out = [f for f in run.get("left_out") or [] if isinstance(f, dict)]
+    findings = [Finding(Severity.ERROR, str(f["message"]), f.get("file")) for f in left_out]
+    tracked, cache = int(run.get("tracked_cache") or 0), str(run.get("cache") or ".gate/cache")
+    if tracked:
+        findings.append(Finding(Severity.WARNING, f"{tracked} file(s) under {cache} are tracked by git and were not "
+                                "read: a committed cache could plant answers (remove them with "
+                                f"`git rm -r --cached {cache}`)", cache))
+    hits = int(run.get("cache_hits") or 0)
+    answers = int(run.get("requests") or 0) + int(run.get("judge_requests") or 0)
+    summary, status = result.summary, result.status
+    if hits:
+        summary = f"{summary}; {hits} of {max(answers, hits)} answers from the cache"
+    if findings and left_out:
+        lead = findings[0].message + (f" (+{len(left_out) - 1} more)" if len(left_out) > 1 else "")
+        summary = lead if not result.metrics.get("cases") else f"{lead}; {summary}"
+        status = Status.FAIL
+    elif tracked and status is Status.PASS:
+        status = Status.WARN
+    details = dict(result.details)
+    empty = run.get("unmeasured") or []
+    unmeasured = {str(f.get("suite")): str(f["message"]) for f in left_out if f.get("suite") in empty}
+    if unmeasured:
+        # Why a suite has no measured tokens, for the cost check's `measured: SUITE` inputs.
+        details["unmeasured"] = unmeasured
+    metrics = {**result.metrics, "cached_answers": hits}
+    return replace(result, status=status, summary=summary, findings=(*findings, *result.findings),
+                   metrics=metrics, details=details)

@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
 from gate.errors import CheckIncomplete, ConfigError
 from gate.providers.base import Provider, ProviderError, Request, Response
 from gate.providers.limits import Limits, RateLimiter, using
+from gate.report import Finding
 
 from .regression_config import RegressionConfig
+from .regression_evidence import Evidence, Replay
 from .regression_judge import DEFAULT_JUDGE_MODEL, JudgeSpec, judge_request, judged, spec_for
 from .regression_metrics import Outcome, Score, evaluate
 from .regression_pricing import case_cost
 from .regression_results import CaseResult, RepeatResult, SuiteResult, aggregate, input_text, repeat_result
 from .regression_suites import Suite, shard_of
+from .regression_targets import Targets
 
 Key = tuple[int, int, int]  # (suite, case, repeat) indexes
 
@@ -32,99 +33,13 @@ class RunInfo:
     cache_hits: int = 0
     judge_requests: int = 0
     recorded: list[str] = field(default_factory=list)
+    left_out: list[tuple[str, Finding]] = field(default_factory=list)  # (suite, why its cases were not compared)
+    unmeasured: list[str] = field(default_factory=list)  # suites left with no case at all
+    tracked_cache: int = 0  # cache files tracked by git, never read
 
 
 def _kind(spec: Mapping[str, Any]) -> str:
     return next((k for k in ("model", "http", "command", "python", "replay") if k in spec), "?")
-
-
-class Targets:
-    """Each distinct target built once, behind the response cache (live targets) or a recorder (--record)."""
-
-    def __init__(self, ctx: CheckContext, cfg: RegressionConfig) -> None:
-        self.ctx, self.cfg = ctx, cfg
-        self.record = bool(ctx.options.get("record"))
-        self.no_cache = bool(ctx.options.get("no_cache"))
-        self.built: dict[str, Provider] = {}
-        self.recorders: dict[Path, Any] = {}
-        self.caches: list[Any] = []
-        self._models: Any = None
-
-    def models(self) -> Any:
-        if self._models is None and self.ctx.config.models_path is not None:
-            from gate.models import load_models
-
-            self._models = load_models(self.ctx.config.models_path, self.ctx.display(self.ctx.config.models_path))
-        return self._models
-
-    def get(self, spec: Mapping[str, Any], at: Sequence[str | int], live: Mapping[str, Any] | None) -> Provider:
-        """The provider of spec. Under --record a replay target is replaced by `live`, its recording source."""
-        key = json.dumps(spec, sort_keys=True)
-        if key in self.built:
-            return self.built[key]
-        from gate.providers.cache import CachedProvider
-        from gate.providers.cassette import Recorder
-        from gate.providers.factory import TargetUnavailable, build_provider
-        from gate.providers.spec import TargetError
-
-        record_to: Path | None = None
-        source = spec
-        if self.record and "replay" in spec:
-            if live is None:
-                raise self.ctx.config.error(list(at), "--record: this replay target has no live source to record from "
-                                            "(a prompt file with `model:`)")
-            record_to, source = self.ctx.config.root / str(spec["replay"]), live
-        elif self.record:
-            record_to = self.cfg.record
-        try:
-            provider = build_provider(source, self.models(), self.ctx.config.root, os.environ)
-        except TargetUnavailable as exc:
-            raise CheckIncomplete(f"regression: {exc}") from None
-        except TargetError as exc:
-            raise self.ctx.config.error(list(at), str(exc)) from None
-        if "replay" not in source and self.cfg.cache is not None:
-            cached = CachedProvider(provider, self.cfg.cache, enabled=not self.no_cache and not self.record)
-            self.caches.append(cached)
-            provider = cached
-        if record_to is not None:
-            recorder = self.recorders.get(record_to)
-            if recorder is None:
-                recorder = self.recorders[record_to] = Recorder(provider, record_to, merge=True)
-            else:  # a second target recorded into the same cassette
-                recorder = _SharedRecorder(recorder, provider)
-            provider = recorder
-        self.built[key] = provider
-        return provider
-
-    def save(self) -> list[str]:
-        out = []
-        for path, recorder in sorted(self.recorders.items()):
-            recorder.save()
-            out.append(self.ctx.display(path))
-        return out
-
-    @property
-    def cache_hits(self) -> int:
-        return sum(int(c.hits) for c in self.caches)
-
-
-class _SharedRecorder:
-    """Records another provider's answers into an existing Recorder's cassette."""
-
-    def __init__(self, recorder: Any, provider: Provider) -> None:
-        self.recorder, self.provider = recorder, provider
-
-    def identity(self) -> Mapping[str, Any]:
-        return self.provider.identity()
-
-    def complete(self, request: Request) -> Response:
-        from gate.providers.cassette import entry
-
-        response = self.provider.complete(request)
-        item = entry(request, response, str(self.provider.identity().get("model") or "unknown"))
-        with self.recorder.lock:
-            self.recorder.entries[item["key"]] = item
-        return response
 
 
 def _run(ctx: CheckContext, cfg: RegressionConfig, provider: Provider, requests: list[Request],
@@ -164,6 +79,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
     groups: dict[str, tuple[Provider, list[Key], list[Request]]] = {}
     chosen: list[list[int]] = []
     requests_of: dict[Key, Request] = {}
+    replays: dict[int, Replay | None] = {}
+    evidence = Evidence()
     for si, suite in enumerate(suites):
         idx = [ci for ci, c in enumerate(suite.cases) if shard is None or shard_of(suite.name, c.id, shard[1]) == shard[0]]
         chosen.append(idx)
@@ -174,6 +91,7 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
                               "(model, http, command, python or replay) or give the prompt file a `model:`")
         live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
         provider = targets.get(suite.target, ["regression", "target"], live)
+        replays[si] = targets.replay(provider, live, suite.name)
         key = json.dumps(suite.target, sort_keys=True)
         group = groups.setdefault(key, (provider, [], []))
         for ci in idx:
@@ -185,6 +103,10 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
     for provider, keys, reqs in groups.values():
         info.requests += len(reqs)
         results.update(zip(keys, _run(ctx, cfg, provider, reqs, "regression"), strict=True))
+    for (si, ci, _r), res in results.items():
+        evidence.note(si, ci, res, replays.get(si))
+    # A case with a repeat that is not evidence is left out whole: its other repeats would skew it.
+    results = {k: v for k, v in results.items() if (k[0], k[1]) not in evidence.gaps}
     _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in results.values()],
                  [r.message for r in results.values() if isinstance(r, ProviderError)][:1], "request")
     outcomes = {k: _outcome(r, case_cost(r, (*suites[k[0]].metrics, *suites[k[0]].cases[k[1]].asserts),
@@ -197,15 +119,25 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
         for m in (*suite.metrics, *case.asserts):
             if not m.scored:
                 scores[(si, ci, r)].append(evaluate(m, outcome, case.variables))
-    _judge_all(ctx, cfg, targets, suites, outcomes, scores, info)
+    _judge_all(ctx, cfg, targets, suites, outcomes, scores, info, evidence)
     _deepeval_all(ctx, cfg, targets, suites, outcomes, scores)
     info.recorded = targets.save()
     info.cache_hits = targets.cache_hits
-    # 3. Cases.
+    info.tracked_cache = targets.tracked_count
+    # 3. Cases: those whose answers are evidence for this target; the others are one finding per suite.
     out: list[SuiteResult] = []
     for si, suite in enumerate(suites):
+        left = evidence.left_out(si)
+        gap = evidence.finding(si, suite.name, len(chosen[si]))
+        if gap is not None:
+            info.left_out.append((suite.name, gap))
+        if chosen[si] and len(left) == len(chosen[si]):
+            info.unmeasured.append(suite.name)
+            continue
         cases: list[CaseResult] = []
         for ci in chosen[si]:
+            if ci in left:
+                continue
             case = suite.cases[ci]
             keys = [(si, ci, r) for r in range(suite.repeats)]
             reps: list[RepeatResult] = [repeat_result(outcomes[k], scores[k]) for k in keys]
@@ -225,8 +157,16 @@ def _threshold(cfg: RegressionConfig, suite: Suite, name: str, own: float | None
 
 
 def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suites: Sequence[Suite],
-               outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]], info: RunInfo) -> None:
+               outcomes: Mapping[Key, Outcome], scores: dict[Key, list[Score]], info: RunInfo,
+               evidence: Evidence) -> None:
     groups: dict[str, tuple[Provider, list[tuple[Key, str, JudgeSpec, float]], list[Request]]] = {}
+    replays: dict[tuple[str, str], Replay | None] = {}  # (target, judge model): evaluators may name other models
+
+    def replay_of(key: str, provider: Provider, spec: JudgeSpec) -> Replay | None:
+        if (key, spec.model_id) not in replays:
+            replays[(key, spec.model_id)] = targets.replay(provider, _judge_target(cfg, spec.model_id)[1], "")
+        return replays[(key, spec.model_id)]
+
     for (si, ci, r), outcome in outcomes.items():
         suite, case = suites[si], suites[si].cases[ci]
         for m in (*suite.metrics, *case.asserts):
@@ -244,9 +184,13 @@ def _judge_all(ctx: CheckContext, cfg: RegressionConfig, targets: Targets, suite
             groups[key][1].append(((si, ci, r), m.name, spec, threshold))
             groups[key][2].append(judge_request(spec, case.variables, outcome.content, params={},
                                                 case_id=f"{suite.name}/{case.id}"))
-    for provider, items, reqs in groups.values():
+    for key, (provider, items, reqs) in groups.items():
         info.judge_requests += len(reqs)
         answers = _run(ctx, cfg, provider, reqs, "regression judge")
+        judged_ok = [not evidence.note(k[0], k[1], res, replay_of(key, provider, spec), judge=True)
+                     for (k, _, spec, _), res in zip(items, answers, strict=True)]
+        items = [i for i, ok in zip(items, judged_ok, strict=True) if ok]
+        answers = [a for a, ok in zip(answers, judged_ok, strict=True) if ok]
         _some_answer([r.category.value if isinstance(r, ProviderError) else None for r in answers],
                      [r.message for r in answers if isinstance(r, ProviderError)][:1], "judge request")
         for (k, name, spec, threshold), res in zip(items, answers, strict=True):

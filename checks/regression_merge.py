@@ -65,8 +65,13 @@ def merge_suites(parts: Sequence[CheckResult], config: str) -> tuple[list[SuiteR
         for key in ("requests", "judge_requests", "cache_hits"):
             run[key] += int((part.details.get("run") or {}).get(key) or 0)
         recorded.update((part.details.get("run") or {}).get("recorded") or [])
+        for key in ("left_out", "unmeasured"):  # where answers came from (regression.provenance)
+            run[key] = run.get(key, []) + list((part.details.get("run") or {}).get(key) or [])
+        for key in ("tracked_cache", "cache"):
+            run[key] = (part.details.get("run") or {}).get(key) or run.get(key)
     if recorded:
         run["recorded"] = sorted(recorded)
+    run = {k: v for k, v in run.items() if v is not None and v != []}
     return list(suites.values()), run
 
 
@@ -78,6 +83,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     from gate.run import emit, exit_code_for
     from gate.schemas import load_schema
 
+    from .regression import provenance
     from .regression_baseline import load_baseline
     from .regression_config import config_digest, parse_config
     from .regression_report import build_result
@@ -112,7 +118,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
 
     extra = [Finding(Severity.ERROR, defect, cfg.baseline_rel)] if defect else []
     suites, run = merge_suites(parts, digest)
-    merged = build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra)
+    merged = provenance(build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra))
     errors = [p for p in parts if p.status.value == "error"]
     if errors:
         merged = replace(merged, status=errors[0].status, summary=f"a shard could not complete: {errors[0].summary}")

@@ -181,11 +181,13 @@ def baseline() -> None:
 
 @baseline.command("update")
 @common_options
-def baseline_update(**kwargs: Any) -> None:
+@click.option("--no-cache", is_flag=True, help="Regression: ask every answer again, neither reading nor writing "
+              "the response cache (a baseline from cached answers says so).")
+def baseline_update(no_cache: bool, **kwargs: Any) -> None:
     """Run the checks that keep a baseline and write it (e.g. .gate/baseline.json)."""
     from gate.run import update_baselines
 
-    sys.exit(update_baselines(run_options(kwargs, extras={"baseline": True})))
+    sys.exit(update_baselines(run_options(kwargs, extras={"baseline": True, "no_cache": no_cache})))
 
 
 @cli.command("schema")

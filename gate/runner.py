@@ -88,6 +88,8 @@ def _run_one(check: Check, ctx: CheckContext, debug: bool) -> CheckResult:
     t0 = time.monotonic()
     try:
         result = _checked(check.run(ctx))
+    except ConfigError:
+        raise  # gate.yaml, or a file it names that does not exist, found wrong only when the check needs it: exit 2
     except GateError as exc:
         result = CheckResult(check.name, Status.ERROR, f"could not complete: {exc.message}")
     except Exception as exc:  # noqa: BLE001 - one check's defect must not lose the others' results

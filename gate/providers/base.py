@@ -81,6 +81,9 @@ class Response:
     answered_by: str | None = None  # the models.yaml name that answered (differs from the target after a fallback)
     attempts: int = 1  # calls it took, retries included
     ttft_s: float | None = None  # time to the first content token, for streamed answers
+    # Who produced a recorded or cached answer (keys.producer: provider, model, host, params); None for a live
+    # answer, whose producer is the target itself, and for a recording made before producers were kept.
+    producer: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # Every provider's answer passes here: what a model or an app wrote is made encodable once, for all.

@@ -1,9 +1,11 @@
 """Cassettes: recorded answers in JSONL, written by Recorder from a live run and replayed by ReplayProvider.
 
-One object per line: {"key", "case_id", "repeat", "request": {"model", "messages", "params", "variables"},
+One object per line: {"key", "case_id", "repeat", "producer": {"provider", "model", "host", "params"},
+"request": {"model", "messages", "params", "variables"},
 "response": {"content", "usage": {"input_tokens", "output_tokens"}, "latency_s", "model", "finish_reason"}}.
-`key` is keys.request_key(request): the request alone, so a cassette replays whatever target recorded it.
-Readers ignore keys they do not know.
+`key` is keys.request_key(request): the request alone; `producer` (keys.producer) says which model answered,
+so the regression check can refuse an answer recorded from another model than the target's.
+Readers ignore keys they do not know. A defective line is a Defect at its line number, never a crash.
 """
 
 from __future__ import annotations
@@ -14,15 +16,33 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
-from gate.providers.keys import plain, request_key
+from gate.providers.keys import plain, producer, request_key
 from gate.providers.spec import TargetError
 
 
-def entry(request: Request, response: Response, model: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Defect:
+    """A cassette line the replay cannot use: a finding at that line of the file."""
+
+    line: int
+    message: str
+
+
+class NotRecorded(ProviderError):
+    """The cassette holds no answer for this request: a stale or missing recording, not a provider failure."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Category.CLIENT_ERROR, message)
+
+
+def entry(request: Request, response: Response, made_by: Mapping[str, Any] | str) -> dict[str, Any]:
+    """A cassette line; `made_by` is the producer (keys.producer), or a bare model name for hand-made lines."""
+    who = plain(made_by) if isinstance(made_by, Mapping) else {"model": made_by}
     usage: dict[str, int] = {}
     for name in ("input_tokens", "output_tokens", "cached_input_tokens"):
         value = getattr(response.usage, name)
@@ -32,7 +52,9 @@ def entry(request: Request, response: Response, model: str) -> dict[str, Any]:
         "key": request_key(request),
         "case_id": request.case_id,
         "repeat": request.repeat,
-        "request": {"model": model, "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "producer": who,
+        "request": {"model": who.get("model"),
+                    "messages": [{"role": m.role, "content": m.content} for m in request.messages],
                     "params": plain(request.params), "variables": plain(request.variables)},
         "response": {"content": response.content, "usage": usage, "latency_s": round(response.latency_s, 4),
                      "model": response.model, "finish_reason": response.finish_reason,
@@ -41,32 +63,59 @@ def entry(request: Request, response: Response, model: str) -> dict[str, Any]:
 
 
 def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str, Any]]:
-    """key -> entry; the last line wins for a key recorded twice. Raises TargetError at the first bad line."""
+    """key -> entry; the last line wins for a key recorded twice. Raises TargetError at the first defect."""
+    out, defects = read_lines(path, display)
+    if defects:
+        raise TargetError(f"{display or path}:{defects[0].line}: {defects[0].message}")
+    return out
+
+
+def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
+    """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)") from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise TargetError(f"replay: cannot read cassette {shown}: {exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {}, [Defect(raw.count(b"\n", 0, exc.start) + 1, f"not UTF-8 (byte {exc.start}): {exc.reason}")]
     out: dict[str, dict[str, Any]] = {}
+    defects: list[Defect] = []
+    if text.startswith("\ufeff"):
+        defects.append(Defect(1, "starts with a byte-order mark: save the cassette as UTF-8 without one"))
+        text = text[1:]
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise TargetError(f"{shown}:{number}: not a JSON object ({exc.msg})") from exc
-        response = item.get("response") if isinstance(item, dict) else None
-        if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(response, dict) \
-                or not isinstance(response.get("content"), str):
-            raise TargetError(f"{shown}:{number}: a cassette line needs a string `key` and `response.content`")
-        latency = response.get("latency_s")
-        if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
-                                    or not math.isfinite(latency) or latency < 0):
-            raise TargetError(f"{shown}:{number}: response.latency_s must be a number of seconds, not {latency!r}"[:300])
+            defects.append(Defect(number, f"not a JSON object ({exc.msg})"))
+            continue
+        problem = _line_problem(item)
+        if problem:
+            defects.append(Defect(number, problem))
+            continue
         out[item["key"]] = item
-    return out
+    return out, defects
+
+
+def _line_problem(item: Any) -> str | None:
+    response = item.get("response") if isinstance(item, dict) else None
+    if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(response, dict) \
+            or not isinstance(response.get("content"), str):
+        return "a cassette line needs a string `key` and `response.content`"
+    latency = response.get("latency_s")
+    if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
+                                or not math.isfinite(latency) or latency < 0):
+        return f"response.latency_s must be a number of seconds, not {latency!r}"[:300]
+    if "producer" in item and not isinstance(item["producer"], dict):
+        return "producer must be an object (provider, model, host, params)"
+    return None
 
 
 def write_cassette(path: Path, entries: Iterable[Mapping[str, Any]]) -> None:
@@ -90,7 +139,12 @@ class ReplayProvider:
     def __init__(self, path: Path, display: str | None = None) -> None:
         self.path = path
         self.display = display or str(path)
-        self.entries = read_cassette(path, display)
+        self.entries, self.defects = read_lines(path, display)
+        self.case_ids = {str(e.get("case_id")) for e in self.entries.values()}
+
+    def recorded(self, suite: str) -> bool:
+        """Whether the cassette holds any answer for the suite (a case id is "suite/case")."""
+        return any(c.startswith(f"{suite}/") for c in self.case_ids)
 
     def identity(self) -> Mapping[str, Any]:
         return {"kind": "replay", "cassette": self.display}
@@ -100,8 +154,8 @@ class ReplayProvider:
         if item is None:
             case = f"case {request.case_id!r}" if request.case_id is not None else "a request"
             repeat = f" (repeat {request.repeat})" if request.repeat else ""
-            raise ProviderError(Category.CLIENT_ERROR, f"{case}{repeat} is not in cassette {self.display}: "
-                                "the request changed since it was recorded; re-record with gate check --record")
+            raise NotRecorded(f"{case}{repeat} is not in cassette {self.display}: the request changed since it was "
+                              "recorded, or it was never recorded; re-record with gate check --record")
         r = item["response"]
         u = r.get("usage") if isinstance(r.get("usage"), dict) else {}
         return Response(
@@ -113,6 +167,7 @@ class ReplayProvider:
             finish_reason=r.get("finish_reason") if isinstance(r.get("finish_reason"), str) else None,
             cached=True,
             answered_by=r.get("answered_by") if isinstance(r.get("answered_by"), str) else None,
+            producer=item.get("producer") if isinstance(item.get("producer"), dict) else None,
         )
 
 
@@ -128,16 +183,15 @@ class Recorder:
         self.lock = threading.Lock()
         self.entries: dict[str, dict[str, Any]] = {}
         if merge and path.exists():
-            self.entries.update(read_cassette(path))
-        model = provider.identity().get("model") or provider.identity().get("kind") or "unknown"
-        self.model = str(model)
+            self.entries.update(read_lines(path)[0])  # a defective line is re-recorded, not kept
+        self.target = dict(provider.identity())
 
     def identity(self) -> Mapping[str, Any]:
         return self.provider.identity()
 
     def complete(self, request: Request) -> Response:
         response = self.provider.complete(request)
-        item = entry(request, response, self.model)
+        item = entry(request, response, producer(self.target, response.answered_by))
         with self.lock:
             self.entries[item["key"]] = item
         return response
@@ -167,4 +221,5 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-__all__ = ["Recorder", "ReplayProvider", "read_cassette", "write_cassette", "entry", "messages_of"]
+__all__ = ["Defect", "NotRecorded", "Recorder", "ReplayProvider", "read_cassette", "read_lines", "write_cassette",
+           "entry", "messages_of"]

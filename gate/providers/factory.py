@@ -31,6 +31,7 @@ from gate.providers.cassette import ReplayProvider
 from gate.providers.command import CommandProvider
 from gate.providers.endpoint import HttpProvider
 from gate.providers.fallback import FallbackProvider
+from gate.providers.keys import producer
 from gate.providers.openai import OpenAIProvider
 from gate.providers.pycall import PythonProvider
 from gate.providers.spec import KINDS, TargetError, expect_timeout
@@ -103,3 +104,16 @@ def model_target(name: Any, models: ModelsFile | None, env: Mapping[str, str], *
     if len(problems) == len(links):
         raise TargetUnavailable("; ".join(problems))
     return links[0][1] if len(links) == 1 else FallbackProvider(links)
+
+
+def model_producers(name: str, models: ModelsFile | None) -> list[dict[str, Any]]:
+    """Who may answer for the model target `name` (it, then its fallbacks), as keys.producer describes the
+    answers a live run records: no key and no network needed. Raises TargetError for an unknown name."""
+    first = model_config(name, models)
+    names = models.chain(name) if models is not None and name in models.models else [name]
+    out = []
+    for n in names:
+        config = first if n == name else model_config(n, models)
+        out.append(producer({"kind": config.provider, "url": config.url, "model": config.model,
+                             "params": dict(config.params)}))
+    return out

@@ -6,6 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from gate.providers.base import Request
 
@@ -39,10 +40,63 @@ def digest(value: Any) -> str:
 
 
 def request_key(request: Request) -> str:
-    """The cassette key: the request alone, so a cassette replays whatever target recorded it."""
+    """The cassette key: the request alone. Which model answered is kept beside it (`producer`) and compared
+    with the target's, so a recording never stands in for another model's answer."""
     return digest(request_fields(request))
 
 
+def url_host(url: Any) -> str | None:
+    """The host (and an explicit port) of a base URL, never its credentials or path."""
+    if not isinstance(url, str) or not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    return f"{host}:{port}" if port is not None else host or None
+
+
+def producer(identity: Mapping[str, Any], answered_by: str | None = None) -> dict[str, Any]:
+    """Who produced an answer, from a provider's identity: provider, model id, base URL host and parameters
+    for a model; the kind and its spec for an app target. Behind a fallback chain, the link that answered."""
+    if identity.get("kind") == "fallback":
+        chain = [link for link in identity.get("chain") or [] if isinstance(link, Mapping)]
+        link = next((x for x in chain if x.get("name") == answered_by), chain[0] if chain else {})
+        return producer(link)
+    if "model" in identity:
+        return {"provider": identity.get("kind"), "model": identity.get("model"), "host": url_host(identity.get("url")),
+                "params": plain(identity.get("params") or {})}
+    app: dict[str, Any] = plain({"provider": identity.get("kind"),
+                                 **{k: v for k, v in identity.items() if k not in ("kind", "name")}})
+    return app
+
+
+def producers(identity: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every producer that may answer for a target: each link of a fallback chain, else the target itself."""
+    if identity.get("kind") == "fallback":
+        return [producer(link) for link in identity.get("chain") or [] if isinstance(link, Mapping)]
+    return [producer(identity)]
+
+
+def describe(who: Mapping[str, Any], other: Mapping[str, Any] | None = None) -> str:
+    """A producer as a reviewer names it: the model id, plus whatever tells it apart from `other`. Each part
+    is cut short: a cassette is the checkout's, and may say anything."""
+    name = _short(who.get("model") or who.get("provider") or "an unknown producer")
+    if other is None:
+        return name
+    extra = [f"{key} unknown" if who.get(key) is None else f"{key} {_short(canonical(who.get(key)))}" if key == "params"
+             else f"{key} {_short(who.get(key))}" for key in ("provider", "host", "params") if who.get(key) != other.get(key)]
+    return f"{name} ({', '.join(extra)})" if extra and who.get("model") == other.get("model") else name
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def cache_key(identity: Mapping[str, Any], request: Request) -> str:
-    """The response-cache key: the target's identity as well, so two models never share an answer."""
+    """The response-cache key: the target's whole identity (kind, URL, model, parameters) as well, so two
+    models, two servers or two settings never share an answer."""
     return digest({"v": 1, "target": plain(identity), "request": request_fields(request)})

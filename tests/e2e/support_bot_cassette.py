@@ -1,6 +1,7 @@
 """Writes the support-bot example's cassette: realistic answers and judge grades for every request the
 regression check makes, keyed exactly as the check keys them (it builds the requests with the check's
-own code). Run it after changing the example's prompts or datasets (or, with --init, gate init's):
+own code), each labelled with the producer a live run would record: the prompt's model from models.yaml,
+and the judge's. Run it after changing the example's prompts or datasets (or, with --init, gate init's):
 
     python tests/e2e/support_bot_cassette.py [EXAMPLE_DIR | --init]
 
@@ -22,12 +23,13 @@ from prodgate_checks.regression_suites import SuiteLoader
 from gate.config import load_config
 from gate.context import CheckContext
 from gate.gitref import resolve_base
+from gate.models import load_models
 from gate.providers.base import Request, Response, Usage
 from gate.providers.cassette import entry, write_cassette
+from gate.providers.factory import model_producers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "support-bot"
 CASSETTE = "cassettes/support-bot.jsonl"
-ANSWER_MODEL, JUDGE_MODEL = "openai/gpt-4o-mini", "openai/gpt-4o"
 
 # Cases the recorded model gets wrong, so the example's numbers are not all 100%.
 UNSURE = {"answers/vat-2", "answers/ip-allowlist-1", "answers/gdpr-2", "answers/scaling-2"}
@@ -93,20 +95,25 @@ def build(example: Path = EXAMPLE, overrides: Mapping[str, str] | None = None) -
     ctx = CheckContext(config, resolve_base(example))
     cfg = parse_config(config)
     suites = SuiteLoader(ctx, cfg).load()
+    models = load_models(config.models_path, "models.yaml") if config.models_path else None
     entries: dict[str, dict[str, Any]] = {}
     for suite in suites:
+        assert suite.prompt is not None and suite.prompt.model, f"{suite.name}: the prompt names no model"
+        answerer = model_producers(suite.prompt.model, models)[0]
         for case in suite.cases:
             key = f"{suite.name}/{case.id}"
             answer = (overrides or {}).get(key) or INIT_ANSWERS.get(str(case.variables.get("question"))) \
                 or default_answer(key, case.variables)
             for request in suite.requests_for(case):
-                e = entry(request, _response(request, answer, ANSWER_MODEL), ANSWER_MODEL)
+                e = entry(request, _response(request, answer, answerer["model"]), answerer)
                 entries[e["key"]] = e
                 for m in suite.metrics:
                     if m.kind not in ("llm", "uses"):
                         continue
-                    judge = judge_request(spec_for(m.kind, m.value), case.variables, answer, params={}, case_id=key)
-                    g = entry(judge, _response(judge, grade(answer, case.variables), JUDGE_MODEL), JUDGE_MODEL)
+                    spec = spec_for(m.kind, m.value)
+                    judge = judge_request(spec, case.variables, answer, params={}, case_id=key)
+                    grader = model_producers(spec.model_id, models)[0]
+                    g = entry(judge, _response(judge, grade(answer, case.variables), grader["model"]), grader)
                     entries[g["key"]] = g
     return list(entries.values())
 

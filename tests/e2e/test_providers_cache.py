@@ -14,8 +14,9 @@ from servers.openai_fake import Behaviour, Fault, serve
 from gate.models import ModelConfig
 from gate.providers.base import Category, ChatMessage, ProviderError, Request, Response
 from gate.providers.cache import CachedProvider
-from gate.providers.cassette import Recorder, ReplayProvider, read_cassette
+from gate.providers.cassette import Defect, Recorder, ReplayProvider, read_cassette
 from gate.providers.executor import run_all
+from gate.providers.keys import producer
 from gate.providers.openai import OpenAIProvider
 from gate.providers.pycall import PythonProvider
 from gate.providers.spec import TargetError
@@ -59,6 +60,35 @@ def test_cache_key_changes_with_model_params_and_repeat(tmp_path: Path) -> None:
     assert len(list(folder.rglob("*.json"))) == 25
 
 
+def test_cache_file_of_another_producer_not_read(tmp_path: Path) -> None:
+    # A file at the right key whose producer is another model (planted, or written by hand) is asked again.
+    with serve() as srv:
+        cached = CachedProvider(model(srv.url), tmp_path / "cache")
+        request = asks(1)[0]
+        cached.complete(request)
+        path = cached.path_for(request)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        assert data["producer"]["model"] == "fake" and data["format"] == 2
+        data["producer"]["model"] = "gpt-4.1"
+        data["response"]["content"] = "planted"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        again = cached.complete(request)
+        assert again.content == "You said: question 0" and not again.cached and len(srv.requests) == 2
+        assert cached.complete(request).producer == producer(cached.identity())
+
+
+def test_cache_tracked_file_never_read_nor_overwritten(tmp_path: Path) -> None:
+    with serve() as srv:
+        first = CachedProvider(model(srv.url), tmp_path / "cache")
+        request = asks(1)[0]
+        first.complete(request)
+        path = first.path_for(request)
+        kept = path.read_text(encoding="utf-8")
+        tracked = CachedProvider(model(srv.url), tmp_path / "cache", tracked=frozenset({path.resolve()}))
+        assert not tracked.complete(request).cached and len(srv.requests) == 2
+        assert path.read_text(encoding="utf-8") == kept and tracked.hits == 0
+
+
 def test_cache_failures_not_cached_and_disabled_bypasses(tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     with serve(Behaviour(faults=[Fault("status", status=500)])) as srv:
@@ -90,6 +120,7 @@ from gate.models import ModelConfig
 from gate.providers.base import ChatMessage, Request
 from gate.providers.cache import CachedProvider
 from gate.providers.executor import run_all
+from gate.providers.keys import producer
 from gate.providers.openai import OpenAIProvider
 cfg = ModelConfig(name="m", provider="openai-compatible", model="fake", base_url={url!r} + "/v1")
 reqs = [Request(messages=(ChatMessage("user", f"question {{i}}"),)) for i in range(150)]
@@ -109,7 +140,7 @@ def test_cache_two_runs_at_once_never_leave_half_files(tmp_path: Path) -> None:
     files = list(folder.rglob("*"))
     entries = [f for f in files if f.is_file()]
     assert len(entries) == 150 and not [f for f in entries if f.name.startswith(".tmp-")]
-    assert all(json.loads(f.read_text())["format"] == 1 for f in entries)
+    assert all(json.loads(f.read_text())["format"] == 2 for f in entries)
 
 
 def test_recorder_cassette_replayed_without_server(tmp_path: Path) -> None:
@@ -123,6 +154,9 @@ def test_recorder_cassette_replayed_without_server(tmp_path: Path) -> None:
     assert first["request"] == {"model": "fake", "messages": [{"role": "user", "content": "question 0"}],
                                 "params": {}, "variables": {}}
     assert first["response"]["content"] == "You said: question 0"
+    host = srv.url.split("//", 1)[1].split("/", 1)[0]
+    assert first["producer"] == {"provider": "openai-compatible", "model": "fake", "host": host,
+                                 "params": {"temperature": 0}}
     assert first["response"]["usage"] == {"input_tokens": 2, "output_tokens": 4}
     assert isinstance(first["response"]["latency_s"], float)
     replayed = run_all(ReplayProvider(cassette), asks(12))  # the server is gone
@@ -141,27 +175,44 @@ def test_replay_unknown_request_error_names_case(tmp_path: Path) -> None:
     assert missing.message.startswith("case 'c0' (repeat 2) is not in cassette cassettes/faq.jsonl")
 
 
-def test_replay_bad_line_target_error_with_line_number(tmp_path: Path) -> None:
+def test_replay_bad_line_defect_with_line_number_good_lines_kept(tmp_path: Path) -> None:
     cassette = tmp_path / "bad.jsonl"
     good = json.dumps({"key": "k1", "response": {"content": "hi"}})
-    cassette.write_text(f"{good}\n\n{{not json\n", encoding="utf-8")
+    cassette.write_text(f"{good}\n\n{{not json\n[]\n", encoding="utf-8")
+    replay = ReplayProvider(cassette, display="bad.jsonl")
+    assert [d.line for d in replay.defects] == [3, 4] and list(replay.entries) == ["k1"]
+    assert replay.defects[0].message.startswith("not a JSON object")
+    assert replay.defects[1].message == "a cassette line needs a string `key` and `response.content`"
     with pytest.raises(TargetError, match=r"^bad.jsonl:3: not a JSON object"):
-        ReplayProvider(cassette, display="bad.jsonl")
-    cassette.write_text('{"key": "k1", "response": {"text": "hi"}}\n', encoding="utf-8")
-    with pytest.raises(TargetError, match=r"bad.jsonl:1: a cassette line needs a string `key` and `response.content`"):
-        ReplayProvider(cassette, display="bad.jsonl")
+        read_cassette(cassette, "bad.jsonl")
     with pytest.raises(TargetError, match="cassette none.jsonl does not exist"):
         ReplayProvider(tmp_path / "none.jsonl", display="none.jsonl")
 
 
-@pytest.mark.parametrize("latency", ['"slow"', "[1]", "true", "NaN", "-1"])
-def test_replay_bad_latency_target_error_with_line_number(tmp_path: Path, latency: str) -> None:
+@pytest.mark.parametrize(("latency", "message"), [
+    ('"slow"', "response.latency_s must be a number of seconds, not 'slow'"),
+    ("[1]", "response.latency_s must be a number of seconds, not [1]"),
+    ("true", "response.latency_s must be a number of seconds, not True"),
+    ("NaN", "response.latency_s must be a number of seconds, not nan"),
+    ("-1", "response.latency_s must be a number of seconds, not -1"),
+])
+def test_replay_bad_latency_defect_at_its_line(tmp_path: Path, latency: str, message: str) -> None:
     cassette = tmp_path / "bad.jsonl"
     good = json.dumps({"key": "k1", "response": {"content": "hi", "latency_s": 0.5}})
     cassette.write_text(f'{good}\n{{"key": "k2", "response": {{"content": "hi", "latency_s": {latency}}}}}\n',
                         encoding="utf-8")
-    with pytest.raises(TargetError, match=r"^bad.jsonl:2: response.latency_s must be a number of seconds, not "):
-        ReplayProvider(cassette, display="bad.jsonl")
+    assert ReplayProvider(cassette, display="bad.jsonl").defects == [Defect(2, message)]
+
+
+def test_replay_bom_and_invalid_utf8_are_defects_at_their_line(tmp_path: Path) -> None:
+    cassette = tmp_path / "bad.jsonl"
+    good = json.dumps({"key": "k1", "response": {"content": "hi"}}).encode()
+    cassette.write_bytes(b"\xef\xbb\xbf" + good + b"\n")
+    assert ReplayProvider(cassette).defects == [
+        Defect(1, "starts with a byte-order mark: save the cassette as UTF-8 without one")]
+    cassette.write_bytes(good + b"\n" + good.replace(b"hi", b"h\xffi") + b"\n")
+    [defect] = ReplayProvider(cassette).defects
+    assert defect.line == 2 and defect.message.startswith("not UTF-8")
 
 
 def test_recorder_merge_keeps_other_entries_replace_does_not(tmp_path: Path) -> None:

@@ -63,14 +63,18 @@ def test_regression_dataset_defect_is_a_finding_exit_1(tmp_path: Path) -> None:
     assert [(f["file"], f["line"], f["message"]) for f in check["findings"]] == [("d.jsonl", 2, "$: 'id' is required")]
 
 
-def test_regression_replay_nothing_recorded_exit_3(tmp_path: Path) -> None:
-    # An empty cassette: no request has an answer, so there is no verdict to give.
+def test_regression_replay_never_recorded_suite_is_a_finding_exit_1(tmp_path: Path) -> None:
+    # An empty cassette: the suite was never recorded. That is the finding, not a transport failure (exit 3).
     config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - prompt: p.prompt.yml\n      dataset: d.jsonl\n")
     res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
-    assert res.exit_code == 3
+    assert res.exit_code == 1, res.stdout + res.stderr
     check = res.json()["checks"][0]
-    assert check["status"] == "error"
-    assert "transport.client_error" in check["summary"] and "not in cassette c.jsonl" in check["summary"]
+    assert check["status"] == "fail" and check["metrics"]["failure_categories"] == {}
+    [finding] = check["findings"]
+    assert (finding["file"], finding["message"]) == ("c.jsonl", "p: never recorded: c.jsonl holds no answer for this "
+                                                     "suite: run `gate check --record` and commit the cassette "
+                                                     "(1 of 1 cases not compared)")
+    assert check["summary"] == finding["message"]
 
 
 @pytest.mark.parametrize(("baseline", "problem"), [
@@ -163,16 +167,41 @@ def test_regression_dataset_json_schema_file_missing_finding_at_line(tmp_path: P
         "d.jsonl", 1, "case a: assert[0]: json_schema gone.json: file not found")
 
 
-def test_regression_cassette_bad_latency_names_cassette_line_no_crash(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("line", "message"), [
+    (json.dumps({"key": "K", "response": {"content": "ok", "latency_s": "slow"}}),
+     "response.latency_s must be a number of seconds, not 'slow'"),
+    (json.dumps({"key": "K", "response": {"content": "ok", "latency_s": -0.5}}),
+     "response.latency_s must be a number of seconds, not -0.5"),
+    ("[]", "a cassette line needs a string `key` and `response.content`"),
+    ("\ufeff" + json.dumps({"key": "K", "response": {"content": "ok"}}),
+     "starts with a byte-order mark: save the cassette as UTF-8 without one"),
+])
+def test_regression_cassette_defect_is_a_finding_at_its_line_exit_1(tmp_path: Path, line: str, message: str) -> None:
     config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - dataset: d.jsonl\n")
     key = request_key(Request(variables={"q": "hi"}, case_id="d/a"))
-    (tmp_path / "c.jsonl").write_text(json.dumps({"key": key, "response": {"content": "ok", "latency_s": "slow"}})
-                                      + "\n", encoding="utf-8")
+    (tmp_path / "c.jsonl").write_text(line.replace("K", key) + "\n", encoding="utf-8")
     res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
-    assert res.exit_code == 3, res.stdout + res.stderr
+    assert res.exit_code == 1, res.stdout + res.stderr
     check = res.json()["checks"][0]
-    assert check["status"] == "error" and "crashed" not in check["summary"]
-    assert "c.jsonl:1: response.latency_s must be a number of seconds, not 'slow'" in check["summary"]
+    assert check["status"] == "fail" and check["summary"] == "1 defect(s) in cassette c.jsonl: nothing was compared"
+    assert [(f["file"], f["line"], f["message"]) for f in check["findings"]] == [("c.jsonl", 1, message)]
+
+
+def test_regression_cassette_invalid_utf8_is_a_finding_exit_1(tmp_path: Path) -> None:
+    config = _repo(tmp_path, "  target: {replay: c.jsonl}\n  suites:\n    - dataset: d.jsonl\n")
+    (tmp_path / "c.jsonl").write_bytes(b'{"key": "k", "response": {"content": "ok"}}\n{"key": "\xff"}\n')
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    [finding] = res.json()["checks"][0]["findings"]
+    assert (finding["file"], finding["line"]) == ("c.jsonl", 2) and finding["message"].startswith("not UTF-8")
+
+
+def test_regression_missing_cassette_exit_2_at_gate_yaml_line(tmp_path: Path) -> None:
+    config = _repo(tmp_path, "  target: {replay: gone.jsonl}\n  suites:\n    - dataset: d.jsonl\n")
+    res = gate_subprocess("check", "-c", config, "--only", "regression", cwd=tmp_path)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.splitlines()[0].startswith("error: gate.yaml:3:")
+    assert "cassette gone.jsonl does not exist" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.mark.parametrize(("tail", "line", "message"), [

@@ -87,10 +87,20 @@ def test_regression_live_record_then_replay_offline(server: FakeOpenAI, tmp_path
     lines = (tmp_path / "cassettes" / "capitals.jsonl").read_text(encoding="utf-8").splitlines()
     contents = sorted(json.loads(line)["response"]["content"] for line in lines)
     assert len(lines) == 8 and contents[0] == "I am not sure." and contents[-1] == "The capital of Spain is Madrid."
+    host = server.url.split("//", 1)[1]
+    assert {json.dumps(json.loads(line)["producer"], sort_keys=True) for line in lines} == {json.dumps(
+        {"host": host, "model": "fake-model", "params": {}, "provider": "openai-compatible"}, sort_keys=True)}
     server.stop()
     replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
     assert replayed.exit_code == 0
     assert _check(replayed)["metrics"]["passed"] == _check(recorded)["metrics"]["passed"] == 7
+    # The same model on another server is another producer: the recording is not its answer.
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8").replace(host, "127.0.0.1:9"), encoding="utf-8")
+    moved = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert moved.exit_code == 1, moved.stdout + moved.stderr
+    assert _check(moved)["summary"].startswith(f"capitals: answers were recorded with fake-model (host {host}); "
+                                               "the target is now fake-model (host 127.0.0.1:9): run `gate check")
 
 
 @pytest.mark.parametrize(("fault", "france", "requests"), [
@@ -200,7 +210,8 @@ def test_regression_replay_cost_models_yaml_price_else_recorded_model_id(tmp_pat
                         variables={"country": country}, case_id=f"capitals/{country.lower()}")
         answer = Response(capital, Usage(input_tokens=1000, output_tokens=100), model="gpt-4o-mini",
                           answered_by=answered_by)
-        entries.append(entry(asked, answer, "fake-model"))
+        entries.append(entry(asked, answer, {"provider": "openai-compatible", "model": "fake-model", "host": None,
+                                             "params": {}}))
     write_cassette(tmp_path / "c.jsonl", entries)
     res = gate("check", "-c", config, "--only", "regression", "--format", "json")
     assert res.exit_code == 0, res.stdout + res.stderr

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from gate.providers.base import ChatMessage, Request
-from gate.providers.keys import cache_key, canonical, request_key
+from gate.providers.keys import cache_key, canonical, describe, producer, producers, request_key, url_host
 
 REQ = Request(messages=(ChatMessage("system", "Be brief."), ChatMessage("user", "Où est la gare ?")),
               params={"temperature": 0.2, "max_tokens": 50}, variables={"q": "gare"}, case_id="c1")
@@ -52,3 +52,39 @@ def test_cache_key_identity_separates_models() -> None:
     a = cache_key({"kind": "openai", "model": "gpt-4o-mini"}, REQ)
     b = cache_key({"kind": "openai", "model": "gpt-4.1-mini"}, REQ)
     assert a != b and len(a) == 64 and a != request_key(REQ)
+
+
+OPENAI = {"kind": "openai", "url": "https://api.openai.com/v1/chat/completions", "model": "gpt-4.1",
+          "api_version": None, "params": {"temperature": 0.2}}
+
+
+def test_cache_key_producer_identity_host_provider_model_params_each_change_it() -> None:
+    keys = {cache_key(OPENAI, REQ)}
+    for change in ({"url": "http://127.0.0.1:9999/v1/chat/completions"}, {"kind": "openai-compatible"},
+                   {"model": "gpt-4.1-mini"}, {"params": {"temperature": 0.3}}):
+        keys.add(cache_key({**OPENAI, **change}, REQ))
+    assert len(keys) == 5
+
+
+def test_producer_model_is_provider_model_host_params_never_credentials() -> None:
+    who = producer({**OPENAI, "url": "https://user:pw@Models.Example.com:8443/v1/chat/completions"})
+    assert who == {"provider": "openai", "model": "gpt-4.1", "host": "models.example.com:8443",
+                   "params": {"temperature": 0.2}}
+    assert url_host("not a url") is None and url_host(None) is None
+
+
+def test_producer_fallback_is_the_link_that_answered() -> None:
+    chain = {"kind": "fallback", "chain": [dict(OPENAI, name="primary"), dict(OPENAI, model="gpt-4.1-mini", name="backup")]}
+    assert producer(chain, "backup")["model"] == "gpt-4.1-mini" and producer(chain)["model"] == "gpt-4.1"
+    assert [p["model"] for p in producers(chain)] == ["gpt-4.1", "gpt-4.1-mini"]
+    assert producer({"kind": "command", "argv": ["python", "app.py"]}) == {"provider": "command",
+                                                                          "argv": ["python", "app.py"]}
+
+
+def test_describe_model_alone_unless_only_the_settings_differ() -> None:
+    a, b = producer(OPENAI), producer({**OPENAI, "model": "gpt-4o"})
+    assert (describe(a, b), describe(b, a)) == ("gpt-4.1", "gpt-4o")
+    c = producer({**OPENAI, "url": "http://localhost:8000/v1"})
+    assert describe(a, c) == "gpt-4.1 (host api.openai.com)" and describe(c, a) == "gpt-4.1 (host localhost:8000)"
+    assert describe({"model": "gpt-4.1"}, a) == "gpt-4.1 (provider unknown, host unknown, params unknown)"
+    assert describe({"model": "x" * 500}) == "x" * 79 + "…"

@@ -1,0 +1,98 @@
+"""Whether replayed answers are evidence for this run: recorded for the current request, by the target's model.
+
+A replayed answer counts only when the cassette holds it for the request as it is now and its producer is one
+a live run of the target could have been answered by (the prompt's model, or a fallback of it). Any other case
+is left out of the results and out of the comparison, and its suite gets one finding that says what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from gate.providers.base import ProviderError, Response
+from gate.providers.keys import describe
+from gate.report import Finding, Severity
+
+RERECORD = "run `gate check --record` and commit the cassette"
+
+
+class Gap(str, Enum):
+    """Why a case's answer (or the judge's grade of it) is not evidence, most telling first."""
+
+    FOREIGN = "foreign"  # recorded with another model (or host, or parameters)
+    JUDGE_FOREIGN = "judge_foreign"
+    UNLABELLED = "unlabelled"  # recorded before cassettes named their producer
+    NEVER = "never"  # the cassette holds nothing for the suite
+    UNRECORDED = "unrecorded"  # the request changed since it was recorded
+    JUDGE_UNRECORDED = "judge_unrecorded"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A replay target as the run sees it: the cassette, and who may answer for the target (None: unknown,
+    the suite has no live source to compare with)."""
+
+    cassette: str
+    expected: tuple[Mapping[str, Any], ...] | None
+    recorded: bool  # whether the cassette holds any answer for the suite
+
+
+@dataclass
+class Evidence:
+    """Gaps per (suite, case) index, collected over the answers and the judge's grades."""
+
+    gaps: dict[tuple[int, int], tuple[Gap, Mapping[str, Any] | None, Replay]] = field(default_factory=dict)
+
+    def note(self, si: int, ci: int, result: Response | ProviderError, replay: Replay | None, *,
+             judge: bool = False) -> bool:
+        """Record the gap of one replayed result, if any; True when the case is not evidence."""
+        from gate.providers.cassette import NotRecorded
+
+        if replay is None:
+            return False
+        gap: Gap | None = None
+        who: Mapping[str, Any] | None = None
+        if isinstance(result, NotRecorded):
+            gap = Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER
+        elif isinstance(result, Response) and replay.expected is not None:
+            if result.producer is None:
+                gap = Gap.UNLABELLED
+            elif result.producer not in replay.expected:
+                gap, who = (Gap.JUDGE_FOREIGN if judge else Gap.FOREIGN), result.producer
+        if gap is None:
+            return False
+        known = self.gaps.get((si, ci))
+        if known is None or list(Gap).index(gap) < list(Gap).index(known[0]):
+            self.gaps[(si, ci)] = (gap, who, replay)
+        return True
+
+    def left_out(self, si: int) -> set[int]:
+        return {ci for (s, ci) in self.gaps if s == si}
+
+    def finding(self, si: int, suite: str, cases: int) -> Finding | None:
+        """One finding for the suite: the most telling gap, and how many of its cases were left out."""
+        mine = sorted((v for (s, _), v in self.gaps.items() if s == si), key=lambda v: list(Gap).index(v[0]))
+        if not mine:
+            return None
+        gap, who, replay = mine[0]
+        n = len(mine)
+        left = "" if gap in (Gap.UNRECORDED, Gap.JUDGE_UNRECORDED) else f" ({n} of {cases} cases not compared)"
+        return Finding(Severity.ERROR, f"{suite}: {_message(gap, who, replay, n, cases)}: {RERECORD}{left}",
+                       replay.cassette)
+
+
+def _message(gap: Gap, who: Mapping[str, Any] | None, replay: Replay, n: int, cases: int) -> str:
+    target = replay.expected[0] if replay.expected else {}
+    if gap in (Gap.FOREIGN, Gap.JUDGE_FOREIGN) and who is not None:
+        subject, now = ("the judge's grades", "the judge") if gap is Gap.JUDGE_FOREIGN else ("answers", "the target")
+        return f"{subject} were recorded with {describe(who, target)}; {now} is now {describe(target, who)}"
+    if gap is Gap.UNLABELLED:
+        return (f"{replay.cassette} does not say which model recorded its answers (recorded by an older prodgate), "
+                f"so they cannot be matched with {describe(target)}")
+    if gap is Gap.NEVER:
+        return f"never recorded: {replay.cassette} holds no answer for this suite"
+    if gap is Gap.JUDGE_UNRECORDED:
+        return f"{n} of {cases} cases have no recorded judge grade for their current answer"
+    return f"{n} of {cases} cases have no recording for the current prompt"
