@@ -15,7 +15,7 @@ from gate.context import CheckContext
 from gate.errors import ConfigError, GateError
 from gate.gitref import BaseRef
 from gate.progress import Progress, silent
-from gate.redact import MIN_SECRET_LEN, looks_like_env_name, redact, redact_text, secret_env_values
+from gate.redact import MIN_SECRET_LEN, looks_like_env_name, redact, redact_text, secret_env_names, secret_env_values
 from gate.registry import Broken, Check
 from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, jsonable
 
@@ -111,9 +111,19 @@ def _checked(result: Any) -> CheckResult:
 
 
 def config_secrets(config: GateConfig, env: Mapping[str, str] | None = None) -> list[str]:
-    """Every value to redact for this configuration: the variables it names (every `*_env` key of gate.yaml's
-    sections and models.yaml, `redact_env`), those with secret-looking names, and a credential pasted into
-    an `*_env` field where a variable's name belongs (so no message that names the variable echoes it)."""
+    """Every value to redact for this configuration: those of config_secret_names(), and a credential
+    pasted into an `*_env` field where a variable's name belongs (so no message naming it echoes it)."""
+    pasted = {f for f in _config_env_fields(config) if not looks_like_env_name(f) and len(f) >= MIN_SECRET_LEN}
+    return sorted(pasted | set(secret_env_values(env, config_secret_names(config, env))), key=lambda v: (-len(v), v))
+
+
+def config_secret_names(config: GateConfig, env: Mapping[str, str] | None = None) -> list[str]:
+    """The variables whose values are secret: every `*_env` name in gate.yaml's sections and models.yaml,
+    `redact_env`, and those with secret-looking names."""
+    return secret_env_names(env, [f for f in _config_env_fields(config) if looks_like_env_name(f)])
+
+
+def _config_env_fields(config: GateConfig) -> list[str]:
     fields = _env_fields(config.data)
     if config.models_path is not None:
         from gate.models import load_models
@@ -121,9 +131,7 @@ def config_secrets(config: GateConfig, env: Mapping[str, str] | None = None) -> 
         for m in load_models(config.models_path, config.display).models.values():
             fields += [m.api_key_env] if m.api_key_env else []
             fields += list(m.headers_env.values())
-    names = [f for f in fields if looks_like_env_name(f)]
-    pasted = {f for f in fields if not looks_like_env_name(f) and len(f) >= MIN_SECRET_LEN}
-    return sorted(pasted | set(secret_env_values(env, names)), key=lambda v: (-len(v), v))
+    return fields
 
 
 def _env_fields(data: Any) -> list[str]:

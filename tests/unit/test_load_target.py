@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from prodgate_checks.load_config import TargetConfig
-from prodgate_checks.load_target import running_target
+from prodgate_checks.load_target import running_target, tail
 
 from gate.errors import CheckIncomplete
 from tests.conftest import alive
@@ -161,3 +161,14 @@ def test_stop_interrupted_while_waiting_still_kills_the_group(tmp_path: Path) ->
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def test_tail_long_log_drops_the_line_cut_at_the_window_start(tmp_path: Path) -> None:
+    log = tmp_path / "target.log"
+    key = "Zq81-uT5v-Lm30-Pe77-Xa4k"
+    # One long line whose end falls in the 64 KiB window: its cut-off rest would begin inside the key.
+    log.write_text("token=" + "p" * (70 * 1024 - 30) + key + "\nready\nfatal: boom\n", encoding="utf-8")
+    assert tail(log) == ["ready", "fatal: boom"]
+    short = tmp_path / "short.log"
+    short.write_text("first\nsecond\n", encoding="utf-8")
+    assert tail(short) == ["first", "second"]
