@@ -36,7 +36,9 @@ SECRET_KINDS: tuple[SecretKind, ...] = (
     _kind("Google API key", r"\bAIza[A-Za-z0-9_-]{35}", "aiza"),
     _kind("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}", "hf_"),
     _kind("GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}", "glpat-"),
-    _kind("JSON Web Token", r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*", "eyj"),
+    # Starts only where a run of base64url characters starts: "-eyJ-eyJ…" would otherwise be retried at each
+    # eyJ, each time to the end of the run (quadratic).
+    _kind("JSON Web Token", r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*", "eyj"),
     # To its END line, or (a block cut off, or a key pasted without one) to the end of the text.
     _kind("private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----(?s:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|.*)",
           "private key-----"),
