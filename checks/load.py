@@ -43,7 +43,7 @@ class LoadCheck:
             try:
                 result = self._measure(ctx, cfg, traffic, spec, workdir)
             except TargetFailed as exc:
-                details = {"target": {"url": cfg.target.url, "log_tail": exc.log_tail,
+                details = {"target": {"url": exc.url, "log_tail": exc.log_tail,
                                       "log_in_comment": cfg.target.log_in_comment}}
                 result = CheckResult(self.name, Status.ERROR, f"could not complete: {exc.message}", details=details)
         _print_log(ctx, result)

@@ -35,14 +35,6 @@ def free_port() -> int:
         return port
 
 
-class TargetFailed(CheckIncomplete):
-    """The service never became ready; the end of its log goes with it (not into the message, which is public)."""
-
-    def __init__(self, message: str, log_tail: list[str]) -> None:
-        super().__init__(message)
-        self.log_tail = log_tail
-
-
 def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     try:
         with path.open("rb") as f:
@@ -72,6 +64,15 @@ class RunningTarget:
 
     def log_tail(self) -> list[str]:
         return tail(self.log) if self.process else []
+
+
+class TargetFailed(CheckIncomplete):
+    """The service never became ready; the end of its log goes with it (not into the message, which is public)."""
+
+    def __init__(self, message: str, target: RunningTarget) -> None:
+        super().__init__(message)
+        self.url = target.url
+        self.log_tail = target.log_tail()
 
 
 def _argv(start: tuple[str, ...] | str, port: str) -> list[str]:
@@ -133,8 +134,7 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
     while True:
         code = target.exit_code()
         if code is not None:
-            raise TargetFailed(f"the target's start command exited with code {code} before it was ready",
-                               target.log_tail())
+            raise TargetFailed(f"the target's start command exited with code {code} before it was ready", target)
         try:
             with urllib.request.urlopen(url, timeout=min(2.0, cfg.ready_timeout_s)) as resp:  # noqa: S310 - http(s) only, by schema
                 if 200 <= resp.status < 300:
@@ -151,7 +151,7 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
             last = str(reason.strerror if isinstance(reason, OSError) and reason.strerror else reason)
         if time.monotonic() >= deadline:
             raise TargetFailed(f"the target never became ready: GET {url} gave {last} for "
-                               f"{cfg.ready_timeout_s:g}s (load.target.ready_timeout)", target.log_tail())
+                               f"{cfg.ready_timeout_s:g}s (load.target.ready_timeout)", target)
         time.sleep(POLL_INTERVAL_S)
 
 

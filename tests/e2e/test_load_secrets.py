@@ -149,6 +149,7 @@ def test_load_start_failure_log_out_of_summary_and_comment(tmp_path: Path) -> No
     assert check["status"] == "error"
     assert check["summary"] == "could not complete: the target's start command exited with code 2 before it was ready"
     assert check["details"]["target"]["log_tail"] == ["bad config: DATABASE_URL=db.internal/prod"]
+    assert check["details"]["target"]["url"].startswith("http://127.0.0.1:") and "{port}" not in check["details"]["target"]["url"]
     comment, summary = rendered(tmp_path)
     assert "db.internal" not in comment and "load.target.log_in_comment: true" in comment
     assert "bad config: DATABASE_URL=db.internal/prod" in summary

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from prodgate_checks.load_config import TargetConfig
-from prodgate_checks.load_target import running_target, tail
+from prodgate_checks.load_target import TargetFailed, running_target, tail
 
 from gate.errors import CheckIncomplete
 from tests.conftest import alive
@@ -75,7 +75,9 @@ def test_running_target_never_ready_incomplete_and_no_process_left(tmp_path: Pat
             pytest.fail("must not be reached")
     message = err.value.message
     assert "never became ready" in message and "/healthz" in message and "ready_timeout" in message
-    assert "service starting" in message  # the last lines of its log
+    # The last lines of its log go with the error, not in its message (a summary the PR comment shows).
+    assert isinstance(err.value, TargetFailed) and "service starting" in err.value.log_tail
+    assert "service starting" not in message
     assert gone(pids(tmp_path))
 
 
@@ -86,7 +88,8 @@ def test_running_target_start_exits_incomplete_with_code_and_log(tmp_path: Path)
     with pytest.raises(CheckIncomplete) as err:
         with running_target(cfg, tmp_path, tmp_path / "log"):
             pass
-    assert "exited with code 4" in err.value.message and "boom: address in use" in err.value.message
+    assert err.value.message == "the target's start command exited with code 4 before it was ready"
+    assert isinstance(err.value, TargetFailed) and err.value.log_tail == ["boom: address in use"]
     assert time.monotonic() - t0 < 5  # noticed at once, not after the ready timeout
 
 
