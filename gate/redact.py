@@ -151,7 +151,16 @@ def _redact(obj: Any, values: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
         return redact_text(obj, values)
     if isinstance(obj, dict):
-        return {_redact(k, values): _redact(v, values) for k, v in obj.items()}
+        out: dict[Any, Any] = {}
+        for key, value in obj.items():
+            new_key = _redact(key, values)
+            # Two keys that redact alike (two secrets as keys) must not lose one entry: the report keeps all.
+            n = 1
+            while new_key in out:
+                n += 1
+                new_key = f"{_redact(key, values)} ({n})"
+            out[new_key] = _redact(value, values)
+        return out
     if isinstance(obj, (list, tuple)):
         return [_redact(v, values) for v in obj]
     return obj

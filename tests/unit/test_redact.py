@@ -85,6 +85,11 @@ def test_redact_dictionary_keys_too() -> None:
         REDACTED: {REDACTED: 1}, "n": [REDACTED]}
 
 
+def test_redact_keys_that_redact_alike_all_kept() -> None:
+    keys = {SHAPES["GitLab token"]: 1, SHAPES["Hugging Face token"]: 2, "ok": 3}
+    assert redact(keys) == {REDACTED: 1, f"{REDACTED} (2)": 2, "ok": 3}
+
+
 def test_clip_key_at_the_cut_leaves_no_part_of_it() -> None:
     key = "Zq81-uT5v-Lm30-Pe77-Xa4k"  # 24 characters, no known shape: only its value says it is secret
     body = '{"error": "invalid key ' + key + '"}'
