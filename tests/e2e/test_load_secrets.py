@@ -82,6 +82,7 @@ def test_load_error_echoing_a_key_redacted_before_capped(tmp_path: Path) -> None
 DYING_SERVICE = textwrap.dedent("""
     import http.server, json, os, sys, threading
     print("connecting with " + os.environ["SVC_TOKEN"] + " as deploy-bot", flush=True)
+    print("upstream " + os.environ.get("UPSTREAM_HOST", "none"), flush=True)
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
@@ -116,7 +117,7 @@ def test_load_service_log_in_summary_and_log_not_in_comment(tmp_path: Path) -> N
                env={"SVC_TOKEN": SECRET})
     assert res.exit_code == 1, res.stderr
     check = load_result(tmp_path / "r.json")
-    assert check["details"]["target"]["log_tail"] == ["connecting with [redacted] as deploy-bot",
+    assert check["details"]["target"]["log_tail"] == ["connecting with [redacted] as deploy-bot", "upstream none",
                                                       "fatal: lost the database at db.internal:5432"]
     assert check["details"]["target"]["log_in_comment"] is False
     comment, summary = rendered(tmp_path)
@@ -128,14 +129,18 @@ def test_load_service_log_in_summary_and_log_not_in_comment(tmp_path: Path) -> N
     assert not any(piece in comment + summary + res.stdout + res.stderr for piece in pieces(SECRET))
 
 
-def test_load_service_log_in_comment_when_asked(tmp_path: Path) -> None:
+def test_load_service_log_in_comment_when_asked_redact_env_honoured(tmp_path: Path) -> None:
     dying_repo(tmp_path, log_in_comment=True)
+    with (tmp_path / "gate.yaml").open("a", encoding="utf-8") as f:
+        f.write("redact_env: [UPSTREAM_HOST]\n")  # a name nothing else marks as secret
     res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path,
-               env={"SVC_TOKEN": SECRET})
+               env={"SVC_TOKEN": SECRET, "UPSTREAM_HOST": "tenant-7.private.example"})
     assert res.exit_code == 1, res.stderr
     comment, summary = rendered(tmp_path)
     assert "fatal: lost the database at db.internal:5432" in comment
     assert "fatal: lost the database at db.internal:5432" in summary
+    assert "upstream [redacted]" in comment and "  | upstream [redacted]" in res.stderr.splitlines()
+    assert "tenant-7" not in comment + summary + res.stdout + res.stderr + (tmp_path / "r.json").read_text()
 
 
 def test_load_start_failure_log_out_of_summary_and_comment(tmp_path: Path) -> None:
