@@ -54,6 +54,9 @@ class TargetConfig:
     headers: Mapping[str, str] = field(default_factory=dict)
     headers_env: Mapping[str, str] = field(default_factory=dict)
     api_key_env: str | None = None
+    # The service's log may hold what a public comment must not: by default it goes to the job summary and
+    # the gate's own log only.
+    log_in_comment: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,9 @@ class HttpConfig:
 @dataclass(frozen=True)
 class Distributed:
     workers: int
-    bind_host: str = "0.0.0.0"
+    # Loopback unless gate.yaml opens it: any process that reaches the port can join as a worker and is sent
+    # the scenario (every request body), the target URL and the literal headers.
+    bind_host: str = "127.0.0.1"
     bind_port: int = 5557
     wait_s: float = 60.0
 
@@ -149,7 +154,7 @@ def parse_load(config: GateConfig) -> LoadConfig:
     distributed = None
     if "distributed" in raw:
         d = raw["distributed"]
-        distributed = Distributed(int(d["workers"]), str(d.get("bind_host", "0.0.0.0")),
+        distributed = Distributed(int(d["workers"]), str(d.get("bind_host", Distributed.bind_host)),
                                   int(d.get("bind_port", 5557)), seconds(d.get("wait", 60)))
     users = int(raw.get("users", 10))
     for key in ("duration", "timeout"):  # a zero window measures nothing, and locust would never be stopped
@@ -191,7 +196,7 @@ def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
         env={str(k): _env_text(v) for k, v in (t.get("env") or {}).items()},
         headers={str(k): str(v) for k, v in (t.get("headers") or {}).items()},
         headers_env={str(k): str(v) for k, v in (t.get("headers_env") or {}).items()},
-        api_key_env=t.get("api_key_env"),
+        api_key_env=t.get("api_key_env"), log_in_comment=bool(t.get("log_in_comment", False)),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ SAMPLES_MESSAGE = "prodgate_samples"
 FLUSH_INTERVAL_S = 0.5
 WORKER_EXIT_DELAY_S = 0.5
 MAX_ERROR_TEXT = 200
+REDACTED = "[redacted]"
 # About 400 bytes a request until flushed: ~80 MB at most.
 MAX_BUFFER = 200_000
 
@@ -49,6 +51,7 @@ class _State:
         self.reported = 0
         self.slot = 0
         self.pacer_t0: float | None = None
+        self.redaction: tuple[re.Pattern[str] | None, list[str]] | None = None
 
 
 STATE = _State()
@@ -189,6 +192,8 @@ def _flush_forever() -> None:
 # ---- the failure taxonomy shared with the regression check -------------------------------------
 
 def category_of_status(status: int) -> str | None:
+    if 300 <= status < 400:  # a redirect is never followed (see the users): the request got no answer
+        return "transport.client_error"
     if status == 429:
         return "transport.rate_limited"
     if status in (408, 504):
@@ -219,7 +224,7 @@ def _on_request(request_type: str, name: str, response_time: float, response_len
                 start_time: float | None = None, **_: Any) -> None:
     # The hot path of the generator: keep a tuple now, build the record when flushing.
     status = getattr(response, "status_code", 0) or 0
-    if exception is None:
+    if exception is None and not 300 <= status < 400:
         STATE.buffer.append((start_time or time.time(), response_time, status, name, context))
     else:  # not kept as is: an exception holds its traceback, and with it the whole request
         STATE.buffer.append(_failure(start_time or time.time(), response_time, status, name, context or {}, exception))
@@ -239,15 +244,35 @@ def _record(t: float, ms: float, status: int, name: str, ctx: dict[str, Any] | N
     return sample
 
 
-def _failure(t: float, ms: float, status: int, name: str, ctx: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+def _failure(t: float, ms: float, status: int, name: str, ctx: dict[str, Any],
+             exc: BaseException | None) -> dict[str, Any]:
     sample = _record(t, ms, status, name, ctx)
     sample["ok"] = False
-    sample["cat"] = ctx.get("category") or (category_of_status(status) if status >= 400 else category_of_exception(exc))
+    sample["cat"] = ctx.get("category") or (category_of_status(status) if status >= 300 or exc is None
+                                            else category_of_exception(exc))
     error = ctx.get("error") or (
         str(exc) if isinstance(exc, CatchResponseError)
-        else f"HTTP {status}" if status >= 400 else f"{type(exc).__name__}: {exc}")
-    sample["err"] = str(error)[:MAX_ERROR_TEXT]
+        else _status_text(status) if status >= 300 or exc is None else f"{type(exc).__name__}: {exc}")
+    # Redacted before it is capped: a key cut in half matches neither its shape nor its value afterwards.
+    sample["err"] = _redacted(str(error))[:MAX_ERROR_TEXT]
     return sample
+
+
+def _status_text(status: int) -> str:
+    return f"HTTP {status}: redirects are not followed" if 300 <= status < 400 else f"HTTP {status}"
+
+
+def _redacted(text: str) -> str:
+    """text without the values of the secret variables the gate named, nor credential shapes (its pattern)."""
+    if STATE.redaction is None:
+        rules = _spec().get("redact") or {}
+        names = [n for n in rules.get("names") or () if len(os.environ.get(n, "")) >= 8]
+        values = sorted({os.environ[n] for n in names}, key=len, reverse=True)
+        STATE.redaction = (re.compile(rules["pattern"]) if rules.get("pattern") else None, values)
+    pattern, values = STATE.redaction
+    for value in values:
+        text = text.replace(value, REDACTED)
+    return pattern.sub(REDACTED, text) if pattern is not None else text
 
 
 # ---- the built-in users ------------------------------------------------------------------------
@@ -397,10 +422,10 @@ def _chat_once(user: FastHttpUser, headers: dict[str, str], lag: float | None) -
         status = resp.status_code
         raw = getattr(resp, "_response", None)
         try:
-            if resp.request_meta.get("exception") is not None or status == 0 or status >= 400:
+            if resp.request_meta.get("exception") is not None or status == 0 or status >= 300:
                 category = category_of_status(status) or "transport.connection"
                 exc = resp.request_meta.get("exception")
-                message = f"HTTP {status}" if status else f"{type(exc).__name__}: {exc}"
+                message = _status_text(status) if status else f"{type(exc).__name__}: {exc}"
             elif "event-stream" in str(resp.headers.get("content-type", "")):
                 category, message = _read_stream(raw, start, ctx)
             else:
@@ -433,8 +458,13 @@ def _http_once(user: FastHttpUser, headers: dict[str, str], lag: float | None) -
 
 if BUILTIN_USERS:
 
+    # No redirect is followed: locust would send the headers (headers_env secrets among them) to whatever
+    # host a Location names. A 3xx counts as a client error.
+
     class OpenAIChatUser(FastHttpUser):
         """POST /v1/chat/completions with messages sampled from the gate's suites, streamed."""
+
+        max_redirects = 0
 
         def on_start(self) -> None:
             self.prodgate_headers = _headers()
@@ -445,6 +475,8 @@ if BUILTIN_USERS:
 
     class HttpScenarioUser(FastHttpUser):
         """One request shape filled from a dataset row."""
+
+        max_redirects = 0
 
         def on_start(self) -> None:
             self.prodgate_headers = _headers()

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gate.render.escape import code_block, code_span, inline
+from gate.render.markdown import in_comment
 from gate.report import CheckResult, Severity
 
 from .load_thresholds import format_value
@@ -21,6 +22,8 @@ MAX_LOG_LINES = 20
 
 def markdown_details(result: CheckResult) -> str:
     metrics, details = result.metrics, result.details
+    if "run" not in details:  # the service never became ready: nothing was measured
+        return _log(details.get("target") or {})
     parts = [_run_line(metrics, details.get("run") or {})]
     parts.append(_table(metrics, details.get("thresholds") or []))
     other = [t for t in details.get("thresholds") or [] if t["metric"] in ("error_rate", "throughput", "completed")]
@@ -41,10 +44,20 @@ def markdown_details(result: CheckResult) -> str:
     problems = [f for f in result.findings if f.severity is not Severity.NOTICE]
     if problems:
         parts.append("\n".join(f"- **{f.severity.value}**: {inline(f.message, 400)}" for f in problems[:20]))
-    tail = (details.get("target") or {}).get("log_tail")
-    if tail:
-        parts.append("The service's log ends with:\n\n" + code_block("\n".join(tail[-MAX_LOG_LINES:]), 4000))
+    parts.append(_log(details.get("target") or {}))
     return "\n\n".join(p for p in parts if p)
+
+
+def _log(target: Mapping[str, Any]) -> str:
+    """The end of the service's log; in the pull request comment only when gate.yaml asks for it, since a
+    service may log what the runner masks in the job summary and the log, but no one masks in a comment."""
+    tail = target.get("log_tail")
+    if not tail:
+        return ""
+    if in_comment() and not target.get("log_in_comment"):
+        return ("_The end of the service's log is in the job summary and the gate's log; "
+                "`load.target.log_in_comment: true` shows it here._")
+    return "The service's log ends with:\n\n" + code_block("\n".join(tail[-MAX_LOG_LINES:]), 4000)
 
 
 def _run_line(metrics: Mapping[str, Any], run: Mapping[str, Any]) -> str:

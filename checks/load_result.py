@@ -34,6 +34,7 @@ class RunFacts:
     baseline_note: str = ""
     findings: Sequence[Finding] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    log_in_comment: bool = False
 
 
 def metrics_of(stats: LoadStats) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def evaluate(cfg: LoadConfig, stats: LoadStats, facts: RunFacts, config_display:
                    for e in stats.errors],
         "run": _run(cfg, stats, facts),
         "generator": {"processes": [dict(p) for p in facts.processes], "cpu_warning": facts.cpu_warning},
-        "target": {"url": facts.url},
+        "target": {"url": facts.url, "log_in_comment": facts.log_in_comment},
         "baseline": {"note": facts.baseline_note, "changes": [c.to_dict() for c in changes]},
     }
     base_latency = facts.baseline.trend("latency") if facts.baseline is not None else {}

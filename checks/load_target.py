@@ -39,11 +39,14 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     try:
         with path.open("rb") as f:
             f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 64 * 1024))
+            start = max(0, f.tell() - 64 * 1024)
+            f.seek(start)
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return []
-    return text.splitlines()[-lines:]
+    found = text.splitlines()
+    # A line cut at the start of the window may begin inside a credential, where no redaction finds it.
+    return found[1 if start else 0:][-lines:]
 
 
 @dataclass
@@ -61,6 +64,15 @@ class RunningTarget:
 
     def log_tail(self) -> list[str]:
         return tail(self.log) if self.process else []
+
+
+class TargetFailed(CheckIncomplete):
+    """The service never became ready; the end of its log goes with it (not into the message, which is public)."""
+
+    def __init__(self, message: str, target: RunningTarget) -> None:
+        super().__init__(message)
+        self.url = target.url
+        self.log_tail = target.log_tail()
 
 
 def _argv(start: tuple[str, ...] | str, port: str) -> list[str]:
@@ -122,8 +134,7 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
     while True:
         code = target.exit_code()
         if code is not None:
-            raise CheckIncomplete(_with_log(f"the target's start command exited with code {code} before it was "
-                                            f"ready", target))
+            raise TargetFailed(f"the target's start command exited with code {code} before it was ready", target)
         try:
             with urllib.request.urlopen(url, timeout=min(2.0, cfg.ready_timeout_s)) as resp:  # noqa: S310 - http(s) only, by schema
                 if 200 <= resp.status < 300:
@@ -139,14 +150,9 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
             reason = getattr(exc, "reason", exc)
             last = str(reason.strerror if isinstance(reason, OSError) and reason.strerror else reason)
         if time.monotonic() >= deadline:
-            raise CheckIncomplete(_with_log(f"the target never became ready: GET {url} gave {last} for "
-                                            f"{cfg.ready_timeout_s:g}s (load.target.ready_timeout)", target))
+            raise TargetFailed(f"the target never became ready: GET {url} gave {last} for "
+                               f"{cfg.ready_timeout_s:g}s (load.target.ready_timeout)", target)
         time.sleep(POLL_INTERVAL_S)
-
-
-def _with_log(message: str, target: RunningTarget) -> str:
-    lines = target.log_tail()[-3:]
-    return message + ("; its log ends: " + " | ".join(line.strip() for line in lines) if lines else "")
 
 
 def stop(process: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S) -> None:

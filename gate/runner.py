@@ -15,7 +15,7 @@ from gate.context import CheckContext
 from gate.errors import ConfigError, GateError
 from gate.gitref import BaseRef
 from gate.progress import Progress, silent
-from gate.redact import redact, redact_text, secret_env_values
+from gate.redact import MIN_SECRET_LEN, looks_like_env_name, redact, redact_text, secret_env_names, secret_env_values
 from gate.registry import Broken, Check
 from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, jsonable
 
@@ -62,7 +62,7 @@ def run_checks(
     t0 = time.monotonic()
     chosen = [c for c in checks if (not only or c.name in only) and c.name not in skip]
     crashed = prepare(chosen, config)
-    secrets = secret_env_values(names=_secret_names(config))
+    secrets = config_secrets(config)
     results: dict[str, CheckResult] = {}
     ordered: list[CheckResult] = []
     for b in broken:
@@ -112,31 +112,43 @@ def _checked(result: Any) -> CheckResult:
                    metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
 
 
-def _secret_names(config: GateConfig) -> list[str]:
-    """Environment variables that the configuration says hold credentials: every `*_env` key
-    (api_key_env, headers_env, ...) in gate.yaml's sections and in models.yaml."""
-    names = _env_names(config.data)
+def config_secrets(config: GateConfig, env: Mapping[str, str] | None = None) -> list[str]:
+    """Every value to redact for this configuration: those of config_secret_names(), and a credential
+    pasted into an `*_env` field where a variable's name belongs (so no message naming it echoes it)."""
+    pasted = {f for f in _config_env_fields(config) if not looks_like_env_name(f) and len(f) >= MIN_SECRET_LEN}
+    return sorted(pasted | set(secret_env_values(env, config_secret_names(config, env))), key=lambda v: (-len(v), v))
+
+
+def config_secret_names(config: GateConfig, env: Mapping[str, str] | None = None) -> list[str]:
+    """The variables whose values are secret: every `*_env` name in gate.yaml's sections and models.yaml,
+    `redact_env`, and those with secret-looking names."""
+    return secret_env_names(env, [f for f in _config_env_fields(config) if looks_like_env_name(f)])
+
+
+def _config_env_fields(config: GateConfig) -> list[str]:
+    fields = _env_fields(config.data)
     if config.models_path is not None:
         from gate.models import load_models
 
         for m in load_models(config.models_path, config.display).models.values():
-            names += [m.api_key_env] if m.api_key_env else []
-            names += list(m.headers_env.values())
-    return names
+            fields += [m.api_key_env] if m.api_key_env else []
+            fields += list(m.headers_env.values())
+    return fields
 
 
-def _env_names(data: Any) -> list[str]:
+def _env_fields(data: Any) -> list[str]:
+    """The text of every `*_env` key (a name, a mapping of names, or a list of them as in redact_env)."""
     out: list[str] = []
     if isinstance(data, dict):
         for key, value in data.items():
             if str(key).endswith("_env"):
-                values = value.values() if isinstance(value, dict) else [value]
+                values = value.values() if isinstance(value, dict) else value if isinstance(value, list) else [value]
                 out += [v for v in values if isinstance(v, str)]
             else:
-                out += _env_names(value)
+                out += _env_fields(value)
     elif isinstance(data, list):
         for value in data:
-            out += _env_names(value)
+            out += _env_fields(value)
     return out
 
 
@@ -145,7 +157,7 @@ def _scrub(result: CheckResult, secrets: list[str]) -> CheckResult:
     def text(value: str | None) -> str | None:
         return None if value is None else redact_text(value, secrets)
 
-    findings = tuple(replace(f, message=redact_text(f.message, secrets), file=text(f.file), case_id=text(f.case_id))
-                     for f in result.findings)
+    findings = tuple(replace(f, message=redact_text(f.message, secrets), file=text(f.file), case_id=text(f.case_id),
+                             category=text(f.category)) for f in result.findings)
     return replace(result, summary=redact_text(result.summary, secrets), findings=findings,
                    metrics=redact(dict(result.metrics), secrets), details=redact(dict(result.details), secrets))

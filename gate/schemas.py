@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from gate.redact import redact, secret_env_values
 from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
 
 BASE_URI = "https://prodgate.dev/schemas/"
@@ -132,7 +133,12 @@ def _violation(doc: YamlDocument, err: jsonschema.ValidationError) -> Violation:
         return Violation(path + (key,), doc.locate(path + (key,), key=True), message)
     if err.validator == "required":
         return Violation(path, doc.locate(path), err.message.replace("is a required property", "is required"))
+    if isinstance(err.instance, str) and any(str(p).endswith("_env") for p in path):
+        # Likely a credential pasted where a variable's name belongs: never echoed, not even shortened.
+        return Violation(path, doc.locate(path), "must name an environment variable (letters, digits, _), "
+                                                 "not hold its value; the value is not shown")
     message = err.message
     if err.validator in ("type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "pattern", "format"):
-        message = message.replace(repr(err.instance), _short.repr(err.instance), 1)
+        # Redacted before reprlib shortens it: a shortened key matches neither its shape nor its value.
+        message = message.replace(repr(err.instance), _short.repr(redact(err.instance, secret_env_values())), 1)
     return Violation(path, doc.locate(path), message)

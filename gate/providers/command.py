@@ -16,6 +16,7 @@ from gate.providers import limits
 from gate.providers.base import Category, ProviderError, Request, Response
 from gate.providers.payload import app_answer, case_payload
 from gate.providers.spec import TargetError
+from gate.redact import clip
 
 DEFAULT_TIMEOUT = 60.0
 
@@ -79,7 +80,7 @@ class CommandProvider:
         if proc.returncode != 0:
             tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
             raise ProviderError(Category.SERVER_ERROR,
-                                f"{self.argv[0]} exited with status {proc.returncode}: {tail[0][:200]}")
+                                f"{self.argv[0]} exited with status {proc.returncode}: {clip(tail[0], 200)}")
         try:
             value = json.loads(out.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:

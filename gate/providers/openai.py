@@ -13,6 +13,7 @@ import urllib3
 from gate.models import ModelConfig
 from gate.providers import limits, transport
 from gate.providers.base import Category, ProviderError, Request, Response, Usage
+from gate.redact import clip
 
 # The environment variable a key is read from when models.yaml names none.
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "github-models": "GITHUB_TOKEN", "azure-openai": "AZURE_OPENAI_API_KEY"}
@@ -111,7 +112,7 @@ class OpenAIProvider:
             err = data.get("error") if isinstance(data, dict) else None
             detail = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
             raise ProviderError(Category.SERVER_ERROR, f"no choices in the answer from {self.url}"
-                                + (f": {str(detail)[:200]}" if detail else ""), retryable=True)
+                                + (f": {clip(str(detail), 200)}" if detail else ""), retryable=True)
         choice = choices[0]
         message: dict[str, Any] = choice["message"] if isinstance(choice.get("message"), dict) else {}
         content = _text(message.get("content"))

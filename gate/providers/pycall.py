@@ -16,6 +16,7 @@ from gate.providers import limits
 from gate.providers.base import Category, ProviderError, Request, Response
 from gate.providers.payload import app_answer, case_payload
 from gate.providers.spec import TargetError
+from gate.redact import clip
 
 _import_lock = threading.Lock()
 
@@ -78,7 +79,7 @@ class PythonProvider:
         except ProviderError:
             raise
         except Exception as exc:  # the app's own failure is a finding, not a crash of the gate
-            raise ProviderError(Category.SERVER_ERROR, f"{self.ref} raised {type(exc).__name__}: {exc}"[:300]) from exc
+            raise ProviderError(Category.SERVER_ERROR, clip(f"{self.ref} raised {type(exc).__name__}: {exc}", 300)) from exc
 
     def _call_within(self, case: dict[str, Any], timeout: float) -> Any:
         box: dict[str, Any] = {}

@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from gate.providers.base import Category, ProviderError
+from gate.redact import clip
 
 _local = threading.local()
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -154,14 +155,15 @@ def _error_text(resp: requests.Response) -> str:
     try:
         body = resp.json()
     except ValueError:
-        return resp.text[:200].strip()
+        return clip(resp.text.strip(), 200)
+    # Redacted, then capped: a server that echoes the key it was sent (some 401s do) must not leave part of it.
     if isinstance(body, dict):
         err = body.get("error", body)
         if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])[:200]
+            return clip(str(err["message"]), 200)
         if isinstance(err, str):
-            return err[:200]
-    return json.dumps(body)[:200]
+            return clip(err, 200)
+    return clip(json.dumps(body), 200)
 
 
 def _reason(exc: Exception) -> str:

@@ -47,6 +47,14 @@ class Links:
 
 
 _LINKS: ContextVar[Links | None] = ContextVar("prodgate_markdown_links", default=None)
+# Whether the text is for the pull request comment, which the runner does not mask (the default, as the
+# safe guess), or for the job summary and files, which it does.
+_IN_COMMENT: ContextVar[bool] = ContextVar("prodgate_markdown_in_comment", default=True)
+
+
+def in_comment() -> bool:
+    """For checks' `markdown_details`: whether to leave out what only the job summary may show (a service's log)."""
+    return _IN_COMMENT.get()
 
 
 @contextmanager
@@ -89,6 +97,7 @@ class Layout:
     max_findings: int
     # Where the reader finds what a shortened text left out.
     elsewhere: str
+    in_comment: bool = True
 
 
 def comment_layout() -> Layout:
@@ -96,7 +105,8 @@ def comment_layout() -> Layout:
 
 
 def summary_layout() -> Layout:
-    return Layout(SUMMARY_LIMIT_BYTES, lambda s: len(s.encode("utf-8")), MAX_FINDINGS_SUMMARY, "the JSON report")
+    return Layout(SUMMARY_LIMIT_BYTES, lambda s: len(s.encode("utf-8")), MAX_FINDINGS_SUMMARY, "the JSON report",
+                  in_comment=False)
 
 
 def render_markdown(report: Report) -> str:
@@ -125,8 +135,12 @@ def render(report: Report, layout: Layout, *, links: Links | None = None,
 
     if checks is None:
         checks = _registered_checks()
-    with linking(links):
-        sections = build_sections(report, checks, layout)
+    audience = _IN_COMMENT.set(layout.in_comment)
+    try:
+        with linking(links):
+            sections = build_sections(report, checks, layout)
+    finally:
+        _IN_COMMENT.reset(audience)
     top = [marker] if marker else []
     top += [f"## {headline(report)}", "", verdict_sentence(report), "", *table(report)]
     return fit("\n".join(top), sections, footer(report, links), layout, links)

@@ -120,7 +120,10 @@ def test_load_start_command_dies_exit_3_no_orphans(tmp_path: Path) -> None:
     check = next(c for c in res.json()["checks"] if c["name"] == "load")
     assert check["status"] == "error"
     assert "exited with code 2 before it was ready" in check["summary"]
-    assert "config error: no API key" in check["summary"]
+    # Its log is in the report's details and the gate's log, never in the summary a comment shows.
+    assert "config error" not in check["summary"]
+    assert check["details"]["target"]["log_tail"] == ["config error: no API key"]
+    assert "  | config error: no API key" in res.stderr.splitlines()
     assert all_gone(pids(tmp_path))  # the grandchild it started went with its group
     assert "ready" in gate_yaml
 

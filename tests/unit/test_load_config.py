@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from prodgate_checks.load_config import ScenarioKind, fraction, parse_load, seconds
+from prodgate_checks.load_runner import command
 
 from gate.config import load_config
 from gate.registry import discover, plugin_sections
@@ -88,8 +89,18 @@ def test_parse_load_defaults_and_units(tmp_path: Path) -> None:
 
 def test_parse_load_distributed_processes_and_target(tmp_path: Path) -> None:
     cfg = parsed(write(tmp_path, "  distributed: {workers: 3, bind_port: 6000}\n"))
-    assert cfg.processes == 3 and cfg.distributed is not None and cfg.distributed.bind_host == "0.0.0.0"
+    assert cfg.processes == 3 and cfg.distributed is not None
     assert cfg.target.url == "http://127.0.0.1:9" and cfg.target.ready is None and cfg.target.start is None
+    assert cfg.target.log_in_comment is False
+
+
+def test_parse_load_distributed_master_listens_on_loopback_unless_told(tmp_path: Path) -> None:
+    cfg = parsed(write(tmp_path, "  distributed: {workers: 2}\n"))
+    argv = command(cfg, "http://127.0.0.1:9", [tmp_path / "f.py"], tmp_path, tmp_path / "spec.json")
+    assert argv[argv.index("--master-bind-host") + 1] == "127.0.0.1"
+    cfg = parsed(write(tmp_path, "  distributed: {workers: 2, bind_host: 0.0.0.0}\n"))
+    argv = command(cfg, "http://127.0.0.1:9", [tmp_path / "f.py"], tmp_path, tmp_path / "spec.json")
+    assert argv[argv.index("--master-bind-host") + 1] == "0.0.0.0"
 
 
 def test_seconds_and_fraction_forms() -> None:

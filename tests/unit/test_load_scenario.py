@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from gate.context import CheckContext
 from gate.errors import CheckIncomplete
 from gate.gitref import resolve_base
 from gate.registry import discover, plugin_sections
+from gate.runner import config_secret_names
 from gate.schemas import load_schema
 from tests.conftest import EXAMPLE, REPO
 
@@ -110,9 +112,11 @@ def test_build_spec_names_secrets_never_values(tmp_path: Path, monkeypatch: pyte
         "{url: 'http://127.0.0.1:9'}", "{url: 'http://127.0.0.1:9', api_key_env: LOAD_TOKEN}"))
     ctx = CheckContext(load_config(tmp_path / "gate.yaml", plugin_sections(discover()[0], load_schema("gate")[
         "properties"])), ctx.base)
-    spec = build_spec(parse_load(ctx.config), Traffic(({"messages": []},), "x"))
+    spec = build_spec(parse_load(ctx.config), Traffic(({"messages": []},), "x"), config_secret_names(ctx.config))
     assert (spec["run_s"], spec["arrival_rate"], spec["processes"]) == (4.0, 5.0, 2)
     assert spec["api_key_env"] == "LOAD_TOKEN" and "secretvalue" not in json.dumps(spec)
+    # The generator redacts with the gate's pattern and the variables' names; it reads their values itself.
+    assert "LOAD_TOKEN" in spec["redact"]["names"] and re.compile(spec["redact"]["pattern"]).search("sk-" + "a" * 24)
 
 
 def test_load_modules_import_no_heavy_library() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from prodgate_checks.load_config import TargetConfig
-from prodgate_checks.load_target import running_target
+from prodgate_checks.load_target import TargetFailed, running_target, tail
 
 from gate.errors import CheckIncomplete
 from tests.conftest import alive
@@ -75,7 +75,9 @@ def test_running_target_never_ready_incomplete_and_no_process_left(tmp_path: Pat
             pytest.fail("must not be reached")
     message = err.value.message
     assert "never became ready" in message and "/healthz" in message and "ready_timeout" in message
-    assert "service starting" in message  # the last lines of its log
+    # The last lines of its log go with the error, not in its message (a summary the PR comment shows).
+    assert isinstance(err.value, TargetFailed) and "service starting" in err.value.log_tail
+    assert "service starting" not in message
     assert gone(pids(tmp_path))
 
 
@@ -86,7 +88,8 @@ def test_running_target_start_exits_incomplete_with_code_and_log(tmp_path: Path)
     with pytest.raises(CheckIncomplete) as err:
         with running_target(cfg, tmp_path, tmp_path / "log"):
             pass
-    assert "exited with code 4" in err.value.message and "boom: address in use" in err.value.message
+    assert err.value.message == "the target's start command exited with code 4 before it was ready"
+    assert isinstance(err.value, TargetFailed) and err.value.log_tail == ["boom: address in use"]
     assert time.monotonic() - t0 < 5  # noticed at once, not after the ready timeout
 
 
@@ -161,3 +164,14 @@ def test_stop_interrupted_while_waiting_still_kills_the_group(tmp_path: Path) ->
         proc.kill()
         proc.wait()
         proc.stdout.close()
+
+
+def test_tail_long_log_drops_the_line_cut_at_the_window_start(tmp_path: Path) -> None:
+    log = tmp_path / "target.log"
+    key = "Zq81-uT5v-Lm30-Pe77-Xa4k"
+    # One long line whose end falls in the 64 KiB window: its cut-off rest would begin inside the key.
+    log.write_text("token=" + "p" * (70 * 1024 - 30) + key + "\nready\nfatal: boom\n", encoding="utf-8")
+    assert tail(log) == ["ready", "fatal: boom"]
+    short = tmp_path / "short.log"
+    short.write_text("first\nsecond\n", encoding="utf-8")
+    assert tail(short) == ["first", "second"]

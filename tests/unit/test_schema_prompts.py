@@ -127,7 +127,7 @@ MODEL_DEFECTS = [
     ("literal-key", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key: x\n    fallback"), 5, "api_key_env"),
     ("missing-model-id", MODELS.replace("    model: gpt-4o-mini\n", ""), 3, "'model' is required"),
     ("base-url-needed", MODELS.replace("provider: openai\n    model: gpt-4o-mini", "provider: vllm\n    model: llama"), 3, "needs a base_url"),
-    ("bad-env-name", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key_env: 'my key'\n    fallback"), 5, "does not match"),
+    ("bad-env-name", MODELS.replace("api_key_env: OPENAI_API_KEY\n    fallback", "api_key_env: 'my key'\n    fallback"), 5, "must name an environment variable"),
     ("default-unknown", "default: nope\n" + MODELS, 1, "no model named 'nope'"),
     ("timeout-not-number", MODELS.replace("fallback: [backup]", "timeout: fast"), 6, "'fast' is not of type 'number'"),
     ("params-not-mapping", MODELS.replace("fallback: [backup]", "params: [1]"), 6, "is not of type 'object'"),
