@@ -59,7 +59,8 @@ class Source:
 
 
 def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *,
-            out: TextIO | None = None, retry: RetryPolicy | None = None) -> Published:
+            out: TextIO | None = None, retry: RetryPolicy | None = None, secrets: list[str] | None = None) -> Published:
+    """secrets: the values to redact; by default those of the environment's secret-looking variables."""
     out = out or sys.stdout
     gh = GitHubEnv.from_env(env)
     event = load_event(gh)
@@ -81,7 +82,7 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
                 pull = pull_request_for_run(client, gh.repository, run)
             except GitHubError as exc:
                 skipped = f"could not look up the pull request of the workflow run: {exc}"
-        secrets = secret_env_values(env)
+        secrets = secret_env_values(env) if secrets is None else secrets
         source = scrubbed(source, secrets)
         report = source.report
         links = links_for(gh, pull, head_for_links(gh, event, report.git.head if report else None))

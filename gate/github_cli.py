@@ -55,17 +55,35 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
         click.echo(f"warning: {problem}", err=True)
     if mode:
         settings = replace(settings, mode=CommentMode(mode))
+    secrets = _secrets(config)
     if print_body:
         from gate.github import scrubbed
-        from gate.redact import redact_text, secret_env_values
+        from gate.redact import redact_text
 
-        secrets = secret_env_values(os.environ)
         click.echo(redact_text(_preview(scrubbed(source, secrets)), secrets), nl=False)
         return
-    published = publish(source, settings, os.environ, retry=_retry_policy())
+    published = publish(source, settings, os.environ, retry=_retry_policy(), secrets=secrets)
     if published.comment is None and published.skipped is None:
         click.echo("prodgate: no comment posted", err=True)
     sys.exit(0)
+
+
+def _secrets(config: Path) -> list[str]:
+    """What to redact: the secret-looking variables, plus what gate.yaml names (`*_env`, `redact_env`, and a
+    credential pasted where a variable's name belongs). A gate.yaml that does not load still gets the first."""
+    from gate.errors import GateError
+    from gate.redact import secret_env_values
+
+    found = secret_env_values(os.environ)
+    if not config.is_file():
+        return found
+    from gate.config import load_config
+    from gate.runner import config_secrets
+
+    try:
+        return sorted(set(found) | set(config_secrets(load_config(config), os.environ)), key=lambda v: (-len(v), v))
+    except (GateError, OSError):
+        return found
 
 
 def _retry_policy() -> RetryPolicy:

@@ -430,3 +430,23 @@ def test_comment_workflow_run_report_off_the_schema_is_exit_2_and_posts_nothing(
     assert res.stderr.startswith(f"error: {run.report_path}: {says}"), res.stderr
     assert "must match report.schema.json" in res.stderr and len(res.stderr.splitlines()) == 1
     assert fake.requests == []
+
+
+def test_comment_values_gate_yaml_names_never_reach_github(tmp_path: Path) -> None:
+    # Neither name looks secret: only gate.yaml says these variables hold secrets (redact_env, an *_env field).
+    plain_a, plain_b = "value-of-a-plain-named-var-123", "another-value-only-gate-yaml-names-456"
+    (tmp_path / "gate.yaml").write_text("version: 1\nredact_env: [DEPLOY_NOTE]\n"
+                                        "regression:\n  target: {http: {url: 'http://127.0.0.1:9/x', headers_env: "
+                                        "{X-Org: ORG_HEADER}}}\n")
+    rep = report(CheckResult("regression", Status.FAIL, f"said {plain_a}",
+                             findings=(Finding(Severity.ERROR, f"echo {plain_b}", "a.yml", 1),)))
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake)
+        res = run(rep, DEPLOY_NOTE=plain_a, ORG_HEADER=plain_b)
+        printed = run(rep, "--print", DEPLOY_NOTE=plain_a, ORG_HEADER=plain_b)
+    body = fake.comments[2][0]["body"]
+    assert res.exit_code == 0 and printed.exit_code == 0
+    for text in (body, run.summary.read_text(), res.stdout, res.stderr, printed.stdout):
+        assert plain_a not in text and plain_b not in text
+    assert "[redacted]" in body
