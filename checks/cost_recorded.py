@@ -15,6 +15,7 @@ from typing import Any
 
 from gate.config import GateConfig
 from gate.errors import GateError
+from gate.models import ModelsFile, load_models
 from gate.prompts import PromptFile
 from gate.providers.keys import request_key
 from gate.yamlfile import YamlError, parse_yaml
@@ -53,6 +54,7 @@ def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], s
              for s in cfg.suites] if cfg.suites is not None else [
         _Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
     out: dict[MeasureKey, Measured] = {}
+    models = _models(files, config, display)
     cassettes: dict[Path, tuple[str, dict[str, dict[str, Any]]] | None] = {}
     for spec in specs:
         target = spec.target if isinstance(spec.target, dict) else {}
@@ -64,7 +66,7 @@ def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], s
         if path not in cassettes:
             cassettes[path] = _cassette(files, path, display(path))
         cassette = cassettes[path]
-        found = _suite_usage(files, spec, cassette, display, root) if cassette is not None else None
+        found = _suite_usage(files, spec, cassette, display, root, models) if cassette is not None else None
         if found is not None:
             name, usage = found
             out.update({(name, key): m for key, m in usage.items()})
@@ -82,8 +84,35 @@ def _cassette(files: Files, path: Path, shown: str) -> tuple[str, dict[str, dict
         return None
 
 
+def _models(files: Files, config: GateConfig, display: Callable[[Path], str]) -> ModelsFile | None:
+    """The commit's models.yaml, to tell which recordings its prompts' models made; None when unreadable."""
+    if config.models_path is None:
+        return None
+    shown = display(config.models_path)
+    try:
+        with files.local(config.models_path, shown) as local:
+            return load_models(local, shown) if local is not None else None
+    except (GateError, YamlError, OSError):
+        return None
+
+
+def _producers(prompt: PromptFile | None, models: ModelsFile | None) -> list[dict[str, Any]] | None:
+    """Who may have answered the suite, as the regression check decides it (the prompt's model and its
+    fallbacks); None when no live model can be named, where the regression check does not compare either."""
+    from gate.providers.factory import model_producers
+    from gate.providers.spec import TargetError
+
+    if prompt is None or not prompt.model:
+        return None
+    try:
+        return model_producers(str(prompt.model), models)
+    except TargetError:
+        return None
+
+
 def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[str, Any]]],
-                 display: Callable[[Path], str], root: Path) -> tuple[str, dict[str, Measured]] | None:
+                 display: Callable[[Path], str], root: Path,
+                 models: ModelsFile | None) -> tuple[str, dict[str, Measured]] | None:
     from .regression_suites import Suite
 
     prompt = _prompt(files, spec.prompt, display) if spec.prompt is not None else None
@@ -97,11 +126,16 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
     shown, entries = cassette
     suite = Suite(name, "", tuple(cases), prompt, spec.target, (), spec.repeats, 1)
     values: dict[str, list[int]] = {key: [] for key in KEYS}
+    # A recording is evidence only for the model that made it: another model's tokens are not this one's.
+    producers = _producers(prompt, models)
     recorded_cases = 0
     for case in cases:
         hit = False
         for request in suite.requests_for(case):
-            usage = _usage(entries.get(request_key(request)))
+            item = entries.get(request_key(request))
+            if producers is not None and (item or {}).get("producer") not in producers:
+                continue
+            usage = _usage(item)
             for key in KEYS:
                 if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool):
                     values[key].append(usage[key])

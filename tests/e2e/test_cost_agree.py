@@ -164,3 +164,25 @@ def test_cost_after_a_prompt_change_and_re_recording_agrees_everywhere(repo: Git
     base = cost_of(on_base.json())
     assert head["metrics"]["monthly_usd_base"] == base["metrics"]["monthly_usd"]
     assert moved["input_tokens"][0] == routes(base)["ask"]["input_tokens"]["value"]
+
+
+def test_cost_model_switched_old_recordings_are_not_measured_tokens(example: GitRepo) -> None:
+    # The answers on record came from gpt-4o-mini; with the primary switched, they measure nothing for gpt-4.1.
+    example.git("checkout", "-q", "-b", "feature")
+    models = (example.path / "models.yaml").read_text()
+    switched = models.replace("    provider: github-models\n    model: openai/gpt-4o-mini",
+                              "    provider: openai\n    model: gpt-4.1")
+    assert switched != models
+    (example.path / "models.yaml").write_text(switched)
+    example.commit("answer with gpt-4.1")
+
+    verb = gate("cost", "--format", "json", cwd=example.path)
+    check = gate("check", "--only", "regression,cost", "--format", "json", cwd=example.path)
+    # gpt-4.1 is dearer: both fail the budget, with one figure.
+    assert (verb.exit_code, check.exit_code) == (1, 1), verb.stderr + check.stdout + check.stderr
+    alone, within = cost_of(verb.json()), cost_of(check.json())
+    assert alone["metrics"] == within["metrics"] and alone["status"] == within["status"] == "fail"
+    answer = routes(within)["answer"]["input_tokens"]["source"]
+    assert not answer.startswith("measured"), answer
+    # The router's suite still answers with its own model: its recordings stay measured.
+    assert routes(within)["classify"]["input_tokens"]["source"].startswith("measured: suite routing")
