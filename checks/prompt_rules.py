@@ -14,7 +14,6 @@ import jsonschema
 from gate import semver
 from gate.prompts import KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, is_model_id
 from gate.report import Finding, Severity
-from gate.schemas import validate
 from gate.yamlfile import JsonPath, format_path
 
 from .schema_rules import RULES
@@ -73,7 +72,7 @@ def prompt_findings(prompt: PromptFile, display: str, model_names: Container[str
     if not isinstance(data, dict):
         emit("PG100", (), "a prompt file must be a mapping (name, model, messages, ...)")
         return emit.findings
-    for v in validate(prompt.doc, "prompt"):
+    for v in prompt.violations():
         emit(_violation_rule(v.path, v.message), v.path, f"{format_path(v.path)}: {yaml_words(v.message)}")
     emit.unknown_keys(data, KNOWN_KEYS, ())
     _parameter_rules(data.get("modelParameters"), emit)

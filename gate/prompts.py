@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.schemas import Violation, validate
 from gate.yamlfile import YamlDocument, YamlError, parse_yaml, read_text
 
 KNOWN_KEYS = (
@@ -98,11 +100,24 @@ class PromptFile:
             return None
         return parsed if isinstance(parsed, dict) else None
 
+    def violations(self) -> list[Violation]:
+        """Where the file breaks the prompt schema. A null value is read as absent, as gh-models reads it
+        (`description:`, `modelParameters:` with every child commented out, `content: ~`)."""
+        return validate(dataclasses.replace(self.doc, data=_without_nulls(self.doc.data)), "prompt")
+
     def render(self, variables: Mapping[str, Any]) -> list[Message]:
         return [Message(m.role, render_template(m.content, variables)) for m in self.messages]
 
     def variables(self) -> set[str]:
         return {name for m in self.messages for name in template_variables(m.content)}
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _list(value: Any) -> list[Any]:
