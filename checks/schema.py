@@ -81,7 +81,8 @@ class SchemaCheck:
             "errors": sum(f.severity is Severity.ERROR for f in findings),
             "warnings": sum(f.severity is Severity.WARNING for f in findings),
         }
-        details: dict[str, Any] = {"prompts": rows, "base_compared": ctx.base.available}
+        details: dict[str, Any] = {"prompts": rows, "base_compared": ctx.base.available,
+                                   "rules": _described(findings)}
         if not ctx.base.available:
             details["base_unavailable_reason"] = ctx.base.reason
         problems = metrics["errors"] + metrics["warnings"]
@@ -157,6 +158,13 @@ class SchemaCheck:
         moved = ", ".join(f"{Path(r['file']).name} {r['old'] or '-'} -> {r['new'] or '-'}" for r in changed[:3])
         more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
         return f"{base} valid" + (f"; versions: {moved}{more}" if changed else "")
+
+
+def _described(findings: Iterable[Finding]) -> dict[str, dict[str, str]]:
+    """The rules these findings break, described for the report's readers (SARIF shows them)."""
+    fired = sorted({f.rule for f in findings if f.rule in RULES})
+    return {r: {"name": RULES[r].name, "severity": RULES[r].severity.value, "meaning": RULES[r].meaning,
+                "fix": RULES[r].fix} for r in fired}
 
 
 def _unsuppressed(findings: Iterable[Finding], ignored: set[str], paths: Mapping[str, Path]) -> list[Finding]:
