@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,39 @@ def test_secret_in_a_file_gate_yaml_names_by_glob_is_found(tmp_path: Path) -> No
     assert res.exit_code == 1
     errors = [(f["file"], f["line"]) for f in res.json()["checks"][0]["findings"] if f["severity"] == "error"]
     assert errors == [("docs/runbook.md", 3)]
+
+
+CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "prompts"
+
+
+def corpus_labels() -> dict[str, tuple[str, set[str]]]:
+    """file (relative to the corpus) -> (what gh-models does with it, the rule ids expected)."""
+    out = {}
+    for path in sorted([*CORPUS.rglob("*.prompt.yml"), *CORPUS.rglob("*.prompt.yaml")]):
+        head = path.read_text(encoding="utf-8").split("\n", 2)
+        verdict = head[0].removeprefix("# gh-models: ").strip()
+        expected = head[1].removeprefix("# expect: ").split()
+        out[path.relative_to(CORPUS).as_posix()] = (verdict, set(expected) - {"none"})
+    return out
+
+
+def test_corpus_each_file_gets_exactly_its_labelled_rules(tmp_path: Path) -> None:
+    shutil.copytree(CORPUS, tmp_path / "repo")
+    (tmp_path / "repo" / "gate.yaml").write_text("version: 1\nprompts: ['**/*.prompt.y*ml']\n", encoding="utf-8")
+    res = gate("validate", "--format", "json", cwd=tmp_path / "repo")
+    assert res.exit_code == 1, res.stderr
+    check = res.json()["checks"][0]
+    labels = corpus_labels()
+    assert len(labels) >= 50 and check["metrics"]["prompts"] == len(labels)
+    got: dict[str, set[str]] = {name: set() for name in labels}
+    errors: dict[str, int] = {name: 0 for name in labels}
+    for f in check["findings"]:
+        if f.get("rule") == "PG303":  # not a git repository: versions not compared
+            continue
+        got[f["file"]].add(f["rule"])
+        errors[f["file"]] += f["severity"] == "error"
+    assert {n: got[n] for n in labels} == {n: rules for n, (_, rules) in labels.items()}
+    for name, (verdict, _) in labels.items():
+        assert verdict in ("loads", "misreads", "refuses"), name
+        # A file gh-models loads gets no error; one it refuses gets at least one.
+        assert (errors[name] > 0) == (verdict == "refuses"), (name, verdict, errors[name])
