@@ -375,3 +375,13 @@ def test_regression_falsy_string_criteria_compare_as_gh_models_reads_them(tmp_pa
     scores = {c["id"]: c["scores"] for c in suite["cases"]}
     assert scores == {"zero": {"zero": 1.0, "truth": 0.0}, "lower": {"zero": 0.0, "truth": 1.0},
                       "upper": {"zero": 0.0, "truth": 0.0}}
+
+
+def test_rules_readme_table_lists_every_rule_with_its_name_and_severity() -> None:
+    from checks.schema_rules import RULES
+
+    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| PG")}
+    assert set(rows) == set(RULES)
+    for rule in RULES.values():
+        assert f"| `{rule.name}` | {rule.severity.value}" in rows[rule.id]
