@@ -38,7 +38,8 @@ def placeholder_rules(prompt: PromptFile, emit: Emitter) -> None:
     supplied = {k for row in rows for k in row}
     reported: set[tuple[str, str]] = set()
     for path, text, extra in _texts(prompt):
-        start = prompt.doc.locate(path).line
+        if "{{" not in text:
+            continue
         for name in template_variables(text):
             stripped = name.strip()
             if stripped.startswith("."):
@@ -55,7 +56,7 @@ def placeholder_rules(prompt: PromptFile, emit: Emitter) -> None:
             if (rule, name) in reported:
                 continue
             reported.add((rule, name))
-            emit(rule, path, message, line=prompt.line_of("{{" + name + "}}", start))
+            emit(rule, path, message, line=prompt.line_of("{{" + name + "}}", prompt.doc.locate(path).line))
     _builtin_rules(prompt, emit)
 
 
