@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import jsonschema
 
 from gate import semver
-from gate.prompts import KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, is_model_id
+from gate.prompts import KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, is_model_id, yaml_words
 from gate.report import Finding, Severity
 from gate.yamlfile import JsonPath, format_path
 
@@ -21,15 +20,6 @@ from .schema_rules import RULES
 # snake_case spellings people carry over from the OpenAI API.
 SNAKE_CASE = {"max_tokens": "maxTokens", "top_p": "topP", "max_completion_tokens": "maxTokens"}
 GO_INT_MAX = 2**63 - 1  # gh-models reads maxTokens into a Go int
-_PY_WORDS = re.compile(r"\b(None|True|False)\b")
-_YAML_WORDS = {"None": "null", "True": "true", "False": "false"}
-
-
-def yaml_words(text: str) -> str:
-    """A message quoting a value as YAML writes it (null, true), not as Python does (None, True)."""
-    return _PY_WORDS.sub(lambda m: _YAML_WORDS[m.group(1)], text)
-
-
 def shown(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if value is None or isinstance(value, bool) else repr(value)
 
@@ -73,7 +63,7 @@ def prompt_findings(prompt: PromptFile, display: str, model_names: Container[str
         emit("PG100", (), "a prompt file must be a mapping (name, model, messages, ...)")
         return emit.findings
     for v in prompt.violations():
-        emit(_violation_rule(v.path, v.message), v.path, f"{format_path(v.path)}: {yaml_words(v.message)}")
+        emit(_violation_rule(v.path, v.message), v.path, f"{format_path(v.path)}: {v.message}")
     emit.unknown_keys(data, KNOWN_KEYS, ())
     _parameter_rules(data.get("modelParameters"), emit)
     _version_rules(data, emit)

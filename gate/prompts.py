@@ -103,13 +103,22 @@ class PromptFile:
     def violations(self) -> list[Violation]:
         """Where the file breaks the prompt schema. A null value is read as absent, as gh-models reads it
         (`description:`, `modelParameters:` with every child commented out, `content: ~`)."""
-        return validate(dataclasses.replace(self.doc, data=_without_nulls(self.doc.data)), "prompt")
+        found = validate(dataclasses.replace(self.doc, data=_without_nulls(self.doc.data)), "prompt")
+        return [dataclasses.replace(v, message=yaml_words(v.message)) for v in found]
 
     def render(self, variables: Mapping[str, Any]) -> list[Message]:
         return [Message(m.role, render_template(m.content, variables)) for m in self.messages]
 
     def variables(self) -> set[str]:
         return {name for m in self.messages for name in template_variables(m.content)}
+
+
+def yaml_words(message: str) -> str:
+    """A message about a value quotes it as YAML writes it (null, true), not as Python does (None, True)."""
+    for python, yaml_word in (("None", "null"), ("True", "true"), ("False", "false")):
+        if message.startswith(python + " "):
+            return yaml_word + message[len(python):]
+    return message
 
 
 def _without_nulls(value: Any) -> Any:

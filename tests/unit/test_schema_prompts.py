@@ -385,3 +385,16 @@ def test_rules_readme_table_lists_every_rule_with_its_name_and_severity() -> Non
     assert set(rows) == set(RULES)
     for rule in RULES.values():
         assert f"| `{rule.name}` | {rule.severity.value}" in rows[rule.id]
+
+
+def test_messages_regression_check_quotes_prompt_values_as_yaml_too(tmp_path: Path) -> None:
+    (tmp_path / "c.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "p.prompt.yml").write_text("name: p\nmodel: openai/gpt-4o-mini\nmessages:\n  - role: user\n"
+                                           "    content: '{{q}}'\ntestData:\n  - {q: hi}\nevaluators:\n"
+                                           "  - {name: e, uses: true}\n", encoding="utf-8")
+    (tmp_path / "gate.yaml").write_text("version: 1\nregression:\n  target: {replay: c.jsonl}\n  suites:\n"
+                                        "    - prompt: p.prompt.yml\n", encoding="utf-8")
+    res = gate("check", "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 1, res.stderr
+    [finding] = res.json()["checks"][0]["findings"]
+    assert (finding["line"], finding["message"]) == (9, "$.evaluators[0].uses: true is not of type 'string'")
