@@ -56,7 +56,7 @@ def evaluator_rules(prompt: PromptFile, emit: Emitter) -> None:
             _llm_rules(ev["llm"], at + ("llm",), emit)
         else:
             uses = ev["uses"]
-            if uses not in BUILTIN_EVALUATORS:
+            if isinstance(uses, str) and uses not in BUILTIN_EVALUATORS:  # another type is the schema's finding
                 close = difflib.get_close_matches(str(uses), BUILTIN_EVALUATORS, n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(BUILTIN_EVALUATORS)})"
                 emit("PG145", at + ("uses",), f"unknown built-in evaluator {shown(uses)}{hint}")

@@ -287,6 +287,14 @@ def test_messages_quote_values_as_yaml_writes_them(tmp_path: Path) -> None:
     assert [f["rule"] for f in found] == ["PG150", "PG105"]
 
 
+def test_wrong_typed_builtin_is_one_finding(tmp_path: Path) -> None:
+    code, found = findings_of(tmp_path, "name: p\nmodel: openai/gpt-4o-mini\nmessages:\n  - {role: user, content: hi}\n"
+                                        "evaluators:\n  - {name: e, uses: 5}\n")
+    assert code == 1
+    assert [(f["rule"], f["line"], f["message"]) for f in found] == [
+        ("PG105", 6, "$.evaluators[0].uses: 5 is not of type 'string'")]
+
+
 def test_model_missing_in_untargeted_regression_suite_is_an_error(tmp_path: Path) -> None:
     prompt = "name: p\nmessages:\n  - role: user\n    content: '{{q}}'\ntestData:\n  - q: hi\n"
     code, found = findings_of(tmp_path, prompt, "regression:\n  suites:\n    - prompt: prompts/a.prompt.yml\n")
