@@ -406,3 +406,34 @@ def test_messages_regression_check_quotes_prompt_values_as_yaml_too(tmp_path: Pa
     assert res.exit_code == 1, res.stderr
     [finding] = res.json()["checks"][0]["findings"]
     assert (finding["line"], finding["message"]) == (9, "$.evaluators[0].uses: true is not of type 'string'")
+
+
+COST_PROMPT = """name: Summarise
+model: {model}
+modelParameters:
+  # maxTokens: 150
+messages:
+  - role: user
+    content: "{{{{ticket}}}}"
+---
+"""
+
+
+@pytest.mark.parametrize(("model", "code"), [("small", 0), ("openai/gpt-4o-mini", 0), ("openai//gpt-4o-mini", 1)])
+def test_cost_reads_route_prompts_as_gh_models_does(tmp_path: Path, model: str, code: int) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "s.prompt.yml").write_text(COST_PROMPT.format(model=model), encoding="utf-8")
+    (tmp_path / "models.yaml").write_text("version: 1\nmodels:\n  small: {provider: openai, model: gpt-4o-mini}\n",
+                                          encoding="utf-8")
+    (tmp_path / "traffic.yaml").write_text("version: 1\nroutes:\n  s:\n    prompt: prompts/s.prompt.yml\n"
+                                           "    requests_per_day: 100\n    output_tokens: 50\nprofiles:\n  expected: {days_per_month: 30}\n",
+                                           encoding="utf-8")
+    (tmp_path / "gate.yaml").write_text("version: 1\nmodels: models.yaml\ncost:\n  traffic: traffic.yaml\n",
+                                        encoding="utf-8")
+    res = gate("check", "--only", "cost", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == code, res.stdout + res.stderr
+    findings = res.json()["checks"][0]["findings"]
+    if code:  # the model id gh-models rejects, at its line
+        assert [(f["file"], f["line"]) for f in findings] == [("prompts/s.prompt.yml", 2)]
+    else:
+        assert not [f for f in findings if f["severity"] == "error"]
