@@ -10,9 +10,8 @@ from pathlib import Path
 
 from gate.config import display_path
 from gate.models import ModelConfig, ModelsFile
-from gate.prompts import PromptFile
+from gate.prompts import PromptFile, is_model_id, parse_prompt
 from gate.report import Finding
-from gate.schemas import validate
 from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml
 
 from .cost_files import Files, defect, read_models
@@ -172,7 +171,7 @@ class _Builder:
         if prompt.model is None:
             self.problems.append(f"{self.where(spec, 'prompt')}: {spec.prompt} names no model: give the route a model")
             return None
-        if prompt.model not in self.models.models and "/" not in prompt.model.strip("/"):
+        if prompt.model not in self.models.models and not is_model_id(prompt.model):
             # The prompt's own defect (the schema check's error too), not traffic.yaml's.
             pos = prompt.doc.locate(("model",))
             self.defects.append(defect(YamlError(
@@ -316,8 +315,9 @@ class _Builder:
             if text is None:
                 self.problems.append(f"{where}: {display}: prompt file not found")
             else:
-                doc = parse_yaml(text, display)
-                wrong = [v for v in validate(doc, "prompt") if v.path[:1] and v.path[0] in PRICED_KEYS
+                parsed = parse_prompt(text, display, path)  # read as gh-models reads it: first document, null as absent
+                doc = parsed.doc
+                wrong = [v for v in parsed.violations() if v.path[:1] and v.path[0] in PRICED_KEYS
                          ] if isinstance(doc.data, dict) else []
                 if not isinstance(doc.data, dict):
                     self.defects.append(defect(YamlError(display, "a prompt file must be a mapping", 1, 1)))
@@ -326,7 +326,7 @@ class _Builder:
                     self.defects.append(defect(YamlError(display, f"{format_path(v.path)}: {v.message}",
                                                          v.position.line, v.position.column)))
                 else:
-                    prompt = PromptFile(path, doc)
+                    prompt = parsed
         except YamlError as exc:
             self.defects.append(defect(exc))
         self._prompts[path] = prompt

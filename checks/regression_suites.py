@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.prompts import BUILTIN_EVALUATORS, PromptFile, load_prompt, render_template
+from gate.prompts import BUILTIN_EVALUATORS, PromptFile, load_prompt, render_template, scalar_text
 from gate.providers.base import ChatMessage, Request
 from gate.report import Finding, Severity
-from gate.schemas import validate
 from gate.yamlfile import Position, YamlError, format_path
 
+from .prompt_evaluators import evaluator_kinds, string_criteria
 from .regression_config import MetricSpec, RegressionConfig, SuiteSpec, default_pass_at
 from .regression_dataset import Case, load_dataset, test_data_cases
 
@@ -52,7 +52,9 @@ class Suite:
 def request_params(prompt: PromptFile | None) -> dict[str, Any]:
     if prompt is None:
         return {}
-    out = {_PARAMS[k]: v for k, v in prompt.parameters.items() if k in _PARAMS}
+    # As gh-models sends them: a null parameter is not sent, a fractional maxTokens is truncated.
+    out = {_PARAMS[k]: int(v) if k == "maxTokens" and isinstance(v, float) else v
+           for k, v in prompt.parameters.items() if k in _PARAMS and v is not None}
     fmt = prompt.data.get("responseFormat")
     if fmt == "json_object":
         out["response_format"] = {"type": "json_object"}
@@ -65,7 +67,7 @@ def prompt_defects(prompt: PromptFile, keys: Collection[str]) -> list[tuple[Posi
     """Where the prompt's `keys` (those a suite reads) are wrong-typed or name an unknown built-in
     evaluator: read as they are, they would crash the check or be silently misread."""
     out = [(v.position, f"{format_path(v.path)}: {v.message}")
-           for v in validate(prompt.doc, "prompt") if v.path[:1] and v.path[0] in keys]
+           for v in prompt.violations() if v.path[:1] and v.path[0] in keys]
     evaluators = prompt.data.get("evaluators")
     if "evaluators" in keys and isinstance(evaluators, list):
         for i, ev in enumerate(evaluators):
@@ -87,18 +89,29 @@ def _bad_pattern(metrics: list[MetricSpec], case: Case) -> str | None:
     return None
 
 
-def _kind(evaluator: Mapping[str, Any]) -> str | None:
-    return next((k for k in ("string", "llm", "uses") if k in evaluator), None)
+def _kind(evaluator: dict[str, Any]) -> str | None:
+    kinds = evaluator_kinds(evaluator)
+    return kinds[0] if kinds else None
+
+
+def _spec(kind: str, value: Any) -> Any:
+    """An evaluator's value as gh-models reads it: a string criterion is text (`equals: 0` is "0",
+    `contains: false` is "false") and only the first non-empty one counts; null llm keys are absent."""
+    if kind == "string" and isinstance(value, dict):
+        return {k: scalar_text(value[k]) for k in string_criteria(value)[:1]}
+    if kind == "llm" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    return value
 
 
 def evaluator_metrics(prompt: PromptFile) -> list[MetricSpec]:
     """A prompt file's evaluators as metrics (string, llm, uses), in the order written."""
     out = []
     for i, ev in enumerate(prompt.evaluators):
-        name = str(ev.get("name") or f"evaluator {i + 1}")
+        name = scalar_text(ev.get("name")) or f"evaluator {i + 1}"
         kind = _kind(ev)
         if kind is not None:
-            out.append(MetricSpec(name, kind, ev[kind]))
+            out.append(MetricSpec(name, kind, _spec(kind, ev[kind])))
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,20 @@ from typing import Any
 from gate.redact import find_secrets
 from gate.report import Finding, Severity
 
+from .markers import covered_lines
+
 ALLOW_MARKER = "gate: allow-secret"
+_ALLOW = re.compile(re.escape(ALLOW_MARKER))
+# The fixed part of each credential shape; what follows it is the secret proper.
+_PREFIX = re.compile(r"(?i:bearer\s+)|sk-ant-(?:api\d+-)?|sk-(?:proj-|svcacct-|admin-)?|gh[pousr]_|github_pat_|AKIA|ASIA")
+# Documented example keys (AWS's AKIAIOSFODNN7EXAMPLE) and obvious stand-ins (sk-your-key-here...).
+_EXAMPLE_WORDS = re.compile(r"EXAMPLE|(?i:your|placeholder|dummy|redacted|changeme)")
+
+
+def is_placeholder(value: str) -> bool:
+    """A credential-shaped string that is obviously not a credential: `ghp_` and a row of x's, or an example key."""
+    body = value[m.end():] if (m := _PREFIX.match(value)) else value
+    return len(set(body) - set("-_")) <= 1 or _EXAMPLE_WORDS.search(body) is not None
 MAX_SCAN_BYTES = 5 * 1024 * 1024
 
 
@@ -42,15 +56,20 @@ def scan_file(path: Path, display: str) -> list[Finding]:
     except OSError:
         return []
     findings = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if ALLOW_MARKER in line:
+    allowed = covered_lines(text, _ALLOW) if ALLOW_MARKER in text else {}
+    # "\n" only: str.splitlines() also breaks at U+2028/U+2029/U+0085 and would shift every later line.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if number in allowed:
             continue
         for kind, offset in find_secrets(line):
+            match = kind.pattern.match(line, offset)
+            if match and is_placeholder(match.group()):
+                continue
             findings.append(Finding(
                 Severity.ERROR,
                 f"literal {kind.name} in a file: move it to an environment variable (models.yaml: api_key_env) "
                 f"and rotate it; mark a false positive with `# {ALLOW_MARKER}`",
-                display, number, offset + 1, category="secret"))
+                display, number, offset + 1, category="secret", rule="PG400"))
     return findings
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from gate import semver
 from gate.gitref import BaseRef
 from gate.globs import matches, normalise
+from gate.prompts import parse_prompt
 from gate.report import Finding, Severity
-from gate.yamlfile import YamlError, parse_yaml
+from gate.yamlfile import YamlError
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ def _content(data: Any) -> Any:
 
 def _parse(blob: bytes, display: str) -> Any:
     try:
-        return parse_yaml(blob.decode("utf-8-sig"), display).data
+        return parse_prompt(blob.decode("utf-8-sig"), display).data
     except (YamlError, UnicodeDecodeError):
         return None
 
@@ -46,7 +47,8 @@ def compare_versions(
         # Outside git, or before the first commit, every prompt is new: nothing to compare is no risk.
         severity = Severity.NOTICE if base.repo_root is None or base.head is None else Severity.WARNING
         if prompts:
-            findings.append(Finding(severity, f"prompt versions not compared with the base ref: {base.reason}"))
+            findings.append(Finding(severity, f"prompt versions not compared with the base ref: {base.reason}",
+                                        rule="PG303"))
         return findings, rows
 
     rel = {p.path: base.relpath(p.path) for p in prompts}
@@ -76,7 +78,8 @@ def compare_versions(
                 continue
             rows.append(dict(file=p.display, change="added", old=None, new=str(new) if new is not None else None))
             if require_bump and new is None:
-                findings.append(Finding(Severity.ERROR, "new prompt has no `version`: add one, e.g. version: 1.0.0", **where))
+                findings.append(Finding(Severity.ERROR, "new prompt has no `version`: add one, e.g. version: 1.0.0",
+                                        rule="PG301", **where))
             continue
         if _same_bytes(p.path, blob):
             rows.append(dict(file=p.display, change="unchanged", old=_version_of(p.data), new=str(new) if new is not None else None))
@@ -87,24 +90,24 @@ def compare_versions(
             rows.append(dict(file=p.display, change="unchanged", old=old, new=str(new) if new is not None else None))
             old_v = semver.parse(old) if old else None
             if old_v and new_v and new_v < old_v:
-                findings.append(Finding(Severity.ERROR, f"version went down from {old} to {new}", **where))
+                findings.append(Finding(Severity.ERROR, f"version went down from {old} to {new}", rule="PG300", **where))
             continue
         rows.append(dict(file=p.display, change="changed", old=old, new=str(new) if new is not None else None))
         if not require_bump:
             continue
         if new_v is None:
             findings.append(Finding(Severity.ERROR, f"prompt changed but has no `version` (was {old or 'unversioned'})",
-                                    **where))
+                                    rule="PG301", **where))
             continue
         old_v = semver.parse(old) if old else None
         if old_v is not None and not new_v > old_v:
             findings.append(Finding(Severity.ERROR,
                                     f"prompt changed but its version {new} is not higher than {old} on the base ref",
-                                    **where))
+                                    rule="PG300", **where))
     for f in removed:
         rows.append(dict(file=f, change="removed", old=_version_of(removed_data.get(f)), new=None))
         findings.append(Finding(Severity.NOTICE, f"prompt removed (was version {_version_of(removed_data.get(f)) or 'unversioned'})",
-                                file=f))
+                                file=f, rule="PG302"))
     return findings, rows
 
 

@@ -33,6 +33,8 @@ def common_options(func: F) -> F:
         click.option("--report-json", type=click.Path(path_type=Path), help="Write the JSON report here."),
         click.option("--markdown", type=click.Path(path_type=Path), help="Write the markdown summary here."),
         click.option("--junit", type=click.Path(path_type=Path), help="Write JUnit XML here."),
+        click.option("--sarif", type=click.Path(path_type=Path),
+                     help="Write SARIF 2.1.0 here (findings with a file and line, for code scanning)."),
         click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
                      help="What to print on stdout."),
         click.option("--verbose", "-v", is_flag=True, help="List every finding, not only the first 50 per check."),
@@ -50,7 +52,7 @@ def run_options(kwargs: dict[str, Any], **overrides: Any) -> Any:
     values = dict(
         config=kwargs["config"], only=_names(kwargs["only"]), skip=_names(kwargs["skip"]),
         base_ref=kwargs["base_ref"], report_json=kwargs["report_json"], markdown=kwargs["markdown"],
-        junit=kwargs["junit"], format=kwargs["fmt"], debug=kwargs["debug"], verbose=kwargs["verbose"], extras=extras,
+        junit=kwargs["junit"], sarif=kwargs.get("sarif"), format=kwargs["fmt"], debug=kwargs["debug"], verbose=kwargs["verbose"], extras=extras,
     )
     values.update(overrides)
     return RunOptions(**values)

@@ -13,6 +13,7 @@ from gate.schemas import Violation, load_schema, validate
 from gate.yamlfile import YamlDocument, YamlError, load_yaml
 
 MAX_ERRORS = 20
+_SKIPPED = frozenset({".git", ".gate"})
 
 
 def display_path(path: Path) -> str:
@@ -67,7 +68,10 @@ class GateConfig:
         if Path(pattern).is_absolute():
             raise self.error(path, f"{pattern}: globs are relative to gate.yaml's folder, not absolute")
         try:
-            found = sorted({p.resolve() for p in self.root.glob(pattern) if p.is_file()})
+            # `**` enters dot-folders (.github/prompts is where prompt files usually live), but never
+            # git's own folder or the gate's state.
+            found = sorted({p.resolve() for p in self.root.glob(pattern)
+                            if p.is_file() and _SKIPPED.isdisjoint(p.relative_to(self.root).parts[:-1])})
         except (OSError, ValueError, NotImplementedError) as exc:
             raise self.error(path, f"{pattern}: not a usable glob ({exc})") from None
         if required and not found:

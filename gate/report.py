@@ -43,6 +43,7 @@ class Finding:
     column: int | None = None
     case_id: str | None = None
     category: str | None = None
+    rule: str | None = None  # a stable rule id (e.g. PG101), for suppression and SARIF
 
     def location(self) -> str:
         if not self.file:
@@ -56,7 +57,7 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"severity": self.severity.value, "message": self.message}
-        for key in ("file", "line", "column", "case_id", "category"):
+        for key in ("file", "line", "column", "case_id", "category", "rule"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -72,6 +73,7 @@ class Finding:
             column=data.get("column"),
             case_id=data.get("case_id"),
             category=data.get("category"),
+            rule=data.get("rule"),
         )
 
 

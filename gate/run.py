@@ -30,6 +30,7 @@ class RunOptions:
     report_json: Path | None = None
     markdown: Path | None = None
     junit: Path | None = None
+    sarif: Path | None = None
     format: str = "text"
     # Validate every check's gate.yaml section (their prepare()), even of checks that will not run.
     prepare_all: bool = False
@@ -74,9 +75,11 @@ def write_outputs(report: Report, opts: RunOptions) -> None:
     """Every file output, the JSON report first: it is the source of truth."""
     from gate.render.junit import render_junit
     from gate.render.markdown import render_markdown
+    from gate.render.sarif import render_sarif
 
     failed: list[str] = []
-    for path, render in ((opts.report_json, Report.to_json), (opts.markdown, render_markdown), (opts.junit, render_junit)):
+    for path, render in ((opts.report_json, Report.to_json), (opts.markdown, render_markdown), (opts.junit, render_junit),
+                         (opts.sarif, render_sarif)):
         if path is None:
             continue
         try:

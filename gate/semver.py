@@ -1,4 +1,4 @@
-"""Semantic versions (semver.org 2.0.0): parsing and precedence, for prompt `version` keys."""
+"""Semantic versions (semver.org 2.0.0) for prompt `version` keys; `1` and `1.2` read as 1.0.0 and 1.2.0."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 _SEMVER = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"^(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
@@ -40,4 +40,4 @@ def parse(text: str) -> Version | None:
     if not m:
         return None
     pre = tuple(m.group(4).split(".")) if m.group(4) else ()
-    return Version(int(m.group(1)), int(m.group(2)), int(m.group(3)), pre, text.strip())
+    return Version(int(m.group(1)), int(m.group(2) or 0), int(m.group(3) or 0), pre, text.strip())

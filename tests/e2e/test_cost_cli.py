@@ -187,7 +187,7 @@ def test_cost_bad_profile_is_exit_2_with_location(cost_repo: GitRepo, edit: tupl
     ("prompts/summarise.prompt.yml", PROMPT.replace("model: small", "model: smal"),
      ("prompts/summarise.prompt.yml", 3), "model 'smal' is neither a name in models.yaml nor a publisher/model id"),
     ("prompts/summarise.prompt.yml", PROMPT.replace("{maxTokens: 150}", "{maxTokens: many}"),
-     ("prompts/summarise.prompt.yml", 4), "$.modelParameters.maxTokens: 'many' is not of type 'integer'"),
+     ("prompts/summarise.prompt.yml", 4), "$.modelParameters.maxTokens: 'many' is not of type 'number'"),
 ])
 def test_cost_defective_models_or_prompt_is_a_finding_not_a_traffic_error(
         cost_repo: GitRepo, path: str, new: str, where: tuple[str, int], message: str) -> None:

@@ -215,7 +215,7 @@ def test_regression_missing_cassette_exit_2_at_gate_yaml_line(tmp_path: Path) ->
     ("evaluators:\n  - {name: e, uses: github/nope}\n", 9, "unknown built-in evaluator 'github/nope' (known: "),
     ("evaluators:\n  - {name: e, uses: nope}\n", 9, "unknown built-in evaluator 'nope' (known: "),
     ("evaluators: x\n", 8, "$.evaluators: 'x' is not of type 'array'"),
-    ("modelParameters: {maxTokens: x}\n", 8, "$.modelParameters.maxTokens: 'x' is not of type 'integer'"),
+    ("modelParameters: {maxTokens: x}\n", 8, "$.modelParameters.maxTokens: 'x' is not of type 'number'"),
 ])
 def test_regression_wrong_typed_prompt_evaluator_is_a_finding_not_a_crash(
         tmp_path: Path, tail: str, line: int, message: str) -> None:
@@ -231,8 +231,9 @@ def test_regression_wrong_typed_prompt_evaluator_is_a_finding_not_a_crash(
 
 @pytest.mark.parametrize(("prompt", "line", "message"), [
     (PROMPT + "testData:\n  - x\n  - 3\n", 7, "$.testData[0]: 'x' is not of type 'object'"),
-    (PROMPT.replace("'{{q}}'", "null") + "testData:\n  - {q: hi}\n", 5,
-     "$.messages[0].content: None is not of type 'string', 'number', 'boolean'"),
+    # gh-models reads a null content as empty, but refuses a list of parts.
+    (PROMPT.replace("'{{q}}'", "[{type: text}]") + "testData:\n  - {q: hi}\n", 5,
+     "$.messages[0].content: [{'type': 'text'}] is not of type 'string', 'number', 'boolean'"),
     ("name: p\nmodel: m\nmessages: hi\ntestData:\n  - {q: hi}\n", 3, "$.messages: 'hi' is not of type 'array'"),
 ])
 def test_regression_wrong_typed_prompt_rows_or_messages_are_findings(

@@ -222,3 +222,66 @@ def test_versions_comment_section_lists_moved_versions_and_findings(repo: GitRep
     body = render_comment(report, checks={"schema": SchemaCheck()})
     assert "`1.0.0` → `1.1.0`" in body and "`3.2.1` → `—`" in body
     assert "new prompt has no \\`version\\`" in body or "new prompt has no `version`" in body
+
+
+def test_versions_short_forms_compare_numerically(repo: GitRepo) -> None:
+    repo.write("gate.yaml", GATE)
+    repo.write("prompts/answer.prompt.yml", prompt(version="'1.9'"))
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("prompts/answer.prompt.yml", prompt(version="'1.10'", system="Be brief and kind."))
+    code, check = validate(repo)
+    assert code == 0, check["findings"]
+    assert check["details"]["prompts"][0] == {"file": "prompts/answer.prompt.yml", "change": "changed",
+                                              "old": "1.9", "new": "1.10"}
+    repo.write("prompts/answer.prompt.yml", prompt(version="2", system="Be brief and kind."))
+    assert validate(repo)[0] == 0
+    repo.write("prompts/answer.prompt.yml", prompt(version="'1.9.0'", system="Be brief and kind."))
+    code, check = validate(repo)
+    assert code == 1
+    assert [(f["rule"], f["message"]) for f in check["findings"]] == [
+        ("PG300", "prompt changed but its version 1.9.0 is not higher than 1.9 on the base ref")]
+
+
+def test_default_glob_finds_dot_github_and_yaml_but_skips_git_and_gate_folders(repo: GitRepo) -> None:
+    good = prompt()
+    repo.write("gate.yaml", "version: 1\nprompts: ['**/*.prompt.y*ml']\nschema: {require_version_bump: false}\n")
+    repo.write(".github/prompts/review.prompt.yml", good)
+    repo.write("ai/summarise.prompt.yaml", good)
+    repo.commit("base")
+    # Neither git's own folder nor the gate's state holds the team's prompts.
+    repo.write(".git/stash.prompt.yml", "name: [broken\n")
+    repo.write(".gate/old.prompt.yml", "name: [broken\n")
+    code, check = validate(repo)
+    assert code == 0, check["findings"]
+    assert sorted(r["file"] for r in check["details"]["prompts"]) == [
+        ".github/prompts/review.prompt.yml", "ai/summarise.prompt.yaml"]
+
+
+SARIF_SCHEMA = Path(__file__).resolve().parent.parent / "fixtures" / "sarif" / "sarif-schema-2.1.0.json"
+
+
+def test_sarif_holds_every_check_finding_with_a_line_and_validates_against_the_official_schema(repo: GitRepo) -> None:
+    import json
+
+    import jsonschema
+
+    repo.write("gate.yaml", GATE + "regression:\n  target: {replay: c.jsonl}\n  suites:\n    - dataset: d.jsonl\n")
+    repo.write("c.jsonl", "")
+    repo.write("d.jsonl", '{"id": "a", "q": "hi"}\n{"q": "no id"}\n')
+    repo.write("prompts/answer.prompt.yml", prompt().replace("model: openai/gpt-4o-mini", "model: openai//gpt-4o")
+               + "tags: [x]\n")
+    repo.commit("base")
+    res = gate_subprocess("check", "--sarif", "out/gate.sarif", cwd=repo.path)
+    assert res.exit_code == 1, res.stderr
+    sarif = json.loads((repo.path / "out" / "gate.sarif").read_text(encoding="utf-8"))
+    jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))).validate(sarif)
+    [run] = sarif["runs"]
+    got = [(r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in run["results"]]
+    assert got == [("PG110", "error", "prompts/answer.prompt.yml", 3),
+                   ("PG108", "warning", "prompts/answer.prompt.yml", 7),
+                   ("regression", "error", "d.jsonl", 2)]
+    rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+    assert rules["PG110"]["name"] == "model-invalid" and "publisher/model" in rules["PG110"]["fullDescription"]["text"]
+    assert [r["ruleIndex"] for r in run["results"]] == [0, 1, 2]

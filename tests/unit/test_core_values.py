@@ -23,9 +23,15 @@ def test_semver_precedence_follows_spec(low: str, high: str) -> None:
     assert a < b and b > a
 
 
-@pytest.mark.parametrize("text", ["1.0", "v1.0.0", "01.0.0", "1.0.0-", "1.0.0+", ""])
+@pytest.mark.parametrize("text", ["1.0.0.0", "v1.0.0", "01.0.0", "1.0.0-", "1.0.0+", "1.", ""])
 def test_semver_rejects_invalid(text: str) -> None:
     assert semver.parse(text) is None
+
+
+@pytest.mark.parametrize(("short", "full"), [("1", "1.0.0"), ("1.2", "1.2.0"), ("2-rc.1", "2.0.0-rc.1")])
+def test_semver_short_forms_read_as_zero_filled(short: str, full: str) -> None:
+    a, b = semver.parse(short), semver.parse(full)
+    assert a is not None and b is not None and not a < b and not b < a and str(a) == short
 
 
 def test_semver_build_metadata_ignored_in_precedence() -> None:
