@@ -19,12 +19,12 @@ Command and python targets receive the case as {"id", "repeat", "vars", "message
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from gate.models import ModelConfig, ModelsFile
+from gate.prompts import is_model_id
 from gate.providers.anthropic import AnthropicProvider
 from gate.providers.base import Provider
 from gate.providers.cassette import ReplayProvider
@@ -35,8 +35,6 @@ from gate.providers.keys import producer
 from gate.providers.openai import OpenAIProvider
 from gate.providers.pycall import PythonProvider
 from gate.providers.spec import KINDS, TargetError, expect_timeout
-
-_PUBLISHER_MODEL = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.:-]+$")
 
 
 class TargetUnavailable(TargetError):
@@ -73,7 +71,7 @@ def build_provider(spec: Mapping[str, Any], models: ModelsFile | None, root: Pat
 def model_config(name: str, models: ModelsFile | None) -> ModelConfig:
     if models is not None and name in models.models:
         return models.models[name]
-    if _PUBLISHER_MODEL.match(name):
+    if is_model_id(name):  # the rule the schema check applies to prompt files: one for both
         return ModelConfig(name=name, provider="github-models", model=name, api_key_env="GITHUB_TOKEN")
     where = f" in {models.display}" if models is not None else " (gate.yaml names no models file)"
     raise TargetError(f"model: no model named {name!r}{where}")

@@ -99,6 +99,19 @@ def test_build_publisher_model_id_means_github_models(tmp_path: Path) -> None:
     assert provider.identity()["model"] == "openai/gpt-4o-mini"
 
 
+@pytest.mark.parametrize("model_id", ["azureml/openai/gpt-4o", "openai/o1-mini:2024"])
+def test_build_provider_publisher_model_id_is_a_github_models_target(tmp_path: Path, model_id: str) -> None:
+    # The schema check accepts these in a prompt file (as `gh models run` does); the target must too.
+    provider = build_provider({"model": model_id}, None, tmp_path, {"GITHUB_TOKEN": "ghs_x"})
+    assert provider.identity()["model"] == model_id
+
+
+@pytest.mark.parametrize("model_id", ["a/b/c/d", "openai//gpt-4o", "/gpt-4o"])
+def test_build_provider_malformed_model_id_target_error(tmp_path: Path, model_id: str) -> None:
+    with pytest.raises(TargetError, match="no model named"):
+        build_provider({"model": model_id}, None, tmp_path, {"GITHUB_TOKEN": "ghs_x"})
+
+
 @pytest.mark.parametrize(("spec", "message"), [
     ({"model": "nosuch"}, "model: no model named 'nosuch' in models.yaml"),
     ({}, "a target needs exactly one of model, http, command, python, replay"),
