@@ -13,6 +13,7 @@ from typing import Any
 
 from gate.providers import limits
 from gate.providers.base import ChatMessage, Provider, ProviderError, Request
+from gate.redact import clip
 
 from .regression_metrics import Score
 
@@ -108,11 +109,11 @@ def measure(cls: Any, name: str, params: Mapping[str, Any], judge: Any, threshol
         metric = build_metric(cls, name, params, judge, threshold)
         metric.measure(LLMTestCase(**{k: v for k, v in fields.items() if v is not None}), _show_indicator=False)
     except ProviderError as exc:
-        return Score(name, 0.0, False, exc.category.value, f"judge call failed: {exc.message}"[:200])
+        return Score(name, 0.0, False, exc.category.value, clip(f"judge call failed: {exc.message}", 200))
     except Exception as exc:  # noqa: BLE001 - deepeval raises plain exceptions for a judge it cannot parse
-        return Score(name, 0.0, False, "quality.judge", f"deepeval: {type(exc).__name__}: {exc}"[:200])
+        return Score(name, 0.0, False, "quality.judge", clip(f"deepeval: {type(exc).__name__}: {exc}", 200))
     score = float(metric.score or 0.0)
     ok = bool(metric.is_successful())
     reason = str(getattr(metric, "reason", "") or "")
     return Score(name, score, ok, None if ok else "quality.judge",
-                 "" if ok else f"score {score:.2f} < threshold {threshold:g}: {reason}"[:200])
+                 "" if ok else clip(f"score {score:.2f} < threshold {threshold:g}: {reason}", 200))

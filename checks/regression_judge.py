@@ -14,6 +14,7 @@ from typing import Any
 
 from gate.prompts import render_template
 from gate.providers.base import ChatMessage, Request
+from gate.redact import clip
 
 from .regression_metrics import Score
 
@@ -100,7 +101,7 @@ def parse_choice(reply: str, choices: Sequence[tuple[str, float]]) -> tuple[str,
 def judged(name: str, reply: str, spec: JudgeSpec, threshold: float) -> Score:
     found = parse_choice(reply, spec.choices)
     if found is None:
-        return Score(name, 0.0, False, "quality.judge", f"the judge's reply matched no choice: {reply.strip()[:80]!r}")
+        return Score(name, 0.0, False, "quality.judge", f"the judge's reply matched no choice: {clip(reply.strip(), 80)!r}")
     choice, score = found
     ok = score >= threshold
     return Score(name, score, ok, None if ok else "quality.judge",

@@ -52,3 +52,12 @@ def test_regression_judge_llm_evaluator_templated_with_completion() -> None:
 def test_regression_judge_completion_trimmed_as_gh_models_does() -> None:
     req = judge_request(JudgeSpec("[{{completion}}]", FIVE_POINT), {}, "\n  Paris.  \n", params={})
     assert req.messages[-1].content == "[Paris.]"
+
+
+def test_regression_judge_unmatched_reply_with_key_cut_leaves_no_part_of_it() -> None:
+    key = "sk-proj-" + "AbcdEfghIjklMnopQrstUvwx9876"  # no digit a five-point judge would read
+    reply = "The answer leaks " + "word " * 10 + key + " and more text after it"
+    detail = judged("g", reply, JudgeSpec("p", FIVE_POINT), 0.5).detail
+    assert "matched no choice" in detail
+    # The cap falls inside the key: the cut-off head must not survive either.
+    assert "sk-proj" not in detail and key[:12] not in detail
