@@ -35,7 +35,7 @@ def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n
     ("  suites:\n    - prompt: p.prompt.yml\n      metrics:\n        - {contains: a, regex: b}\n",
      "gate.yaml:6:11: a metric needs exactly one of"),
     ("  repeats: 2\n  pass_at: 3\n  suites:\n    - prompt: p.prompt.yml\n",
-     "gate.yaml:4:12: pass_at 3 is more than the 2 repeat(s) a case gets"),
+     "gate.yaml:4:12: pass_at 3 is more than the 2 repeats a case gets"),
     ("  target: {replay: c.jsonl}\n  gates: {alpha: 2}\n",
      "gate.yaml:4:18: $.regression.gates.alpha: 2 is greater than the maximum of 0.5"),
     ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {type: 5}}]\n",
