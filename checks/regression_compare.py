@@ -41,7 +41,6 @@ class Comparison:
     pass_to_fail: tuple[str, ...] = ()
     fail_to_pass: tuple[str, ...] = ()
     p_beyond: float = 1.0  # "the drop is no larger than the tolerance" (stats.PairedResult)
-    p_beyond_adjusted: float = 1.0
     discordance: float = 0.0
     verdict: Verdict = Verdict.NO_SIGNIFICANT_CHANGE
     decision: stats.Decision = stats.Decision.NON_INFERIORITY
@@ -53,7 +52,7 @@ class Comparison:
             "suite": self.suite, "metric": self.metric, "base": round(self.base, 6), "head": round(self.head, 6),
             "delta": round(self.delta, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
             "p_value": round(self.p_value, 6), "p_adjusted": round(self.p_adjusted, 6),
-            "p_beyond_tolerance": round(self.p_beyond_adjusted, 6),
+            "p_beyond_tolerance": round(self.p_beyond, 6),
             "mde": None if self.mde != self.mde else round(self.mde, 6), "n": self.n, "test": self.test,
             "tolerance": self.tolerance, "alpha": self.alpha, "decision": self.decision.value,
             "regression": self.regression, "verdict": self.verdict.value, "verdict_text": self.verdict_text(),
@@ -199,18 +198,18 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
 
 
 def _decided(comparisons: Sequence[Comparison], gates: Gates) -> list[Comparison]:
-    """Holm-corrected p-values (both tests, each over every comparison), then each comparison's verdict."""
+    """Holm-corrected p-values of "no change" over every comparison, then each comparison's verdict. The
+    tolerance is judged on each comparison's own interval, the one the comment shows."""
     if not comparisons:
         return []
     keys = [f"{c.suite}\0{c.metric}" for c in comparisons]
     adjusted = stats.holm(dict(zip(keys, (c.p_value for c in comparisons), strict=True)))
-    beyond = stats.holm(dict(zip(keys, (c.p_beyond for c in comparisons), strict=True)))
     out = []
     for key, c in zip(keys, comparisons, strict=True):
-        evidence = stats.Evidence(c.delta, c.high, adjusted[key], beyond[key], c.mde)
+        evidence = stats.Evidence(c.delta, c.high, adjusted[key], c.p_beyond, c.mde)
         verdict = stats.decide(evidence, alpha=gates.alpha, tolerance=c.tolerance, decision=gates.decision)
-        out.append(replace(c, p_adjusted=adjusted[key], p_beyond_adjusted=beyond[key], alpha=gates.alpha,
-                           decision=gates.decision, verdict=verdict, regression=verdict is Verdict.REGRESSION))
+        out.append(replace(c, p_adjusted=adjusted[key], alpha=gates.alpha, decision=gates.decision, verdict=verdict,
+                           regression=verdict is Verdict.REGRESSION))
     return out
 
 

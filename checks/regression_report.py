@@ -124,7 +124,8 @@ def _ungated_failures(suites: Sequence[SuiteResult], analysis: Analysis, gates: 
 def summary_line(suites: Sequence[SuiteResult], total: int, passed: int, analysis: Analysis, compared: bool,
                  defects: Sequence[str], ungated: int) -> str:
     """Clauses joined by '; ': what ran, how much of the baseline it was compared with, then the verdict."""
-    clauses = [f"{passed} of {counted(total, 'case')} pass ({passed / total if total else 0:.1%}) in "
+    verb = "passes" if total == 1 else "pass"
+    clauses = [f"{passed} of {counted(total, 'case')} {verb} ({passed / total if total else 0:.1%}) in "
                f"{counted(len(suites), 'suite')}"]
     if analysis.coverage:
         paired = sum(c.compared for c in analysis.coverage)

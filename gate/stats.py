@@ -86,8 +86,8 @@ def _cluster_sums(deltas: Sequence[float], clusters: Sequence[str] | None) -> An
 class PairedResult:
     """head minus base: the mean difference, its interval and a two-sided p-value.
 
-    `p_beyond` tests "the drop is no larger than `margin`": small when the interval lies below -margin
-    (on the two-sided scale, so it is below alpha exactly when the 1 - alpha interval clears -margin).
+    `p_beyond` tests "the drop is no larger than `margin`" on the bootstrap: below alpha when the 1 - alpha
+    interval lies below -margin (it is on the two-sided scale).
     `discordance` is the mean squared difference, what the MDE and the cases needed are computed from."""
 
     delta: float
@@ -155,9 +155,7 @@ def paired_difference(
         sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
         by_cluster = (_z(1 - level / 2) + _z(power)) * sd / math.sqrt(k) if _reachable(k, level) else math.nan
         mde = max(mde, by_cluster) if not math.isnan(by_cluster) else by_cluster
-    # A drop beyond the margin needs "no change" rejected as well: the randomisation test bounds it from below,
-    # which keeps a few cases that all moved one way (a bootstrap of identical values) from proving anything.
-    p_beyond = max(min(1.0, 2 * (within_margin + 1) / (resamples + 1)), float(p_value)) if observed < 0 else 1.0
+    p_beyond = min(1.0, 2 * (within_margin + 1) / (resamples + 1)) if observed < 0 else 1.0
     return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde, p_beyond, discordance)
 
 
@@ -256,11 +254,10 @@ def compare_pass(
     else:
         p_value, test = mcnemar_exact(len(p2f), len(f2p)), "mcnemar-exact"
     # Unclustered, paired.mde is McNemar's: the mean squared difference of 0/1 values is the discordance.
-    p_beyond = max(paired.p_beyond, p_value) if paired.delta < 0 else 1.0
     return PassComparison(
         base_rate=sum(b) / n if n else 0.0, head_rate=sum(h) / n if n else 0.0, delta=paired.delta,
         interval=paired.interval, p_value=p_value, mde=paired.mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p,
-        test=test, p_beyond=p_beyond, discordance=paired.discordance,
+        test=test, p_beyond=paired.p_beyond, discordance=paired.discordance,
     )
 
 
@@ -290,14 +287,17 @@ class Evidence:
 
     delta: float
     high: float  # upper end of the interval of the change
-    p_value: float  # two-sided, "no change"
-    p_beyond: float  # "the drop is no larger than the tolerance"
+    p_value: float  # two-sided, "no change", corrected for multiple comparisons
+    p_beyond: float  # "the drop is no larger than the tolerance", on the scale of the interval shown
     mde: float  # NaN: no drop could be significant at this n
 
 
 def decide(e: Evidence, *, alpha: float, tolerance: float, decision: Decision) -> Verdict:
+    """Non-inferiority fails a drop when the interval the reviewer reads lies below -tolerance AND the drop is
+    significant at all (the exact test, corrected for every comparison of the run): the second keeps a few cases
+    that all moved one way (whose bootstrap interval is a single point) from proving anything."""
     if decision is Decision.NON_INFERIORITY:
-        failing = e.delta < 0 and e.p_beyond < alpha
+        failing = e.delta < 0 and e.p_beyond < alpha and e.p_value < alpha
     else:
         failing = is_regression(e.delta, e.p_value, alpha=alpha, tolerance=tolerance)
     if failing:
@@ -314,6 +314,11 @@ def decide(e: Evidence, *, alpha: float, tolerance: float, decision: Decision) -
     return Verdict.NO_SIGNIFICANT_CHANGE
 
 
+def _ambiguous(shown: float, p: float, alpha: float) -> bool:
+    """Whether a rounded p reads as on the other side of alpha, or as alpha itself, when it is not."""
+    return (shown < alpha) != (p < alpha) or (shown == alpha and p != alpha)
+
+
 def format_p(p: float, alpha: float | None = None) -> str:
     """'p<0.001', 'p=0.004', 'p=0.047', 'p=0.31'; near alpha with as many digits as it takes to stay on its side
     of alpha (0.0496 is 'p=0.0496' beside alpha 0.05, never 'p=0.050')."""
@@ -321,7 +326,7 @@ def format_p(p: float, alpha: float | None = None) -> str:
         return "p<0.001"
     digits = 3 if p < 0.1 else 2
     if alpha is not None:
-        while digits < 6 and (round(p, digits) < alpha) != (p < alpha):
+        while digits < 6 and _ambiguous(round(p, digits), p, alpha):
             digits += 1
     return f"p={p:.{digits}f}"
 

@@ -79,6 +79,7 @@ def test_regression_replay_nothing_recorded_exit_3(tmp_path: Path) -> None:
     ('{"suites": {"p": {"cases": {"a": {"pass": true, "scores": {"s": "high"}}}}}}',
      '$.suites["p"].cases["a"].scores: must map metric names to numbers'),
     ('{"format": 9, "suites": {}}', "baseline format 9, but this prodgate reads format 1"),
+    ('{"format": true, "suites": {}}', "baseline format True, but this prodgate reads format 1"),  # True == 1
 ])
 def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, baseline: str, problem: str) -> None:
     from gate.providers.base import ChatMessage, Request, Response
@@ -95,7 +96,7 @@ def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, basel
     assert check["status"] == "fail" and check["metrics"]["passed"] == 1
     [finding] = check["findings"]
     assert finding["file"] == ".gate/baseline.json" and finding["message"].startswith(f".gate/baseline.json: {problem}")
-    assert check["summary"].startswith("1/1 cases pass (100.0%) in 1 suite(s); unusable baseline: .gate/baseline.json: ")
+    assert check["summary"].startswith("1 of 1 case passes (100.0%) in 1 suite; unusable baseline: .gate/baseline.json: ")
     assert "absolute results only" not in check["summary"]
 
 

@@ -61,7 +61,9 @@ def test_regression_example_answers_worse_on_15_percent_fails_with_flips(repo: G
     assert rate["delta"] == -0.15 and rate["p_adjusted"] < 0.05 and rate["ci95"][1] < 0
     flipped = sorted(f["case_id"] for f in check["findings"] if f["severity"] == "error" and f.get("case_id"))
     assert flipped == sorted(f"answers/{c}" for c in WORSE)
-    assert check["summary"].startswith("88/104 cases pass") and "answers: pass rate regressed" in check["summary"]
+    assert check["summary"].startswith("88 of 104 cases pass (84.6%) in 4 suites; 104 of 104 baseline cases compared; "
+                                       "answers: pass rate regressed")
+    assert rate["verdict"] == "regression" and rate["ci95"][1] < -rate["tolerance"]  # beyond the 5-pt tolerance
     assert check["details"]["headline"]["change"].startswith("-15.0 pts (p=")
 
 
