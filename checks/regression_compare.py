@@ -96,6 +96,8 @@ class Comparison:
             return f"drop of {pts(self.delta)} is significant but {where} the {tolerance}"
         if self.verdict is Verdict.IMPROVED:
             return f"improved by {pts(self.delta)}"
+        if self.mde != self.mde:  # NaN: nothing could have been significant
+            return f"no drop, but too few cases (n={self.n}) for any drop to be significant"
         return "no significant change"
 
 

@@ -156,3 +156,12 @@ def test_stats_baseline_format_true_is_a_defect() -> None:
     problem = _shape_problem({"format": True, "suites": {}})
     assert problem is not None and problem.startswith("baseline format True")
     assert _shape_problem({"format": 1, "suites": {}}) is None
+
+
+def test_stats_verdict_unchanged_tiny_suite_not_green() -> None:
+    result = build_result([_suite([True] * 3)], _baseline([True] * 3), "base", Gates())
+    [c] = result.details["comparisons"]
+    assert c["verdict_text"] == "no drop, but too few cases (n=3) for any drop to be significant"
+    row = next(line for line in render_details(result.details).splitlines() if line.startswith("| s | pass"))
+    assert "⚪" in row and "✅" not in row
+    assert result.status.value == "pass"  # nothing dropped: nothing to warn about
