@@ -72,8 +72,6 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
             if not c.passed:
                 categories[c.category or "quality.assertion"] = categories.get(c.category or "quality.assertion", 0) + 1
                 failures.append(_finding(s, c, s.name in regressed and (s.name, c.id) in flips))
-    # What the change broke comes before what was already failing on the base branch.
-    failures.sort(key=lambda f: f.severity is not Severity.ERROR)
     findings = [*extra_findings, *(Finding(Severity.ERROR, v) for v in analysis.violations), *failures]
     rate = passed / total if total else 0.0
     pooled = _pooled_change(analysis)

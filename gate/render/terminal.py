@@ -14,6 +14,7 @@ _COLOURS = {
     Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta", Status.SKIP: "bright_black",
 }
 _SEVERITY_COLOURS = {Severity.ERROR: "red", Severity.WARNING: "yellow", Severity.NOTICE: "cyan"}
+_SEVERITY_ORDER = (Severity.ERROR, Severity.WARNING, Severity.NOTICE)
 MAX_FINDINGS_PER_CHECK = 50
 # Not a terminal (a CI log, a pipe): wide enough for a summary, narrow enough to read in a browser log view.
 DEFAULT_WIDTH = 100
@@ -63,7 +64,10 @@ def render_terminal(report: Report, *, colour: bool = False, verbose: bool = Fal
     for c in report.checks:
         if not c.findings:
             continue
-        shown = c.findings if verbose else c.findings[:MAX_FINDINGS_PER_CHECK]
+        # Errors first (for the regression check: the cases this change broke), then what was failing already;
+        # the report's own order (file and line) holds within each.
+        ordered = sorted(c.findings, key=lambda f: _SEVERITY_ORDER.index(f.severity))
+        shown = ordered if verbose else ordered[:MAX_FINDINGS_PER_CHECK]
         out.append("")
         out.append(f"{text(c.name)}:")
         for f in shown:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import pytest
 from prodgate_checks.regression_compare import Baseline
@@ -12,7 +13,7 @@ from prodgate_checks.regression_report import build_result
 from prodgate_checks.regression_results import SuiteResult, aggregate, repeat_result
 
 from gate.render.terminal import DEFAULT_WIDTH, render_terminal
-from gate.report import CheckResult, Finding, Severity, Status
+from gate.report import CheckResult, Finding, Severity, Status, finding_sort_key
 from tests.unit.test_markdown_render import report
 
 LONG = ("88 of 104 cases pass (84.6%) in 4 suites; 104 of 104 baseline cases compared; answers: pass rate "
@@ -66,6 +67,8 @@ def test_terminal_regression_case_id_once_and_new_failures_first() -> None:
     cases = tuple(aggregate(i, n + 1, [_rep(i != "c00" and n < 20)], 1, cluster=None, input_text=i)  # type: ignore[list-item]
                   for n, i in enumerate(ids))
     result = build_result([SuiteResult("s", "d.jsonl", "python", (), cases)], base, "base", Gates())
+    # As the runner stores them: by file and line, so c00 (line 1) comes first in the report.
+    result = replace(result, findings=tuple(sorted(result.findings, key=finding_sort_key)))
     text = render_terminal(report(result), verbose=True, width=200)
     case_lines = [line for line in text.splitlines() if "[s/" in line]
     assert all(line.count("s/c") == 1 for line in case_lines)
