@@ -55,8 +55,10 @@ def _coverage(details: Mapping[str, Any]) -> str:
         return ""
     compared, total = sum(c["compared"] for c in cov), sum(c["baseline"] for c in cov)
     by_input = sum(c.get("by_input", 0) for c in cov)
+    new = sum(c.get("new", 0) for c in cov)
     paired = f", {by_input} of them renamed and paired by their input" if by_input else ""
-    return f" — {compared} of {counted(total, 'baseline case')} compared{paired}."
+    added = f"; {counted(new, 'new case')} not in the baseline" if new else ""
+    return f" — {compared} of {counted(total, 'baseline case')} compared{paired}{added}."
 
 
 def _comparisons(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -70,6 +70,7 @@ def test_regression_renamed_with_new_inputs_under_min_coverage_fails(repo: GitRe
     code, check, md = _check(repo, tmp_path)
     assert code == 1
     assert "5 of 20 baseline cases compared" in check["summary"]
+    assert "5 of 20 baseline cases compared; 15 new cases not in the baseline." in md
     assert ("s: only 5 of 20 baseline cases compared (25%, under gates.min_coverage 80%)"
             in check["details"]["violations"][0])
     shown = md.replace("\\", "")  # as GitHub shows it: markdown escapes gone
@@ -122,3 +123,24 @@ def test_regression_flipped_case_shows_base_answer_beside_new(repo: GitRepo, tmp
     # The <summary> is raw HTML: escaped for HTML, never with markdown backslashes.
     summaries = [line for line in md.splitlines() if "<summary>" in line]
     assert summaries and not any("\\-" in s or "\\." in s for s in summaries)
+
+
+def test_regression_wording_improved_says_by_how_much(repo: GitRepo, tmp_path: Path) -> None:
+    _repo(repo, _rows(300, bad=set(range(30))), gates="{max_pass_rate_drop: 0.05}")
+    repo.write("d.jsonl", _rows(300))
+    repo.commit("fixed the prompt")
+    code, check, md = _check(repo, tmp_path)
+    assert code == 0 and check["status"] == "pass"
+    assert check["summary"].endswith(": improved by 10.0 pts") and "within noise" not in check["summary"]
+    assert "✅ improved by 10\\.0 pts" in md
+
+
+def test_regression_wording_significant_drop_within_tolerance(repo: GitRepo, tmp_path: Path) -> None:
+    _repo(repo, _rows(300), gates="{max_pass_rate_drop: 0.05}")
+    repo.write("d.jsonl", _rows(300, bad=set(range(12))))
+    repo.commit("a 4-point drop, inside the 5-point tolerance")
+    code, check, md = _check(repo, tmp_path)
+    assert code == 0 and check["status"] == "pass"
+    [rate] = check["details"]["comparisons"]
+    assert rate["verdict"] == "significant_within_tolerance" and rate["p_adjusted"] < 0.001
+    assert check["summary"].endswith("p<0.001): drop of 4.0 pts is significant but within the 5-pt tolerance")
