@@ -119,6 +119,9 @@ def _shape_problem(data: Mapping[str, Any]) -> str | None:
             for key in ("input_sha", "output"):
                 if key in case and not isinstance(case[key], str):
                     return f"{where}.{key}: must be a string"
+            repeats = case.get("repeats", [])
+            if not isinstance(repeats, list) or not all(isinstance(r, dict) for r in repeats):
+                return f"{where}.repeats: must be a list of objects"
             scores = case.get("scores", {})
             if not isinstance(scores, dict) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()):

@@ -80,6 +80,10 @@ def test_regression_replay_nothing_recorded_exit_3(tmp_path: Path) -> None:
      '$.suites["p"].cases["a"].scores: must map metric names to numbers'),
     ('{"format": 9, "suites": {}}', "baseline format 9, but this prodgate reads format 1"),
     ('{"format": true, "suites": {}}', "baseline format True, but this prodgate reads format 1"),  # True == 1
+    ('{"suites": {"p": {"cases": {"a": {"pass": true, "repeats": 5}}}}}',
+     '$.suites["p"].cases["a"].repeats: must be a list of objects'),
+    ('{"suites": {"p": {"cases": {"a": {"pass": true, "output": ["x"]}}}}}',
+     '$.suites["p"].cases["a"].output: must be a string'),
 ])
 def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, baseline: str, problem: str) -> None:
     from gate.providers.base import ChatMessage, Request, Response
