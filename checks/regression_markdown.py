@@ -13,6 +13,9 @@ from gate.stats import format_p
 
 MAX_FLIPS = 15
 MAX_FAILURES = 10
+# Per case shown: 15 flips with input and both answers stay near 30,000 characters, half of a comment's room.
+_INPUT_CHARS = 500
+_ANSWER_CHARS = 700
 _ICONS = {"regression": "❌", "too_few": "⚪", "significant_within_tolerance": "⚠️", "improved": "✅",
           "no_significant_change": "✅"}
 
@@ -83,8 +86,9 @@ def _comparisons(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _why(case: Mapping[str, Any]) -> str:
-    return "; ".join(f"{m}: {d}" if d else m for r in case.get("repeats", []) if not r.get("pass")
-                     for m, d in r.get("failed", [])[:3]) or str(case.get("category") or "failed")
+    reasons = dict.fromkeys(f"{m}: {d}" if d else m for r in case.get("repeats", []) if not r.get("pass")
+                            for m, d in r.get("failed", [])[:3])  # repeats often fail alike: say it once
+    return "; ".join(reasons) or str(case.get("category") or "failed")
 
 
 def _answer(case: Mapping[str, Any]) -> str:
@@ -100,12 +104,12 @@ def _case_block(suite: str, file: str, case: Mapping[str, Any], before: str | No
     out = [f"<details><summary>{summary}</summary>", ""]
     if where:
         out += [f"Case: {where}", ""]
-    out += ["Input:", "", code_block(str(case.get("input", "")), 1200), ""]
+    out += ["Input:", "", code_block(str(case.get("input", "")), _INPUT_CHARS), ""]
     if before is not None:
-        out += ["Base branch answer:", "", code_block(before, 1200), "", "This branch's answer:", ""]
+        out += ["Base branch answer:", "", code_block(before, _ANSWER_CHARS), "", "This branch's answer:", ""]
     else:
         out += ["Output:", ""]
-    out += [code_block(_answer(case), 1200), "", "</details>"]
+    out += [code_block(_answer(case), _ANSWER_CHARS), "", "</details>"]
     return out
 
 
