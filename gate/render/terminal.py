@@ -8,7 +8,7 @@ import textwrap
 from tabulate import tabulate
 
 from gate.render.escape import no_workflow_commands, terminal_text
-from gate.report import Report, Severity, Status
+from gate.report import Finding, Report, Severity, Status
 
 _COLOURS = {
     Status.PASS: "green", Status.WARN: "yellow", Status.FAIL: "red", Status.ERROR: "magenta", Status.SKIP: "bright_black",
@@ -45,6 +45,13 @@ def _wrap(text: str, width: int, indent: str) -> list[str]:
     return lines
 
 
+def finding_line(f: Finding) -> str:
+    """'file:line: severity: [case] message', neutralised for a terminal or a log."""
+    where = terminal_text(f.location())
+    case = f" [{terminal_text(f.case_id)}]" if f.case_id else ""
+    return f"{where + ': ' if where else ''}{f.severity.value}:{case} {terminal_text(f.message)}"
+
+
 def render_terminal(report: Report, *, colour: bool = False, verbose: bool = False, width: int | None = None) -> str:
     """Checks' text comes from model outputs, datasets and logs: it may not drive the terminal or the runner."""
     text = terminal_text
@@ -71,10 +78,7 @@ def render_terminal(report: Report, *, colour: bool = False, verbose: bool = Fal
         out.append("")
         out.append(f"{text(c.name)}:")
         for f in shown:
-            where = text(f.location())
-            case = f" [{text(f.case_id)}]" if f.case_id else ""
-            plain = f"{where + ': ' if where else ''}{f.severity.value}:{case} {text(f.message)}"
-            lines = _wrap(plain, width, "  ")
+            lines = _wrap(finding_line(f), width, "  ")
             if colour:
                 sev = _style(f.severity.value, _SEVERITY_COLOURS[f.severity], True)
                 lines[0] = lines[0].replace(f"{f.severity.value}:", f"{sev}:", 1)

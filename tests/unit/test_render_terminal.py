@@ -75,3 +75,10 @@ def test_terminal_regression_case_id_once_and_new_failures_first() -> None:
     order = [line.split("[s/", 1)[1].split("]", 1)[0] for line in case_lines]
     assert order[-1] == "c00" and set(order[:-1]) == {f"c{i}" for i in range(20, 30)}
     assert "fails now" in case_lines[0] and "fails now" not in case_lines[-1]
+
+
+def test_junit_regression_finding_names_its_case() -> None:
+    from gate.render.junit import render_junit
+
+    xml = render_junit(_report())  # type: ignore[arg-type]
+    assert "datasets/answers.jsonl:12: error: [answers/password-1] passed on the base branch, fails now" in xml
