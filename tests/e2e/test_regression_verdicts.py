@@ -8,15 +8,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import GitRepo, gate
+from tests.conftest import GitRepo, gate, gate_subprocess
 
 PROMPT = "name: p\nmodel: m\nmessages:\n  - role: system\n    content: Be brief.\n  - role: user\n    content: '{{q}}'\n"
 # The app under test answers what the dataset row says it does: each scenario is one edit to the dataset.
-BOT = "def answer(case):\n    return case['vars']['reply']\n"
+# A row marked `flaky` fails its second repeat: a model that answers differently each time.
+BOT = ("def answer(case):\n"
+       "    if case['vars'].get('flaky') and case['repeat'] == 1:\n"
+       "        return 'no'\n"
+       "    return case['vars']['reply']\n")
 
 
-def _config(gates: str = "", baseline: str = "") -> str:
-    return ("version: 1\nregression:\n  target: {python: 'verdictbot:answer'}\n  cache: false\n"
+def _config(gates: str = "", baseline: str = "", repeats: int = 1) -> str:
+    return (f"version: 1\nregression:\n  target: {{python: 'verdictbot:answer'}}\n  cache: false\n  repeats: {repeats}\n"
             f"{baseline}  suites:\n    - name: s\n      prompt: p.prompt.yml\n      dataset: d.jsonl\n"
             "      metrics:\n        - contains: ok\n" + (f"  gates: {gates}\n" if gates else ""))
 
@@ -144,3 +148,35 @@ def test_regression_wording_significant_drop_within_tolerance(repo: GitRepo, tmp
     [rate] = check["details"]["comparisons"]
     assert rate["verdict"] == "significant_within_tolerance" and rate["p_adjusted"] < 0.001
     assert check["summary"].endswith("p<0.001): drop of 4.0 pts is significant but within the 5-pt tolerance")
+
+
+def test_regression_flaky_baseline_comment_says_stochastic(repo: GitRepo, tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in _rows(12).splitlines()]
+    for r in rows[:4]:
+        r["flaky"] = True
+    repo.write("p.prompt.yml", PROMPT)
+    repo.write("verdictbot.py", BOT)
+    repo.write("gate.yaml", _config(repeats=3))
+    repo.write("d.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    assert gate("baseline", "update", "-c", repo.path / "gate.yaml", cwd=repo.path).exit_code == 0
+    repo.commit("baseline of a stochastic model")
+    code, check, md = _check(repo, tmp_path)
+    assert code == 0
+    assert any(n.startswith("s: the model is stochastic: in the baseline, 4 of 12 cases' repeats disagreed")
+               for n in check["details"]["notes"])
+    assert "raise `repeats` (with `pass_at`)" in md.replace("\\", "")
+
+
+def test_regression_terminal_fits_columns_as_a_process(repo: GitRepo) -> None:
+    _repo(repo, _rows(30))
+    repo.write("d.jsonl", _rows(30, bad=set(range(12))))
+    repo.commit("a worse prompt")
+    res = gate_subprocess("check", "-c", repo.path / "gate.yaml", "--only", "regression", "--base-ref", "main",
+                          cwd=repo.path, env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert res.exit_code == 1, res.stdout + res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, res.stdout
+    words = " ".join(lines).split()
+    assert "compared;" in words and words[words.index("compared;") - 2:words.index("compared;")] == ["baseline", "cases"]
+    flipped = [line for line in lines if "[s/case-" in line]
+    assert len(flipped) == 12 and all(line.count("case-0") == 1 for line in flipped)
