@@ -98,6 +98,8 @@ class Comparison:
             return f"improved by {pts(self.delta)}"
         if self.mde != self.mde:  # NaN: nothing could have been significant
             return f"no drop, but too few cases (n={self.n}) for any drop to be significant"
+        if self.delta < 0 and self.high < 0:  # the interval says drop; the correction for many comparisons did not
+            return f"drop of {pts(self.delta)} is not significant once every comparison is counted (Holm)"
         return "no significant change"
 
 

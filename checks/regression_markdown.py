@@ -74,9 +74,9 @@ def _comparisons(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
         fmt = _pct if pct else (lambda v: f"{v:.3f}")
         # None: too few cases for any drop to be significant.
         mde = "none" if c.get("mde") is None else f"{c['mde'] * 100:.1f} pts"
-        # Green only where the suite could have seen a drop.
-        icon = "⚪" if c.get("mde") is None and c.get("verdict") == "no_significant_change" else _ICONS.get(
-            str(c.get("verdict")), "")
+        # Green only where the suite could have seen a drop and its interval does not show one.
+        unsure = c.get("mde") is None or (c["delta"] < 0 and c["ci95"][1] < 0)
+        icon = "⚪" if unsure and c.get("verdict") == "no_significant_change" else _ICONS.get(str(c.get("verdict")), "")
         verdict = f"{icon} {inline(str(c.get('verdict_text', '')), 200)}"
         lines.append(
             f"| {inline(c['suite'], 80)} | {inline(c['metric'], 60)} | {fmt(c['head'])} vs {fmt(c['base'])} | "
