@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import textwrap
 
 from tabulate import tabulate
@@ -23,9 +25,10 @@ _GAP = 2  # tabulate's "simple" format puts two spaces between columns
 _HEADER_PAD = 2
 
 
-def terminal_width() -> int:
-    """COLUMNS when set, else the terminal's width, else DEFAULT_WIDTH."""
-    return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+def terminal_width() -> tuple[int, bool]:
+    """(columns, whether a reader's screen set them): COLUMNS or the terminal's width; else DEFAULT_WIDTH."""
+    known = "COLUMNS" in os.environ or sys.stdout.isatty()
+    return max(40, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns), known
 
 
 def _style(text: str, colour: str | None, colour_on: bool) -> str:
@@ -55,7 +58,11 @@ def finding_line(f: Finding) -> str:
 def render_terminal(report: Report, *, colour: bool = False, verbose: bool = False, width: int | None = None) -> str:
     """Checks' text comes from model outputs, datasets and logs: it may not drive the terminal or the runner."""
     text = terminal_text
-    width = width or terminal_width()
+    # In a log (no terminal, no COLUMNS) a finding stays on one line: `file:line: severity:` lines are what
+    # problem matchers and grep read, and a log viewer wraps by itself. The table fits either way.
+    wrap = width is not None
+    if width is None:
+        width, wrap = terminal_width()
     rows = []
     for c in report.checks:
         rows.append([text(c.name), c.status.value.upper(), text(c.summary), f"{c.duration_s:.1f}s"])
@@ -78,7 +85,7 @@ def render_terminal(report: Report, *, colour: bool = False, verbose: bool = Fal
         out.append("")
         out.append(f"{text(c.name)}:")
         for f in shown:
-            lines = _wrap(finding_line(f), width, "  ")
+            lines = _wrap(finding_line(f), width, "  ") if wrap else ["  " + finding_line(f)]
             if colour:
                 sev = _style(f.severity.value, _SEVERITY_COLOURS[f.severity], True)
                 lines[0] = lines[0].replace(f"{f.severity.value}:", f"{sev}:", 1)
