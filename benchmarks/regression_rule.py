@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from gate import stats  # noqa: E402
-from gate.stats import Decision, Evidence, Verdict  # noqa: E402
+from gate.verdict import Decision, Evidence, Verdict, decide  # noqa: E402
 
 
 def flag_rates(drop: float, *, cases: int, tolerance: float, sims: int, seed: int = 11) -> dict[str, float]:
@@ -38,7 +38,7 @@ def flag_rates(drop: float, *, cases: int, tolerance: float, sims: int, seed: in
                                seed=s, resamples=2_000, margin=tolerance)
         evidence = Evidence(c.delta, c.interval.high, c.p_value, c.p_beyond, c.mde)
         for d in Decision:
-            verdict = stats.decide(evidence, alpha=0.05, tolerance=tolerance, decision=d)
+            verdict = decide(evidence, alpha=0.05, tolerance=tolerance, decision=d)
             counts[d] += verdict is Verdict.REGRESSION
             too_few += d is Decision.NON_INFERIORITY and verdict is Verdict.TOO_FEW
     return {**{d.value: counts[d] / sims for d in Decision}, "too_few": too_few / sims}

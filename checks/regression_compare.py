@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gate import stats
-from gate.stats import Verdict
+from gate.verdict import Decision, Evidence, Verdict, decide, format_p
 
 from .regression_config import Gates
 from .regression_results import CaseResult, SuiteResult
@@ -43,7 +43,7 @@ class Comparison:
     p_beyond: float = 1.0  # "the drop is no larger than the tolerance" (stats.PairedResult)
     discordance: float = 0.0
     verdict: Verdict = Verdict.NO_SIGNIFICANT_CHANGE
-    decision: stats.Decision = stats.Decision.NON_INFERIORITY
+    decision: Decision = Decision.NON_INFERIORITY
     base_ids: Mapping[str, str] = field(default_factory=dict)  # head id -> baseline id, where they differ
     base_outputs: Mapping[str, str] = field(default_factory=dict)  # head id -> the base's answer, for flips
 
@@ -74,7 +74,7 @@ class Comparison:
         head = f"{self.head:.1%}" if unit else f"{self.head:.3f}"
         base = f"{self.base:.1%}" if unit else f"{self.base:.3f}"
         return (f"{head} vs {base} ({self.delta * 100:+.1f} pts, 95% CI {self.low * 100:+.1f} to "
-                f"{self.high * 100:+.1f}, {stats.format_p(self.p_adjusted, self.alpha)})")
+                f"{self.high * 100:+.1f}, {format_p(self.p_adjusted, self.alpha)})")
 
     def cases_to_detect(self) -> int | None:
         return stats.cases_to_detect(-self.delta, self.discordance, self.alpha)
@@ -210,10 +210,10 @@ def _decided(comparisons: Sequence[Comparison], gates: Gates) -> list[Comparison
     adjusted = stats.holm(dict(zip(keys, (c.p_value for c in comparisons), strict=True)))
     out = []
     for key, c in zip(keys, comparisons, strict=True):
-        evidence = stats.Evidence(c.delta, c.high, adjusted[key], c.p_beyond, c.mde)
-        verdict = stats.decide(evidence, alpha=gates.alpha, tolerance=c.tolerance, decision=gates.decision)
-        out.append(replace(c, p_adjusted=adjusted[key], alpha=gates.alpha, decision=gates.decision, verdict=verdict,
-                           regression=verdict is Verdict.REGRESSION))
+        evidence = Evidence(c.delta, c.high, adjusted[key], c.p_beyond, c.mde)
+        found = decide(evidence, alpha=gates.alpha, tolerance=c.tolerance, decision=gates.decision)
+        out.append(replace(c, p_adjusted=adjusted[key], alpha=gates.alpha, decision=gates.decision, verdict=found,
+                           regression=found is Verdict.REGRESSION))
     return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.config import GateConfig
-from gate.stats import Decision
+from gate.verdict import Decision
 
 TARGET_KINDS = ("model", "http", "command", "python", "replay")
 METRIC_KINDS = (

@@ -9,7 +9,7 @@ from typing import Any
 from gate.render.escape import code_block, html_text, inline, prose
 from gate.render.markdown import file_link
 from gate.render.words import counted
-from gate.stats import format_p
+from gate.verdict import format_p
 
 MAX_FLIPS = 15
 MAX_FAILURES = 10

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gate import stats
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
+from gate.verdict import format_p
 
 from .regression_compare import PASS_RATE, Analysis, Baseline, analyse
 from .regression_config import Gates
@@ -107,7 +107,7 @@ def _pooled_change(analysis: Analysis) -> str | None:
     if not rates:
         return None
     worst = min(rates, key=lambda c: (not c.regression, c.delta))
-    return f"{worst.delta * 100:+.1f} pts ({stats.format_p(worst.p_adjusted, worst.alpha)})"
+    return f"{worst.delta * 100:+.1f} pts ({format_p(worst.p_adjusted, worst.alpha)})"
 
 
 def _ungated_failures(suites: Sequence[SuiteResult], analysis: Analysis, gates: Gates) -> int:

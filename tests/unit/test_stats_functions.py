@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from gate import stats
+from gate.verdict import format_p
 
 
 def test_stats_wilson_known_values_match_hand_computation() -> None:
@@ -68,7 +69,7 @@ def test_stats_compare_pass_lists_flips_and_formats_p() -> None:
     assert c.pass_to_fail == tuple(ids[:6]) and c.fail_to_pass == ()
     assert c.test == "mcnemar-exact"
     assert c.p_value == pytest.approx(2 * 0.5**6)
-    assert c.delta == pytest.approx(-0.15) and stats.format_p(c.p_value) == "p=0.031"
+    assert c.delta == pytest.approx(-0.15) and format_p(c.p_value) == "p=0.031"
 
 
 def test_stats_compare_pass_with_clusters_uses_randomisation() -> None:
@@ -113,9 +114,9 @@ def test_stats_bootstrap_at_10000_cases_bounded_chunks() -> None:
 
 
 def test_stats_format_p_three_ranges() -> None:
-    assert stats.format_p(0.0004) == "p<0.001"
-    assert stats.format_p(0.004) == "p=0.004"
-    assert stats.format_p(0.31) == "p=0.31"
+    assert format_p(0.0004) == "p<0.001"
+    assert format_p(0.004) == "p=0.004"
+    assert format_p(0.31) == "p=0.31"
 
 
 def test_stats_mde_of_an_unchanged_run_is_not_zero() -> None:

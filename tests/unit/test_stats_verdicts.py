@@ -12,7 +12,7 @@ from prodgate_checks.regression_report import build_result
 from prodgate_checks.regression_results import CaseResult, SuiteResult, aggregate, input_digest, repeat_result
 
 from gate import stats
-from gate.stats import Decision, Evidence, Verdict
+from gate.verdict import Decision, Evidence, Verdict, decide, format_p
 
 
 def _suite(passes: list[bool], *, ids: list[str] | None = None, inputs: list[str] | None = None) -> SuiteResult:
@@ -55,14 +55,14 @@ def test_stats_decide_rules_table() -> None:
     ni, sd = Decision.NON_INFERIORITY, Decision.SIGNIFICANT_DROP
     # A significant 4-point drop inside a 5-point tolerance: the old rule reads the observed size, not a test.
     within = Evidence(-0.06, -0.02, 0.001, 0.2, 0.03)
-    assert stats.decide(within, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.SIGNIFICANT_WITHIN_TOLERANCE
-    assert stats.decide(within, alpha=0.05, tolerance=0.05, decision=sd) is Verdict.REGRESSION
+    assert decide(within, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.SIGNIFICANT_WITHIN_TOLERANCE
+    assert decide(within, alpha=0.05, tolerance=0.05, decision=sd) is Verdict.REGRESSION
     beyond = Evidence(-0.12, -0.07, 0.001, 0.01, 0.03)
-    assert stats.decide(beyond, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.REGRESSION
-    assert stats.decide(Evidence(0.1, 0.15, 0.001, 1.0, 0.03), alpha=0.05, tolerance=0, decision=ni) is Verdict.IMPROVED
-    assert stats.decide(Evidence(-0.5, -0.1, 0.25, 0.25, nan), alpha=0.05, tolerance=0, decision=ni) is Verdict.TOO_FEW
+    assert decide(beyond, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.REGRESSION
+    assert decide(Evidence(0.1, 0.15, 0.001, 1.0, 0.03), alpha=0.05, tolerance=0, decision=ni) is Verdict.IMPROVED
+    assert decide(Evidence(-0.5, -0.1, 0.25, 0.25, nan), alpha=0.05, tolerance=0, decision=ni) is Verdict.TOO_FEW
     noise = Evidence(-0.007, 0.02, 1.0, 1.0, 0.05)
-    assert stats.decide(noise, alpha=0.05, tolerance=0, decision=ni) is Verdict.NO_SIGNIFICANT_CHANGE
+    assert decide(noise, alpha=0.05, tolerance=0, decision=ni) is Verdict.NO_SIGNIFICANT_CHANGE
 
 
 def _flags(drop: int, decision: Decision, sims: int = 40) -> int:
@@ -79,7 +79,7 @@ def _flags(drop: int, decision: Decision, sims: int = 40) -> int:
         c = stats.compare_pass(dict(zip(ids, base.tolist(), strict=True)), dict(zip(ids, head.tolist(), strict=True)),
                                seed=s, resamples=500, margin=0.05)
         e = Evidence(c.delta, c.interval.high, c.p_value, c.p_beyond, c.mde)
-        flagged += stats.decide(e, alpha=0.05, tolerance=0.05, decision=decision) is Verdict.REGRESSION
+        flagged += decide(e, alpha=0.05, tolerance=0.05, decision=decision) is Verdict.REGRESSION
     return flagged
 
 
@@ -94,10 +94,10 @@ def test_stats_noninferiority_fifteen_point_drop_beyond_tolerance_fails() -> Non
 
 
 def test_stats_format_p_near_alpha_keeps_its_side() -> None:
-    assert stats.format_p(0.047) == "p=0.047"
-    assert stats.format_p(0.0496, 0.05) == "p=0.0496"
-    assert stats.format_p(0.0504, 0.05) == "p=0.0504"
-    assert stats.format_p(0.31) == "p=0.31" and stats.format_p(0.0004) == "p<0.001"
+    assert format_p(0.047) == "p=0.047"
+    assert format_p(0.0496, 0.05) == "p=0.0496"
+    assert format_p(0.0504, 0.05) == "p=0.0504"
+    assert format_p(0.31) == "p=0.31" and format_p(0.0004) == "p<0.001"
 
 
 def test_stats_verdict_wording_says_which() -> None:
