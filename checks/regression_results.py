@@ -89,8 +89,9 @@ class CaseResult:
             out["input"] = self.input
         if self.input_sha:
             out["input_sha"] = self.input_sha
-        # Every answer is kept (capped): the baseline takes it from here, so a flip shows the base's answer.
-        out["repeats"] = [r.to_dict(keep_output=True) for r in self.repeats]
+        # The answers a reader is shown (each failed repeat's, and the first) are kept, capped: the baseline takes
+        # the case's answer from here, so a flip shows the base branch's answer beside the new one.
+        out["repeats"] = [r.to_dict(keep_output=i == 0 or not r.passed) for i, r in enumerate(self.repeats)]
         return out
 
     @classmethod
