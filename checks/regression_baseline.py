@@ -17,17 +17,28 @@ from .regression_compare import Baseline
 from .regression_config import RegressionConfig
 
 FORMAT = 1
+MAX_OUTPUT = 1_000  # characters of a case's answer the baseline keeps
 
 
-def baseline_data(result: CheckResult) -> dict[str, Any]:
-    """Per suite, per case and repeat: pass, scores, tokens, latency and output hash (never the output)."""
+def baseline_data(result: CheckResult, *, keep_outputs: bool = True) -> dict[str, Any]:
+    """Per suite, per case: pass, scores, the input's hash and (unless keep_outputs is false) the answer a
+    reviewer sees beside a flipped case's new one; per repeat: pass, scores, tokens, latency, output hash."""
     suites: dict[str, Any] = {}
     for name, s in sorted((result.details.get("suites") or {}).items()):
         cases: dict[str, Any] = {}
         for c in s.get("cases") or []:
+            reps = c.get("repeats") or []
             repeats = [{k: r.get(k) for k in ("pass", "scores", "input_tokens", "output_tokens", "latency_s",
-                                              "output_sha")} for r in c.get("repeats") or []]
-            cases[c["id"]] = {"pass": c["pass"], "scores": c.get("scores") or {}, "repeats": repeats}
+                                              "output_sha")} for r in reps]
+            case: dict[str, Any] = {"pass": c["pass"], "scores": c.get("scores") or {}, "repeats": repeats}
+            if c.get("input_sha"):
+                case["input_sha"] = c["input_sha"]
+            if keep_outputs and reps:
+                # The answer the report shows for the case: its first failed repeat's, else its first.
+                shown = next((r for r in reps if not r.get("pass")), reps[0])
+                if isinstance(shown.get("output"), str):
+                    case["output"] = shown["output"][:MAX_OUTPUT]
+            cases[c["id"]] = case
         suites[name] = {"cases": dict(sorted(cases.items()))}
     return {"format": FORMAT, "tool": "prodgate", "suites": suites}
 
@@ -92,7 +103,9 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
 
 def _shape_problem(data: Mapping[str, Any]) -> str | None:
     """What in a parsed baseline the comparison could not read, at its JSON path; None when it is sound."""
-    if data.get("format", FORMAT) != FORMAT:
+    fmt = data.get("format", FORMAT)
+    # `true` equals 1 in Python: only an integer is a format number.
+    if type(fmt) is not int or fmt != FORMAT:
         return (f"baseline format {data.get('format')!r}, but this prodgate reads format {FORMAT}: run "
                 "`gate baseline update` with this version on the base branch")
     for name, suite in data["suites"].items():
@@ -103,6 +116,12 @@ def _shape_problem(data: Mapping[str, Any]) -> str | None:
             where = f"{at}.cases[{json.dumps(case_id)}]"
             if not isinstance(case, dict) or not isinstance(case.get("pass"), bool):
                 return f"{where}: must be an object with a true/false `pass`"
+            for key in ("input_sha", "output"):
+                if key in case and not isinstance(case[key], str):
+                    return f"{where}.{key}: must be a string"
+            repeats = case.get("repeats", [])
+            if not isinstance(repeats, list) or not all(isinstance(r, dict) for r in repeats):
+                return f"{where}.repeats: must be a list of objects"
             scores = case.get("scores", {})
             if not isinstance(scores, dict) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.config import GateConfig
+from gate.verdict import Decision
 
 TARGET_KINDS = ("model", "http", "command", "python", "replay")
 METRIC_KINDS = (
@@ -61,6 +62,9 @@ class Gates:
     min_pass_rate: float | None = None
     max_pass_rate_drop: float = 0.0
     metrics: Mapping[str, MetricGate] = field(default_factory=dict)
+    decision: Decision = Decision.NON_INFERIORITY
+    # Share of the baseline's cases a comparison must pair (by id, else by input) to say anything.
+    min_coverage: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class RegressionConfig:
     cache: Path | None = None
     baseline: Path = Path(".gate/baseline.json")
     baseline_rel: str = ".gate/baseline.json"
+    keep_outputs: bool = True  # the baseline keeps each case's answer (capped), not only its hash
     seed: int = 0
     gates: Gates = field(default_factory=Gates)
     record: Path = Path(".gate/cassette.jsonl")
@@ -235,18 +240,23 @@ def parse_config(config: GateConfig) -> RegressionConfig:
         p = s.pass_at or pass_at
         if p is not None and p > k:
             at: list[str | int] = [SECTION, "suites", s.index, "pass_at"] if s.pass_at else [SECTION, "pass_at"]
-            raise config.error(at, f"pass_at {p} is more than the {k} repeat(s) a case gets")
+            raise config.error(at, f"pass_at {p} is more than the {_repeats(k)} a case gets")
     if pass_at is not None and pass_at > repeats and suites is None:
-        raise config.error([SECTION, "pass_at"], f"pass_at {pass_at} is more than the {repeats} repeat(s) a case gets")
+        raise config.error([SECTION, "pass_at"], f"pass_at {pass_at} is more than the {_repeats(repeats)} a case gets")
     cache_raw = raw.get("cache", ".gate/cache")
     cache = None if cache_raw is False else config.root / (".gate/cache" if cache_raw is True else str(cache_raw))
-    baseline_rel = str(raw.get("baseline", ".gate/baseline.json"))
+    baseline_raw = raw.get("baseline", ".gate/baseline.json")
+    # `baseline: PATH` or `baseline: {path: PATH, keep_outputs: false}`.
+    baseline_opts = baseline_raw if isinstance(baseline_raw, dict) else {"path": baseline_raw}
+    baseline_rel = str(baseline_opts.get("path", ".gate/baseline.json"))
     g = raw.get("gates") or {}
     gates = Gates(
         alpha=float(g.get("alpha", 0.05)),
         min_pass_rate=None if g.get("min_pass_rate") is None else float(g["min_pass_rate"]),
         max_pass_rate_drop=float(g.get("max_pass_rate_drop", 0.0)),
         metrics={k: MetricGate(v.get("min_score"), v.get("max_drop")) for k, v in (g.get("metrics") or {}).items()},
+        decision=Decision(g.get("decision", Decision.NON_INFERIORITY.value)),
+        min_coverage=float(g.get("min_coverage", 0.8)),
     )
     return RegressionConfig(
         suites=suites, target=raw.get("target"), judge=raw.get("judge"),
@@ -254,8 +264,13 @@ def parse_config(config: GateConfig) -> RegressionConfig:
         timeout=float(raw["timeout"]) if raw.get("timeout") is not None else None, repeats=repeats, pass_at=pass_at,
         threshold=float(raw.get("threshold", 0.5)), cache=cache,
         baseline=(config.root / baseline_rel).resolve(), baseline_rel=baseline_rel,
+        keep_outputs=bool(baseline_opts.get("keep_outputs", True)),
         seed=int(raw.get("seed", 0)), gates=gates, record=config.root / str(raw.get("record", ".gate/cassette.jsonl")),
     )
+
+
+def _repeats(k: int) -> str:
+    return f"{k} repeat" if k == 1 else f"{k} repeats"
 
 
 def config_digest(config: GateConfig) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .regression_metrics import Outcome, Score, failure_category
 
-MAX_TEXT = 600  # characters of input and output kept for a failed case
+MAX_TEXT = 1_000  # characters of input and output kept: a reviewer reads them beside the base branch's answer
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class CaseResult:
     cluster: str | None = None
     input: str = ""  # what the model was asked (kept for failed cases only)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # The identity of the case's input (its rendered user message, else its variables): pairs a renamed case
+    # with its baseline case. A system prompt edit leaves it unchanged.
+    input_sha: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "line": self.line, "pass": self.passed}
@@ -84,14 +87,18 @@ class CaseResult:
             out["cluster"] = self.cluster
         if not self.passed:
             out["input"] = self.input
-        out["repeats"] = [r.to_dict(keep_output=not self.passed) for r in self.repeats]
+        if self.input_sha:
+            out["input_sha"] = self.input_sha
+        # The answers a reader is shown (each failed repeat's, and the first) are kept, capped: the baseline takes
+        # the case's answer from here, so a flip shows the base branch's answer beside the new one.
+        out["repeats"] = [r.to_dict(keep_output=i == 0 or not r.passed) for i, r in enumerate(self.repeats)]
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CaseResult:
         return cls(str(d["id"]), int(d.get("line", 1)), bool(d["pass"]), d.get("category"),
                    dict(d.get("scores") or {}), tuple(RepeatResult.from_dict(r) for r in d.get("repeats") or []),
-                   d.get("cluster"), str(d.get("input", "")))
+                   d.get("cluster"), str(d.get("input", "")), input_sha=str(d.get("input_sha", "")))
 
     @property
     def output(self) -> str:
@@ -117,7 +124,11 @@ def aggregate(case_id: str, line: int, repeats: Sequence[RepeatResult], pass_at:
     names = sorted({n for r in repeats for n in r.scores})
     scores = {n: sum(r.scores.get(n, 0.0) for r in repeats) / len(repeats) for n in names} if repeats else {}
     return CaseResult(case_id, line, passed, category, scores, tuple(repeats), cluster,
-                      "" if passed else input_text[:MAX_TEXT])
+                      "" if passed else input_text[:MAX_TEXT], input_sha=input_digest(input_text))
+
+
+def input_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.models import ModelsFile, load_models
 from gate.prompts import load_prompt
+from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 from gate.yamlfile import YamlError
 
 from .markers import covered_lines
 from .prompt_rules import prompt_findings
+from .schema_render import problem_headline
 from .schema_rules import BY_NAME, RULES, rule
 from .secret_scan import referenced_files, scan_files
 from .versions import HeadPrompt, compare_versions
@@ -86,8 +88,8 @@ class SchemaCheck:
         if not ctx.base.available:
             details["base_unavailable_reason"] = ctx.base.reason
         problems = metrics["errors"] + metrics["warnings"]
-        value = f"{problems} problem(s)" if problems else f"{metrics['prompts']} prompt(s) valid"
-        change = f"{len(changed)} prompt(s) changed" if changed else None if ctx.base.available else "not compared"
+        value = problem_headline(findings) if problems else f"{counted(metrics['prompts'], 'prompt')} valid"
+        change = f"{counted(len(changed), 'prompt')} changed" if changed else None if ctx.base.available else "not compared"
         details["headline"] = {"value": value, "change": change}
         return CheckResult(self.name, status, self._summary(metrics, changed), metrics=metrics,
                            findings=tuple(findings), details=details)
@@ -152,9 +154,9 @@ class SchemaCheck:
 
     @staticmethod
     def _summary(metrics: dict[str, Any], changed: list[dict[str, Any]]) -> str:
-        base = f"{metrics['prompts']} prompt(s), {metrics['models']} model(s)"
+        base = f"{counted(metrics['prompts'], 'prompt')}, {counted(metrics['models'], 'model')}"
         if metrics["errors"] or metrics["warnings"]:
-            return f"{base}: {metrics['errors']} error(s), {metrics['warnings']} warning(s)"
+            return f"{base}: {counted(metrics['errors'], 'error')}, {counted(metrics['warnings'], 'warning')}"
         moved = ", ".join(f"{Path(r['file']).name} {r['old'] or '-'} -> {r['new'] or '-'}" for r in changed[:3])
         more = f" (+{len(changed) - 3} more)" if len(changed) > 3 else ""
         return f"{base} valid" + (f"; versions: {moved}{more}" if changed else "")

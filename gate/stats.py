@@ -1,12 +1,14 @@
 """Statistics that tell a real drop from noise: Wilson intervals, exact McNemar, paired
 bootstrap and randomisation tests (clustered when cases are), Holm correction, and the
-minimum detectable effect at a sample size. scipy and numpy are imported where used."""
+minimum detectable effect at a sample size. numpy is imported where used; the normal quantile and the binomial
+test need only the standard library (scipy cost 1-3 s of import for two numbers)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 DEFAULT_RESAMPLES = 10_000
@@ -25,10 +27,25 @@ class Interval:
     high: float
 
 
-def _z(q: float) -> float:
-    from scipy.stats import norm
+_NORMAL = NormalDist()
 
-    return float(norm.ppf(q))
+
+def _z(q: float) -> float:
+    return _NORMAL.inv_cdf(q)
+
+
+def binomial_half_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), exact: the binomial coefficients are summed as integers and divided
+    once (Python's int division is correctly rounded), so no term underflows at any n."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    term = total = 1  # C(n, 0)
+    for i in range(k):
+        term = term * (n - i) // (i + 1)
+        total += term
+    return total / (1 << n)
 
 
 def wilson(successes: int, n: int, confidence: float = 0.95) -> Interval:
@@ -51,9 +68,8 @@ def mcnemar_exact(pass_to_fail: int, fail_to_pass: int) -> float:
     n = pass_to_fail + fail_to_pass
     if n == 0:
         return 1.0
-    from scipy.stats import binomtest
-
-    return float(binomtest(pass_to_fail, n, 0.5, alternative="two-sided").pvalue)
+    # Symmetric at 1/2: both tails are the same size, so two-sided is twice the smaller one.
+    return min(1.0, 2 * binomial_half_cdf(min(pass_to_fail, fail_to_pass), n))
 
 
 def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
@@ -83,13 +99,19 @@ def _cluster_sums(deltas: Sequence[float], clusters: Sequence[str] | None) -> An
 
 @dataclass(frozen=True)
 class PairedResult:
-    """head minus base: the mean difference, its interval and a two-sided p-value."""
+    """head minus base: the mean difference, its interval and a two-sided p-value.
+
+    `p_beyond` tests "the drop is no larger than `margin`" on the bootstrap: below alpha when the 1 - alpha
+    interval lies below -margin (it is on the two-sided scale).
+    `discordance` is the mean squared difference, what the MDE and the cases needed are computed from."""
 
     delta: float
     interval: Interval
     p_value: float
     n: int
     mde: float
+    p_beyond: float = 1.0
+    discordance: float = 0.0
 
 
 def paired_difference(
@@ -102,6 +124,7 @@ def paired_difference(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     alpha: float | None = None,
+    margin: float = 0.0,
 ) -> PairedResult:
     """Mean of head - base over paired cases, each value in [0, 1] (a pass, a score).
 
@@ -123,10 +146,12 @@ def paired_difference(
     rng = np.random.default_rng(seed)
     boot = np.empty(resamples)
     flips_extreme = 0
+    within_margin = 0
     for start in range(0, resamples, _rows(k)):
         m = min(_rows(k), resamples - start)
         idx = rng.integers(0, k, size=(m, k))
         boot[start:start + m] = sums[idx].sum(axis=1) / sizes[idx].sum(axis=1)
+        within_margin += int(np.count_nonzero(boot[start:start + m] >= -margin - 1e-12))
         signs = rng.choice(np.array([-1.0, 1.0]), size=(m, k))
         flipped = (signs * sums).sum(axis=1) / sizes.sum()
         flips_extreme += int(np.count_nonzero(np.abs(flipped) >= abs(observed) - 1e-12))
@@ -138,13 +163,15 @@ def paired_difference(
     # McNemar's sample size with the mean squared difference as the discordance: for values in [0, 1] it is
     # never below the drop itself, so an unchanged run (every difference 0) does not claim that any drop,
     # however small, would be seen.
-    mde = mde_paired_proportions(n, float(np.mean(deltas * deltas)), level, power)
+    discordance = float(np.mean(deltas * deltas))
+    mde = mde_paired_proportions(n, discordance, level, power)
     if k < n and not math.isnan(mde):
         # Clustered cases are not independent evidence: the spread of cluster means can only raise it.
         sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
         by_cluster = (_z(1 - level / 2) + _z(power)) * sd / math.sqrt(k) if _reachable(k, level) else math.nan
         mde = max(mde, by_cluster) if not math.isnan(by_cluster) else by_cluster
-    return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde)
+    p_beyond = min(1.0, 2 * (within_margin + 1) / (resamples + 1)) if observed < 0 else 1.0
+    return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde, p_beyond, discordance)
 
 
 @dataclass(frozen=True)
@@ -159,6 +186,8 @@ class PassComparison:
     pass_to_fail: tuple[str, ...]
     fail_to_pass: tuple[str, ...]
     test: str  # "mcnemar-exact" or "cluster-randomisation"
+    p_beyond: float = 1.0  # see PairedResult
+    discordance: float = 0.0
 
 
 def _reachable(units: int, alpha: float) -> bool:
@@ -175,11 +204,9 @@ def mde_paired_proportions(n: int, discordance: float, alpha: float = 0.05, powe
     discordant pairs, which can never be below d itself."""
     if not _reachable(n, alpha):
         return float("nan")
-    za, zb = _z(1 - alpha / 2), _z(power)
 
     def needed(d: float) -> float:
-        psi = max(discordance, d)
-        return (za * math.sqrt(psi) + zb * math.sqrt(max(psi - d * d, 0.0))) ** 2 / (d * d)
+        return _pairs_needed(d, discordance, alpha, power)
 
     lo, hi = 1e-6, 1.0
     if needed(hi) > n:
@@ -191,6 +218,21 @@ def mde_paired_proportions(n: int, discordance: float, alpha: float = 0.05, powe
         else:
             hi = mid
     return hi
+
+
+def _pairs_needed(drop: float, discordance: float, alpha: float, power: float) -> float:
+    psi = max(discordance, drop)
+    za, zb = _z(1 - alpha / 2), _z(power)
+    return (za * math.sqrt(psi) + zb * math.sqrt(max(psi - drop * drop, 0.0))) ** 2 / (drop * drop)
+
+
+def cases_to_detect(drop: float, discordance: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """How many paired cases would detect a drop this large (same discordance) with this power; None for no drop.
+    Never fewer than the exact test needs to reach alpha at all."""
+    if drop <= 0:
+        return None
+    smallest = next(k for k in range(1, 64) if _reachable(k, alpha))
+    return max(smallest, math.ceil(_pairs_needed(min(drop, 1.0), discordance, alpha, power) - 1e-9))
 
 
 def sampling_unit(case_id: str, cluster: str | None) -> str:
@@ -209,9 +251,10 @@ def compare_pass(
     seed: int = 0,
     resamples: int = DEFAULT_RESAMPLES,
     alpha: float | None = None,
+    margin: float = 0.0,
 ) -> PassComparison:
     """Pass/fail on the cases both runs have, paired by case id; the MDE at the test's level `alpha`
-    (default 1 - confidence)."""
+    (default 1 - confidence); `p_beyond` tests a drop larger than `margin`."""
     ids = sorted(set(base) & set(head))
     b = [1.0 if base[i] else 0.0 for i in ids]
     h = [1.0 if head[i] else 0.0 for i in ids]
@@ -220,7 +263,7 @@ def compare_pass(
     n = len(ids)
     cluster_list = [sampling_unit(i, clusters.get(i)) for i in ids] if clusters else None
     paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed,
-                               resamples=resamples, alpha=alpha)
+                               resamples=resamples, alpha=alpha, margin=margin)
     if cluster_list is not None and len(set(cluster_list)) < n:
         p_value, test = paired.p_value, "cluster-randomisation"
     else:
@@ -229,18 +272,8 @@ def compare_pass(
     return PassComparison(
         base_rate=sum(b) / n if n else 0.0, head_rate=sum(h) / n if n else 0.0, delta=paired.delta,
         interval=paired.interval, p_value=p_value, mde=paired.mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p,
-        test=test,
+        test=test, p_beyond=paired.p_beyond, discordance=paired.discordance,
     )
-
-
-def is_regression(delta: float, p_value: float, *, alpha: float = 0.05, tolerance: float = 0.0) -> bool:
-    """A drop fails the gate only when it is both significant and larger than the tolerance."""
-    return delta < -tolerance and p_value < alpha
-
-
-def format_p(p: float) -> str:
-    """'p<0.001', 'p=0.004', 'p=0.31'."""
-    return "p<0.001" if p < 0.001 else f"p={p:.3f}" if p < 0.01 else f"p={p:.2f}"
 
 
 def mean_interval(

@@ -113,3 +113,32 @@ def link(text: str, url: str, limit: int = 300) -> str:
     if not url.startswith(("https://", "http://")) or any(c in url for c in " <>()\n\r"):
         return inline(text, limit)
     return f"[{inline(text, limit)}]({url})"
+
+
+# The gate's own prose marks commands and keys with backticks; a code span is inert whatever it holds.
+_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def prose(text: str, limit: int = 300, *, in_table: bool = False) -> str:
+    """For a sentence the gate wrote (it may quote names from the checkout): `spans` render as code, the rest
+    is escaped as inline() does."""
+    text = cap(text, limit)
+    out, last = [], 0
+    for m in _SPAN.finditer(text):
+        out.append(inline(text[last:m.start()], limit))
+        out.append(code_span(m.group(1), limit, in_table=in_table))
+        last = m.end()
+    out.append(inline(text[last:], limit))
+    return "".join(out)
+
+
+def html_prose(text: str, limit: int = 300) -> str:
+    """prose() for raw HTML (a <summary>), where markdown is not parsed: `spans` become <code>."""
+    text = cap(text, limit)
+    out, last = [], 0
+    for m in _SPAN.finditer(text):
+        out.append(html_text(text[last:m.start()], limit))
+        out.append(f"<code>{html_text(m.group(1), limit)}</code>")
+        last = m.end()
+    out.append(html_text(text[last:], limit))
+    return "".join(out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from gate.render.terminal import finding_line
 from gate.report import Report, Status
 
 # XML 1.0 cannot carry these at all, not even escaped.
@@ -26,7 +27,7 @@ def render_junit(report: Report) -> str:
     })
     for c in report.checks:
         case = ET.SubElement(suite, "testcase", {"classname": "prodgate", "name": c.name, "time": f"{c.duration_s:.3f}"})
-        body = "\n".join(f"{f.location() + ': ' if f.file else ''}{f.severity.value}: {f.message}" for f in c.findings)
+        body = "\n".join(finding_line(f) for f in c.findings)
         tag = {Status.FAIL: "failure", Status.ERROR: "error", Status.SKIP: "skipped"}.get(c.status)
         if tag:
             el = ET.SubElement(case, tag, {"message": _clean(c.summary)})

@@ -14,7 +14,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from gate.render.escape import code_span, inline, link, url_path
+from gate.render.escape import code_span, inline, link, prose, url_path
+from gate.render.words import counted
 from gate.report import CheckResult, Finding, Report, Severity, Status
 
 MARKER = "<!-- prodgate:report -->"
@@ -84,7 +85,7 @@ def findings_markdown(findings: Sequence[Finding], limit: int = MAX_FINDINGS) ->
         where = file_link(f.file, f.line) + " " if f.file else ""
         case = f"{code_span(f.case_id)} " if f.case_id else ""
         category = f" ({code_span(f.category)})" if f.category else ""
-        out.append(f"- {_SEVERITY_ICONS[f.severity]} {where}{case}{inline(f.message, 500)}{category}")
+        out.append(f"- {_SEVERITY_ICONS[f.severity]} {where}{case}{prose(f.message, 500)}{category}")
     if len(findings) > limit:
         out.append(f"- … and {len(findings) - limit} more in the job summary and the JSON report")
     return "\n".join(out)
@@ -175,7 +176,7 @@ def verdict_sentence(report: Report) -> str:
         parts.append(f"Warnings: {_names(by[Status.WARN])}.")
     ran = len(report.checks) - len(by[Status.SKIP])
     if not parts:
-        parts.append(f"All {ran} check(s) passed." if ran else "No check ran: gate.yaml configures none.")
+        parts.append(f"All {counted(ran, 'check')} passed." if ran else "No check ran: gate.yaml configures none.")
     elif by[Status.PASS]:
         parts.append(f"Passed: {_names(by[Status.PASS])}.")
     if by[Status.SKIP]:
@@ -190,8 +191,9 @@ def key_number(result: CheckResult) -> tuple[str, str]:
     head = result.details.get("headline")
     if isinstance(head, Mapping) and isinstance(head.get("value"), (str, int, float)):
         change = head.get("change")
-        return inline(str(head["value"]), 80), inline(str(change), 80) if change not in (None, "") else "—"
-    return inline(result.summary, 120), "—"
+        value = prose(str(head["value"]), 120, in_table=True)
+        return value, prose(str(change), 80, in_table=True) if change not in (None, "") else "—"
+    return prose(result.summary, 120, in_table=True), "—"
 
 
 def table(report: Report) -> list[str]:

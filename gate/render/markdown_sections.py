@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gate.render.escape import html_text, inline
+from gate.render.escape import html_prose, html_text, inline
 from gate.render.markdown import ICONS, Layout, Links, findings_markdown
 from gate.render.markdown_blocks import repair, truncate
 from gate.report import CheckResult, Report, Status
@@ -69,7 +69,7 @@ def _number(value: object) -> str:
 def _wrap(section: Section, body: str) -> str:
     opened = " open" if section.status in (Status.FAIL, Status.ERROR) else ""
     summary = (f"{ICONS[section.status]} <b>{html_text(section.name, 60)}</b>: "
-               f"{html_text(section.summary, 200)}")
+               f"{html_prose(section.summary, 200)}")
     return f"<details{opened}><summary>{summary}</summary>\n\n{body}\n\n</details>"
 
 

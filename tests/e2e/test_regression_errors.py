@@ -35,7 +35,7 @@ def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n
     ("  suites:\n    - prompt: p.prompt.yml\n      metrics:\n        - {contains: a, regex: b}\n",
      "gate.yaml:6:11: a metric needs exactly one of"),
     ("  repeats: 2\n  pass_at: 3\n  suites:\n    - prompt: p.prompt.yml\n",
-     "gate.yaml:4:12: pass_at 3 is more than the 2 repeat(s) a case gets"),
+     "gate.yaml:4:12: pass_at 3 is more than the 2 repeats a case gets"),
     ("  target: {replay: c.jsonl}\n  gates: {alpha: 2}\n",
      "gate.yaml:4:18: $.regression.gates.alpha: 2 is greater than the maximum of 0.5"),
     ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {type: 5}}]\n",
@@ -83,6 +83,11 @@ def test_regression_replay_never_recorded_suite_is_a_finding_exit_1(tmp_path: Pa
     ('{"suites": {"p": {"cases": {"a": {"pass": true, "scores": {"s": "high"}}}}}}',
      '$.suites["p"].cases["a"].scores: must map metric names to numbers'),
     ('{"format": 9, "suites": {}}', "baseline format 9, but this prodgate reads format 1"),
+    ('{"format": true, "suites": {}}', "baseline format True, but this prodgate reads format 1"),  # True == 1
+    ('{"suites": {"p": {"cases": {"a": {"pass": true, "repeats": 5}}}}}',
+     '$.suites["p"].cases["a"].repeats: must be a list of objects'),
+    ('{"suites": {"p": {"cases": {"a": {"pass": true, "output": ["x"]}}}}}',
+     '$.suites["p"].cases["a"].output: must be a string'),
 ])
 def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, baseline: str, problem: str) -> None:
     from gate.providers.base import ChatMessage, Request, Response
@@ -99,7 +104,7 @@ def test_regression_malformed_baseline_is_a_finding_exit_1(tmp_path: Path, basel
     assert check["status"] == "fail" and check["metrics"]["passed"] == 1
     [finding] = check["findings"]
     assert finding["file"] == ".gate/baseline.json" and finding["message"].startswith(f".gate/baseline.json: {problem}")
-    assert check["summary"].startswith("1/1 cases pass (100.0%) in 1 suite(s); unusable baseline: .gate/baseline.json: ")
+    assert check["summary"].startswith("1 of 1 case passes (100.0%) in 1 suite; unusable baseline: .gate/baseline.json: ")
     assert "absolute results only" not in check["summary"]
 
 

@@ -61,7 +61,9 @@ def test_regression_example_answers_worse_on_15_percent_fails_with_flips(repo: G
     assert rate["delta"] == -0.15 and rate["p_adjusted"] < 0.05 and rate["ci95"][1] < 0
     flipped = sorted(f["case_id"] for f in check["findings"] if f["severity"] == "error" and f.get("case_id"))
     assert flipped == sorted(f"answers/{c}" for c in WORSE)
-    assert check["summary"].startswith("88/104 cases pass") and "answers: pass rate regressed" in check["summary"]
+    assert check["summary"].startswith("88 of 104 cases pass (84.6%) in 4 suites; 104 of 104 baseline cases compared; "
+                                       "answers: pass rate regressed")
+    assert rate["verdict"] == "regression" and rate["ci95"][1] < -rate["tolerance"]  # beyond the 5-pt tolerance
     assert check["details"]["headline"]["change"].startswith("-15.0 pts (p=")
 
 
@@ -101,3 +103,25 @@ def _vars(bot: Path, case: str) -> dict[str, Any]:
         if row["id"] == case:
             return row
     raise KeyError(case)
+
+
+def test_regression_example_comment_shows_base_answer_beside_flipped_one(repo: GitRepo, tmp_path: Path) -> None:
+    bot = repo.path / "bot"
+    shutil.copytree(EXAMPLE, bot, ignore=shutil.ignore_patterns("cache"))
+    # The baseline as `gate baseline update` writes it today: with each case's answer.
+    res = gate("baseline", "update", "-c", bot / "gate.yaml", "--only", "regression")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    repo.commit("the support bot, with a fresh baseline")
+    repo.git("checkout", "-q", "-b", "change")
+    before = json.loads((bot / ".gate" / "baseline.json").read_text(encoding="utf-8"))
+    base_answer = before["suites"]["answers"]["cases"]["sso-1"]["output"]
+    write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
+    repo.commit("a shorter system prompt (answers got vaguer)")
+    md = tmp_path / "comment.md"
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--base-ref", "main", "--markdown", md)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    text = md.read_text(encoding="utf-8")
+    block = text.split("<details><summary>answers / sso-1 — ", 1)[1].split("</details>", 1)[0]
+    assert f"Base branch answer:\n\n```\n{base_answer[:200]}" in block
+    assert f"This branch's answer:\n\n```\n{VAGUE_ANSWER[:60]}" in block
+    assert "Case: `bot/datasets/answers.jsonl:" in block or "Case: `datasets/answers.jsonl:" in block

@@ -216,12 +216,14 @@ def test_versions_comment_section_lists_moved_versions_and_findings(repo: GitRep
     assert res.exit_code == 1
     report = Report.from_dict(res.json())
     check = report.checks[0]
-    assert check.details["headline"] == {"value": "1 problem(s)", "change": "3 prompt(s) changed"}
+    # The row says what the problem is, in words, not "1 problem(s)".
+    assert check.details["headline"] == {"value": "new.prompt.yml: new prompt has no `version`: add one, e.g. "
+                                                  "version: 1.0.0", "change": "3 prompts changed"}
     from prodgate_checks.schema import SchemaCheck
 
     body = render_comment(report, checks={"schema": SchemaCheck()})
     assert "`1.0.0` → `1.1.0`" in body and "`3.2.1` → `—`" in body
-    assert "new prompt has no \\`version\\`" in body or "new prompt has no `version`" in body
+    assert "new prompt has no `version`" in body and "(s)" not in body
 
 
 def test_versions_short_forms_compare_numerically(repo: GitRepo) -> None:

@@ -62,8 +62,16 @@ def test_regression_baseline_one_case_per_line_and_round_trip(tmp_path: Path) ->
     assert data["format"] == 1 and set(data["suites"]["s"]["cases"]) == {"c0", "c1"}
     assert data["suites"]["s"]["cases"]["c1"]["pass"] is False
     assert sum(line.startswith('"c') for line in text.splitlines()) == 2
-    assert '"output":' not in text  # hashes only: answers stay out of the committed file
+    # Each case keeps its answer (so a flip shows the base's) and its input's hash (so a rename still pairs).
+    assert data["suites"]["s"]["cases"]["c1"]["output"] == "x"
+    assert data["suites"]["s"]["cases"]["c0"]["input_sha"] == data["suites"]["s"]["cases"]["c1"]["input_sha"] != ""
     assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+
+def test_regression_baseline_keep_outputs_false_keeps_hashes_only(tmp_path: Path) -> None:
+    result = build_result([_result([True, False], "secret answer")], None, "none", Gates())
+    text = write_baseline(tmp_path / "b.json", baseline_data(result, keep_outputs=False)).read_text(encoding="utf-8")
+    assert '"output":' not in text and "secret answer" not in text and '"output_sha":' in text
 
 
 def _verdict(flips: int, alpha: float) -> str:
@@ -71,15 +79,17 @@ def _verdict(flips: int, alpha: float) -> str:
     gates = Gates(alpha=alpha, max_pass_rate_drop=0.5)  # every drop here is within tolerance
     result = build_result([_result([False] * flips + [True] * (30 - flips), "x")], base, "base", gates)
     [row] = [line for line in render_details(result.details).splitlines() if line.startswith("| s | pass\\_rate")]
-    return row.rsplit("|", 2)[1].strip()
+    return row.rsplit("|", 2)[1].strip().replace("\\", "")  # as GitHub shows it: no markdown escapes
 
 
 def test_regression_markdown_drop_label_uses_configured_alpha() -> None:
     # McNemar p of 5 flips one way is 0.0625, of 8 is 0.0078.
-    assert _verdict(5, alpha=0.1) == "⚠️ drop within tolerance"
-    assert _verdict(5, alpha=0.05) == "✅ no significant drop"
-    assert _verdict(8, alpha=0.005) == "✅ no significant drop"
-    assert _verdict(8, alpha=0.05) == "⚠️ drop within tolerance"
+    assert _verdict(5, alpha=0.1) == "⚠️ drop of 16.7 pts is significant but within the 50-pt tolerance"
+    # Not significant, yet every flip went one way: the suite is too small to tell, and says how big it would need to be.
+    assert _verdict(5, alpha=0.05) == "⚪ too few cases to tell (n=30); about 45 cases would detect a drop of 16.7 pts"
+    assert _verdict(8, alpha=0.005) == "⚪ too few cases to tell (n=30); about 47 cases would detect a drop of 26.7 pts"
+    assert _verdict(1, alpha=0.05) == "✅ no significant change"
+    assert _verdict(8, alpha=0.05) == "⚠️ drop of 26.7 pts is significant but within the 50-pt tolerance"
 
 
 def _clustered_run(loner: str) -> dict[str, object]:
@@ -101,7 +111,7 @@ def test_regression_case_named_like_a_cluster_not_merged_into_it() -> None:
 def test_regression_failures_held_to_nothing_warn() -> None:
     result = build_result([_result([False, False], "x")], None, "no baseline: none", Gates())
     assert result.status.value == "warn"
-    assert result.summary == ("0/2 cases pass (0.0%) in 1 suite(s); 2 failing case(s) held to nothing: no baseline "
+    assert result.summary == ("0 of 2 cases pass (0.0%) in 1 suite; 2 failing cases held to nothing: no baseline "
                               "to compare with and no gates.min_pass_rate (set it to fail the gate below a pass rate)")
     assert build_result([_result([True, True], "x")], None, "none", Gates()).status.value == "pass"
     gated = build_result([_result([False, True], "x")], None, "none", Gates(min_pass_rate=0.5))
@@ -115,6 +125,6 @@ def test_regression_failures_held_to_nothing_warn() -> None:
 def test_regression_comparison_sentence_in_summary() -> None:
     base = Baseline({"s": {f"c{i}": {"pass": True, "scores": {}} for i in range(30)}}, "base")
     result = build_result([_result([False] * 6 + [True] * 24, "x")], base, "base", Gates())
-    assert result.summary.startswith("24/30 cases pass (80.0%) in 1 suite(s); s: pass rate regressed: "
-                                     "80.0% vs 100.0% (-20.0 pts, 95% CI ")
-    assert result.summary.endswith(", p=0.03)")  # McNemar, 6 flips one way: 2 * 0.5**6
+    assert result.summary.startswith("24 of 30 cases pass (80.0%) in 1 suite; 30 of 30 baseline cases compared; "
+                                     "s: pass rate regressed: 80.0% vs 100.0% (-20.0 pts, 95% CI ")
+    assert result.summary.endswith(", p=0.031)")  # McNemar, 6 flips one way: 2 * 0.5**6

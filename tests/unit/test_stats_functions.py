@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from scipy.stats import binomtest
 
 from gate import stats
+from gate.verdict import format_p
 
 
 def test_stats_wilson_known_values_match_hand_computation() -> None:
@@ -26,7 +26,7 @@ def test_stats_wilson_known_values_match_hand_computation() -> None:
 
 def test_stats_mcnemar_exact_matches_binomial_test() -> None:
     assert stats.mcnemar_exact(9, 0) == pytest.approx(2 * 0.5**9)
-    assert stats.mcnemar_exact(7, 3) == pytest.approx(binomtest(7, 10, 0.5).pvalue)
+    assert stats.mcnemar_exact(7, 3) == pytest.approx(2 * (1 + 10 + 45 + 120) / 1024)  # 2 * P(X <= 3), X ~ B(10, 1/2)
     assert stats.mcnemar_exact(0, 0) == 1.0
 
 
@@ -69,7 +69,7 @@ def test_stats_compare_pass_lists_flips_and_formats_p() -> None:
     assert c.pass_to_fail == tuple(ids[:6]) and c.fail_to_pass == ()
     assert c.test == "mcnemar-exact"
     assert c.p_value == pytest.approx(2 * 0.5**6)
-    assert c.delta == pytest.approx(-0.15) and stats.format_p(c.p_value) == "p=0.03"
+    assert c.delta == pytest.approx(-0.15) and format_p(c.p_value) == "p=0.031"
 
 
 def test_stats_compare_pass_with_clusters_uses_randomisation() -> None:
@@ -114,9 +114,9 @@ def test_stats_bootstrap_at_10000_cases_bounded_chunks() -> None:
 
 
 def test_stats_format_p_three_ranges() -> None:
-    assert stats.format_p(0.0004) == "p<0.001"
-    assert stats.format_p(0.004) == "p=0.004"
-    assert stats.format_p(0.31) == "p=0.31"
+    assert format_p(0.0004) == "p<0.001"
+    assert format_p(0.004) == "p=0.004"
+    assert format_p(0.31) == "p=0.31"
 
 
 def test_stats_mde_of_an_unchanged_run_is_not_zero() -> None:
@@ -144,3 +144,28 @@ def test_stats_mde_none_when_the_exact_test_cannot_reach_alpha() -> None:
     assert math.isnan(stats.compare_pass(seven, dict(seven), alpha=0.01).mde)
     forty = {str(i): True for i in range(40)}
     assert stats.compare_pass(forty, dict(forty), alpha=0.01).mde > stats.compare_pass(forty, dict(forty)).mde
+
+
+def test_stats_standard_library_figures_equal_scipy_to_1e_9() -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")  # the reference, kept in the test extra only
+    for q in (1e-9, 1e-6, 0.001, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 0.8, 0.9, 0.95, 0.975, 0.99, 0.999, 1 - 1e-9):
+        assert stats._z(q) == pytest.approx(float(scipy_stats.norm.ppf(q)), abs=1e-9)
+    pairs = [(a, b) for a in range(0, 60) for b in range(0, 60, 3)] + [(400, 460), (2900, 3000), (0, 1074), (5, 9000)]
+    for a, b in pairs:
+        if a + b:
+            expected = float(scipy_stats.binomtest(a, a + b, 0.5).pvalue)
+            assert stats.mcnemar_exact(a, b) == pytest.approx(expected, abs=1e-9, rel=1e-9), (a, b)
+    for n, k in ((30, 6), (300, 140), (300, 160), (5000, 2400)):
+        assert stats.wilson(k, n).low == pytest.approx(
+            (lambda z, p: (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n))(
+                float(scipy_stats.norm.ppf(0.975)), k / n), abs=1e-9)
+
+
+def test_stats_import_needs_no_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from gate import stats; stats.wilson(3, 10); stats.mcnemar_exact(7, 3); "
+            "stats.mde_paired_proportions(300, 0.1); print('scipy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

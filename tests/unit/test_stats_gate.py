@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gate import stats
+from gate.verdict import is_regression
 
 N = 300
 SIMS = 200
@@ -33,7 +34,7 @@ def _flag_rate(drop: float, *, clusters: bool = False, sims: int = SIMS, seed: i
             head[rng.choice(passing, size=int(round(drop * N)), replace=False)] = False
         c = stats.compare_pass(dict(zip(ids, base.tolist(), strict=True)), dict(zip(ids, head.tolist(), strict=True)),
                                clusters=cluster_map, seed=s, resamples=500)
-        flagged += stats.is_regression(c.delta, c.p_value, alpha=0.05)
+        flagged += is_regression(c.delta, c.p_value, alpha=0.05)
     return flagged / sims
 
 
@@ -55,7 +56,7 @@ def test_stats_gate_clustered_ten_point_drop_flagged_in_at_least_80_percent() ->
 
 def test_stats_gate_tolerance_larger_than_drop_never_flags() -> None:
     # A significant 10-point drop within a 15-point tolerance is not a regression.
-    assert not stats.is_regression(-0.10, 0.001, alpha=0.05, tolerance=0.15)
-    assert stats.is_regression(-0.10, 0.001, alpha=0.05, tolerance=0.05)
-    assert not stats.is_regression(-0.10, 0.2, alpha=0.05, tolerance=0.0)
-    assert not stats.is_regression(+0.10, 0.001, alpha=0.05)
+    assert not is_regression(-0.10, 0.001, alpha=0.05, tolerance=0.15)
+    assert is_regression(-0.10, 0.001, alpha=0.05, tolerance=0.05)
+    assert not is_regression(-0.10, 0.2, alpha=0.05, tolerance=0.0)
+    assert not is_regression(+0.10, 0.001, alpha=0.05)
