@@ -79,7 +79,7 @@ class RegressionCheck:
         cfg = parse_config(ctx.config)
         if result.details.get("run", {}).get("shard"):
             return []  # a shard holds part of the cases: merge first, then update the baseline
-        return [write_baseline(cfg.baseline, baseline_data(result))]
+        return [write_baseline(cfg.baseline, baseline_data(result, keep_outputs=cfg.keep_outputs))]
 
     def markdown_details(self, result: CheckResult) -> str:
         from .regression_markdown import render_details

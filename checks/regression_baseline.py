@@ -40,12 +40,20 @@ def baseline_data(result: CheckResult, *, keep_outputs: bool = True) -> dict[str
                     case["output"] = shown["output"][:MAX_OUTPUT]
             cases[c["id"]] = case
         suites[name] = {"cases": dict(sorted(cases.items()))}
-    return {"format": FORMAT, "tool": "prodgate", "suites": suites}
+    data: dict[str, Any] = {"format": FORMAT, "tool": "prodgate", "suites": suites}
+    cached = result.metrics.get("cached_answers")
+    if isinstance(cached, int) and cached > 0:
+        # Answers the response cache gave are as old as the cache: whoever reads the baseline should know.
+        data["cached_answers"] = cached
+    return data
 
 
 def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
     """One case per line, so a re-baseline diffs case by case in review."""
-    lines = ["{", f'"format": {FORMAT},', '"tool": "prodgate",', '"suites": {']
+    lines = ["{", f'"format": {FORMAT},', '"tool": "prodgate",']
+    if data.get("cached_answers"):
+        lines.append(f'"cached_answers": {int(data["cached_answers"])},')
+    lines.append('"suites": {')
     names = sorted(data["suites"])
     for i, name in enumerate(names):
         s = data["suites"][name]

@@ -232,9 +232,24 @@ def test_baseline_update_no_cache_asks_the_server_again(repo: GitRepo, live: Any
     server.behaviour = _says("no")
     cached = gate("baseline", "update", "-c", config)
     assert cached.exit_code == 0 and server.count == 6
-    assert json.loads(baseline.read_text(encoding="utf-8")) == first  # the cache answered: the same baseline
+    again = json.loads(baseline.read_text(encoding="utf-8"))
+    # The cache answered: the same cases, and the file says its answers came from the cache.
+    assert "cached_answers" not in first and again.pop("cached_answers") == 6 and again == first
     fresh = gate("baseline", "update", "-c", config, "--no-cache")
     assert fresh.exit_code == 0, fresh.stdout + fresh.stderr
     assert server.count == 12
-    cases = json.loads(baseline.read_text(encoding="utf-8"))["suites"]["q"]["cases"]
+    written = json.loads(baseline.read_text(encoding="utf-8"))
+    assert "cached_answers" not in written
+    cases = written["suites"]["q"]["cases"]
     assert [c["pass"] for c in cases.values()] == [False] * 6
+
+
+def test_baseline_update_keep_outputs_false_in_gate_yaml_keeps_hashes_only(repo: GitRepo, live: Any) -> None:
+    server, config = live
+    config.write_text(config.read_text(encoding="utf-8") + "  baseline: {path: .gate/baseline.json, keep_outputs: false}\n",
+                      encoding="utf-8")
+    res = gate("baseline", "update", "-c", config, "--no-cache")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    cases = json.loads((repo.path / ".gate" / "baseline.json").read_text(encoding="utf-8"))["suites"]["q"]["cases"]
+    assert len(cases) == 6 and all("output" not in c and c["repeats"][0]["output_sha"] for c in cases.values())
+    assert "\"output\"" not in (repo.path / ".gate" / "baseline.json").read_text(encoding="utf-8")
