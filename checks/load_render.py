@@ -7,6 +7,7 @@ from typing import Any
 
 from gate.render.escape import code_block, code_span, inline
 from gate.render.markdown import in_comment
+from gate.render.words import counted
 from gate.report import CheckResult, Severity
 
 from .load_thresholds import format_value
@@ -68,7 +69,7 @@ def _run_line(metrics: Mapping[str, Any], run: Mapping[str, Any]) -> str:
             f"error rate {100 * (metrics.get('error_rate') or 0):.2f}%.")
     if run.get("mode") == "open":
         text += (f" Open loop: intended {metrics.get('intended_rps', 0):g} rps, achieved "
-                 f"{metrics.get('achieved_rps') or 0:.2f} rps, {metrics.get('late_requests', 0)} request(s) sent late.")
+                 f"{metrics.get('achieved_rps') or 0:.2f} rps, {counted(int(metrics.get('late_requests', 0)), 'request')} sent late.")
     if run.get("traffic"):
         text += f" Traffic: {inline(str(run['traffic']), 200)}."
     return text

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 
 from .load_baseline import Baseline, Change, compare
@@ -80,13 +81,13 @@ def evaluate(cfg: LoadConfig, stats: LoadStats, facts: RunFacts, config_display:
         findings.append(Finding(Severity.ERROR, f"the service exited with code {facts.target_exit} during the load "
                                                 "run", config_display, category="transport.connection"))
     # Failed requests are a measurement (the error-rate SLO judges them): notices, with their category.
-    findings += [Finding(Severity.NOTICE, f"{kind.count} request(s) failed: {kind.message}", category=kind.category)
+    findings += [Finding(Severity.NOTICE, f"{counted(kind.count, 'request')} failed: {kind.message}", category=kind.category)
                  for kind in stats.errors]
     if stats.sent and not stats.ok:  # whatever the thresholds say, a service that answered nothing is not fine
-        findings.append(Finding(Severity.ERROR, f"none of the {stats.sent} request(s) completed", config_display,
+        findings.append(Finding(Severity.ERROR, f"none of the {counted(stats.sent, 'request')} completed", config_display,
                                 category=stats.errors[0].category if stats.errors else None))
     elif stats.failed and not any(t.metric == "error_rate" for t in cfg.thresholds):
-        findings.append(Finding(Severity.WARNING, f"{stats.failed} of {stats.sent} request(s) failed and no "
+        findings.append(Finding(Severity.WARNING, f"{stats.failed} of {counted(stats.sent, 'request')} failed and no "
                                                   "`error_rate` threshold judges it", config_display))
     inconclusive = _inconclusive(cfg, stats, facts)
     status = Status.ERROR if inconclusive else status_from_findings(findings)
@@ -149,7 +150,7 @@ def _inconclusive(cfg: LoadConfig, stats: LoadStats, facts: RunFacts) -> str | N
     lag95 = stats.lag.percentile(95) if stats.lag.count else 0.0
     if share < MIN_ACHIEVED_SHARE or lag95 > cfg.max_lag_ms:
         return (f"the generator could not keep up: {stats.achieved_rps:.1f} of the intended "
-                f"{stats.intended_rps:g} rps went out, {stats.late} request(s) more than {cfg.max_lag_ms:g} ms late "
+                f"{stats.intended_rps:g} rps went out, {counted(stats.late, 'request')} more than {cfg.max_lag_ms:g} ms late "
                 f"(p95 lag {lag95:.0f} ms); raise `users` (all {cfg.users} busy?) or `workers`")
     return None
 
@@ -191,7 +192,7 @@ def _summary(stats: LoadStats, rows: list[dict[str, Any]], inconclusive: str | N
     failed = [r for r in rows if not r["passed"]]
     if failed:
         names = "; ".join(f"{r['metric']} {r['observed_text']} vs `{r['threshold']}`" for r in failed[:3])
-        return f"{figures}: {len(failed)} of {len(rows)} threshold(s) breached: {names}"
+        return f"{figures}: {len(failed)} of {counted(len(rows), 'threshold')} breached: {names}"
     if status is Status.FAIL:
         return f"{figures}: see findings"
-    return f"{figures}: " + (f"all {len(rows)} threshold(s) met" if rows else "no thresholds configured")
+    return f"{figures}: " + (f"all {counted(len(rows), 'threshold')} met" if rows else "no thresholds configured")

@@ -12,6 +12,7 @@ from typing import Any
 from gate.context import CheckContext
 from gate.errors import CheckIncomplete
 from gate.prompts import PromptFile, load_prompt, render_template
+from gate.render.words import counted
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
@@ -52,7 +53,7 @@ def chat_traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
     if cfg.chat.dataset is not None:
         extra = _dataset_messages(ctx, cfg.chat.dataset, findings)
         items += extra
-        source += f" and {len(extra)} row(s) of {ctx.display(cfg.chat.dataset)}"
+        source += f" and {counted(len(extra), 'row')} of {ctx.display(cfg.chat.dataset)}"
     for item in items:
         if cfg.chat.model:
             item["model"] = cfg.chat.model
@@ -60,7 +61,7 @@ def chat_traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
             item["max_tokens"] = cfg.chat.max_tokens
     if not items:
         raise CheckIncomplete("nothing to send: no prompt file has testData and load.chat.dataset gives no rows")
-    return Traffic(_spread(items), f"{len(items)} request(s) from the {source}", tuple(findings))
+    return Traffic(_spread(items), f"{counted(len(items), 'request')} from the {source}", tuple(findings))
 
 
 def _model_ids(ctx: CheckContext) -> dict[str, str]:
@@ -123,7 +124,7 @@ def _suite_requests(ctx: CheckContext, models: Mapping[str, str],
                 if request.messages:
                     messages = [{"role": m.role, "content": m.content} for m in request.messages]
                     out.append(_entry(messages, model, request.params, models))
-    return out, f"cases of {len(suites)} regression suite(s)"
+    return out, f"cases of {counted(len(suites), 'regression suite')}"
 
 
 def _dataset_messages(ctx: CheckContext, path: Path, findings: list[Finding]) -> list[dict[str, Any]]:
@@ -195,4 +196,4 @@ def http_traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
     if not items:
         raise CheckIncomplete(f"nothing to send: {ctx.display(cfg.http.dataset or ctx.root)} has no usable row")
     source = f"rows of {ctx.display(cfg.http.dataset)}" if cfg.http.dataset else "load.http"
-    return Traffic(_spread(items), f"{len(items)} request(s) from the {source}", tuple(findings))
+    return Traffic(_spread(items), f"{counted(len(items), 'request')} from the {source}", tuple(findings))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.prompts import BUILTIN_NEEDS, PromptFile, template_variables
+from gate.render.words import counted
 from gate.yamlfile import JsonPath
 
 from .prompt_evaluators import evaluator_kinds, string_criteria
@@ -72,5 +73,5 @@ def _builtin_rules(prompt: PromptFile, emit: Emitter) -> None:
             missing = sum(need not in row for row in rows)
             if missing:
                 emit("PG133", ("evaluators", i, "uses"),
-                     f"{ev['uses']} reads {{{{{need}}}}} from testData, but {missing} of {len(rows)} row(s) lack it: "
+                     f"{ev['uses']} reads {{{{{need}}}}} from testData, but {missing} of {counted(len(rows), 'row')} lack it: "
                      "those cases are scored against the literal text")

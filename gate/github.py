@@ -30,6 +30,7 @@ from gate.github_settings import CommentSettings
 from gate.github_workflow import annotation_lines, append_summary, warning, write_outputs
 from gate.redact import redact, redact_text, secret_env_values
 from gate.render.markdown import Links, render_comment, render_incomplete, render_summary
+from gate.render.words import counted
 from gate.report import Report
 
 
@@ -151,7 +152,7 @@ def _summary_and_annotations(source: Source, settings: CommentSettings, gh: GitH
         for line in lines:
             out.write(redact_text(line, secrets) + "\n")
         if left_out:
-            out.write(f"prodgate: {left_out} more finding(s) with a file are in the job summary\n")
+            out.write(f"prodgate: {counted(left_out, 'more finding')} with a file {'is' if left_out == 1 else 'are'} in the job summary\n")
 
 
 def _why_not(gh: GitHubEnv, pull: PullRequest | None, client: GitHubClient | None) -> str | None:

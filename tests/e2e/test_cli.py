@@ -188,7 +188,7 @@ def test_cli_baseline_update_says_what_it_wrote_and_what_to_commit(repo: GitRepo
     res = gate("baseline", "update", "--format", "json", cwd=repo.path)
     assert res.exit_code == 0, res.stdout + res.stderr
     regression = res.json()["checks"][0]
-    assert regression["summary"] == "4/4 cases pass (100.0%) in 2 suite(s); wrote .gate/baseline.json"
+    assert regression["summary"] == "4 of 4 cases pass (100.0%) in 2 suites; wrote .gate/baseline.json"
     assert "no baseline" not in res.stdout + res.stderr
     assert res.stderr.splitlines()[-2:] == [
         "baseline: wrote .gate/baseline.json — commit it",

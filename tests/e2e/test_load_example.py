@@ -90,7 +90,7 @@ def test_example_gate_check_load_passes_and_stops_service() -> None:
     check = next(c for c in res.json()["checks"] if c["name"] == "load")
     assert check["status"] == "pass" and check["metrics"]["failed"] == 0
     assert all(t["passed"] for t in check["details"]["thresholds"]) and len(check["details"]["thresholds"]) == 6
-    assert check["details"]["run"]["traffic"].endswith("from the cases of 4 regression suite(s)")
+    assert check["details"]["run"]["traffic"].endswith("from the cases of 4 regression suites")
     # app.py paces its first token at 120 ms (±20%): what the gate measured.
     assert 90 < check["metrics"]["ttft_ms"]["p50"] < 200
     port = check["details"]["target"]["url"].rsplit(":", 1)[1]

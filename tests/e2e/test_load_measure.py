@@ -41,7 +41,7 @@ def test_load_fixed_latency_p50_within_10_percent(tmp_path: Path) -> None:
     assert close_above(latency["p50"], 50.0, over=0.20), latency  # +20%: 10 ms of scheduling on a 50 ms sleep
     assert latency["count"] >= 50  # 4 users x 2 s / 50 ms, less what a busy machine takes
     assert check["details"]["thresholds"][0]["passed"] is True
-    assert check["details"]["run"]["traffic"] == "2 request(s) from the rows of rows.jsonl"
+    assert check["details"]["run"]["traffic"] == "2 requests from the rows of rows.jsonl"
 
 
 def test_load_stream_ttft_and_tpot_within_5_percent(tmp_path: Path) -> None:

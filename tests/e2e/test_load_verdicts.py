@@ -102,7 +102,7 @@ def test_load_slow_server_breaches_latency_exit_1(tmp_path: Path) -> None:
     assert res.exit_code == 1, res.stderr
     check = load_result(tmp_path / "r.json")
     assert check["status"] == "fail"
-    assert "1 of 2 threshold(s) breached: latency" in check["summary"]
+    assert "1 of 2 thresholds breached: latency" in check["summary"]
     assert "latency" in res.stdout and "p(95) < 100ms" in res.stdout
     (breach,) = [f for f in check["findings"] if f["severity"] == "error"]
     assert re.fullmatch(r"latency p95 = 2\d\d\.\d ms breaches `p\(95\) < 100ms`", breach["message"])

@@ -56,7 +56,7 @@ def test_evaluate_thresholds_met_pass_with_headline() -> None:
     assert result.status is Status.PASS and result.findings == ()
     assert result.details["headline"] == {"value": "p95 118.0 ms · 10.0 rps", "change": None}
     assert result.metrics["latency_ms"]["p50"] == 109.5 and result.metrics["ttft_ms"]["p95"] == 40.0
-    assert result.summary.endswith("all 3 threshold(s) met")
+    assert result.summary.endswith("all 3 thresholds met")
 
 
 def test_evaluate_breach_fails_naming_metric_and_line() -> None:
@@ -76,7 +76,7 @@ def test_evaluate_errors_notices_with_categories_and_rate() -> None:
     assert result.metrics["failure_categories"] == {"transport.server_error": 2}
     assert result.metrics["error_rate"] == 0.1
     notice = next(f for f in result.findings if f.category == "transport.server_error")
-    assert notice.severity is Severity.NOTICE and notice.message == "2 request(s) failed: HTTP 503"
+    assert notice.severity is Severity.NOTICE and notice.message == "2 requests failed: HTTP 503"
 
 
 def test_evaluate_errors_without_error_rate_threshold_warn() -> None:
@@ -141,6 +141,6 @@ def test_evaluate_no_request_completed_fails_without_error_rate_threshold() -> N
     result = evaluate(cfg(), compute(samples(n=0, failed=12), 0.0, 2.0), facts(), "gate.yaml")
     assert result.status is Status.FAIL
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    assert [(f.message, f.category) for f in errors] == [("none of the 12 request(s) completed",
+    assert [(f.message, f.category) for f in errors] == [("none of the 12 requests completed",
                                                           "transport.server_error")]
     assert result.metrics["completed"] == 0 and result.metrics["error_rate"] == 1.0

@@ -61,7 +61,7 @@ def test_chat_traffic_from_prompt_test_data_with_model_id(tmp_path: Path) -> Non
                                           encoding="utf-8")
     ctx = context(tmp_path, "", 'prompts: ["prompts/*.prompt.yml"]\nmodels: models.yaml\n')
     traffic = chat_traffic(ctx, parse_load(ctx.config))
-    assert traffic.source == "2 request(s) from the testData of the prompt files"
+    assert traffic.source == "2 requests from the testData of the prompt files"
     first = traffic.requests[0]
     assert first == {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "First?"}],
                      "model": "gpt-4o-mini", "max_tokens": 99}
@@ -73,7 +73,7 @@ def test_chat_traffic_from_load_chat_prompts_globs(tmp_path: Path) -> None:
     (tmp_path / "load" / "notes.txt").write_text("not a prompt", encoding="utf-8")
     ctx = context(tmp_path, "  chat: {prompts: ['load/*.prompt.yml', 'load/ask.*']}\n")
     traffic = chat_traffic(ctx, parse_load(ctx.config))
-    assert traffic.source == "2 request(s) from the testData of load.chat.prompts" and not traffic.findings
+    assert traffic.source == "2 requests from the testData of load.chat.prompts" and not traffic.findings
     assert [r["messages"][1]["content"] for r in traffic.requests] == ["First?", "Second?"]
 
 
@@ -85,7 +85,7 @@ def test_chat_traffic_overrides_and_dataset_rows(tmp_path: Path) -> None:
     assert len(traffic.requests) == MAX_REQUESTS  # evenly spread over the 600 rows
     assert traffic.requests[0]["messages"][0]["content"] == "q0" and traffic.requests[-1]["model"] == "svc"
     assert {r["max_tokens"] for r in traffic.requests} == {5}
-    assert traffic.source.startswith("600 request(s) from the testData of the prompt files and 600 row(s) of")
+    assert traffic.source.startswith("600 requests from the testData of the prompt files and 600 rows of")
 
 
 def test_chat_traffic_nothing_to_send_incomplete(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_chat_traffic_example_uses_regression_suites() -> None:
     config = load_config(EXAMPLE / "gate.yaml", plugin_sections(checks, load_schema("gate")["properties"]))
     ctx = CheckContext(config, resolve_base(EXAMPLE))
     traffic = chat_traffic(ctx, parse_load(config))
-    assert traffic.source.endswith("from the cases of 4 regression suite(s)") and not traffic.findings
+    assert traffic.source.endswith("from the cases of 4 regression suites") and not traffic.findings
     roles = {tuple(m["role"] for m in r["messages"]) for r in traffic.requests}
     assert roles == {("system", "user")}
     assert not any("{{" in m["content"] for r in traffic.requests for m in r["messages"])
