@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.childenv import child_env
 from gate.errors import CheckIncomplete
 
 from .load_config import LoadConfig, ScenarioKind
@@ -78,7 +78,7 @@ def run_locust(cfg: LoadConfig, url: str, spec: Mapping[str, Any], workdir: Path
     budget = cfg.warmup_s + cfg.duration_s + cfg.timeout_s + STARTUP_MARGIN_S
     if cfg.distributed is not None:
         budget += cfg.distributed.wait_s
-    full_env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
+    full_env = child_env({**(env or {}), "PYTHONUNBUFFERED": "1"})
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, cwd=workdir, env=full_env, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from gate.childenv import child_env
 from gate.errors import CheckIncomplete
 
 from .load_config import TargetConfig
@@ -116,7 +117,7 @@ def _refuse_taken_port(url: str) -> None:
 def _spawn(cfg: TargetConfig, root: Path, log: Path, port: str) -> subprocess.Popen[bytes]:
     assert cfg.start is not None
     argv = _argv(cfg.start, port)
-    env = {**os.environ, **{k: v.replace("{port}", port) for k, v in cfg.env.items()}}
+    env = child_env({k: v.replace("{port}", port) for k, v in cfg.env.items()})
     with log.open("wb") as out:
         try:
             # Its own session: the group can be killed as one, and a Ctrl-C at the terminal reaches the

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gate.childenv import child_env
 from gate.providers import limits
 from gate.providers.base import Category, ProviderError, Request, Response
 from gate.providers.payload import app_answer, case_payload
@@ -40,7 +41,7 @@ class CommandProvider:
             raise TargetError("command is empty")
         self.argv = argv
         self.root = root
-        self.env = dict(env)
+        self.env = child_env(base=env)
         self.timeout = timeout or DEFAULT_TIMEOUT
 
     def identity(self) -> Mapping[str, Any]:
