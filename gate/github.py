@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gate.github_api import GitHubClient, GitHubError, RetryPolicy
 from gate.github_comment import CommentAction, CommentMode, CommentOutcome, marker_for, post
@@ -53,6 +53,8 @@ class Source:
     # From another run's artifact (workflow_run): rendered by the core alone, never by a check's own
     # markdown_details, which trusts the shape of its details.
     untrusted: bool = False
+    # Why a report that was read is not shown (it disagrees with the run that made it).
+    withheld: str | None = None
 
     @property
     def renderers(self) -> dict[str, object] | None:
@@ -85,6 +87,8 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
                 skipped = f"could not look up the pull request of the workflow run: {exc}"
         secrets = secret_env_values(env) if secrets is None else secrets
         source = scrubbed(source, secrets)
+        if run is not None and source.untrusted:
+            source = against_run(source, run)
         report = source.report
         links = links_for(gh, pull, head_for_links(gh, event, report.git.head if report else None))
         verdict = report.verdict.value if report else "error"
@@ -121,6 +125,21 @@ def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *
             client.close()
 
 
+def against_run(source: Source, run: Mapping[str, Any]) -> Source:
+    """A report from another run's artifact, held to how that run ended: whoever could write the artifact
+    could write a passing report, but not the run's conclusion. A passing report from a run that did not
+    succeed is not shown."""
+    conclusion = run.get("conclusion")
+    report = source.report
+    if report is None or report.verdict.value not in ("pass", "warn", "skip") or conclusion == "success":
+        return source
+    said = conclusion if isinstance(conclusion, str) and conclusion.isidentifier() else "unknown"
+    why = (f"the gate's workflow run concluded {said!r}, but the report it left says {report.verdict.value!r}: "
+           "the report does not match the run that made it, so it is not shown")
+    return replace(source, report=None, exit_code=source.exit_code or 3, errors=(*source.errors, why),
+                   withheld="The report of the gate's run does not match how the run ended, so it is not shown.")
+
+
 def scrubbed(source: Source, secrets: list[str]) -> Source:
     """The report with every credential out of every field, before any renderer sees it: once escaped
     for markdown (`sk\\-proj\\-…`), a key no longer matches the patterns that find it."""
@@ -133,7 +152,8 @@ def _body(source: Source, links: Links | None, settings: CommentSettings) -> str
     if source.report is None:
         import gate
 
-        return render_incomplete(source.exit_code or 2, source.errors, links, marker=marker, version=gate.__version__)
+        return render_incomplete(source.exit_code or 2, source.errors, links, marker=marker, version=gate.__version__,
+                                 why=source.withheld)
     return render_comment(source.report, links=links, marker=marker, checks=source.renderers)
 
 
@@ -143,7 +163,7 @@ def _summary_and_annotations(source: Source, settings: CommentSettings, gh: GitH
     report = source.report
     if gh.step_summary and settings.summary:
         if report is None:
-            text = render_incomplete(source.exit_code or 2, source.errors, links, marker="")
+            text = render_incomplete(source.exit_code or 2, source.errors, links, marker="", why=source.withheld)
         else:
             text = render_summary(report, links=links, checks=source.renderers)
         append_summary(gh.step_summary, [redact_text(text, secrets)])

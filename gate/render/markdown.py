@@ -218,15 +218,16 @@ def footer(report: Report, links: Links | None) -> str:
 
 
 def render_incomplete(exit_code: int, errors: Sequence[str], links: Links | None, *,
-                      marker: str = MARKER, version: str = "") -> str:
-    """The comment when `gate check` wrote no report (gate.yaml or the command line is unusable)."""
+                      marker: str = MARKER, version: str = "", why: str | None = None) -> str:
+    """The comment when `gate check` wrote no report (gate.yaml or the command line is unusable), or
+    `why` the report it wrote is not shown."""
     from gate.render.escape import code_block
 
     meaning = {2: "a usage or configuration error", 3: "the gate could not complete"}.get(exit_code, "no report")
     lines = [marker] if marker else []
     lines += [f"## {ICONS[Status.ERROR]} prodgate: **error**", "",
-              f"`gate check` exited with {exit_code} ({meaning}) and wrote no report. **Do not merge** until "
-              "the gate runs.", ""]
+              f"{why or f'`gate check` exited with {exit_code} ({meaning}) and wrote no report.'} **Do not merge** "
+              "until the gate runs.", ""]
     if errors:
         lines += [code_block("\n".join(errors[:20]), 4000, "text"), ""]
     where = link("workflow run", links.run_url) if links and links.run_url else "workflow run"

@@ -388,8 +388,9 @@ def test_comment_workflow_run_whose_branch_moved_on_posts_nowhere(tmp_path: Path
     with serve() as fake:
         fake.add_pull(9, "a" * 40, "forker2/Hello-World", "changes")  # pushed to since the run
         run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
-        run.payload["workflow_run"].update(pull_requests=[], head_sha=FORK_HEAD, head_repository={
-            "full_name": "forker2/Hello-World", "owner": {"login": "forker2"}})
+        run.payload["workflow_run"].update(pull_requests=[], head_sha=FORK_HEAD, conclusion="success",
+                                           head_repository={"full_name": "forker2/Hello-World",
+                                                            "owner": {"login": "forker2"}})
         res = run(passing())
     assert res.exit_code == 0 and fake.writes() == []
     assert "no open pull request has the workflow run's commit as its head" in res.stdout
@@ -450,3 +451,27 @@ def test_comment_values_gate_yaml_names_never_reach_github(tmp_path: Path) -> No
     for text in (body, run.summary.read_text(), res.stdout, res.stderr, printed.stdout):
         assert plain_a not in text and plain_b not in text
     assert "[redacted]" in body
+
+
+def test_comment_workflow_run_passing_report_from_a_failed_run_is_not_shown(tmp_path: Path) -> None:
+    # Whoever writes the artifact can write a passing report; the run's conclusion ("failure") they cannot.
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        assert run.payload["workflow_run"]["conclusion"] == "failure"
+        res = run(passing())
+    assert res.exit_code == 0, res.stderr
+    body = fake.ours(2)[0]["body"]
+    assert "✅" not in body and "**pass**" not in body
+    assert "concluded 'failure', but the report it left says 'pass'" in body and "wrote no report" not in body
+    assert run.outputs()["verdict"] == "error"
+
+
+def test_comment_workflow_run_passing_report_from_a_successful_run_is_shown(tmp_path: Path) -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Run(tmp_path, fake, event="workflow_run.completed", event_name="workflow_run")
+        run.payload["workflow_run"]["conclusion"] = "success"
+        res = run(passing())
+    assert res.exit_code == 0, res.stderr
+    assert fake.ours(2)[0]["body"].startswith("<!-- prodgate:report -->\n## ✅ prodgate: **pass**")
