@@ -13,9 +13,10 @@ from typing import Any
 
 import jsonschema
 
+from gate.files import read_text
 from gate.providers.base import valid_unicode
 from gate.schemas import _registry, load_schema
-from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml, read_text
+from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml
 
 from .regression_config import MetricSpec, parse_metric, schema_value
 

@@ -51,6 +51,16 @@ CORPUS = [
      "matches no file"),
     ("extra-files-empty", "version: 1\nprompts: p/*.yml\nschema:\n  extra_files: ['']\n", ":4:17:", "non-empty"),
     ("docs-bad-glob", "version: 1\ndocs:\n  failure_modes: [docs/*.md, 'x/**y/*.md']\n", ":3:30:", "not a usable glob"),
+    # Hostile YAML: each an error at its line, never a traceback.
+    ("nested-500-deep", "version: 1\nschema: " + "[" * 500 + "]" * 500 + "\n", ":2:108:", "nested deeper than 100"),
+    ("tag-int-bad", "version: !!int x\n", ":1:10:", "'x' is not a valid int"),
+    ("tag-bool-bad", "version: 1\nschema: {strict: !!bool x}\n", ":2:18:", "'x' is not a valid bool"),
+    ("tag-float-bad", "version: 1\nschema: {strict: !!float x}\n", ":2:18:", "'x' is not a valid float"),
+    ("tag-int-empty", "version: !!int ''\n", ":1:10:", "'' is not a valid int"),
+    ("nan-gate", "version: 1\nregression:\n  gates: {min_pass_rate: .nan}\n", ":3:26:", ".nan is not a finite"),
+    ("inf-budget", "version: 1\ncost:\n  budget: {monthly_usd: -.inf}\n", ":3:25:", "-.inf is not a finite"),
+    ("recursive-alias", "version: 1\nschema: &a {x: *a}\n", ":2:9:", "recursive alias"),
+    ("control-character", "version: 1\nschema: {strict: \"a\x07\"}\n", ":2:20:", "#x0007 is not allowed"),
 ]
 
 
