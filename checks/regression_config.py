@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gate.config import GateConfig
+from gate.files import FileError, loads_json, read_text
 
 TARGET_KINDS = ("model", "http", "command", "python", "replay")
 METRIC_KINDS = (
@@ -117,10 +117,10 @@ def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
     named = f"{value}: " if path is not None else ""
     if path is not None:
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None, f"{named}file not found"
-        except (OSError, ValueError) as exc:
+            value = loads_json(read_text(path, str(value)))
+        except FileError as exc:
+            return None, f"{named}{exc.problem}"
+        except ValueError as exc:
             return None, f"{named}not a JSON file: {exc}"
     if not isinstance(value, (dict, bool)):
         return None, f"{named}a JSON Schema is an object, not {type(value).__name__}"
@@ -239,7 +239,8 @@ def parse_config(config: GateConfig) -> RegressionConfig:
     if pass_at is not None and pass_at > repeats and suites is None:
         raise config.error([SECTION, "pass_at"], f"pass_at {pass_at} is more than the {repeats} repeat(s) a case gets")
     cache_raw = raw.get("cache", ".gate/cache")
-    cache = None if cache_raw is False else config.root / (".gate/cache" if cache_raw is True else str(cache_raw))
+    cache = None if cache_raw is False else config.resolve(".gate/cache" if cache_raw is True else str(cache_raw),
+                                                           SECTION, "cache", must_exist=False)
     baseline_rel = str(raw.get("baseline", ".gate/baseline.json"))
     g = raw.get("gates") or {}
     gates = Gates(
@@ -253,8 +254,9 @@ def parse_config(config: GateConfig) -> RegressionConfig:
         concurrency=int(raw.get("concurrency", 8)), rpm=raw.get("rpm"), retries=int(raw.get("retries", 3)),
         timeout=float(raw["timeout"]) if raw.get("timeout") is not None else None, repeats=repeats, pass_at=pass_at,
         threshold=float(raw.get("threshold", 0.5)), cache=cache,
-        baseline=(config.root / baseline_rel).resolve(), baseline_rel=baseline_rel,
-        seed=int(raw.get("seed", 0)), gates=gates, record=config.root / str(raw.get("record", ".gate/cassette.jsonl")),
+        baseline=config.resolve(baseline_rel, SECTION, "baseline", must_exist=False), baseline_rel=baseline_rel,
+        seed=int(raw.get("seed", 0)), gates=gates,
+        record=config.resolve(str(raw.get("record", ".gate/cassette.jsonl")), SECTION, "record", must_exist=False),
     )
 
 

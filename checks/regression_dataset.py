@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -13,7 +12,7 @@ from typing import Any
 
 import jsonschema
 
-from gate.files import read_text
+from gate.files import MAX_DATA_BYTES, lines, loads_json, read_text
 from gate.providers.base import valid_unicode
 from gate.schemas import _registry, load_schema
 from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml
@@ -21,7 +20,6 @@ from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse
 from .regression_config import MetricSpec, parse_metric, schema_value
 
 RESERVED = ("id", "expected", "metadata", "assert")
-MAX_DATASET_BYTES = 200 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -112,11 +110,11 @@ def _validate(row: Any, line: int, column: int = 1) -> list[Problem]:
 
 
 def _jsonl_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in lines(text):
         if not raw.strip():
             continue
         try:
-            yield n, json.loads(raw), None
+            yield n, loads_json(raw), None
         except ValueError as exc:
             column = getattr(exc, "colno", 1)
             yield n, None, Problem(f"invalid JSON: {getattr(exc, 'msg', str(exc))}", n, column)
@@ -150,7 +148,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
                 metadata[key.split(".", 1)[1]] = value
             elif key == "assert" and value:
                 try:
-                    out["assert"] = json.loads(value)
+                    out["assert"] = loads_json(value)
                 except ValueError:
                     yield line, None, Problem("the assert column must hold a JSON list of metrics", line)
                     break
@@ -169,7 +167,7 @@ def load_dataset(path: Path, display: str, root: Path | None = None) -> tuple[li
         if path.suffix.lower() in (".yaml", ".yml"):
             rows = list(_yaml_rows(load_yaml(path, display)))
         else:
-            text = read_text(path, display, max_bytes=MAX_DATASET_BYTES)
+            text = read_text(path, display, max_bytes=MAX_DATA_BYTES)
             if path.suffix.lower() == ".csv":
                 rows = list(_csv_rows(text))
             elif path.suffix.lower() == ".json":

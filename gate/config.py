@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from gate.errors import ConfigError
+from gate.gitref import toplevel
+from gate.globs import normalise
 from gate.schemas import Violation, load_schema, validate
 from gate.yamlfile import YamlDocument, YamlError, load_yaml
 
@@ -51,28 +54,57 @@ class GateConfig:
     def error(self, path: Sequence[str | int], message: str) -> ConfigError:
         return ConfigError(f"{self.where(*path)}: {message}")
 
+    @cached_property
+    def repo(self) -> Path:
+        """The repository under review: every file gate.yaml names stays inside it (the git work tree of
+        gate.yaml's folder, else that folder). The checkout is untrusted: `..` and symlinks must not lead out."""
+        return toplevel(self.root) or self.root
+
     def resolve(self, value: str, *path: str | int, must_exist: bool = True) -> Path:
-        """A path gate.yaml names, relative to its folder; a missing one is a ConfigError at its line."""
+        """A path gate.yaml names, relative to its folder, inside the repository; a missing one, one outside
+        the repository (by `..` or a symlink) or one that is not a regular file is a ConfigError at its line."""
         try:
             target = (self.root / value).resolve()
+            self._inside(value, target, path)
+            if must_exist and not target.exists():
+                raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
+            if must_exist and not (target.is_file() or target.is_dir()):
+                raise self.error(path, f"{value}: not a regular file (a device, pipe or socket)")
         except (OSError, ValueError) as exc:
             raise self.error(path, f"{value!r}: not a usable path ({exc})") from None
-        if must_exist and not target.exists():
-            raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
         return target
 
     def glob(self, pattern: str, *path: str | int, required: bool = False) -> list[Path]:
-        """The files a glob in gate.yaml matches, resolved and sorted; an unusable glob, or with
-        `required` one that matches nothing, is a ConfigError at its line."""
+        """The files a glob in gate.yaml matches, resolved and sorted; an unusable glob, one that climbs out of
+        the repository or matches a symlink out of it, or with `required` one that matches nothing, is a
+        ConfigError at its line."""
         if Path(pattern).is_absolute():
             raise self.error(path, f"{pattern}: globs are relative to gate.yaml's folder, not absolute")
+        # Where the pattern starts after its leading `..`: checked before walking, so `../../**` never walks
+        # the machine's folders.
+        parts = normalise(pattern).split("/")
+        ups = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
         try:
+            self._inside(pattern, (self.root.joinpath(*parts[:ups])).resolve(), path)
             found = sorted({p.resolve() for p in self.root.glob(pattern) if p.is_file()})
         except (OSError, ValueError, NotImplementedError) as exc:
             raise self.error(path, f"{pattern}: not a usable glob ({exc})") from None
+        for target in found:
+            if not self._contains(target):
+                raise self.error(path, f"{pattern}: matches a symlink out of the repository (to {display_path(target)})")
         if required and not found:
             raise self.error(path, f"{pattern}: the glob matches no file")
         return found
+
+    def _contains(self, target: Path) -> bool:
+        return target == self.repo or target.is_relative_to(self.repo)
+
+    def _inside(self, value: str, target: Path, path: Sequence[str | int]) -> None:
+        if self._contains(target):
+            return
+        lexical = Path(os.path.normpath(self.root / value))
+        how = "is a symlink out of the repository" if self._contains(lexical) else "is outside the repository"
+        raise self.error(path, f"{value}: {how} ({display_path(self.repo) or '.'}); gate.yaml names only its files")
 
 
 def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 MAX_BYTES = 10 * 1024 * 1024
+# Datasets and cassettes: data, not configuration, so larger; still bounded.
+MAX_DATA_BYTES = 200 * 1024 * 1024
 # Deeper than any real schema, dataset value or answer; shallow enough that no recursive consumer of the
 # parsed value (validators, scrubbers, json.dumps) runs out of stack.
 MAX_DEPTH = 100

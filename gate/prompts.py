@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.files import loads_json
 from gate.yamlfile import YamlDocument, YamlError, load_yaml
 
 KNOWN_KEYS = (
@@ -78,7 +78,7 @@ class PromptFile:
         if not isinstance(raw, str):
             return None
         try:
-            parsed = json.loads(raw)
+            parsed = loads_json(raw)
         except ValueError:
             return None
         return parsed if isinstance(parsed, dict) else None

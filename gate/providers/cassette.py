@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_text
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
 from gate.providers.keys import plain, request_key
 from gate.providers.spec import TargetError
@@ -43,18 +44,18 @@ def entry(request: Request, response: Response, model: str) -> dict[str, Any]:
 def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str, Any]]:
     """key -> entry; the last line wins for a key recorded twice. Raises TargetError at the first bad line."""
     shown = display or str(path)
+    if not path.exists():
+        raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TargetError(f"replay: cannot read cassette {shown}: {exc}") from exc
+        text = read_text(path, shown, max_bytes=MAX_DATA_BYTES)
+    except FileError as exc:
+        raise TargetError(f"replay: cannot read cassette {exc}") from None
     out: dict[str, dict[str, Any]] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in lines(text):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = loads_json(line)
         except json.JSONDecodeError as exc:
             raise TargetError(f"{shown}:{number}: not a JSON object ({exc.msg})") from exc
         response = item.get("response") if isinstance(item, dict) else None
