@@ -63,6 +63,10 @@ class Gates:
     metrics: Mapping[str, MetricGate] = field(default_factory=dict)
 
 
+# Cases one dataset may hold (regression.max_cases): beyond it a dataset is a finding, not hours of calls.
+MAX_CASES = 100_000
+
+
 @dataclass(frozen=True)
 class RegressionConfig:
     suites: tuple[SuiteSpec, ...] | None  # None: every prompt file with testData is a suite
@@ -80,6 +84,7 @@ class RegressionConfig:
     baseline: Path = Path(".gate/baseline.json")
     baseline_rel: str = ".gate/baseline.json"
     seed: int = 0
+    max_cases: int = MAX_CASES
     gates: Gates = field(default_factory=Gates)
     record: Path = Path(".gate/cassette.jsonl")
 
@@ -255,7 +260,7 @@ def parse_config(config: GateConfig) -> RegressionConfig:
         timeout=float(raw["timeout"]) if raw.get("timeout") is not None else None, repeats=repeats, pass_at=pass_at,
         threshold=float(raw.get("threshold", 0.5)), cache=cache,
         baseline=config.resolve(baseline_rel, SECTION, "baseline", must_exist=False), baseline_rel=baseline_rel,
-        seed=int(raw.get("seed", 0)), gates=gates,
+        seed=int(raw.get("seed", 0)), max_cases=int(raw.get("max_cases", MAX_CASES)), gates=gates,
         record=config.resolve(str(raw.get("record", ".gate/cassette.jsonl")), SECTION, "record", must_exist=False),
     )
 

@@ -7,6 +7,7 @@ import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from gate.providers.base import valid_unicode
 from gate.schemas import _registry, load_schema
 from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml
 
-from .regression_config import MetricSpec, parse_metric, schema_value
+from .regression_config import MAX_CASES, MetricSpec, parse_metric, schema_value
 
 RESERVED = ("id", "expected", "metadata", "assert")
 
@@ -160,22 +161,28 @@ def _csv_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
             yield line, out, None
 
 
-def load_dataset(path: Path, display: str, root: Path | None = None) -> tuple[list[Case], list[Problem]]:
+def load_dataset(path: Path, display: str, root: Path | None = None, *,
+                 max_cases: int = MAX_CASES) -> tuple[list[Case], list[Problem]]:
     """All cases of a dataset, with every problem found (bad rows are left out, never guessed). A json_schema
-    file an assert names is relative to the dataset's folder and must be inside `root` (default: that folder)."""
+    file an assert names is relative to the dataset's folder and must be inside `root` (default: that folder).
+    More than max_cases rows is one problem at the first row too many."""
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            rows = list(_yaml_rows(load_yaml(path, display)))
+            found = _yaml_rows(load_yaml(path, display))
         else:
             text = read_text(path, display, max_bytes=MAX_DATA_BYTES)
             if path.suffix.lower() == ".csv":
-                rows = list(_csv_rows(text))
+                found = _csv_rows(text)
             elif path.suffix.lower() == ".json":
-                rows = list(_yaml_rows(parse_yaml(text, display)))
+                found = _yaml_rows(parse_yaml(text, display))
             else:
-                rows = list(_jsonl_rows(text))
+                found = _jsonl_rows(text)
+        rows = list(islice(found, max_cases + 1))
     except YamlError as exc:
         return [], [Problem(exc.problem, exc.line or 1, exc.column or 1)]
+    if len(rows) > max_cases:
+        return [], [Problem(f"more than {max_cases:,} cases: raise regression.max_cases in gate.yaml to run them all",
+                            rows[max_cases][0])]
     return rows_to_cases(rows, SchemaFiles(path.parent, root or path.parent))
 
 
