@@ -233,6 +233,11 @@ def parse_config(config: GateConfig) -> RegressionConfig:
     """The section, checked beyond its JSON Schema; a problem is a ConfigError at its line (exit 2)."""
     raw = config.section(SECTION) or {}
     suites = _suites(config, raw.get("suites"))
+    targets: list[tuple[tuple[str | int, ...], Any]] = [((SECTION, key), raw.get(key)) for key in ("target", "judge")]
+    targets += [((SECTION, "suites", s.index, "target"), s.target) for s in suites or ()]
+    for where, spec in targets:
+        if isinstance(spec, Mapping) and isinstance(spec.get("replay"), str):  # a cassette stays in the repository
+            config.resolve(spec["replay"], *where, "replay", must_exist=False)
     repeats = int(raw.get("repeats", 1))
     pass_at = raw.get("pass_at")
     for s in suites or ():

@@ -76,8 +76,6 @@ class Targets:
             record_to, source = self.ctx.config.resolve(str(spec["replay"]), *at, "replay", must_exist=False), live
         elif self.record:
             record_to = self.cfg.record
-        if isinstance(source.get("replay"), str):  # the cassette stays inside the repository
-            self.ctx.config.resolve(source["replay"], *at, "replay", must_exist=False)
         try:
             provider = build_provider(source, self.models(), self.ctx.config.root, os.environ)
         except TargetUnavailable as exc:
