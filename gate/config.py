@@ -68,7 +68,7 @@ class GateConfig:
             self._inside(value, target, path)
             if must_exist and not target.exists():
                 raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
-            if must_exist and not (target.is_file() or target.is_dir()):
+            if target.exists() and not (target.is_file() or target.is_dir()):
                 raise self.error(path, f"{value}: not a regular file (a device, pipe or socket)")
         except (OSError, ValueError) as exc:
             raise self.error(path, f"{value!r}: not a usable path ({exc})") from None
