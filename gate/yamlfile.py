@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ EXPANSION = 10
 SLACK = 10_000
 # Nesting deeper than this is an error at its line: the builder recurses, and so do the checks reading the data.
 MAX_DEPTH = 100
-_CACHE_SIZE = 512
+# Documents kept per process: a repository of a few thousand prompts is parsed once, whichever check reads it.
+_CACHE_SIZE = 4096
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -76,13 +77,13 @@ def load_yaml(path: Path, display: str | None = None, *, max_nodes: int = MAX_NO
     return parse_yaml(read_text(path, display), display, max_nodes=max_nodes)
 
 
-_cache: dict[tuple[str, bytes, int], YamlDocument | YamlError] = {}
+_cache: dict[tuple[bytes, int], YamlDocument | YamlError] = {}
 
 
 def parse_yaml(text: str, display: str, *, max_nodes: int = MAX_NODES) -> YamlDocument:
     """The document, or a YamlError at file:line:col. The same text is parsed once per process, however many
-    checks read it (the result, and its data, are shared: read-only)."""
-    key = (display, hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), max_nodes)
+    checks read it and under whatever name (the result, and its data, are shared: read-only)."""
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), max_nodes)
     found = _cache.get(key)
     if found is None:
         try:
@@ -93,15 +94,18 @@ def parse_yaml(text: str, display: str, *, max_nodes: int = MAX_NODES) -> YamlDo
             del _cache[next(iter(_cache))]
         _cache[key] = found
     if isinstance(found, YamlError):
-        raise YamlError(found.file, found.problem, found.line, found.column)
-    return found
+        raise YamlError(display, found.problem, found.line, found.column)
+    return found if found.display == display else replace(found, display=display)
 
 
 def _parse(text: str, display: str, max_nodes: int) -> YamlDocument:
     node = _compose(text, display)
     if node is None:
         return YamlDocument(display, None, {}, {})
-    _measure(node, display, max_nodes)
+    if "&" in text:
+        # Only anchors make a node count twice: without one, the document is a tree no larger than its text,
+        # and the builder's own depth check is enough.
+        _measure(node, display, max_nodes)
     builder = _Builder(display)
     try:
         data = builder.build(node, ())
@@ -205,6 +209,8 @@ class _Builder:
         return _error(self.display, node, message)
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        if len(path) >= MAX_DEPTH:
+            raise self._error(node, f"nested deeper than {MAX_DEPTH} levels")
         self.positions[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
