@@ -110,15 +110,19 @@ _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 _NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"?|-?(?:Infinity|NaN)|-?\d+(?:\.\d+)?[eE][+-]?\d+', re.DOTALL)
 
 
-def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """json.loads for untrusted text: nesting deeper than max_depth, NaN, Infinity and numbers too large for
-    a float are json.JSONDecodeError (a ValueError) with a position, like any other syntax error."""
+def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = True) -> Any:
+    """json.loads for untrusted text: nesting deeper than max_depth, and (with `finite`) NaN, Infinity and
+    numbers too large for a float, are json.JSONDecodeError (a ValueError) with a position, like any other
+    syntax error. finite=False is for answers from services, whose every number the reader checks itself
+    (Python's json and many frameworks write NaN: an answer with NaN usage is an answer, its usage unknown)."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8-sig")  # UnicodeDecodeError is a ValueError too
     # Counting brackets is cheap; only text with many of them needs the scan that skips strings.
     if text.count("[") + text.count("{") > max_depth:
         _check_depth(text, max_depth)
     try:
+        if not finite:
+            return json.loads(text)
         return json.loads(text, parse_constant=_constant, parse_float=_float)
     except _NotFinite as exc:
         pos = _first_non_finite(text, str(exc))

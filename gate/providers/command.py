@@ -82,7 +82,7 @@ class CommandProvider:
             raise ProviderError(Category.SERVER_ERROR,
                                 f"{self.argv[0]} exited with status {proc.returncode}: {tail[0][:200]}")
         try:
-            value = loads_json(out.decode("utf-8"))
+            value = loads_json(out.decode("utf-8"), finite=False)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ProviderError(Category.SERVER_ERROR, f"{self.argv[0]} did not write JSON on stdout") from exc
         return app_answer(value, self.argv[0], latency, "command")

@@ -174,7 +174,7 @@ def _events(resp: requests.Response, where: str, started: float, timeout: float)
                 yield payload
                 return
             try:
-                yield loads_json(payload)
+                yield loads_json(payload, finite=False)
             except ValueError as exc:
                 raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the stream from {where}",
                                     retryable=True) from exc

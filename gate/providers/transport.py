@@ -145,7 +145,7 @@ def json_body(resp: requests.Response, where: str) -> Any:
     """The parsed body. A body that is not JSON is the server's fault: transport.server_error, retryable
     (a proxy that cut the answer short usually answers whole the next time)."""
     try:
-        return loads_json(resp.content)  # depth-capped, no NaN: the server is not trusted
+        return loads_json(resp.content, finite=False)  # depth-capped: the server is not trusted
     except (ValueError, requests.RequestException) as exc:
         raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the answer from {where}",
                             status=resp.status_code, retryable=True) from exc

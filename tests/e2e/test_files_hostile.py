@@ -4,6 +4,8 @@ an error at the file's line with the contract's exit code, never a RecursionErro
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,3 +101,14 @@ def test_files_line_separators_in_a_recorded_answer_replay(tmp_path: Path) -> No
     assert check["findings"] == [] and check["metrics"]["passed"] == 1
     [case] = check["details"]["suites"]["p"]["cases"]
     assert case["id"] == "a" and case["repeats"][0]["pass"] is True
+
+
+def test_files_app_answer_nested_100000_deep_is_a_server_error(tmp_path: Path) -> None:
+    from gate.providers.base import Category, ProviderError
+    from gate.providers.command import CommandProvider
+
+    (tmp_path / "app.py").write_text(f"print({DEEP!r})\n", encoding="utf-8")
+    provider = CommandProvider([sys.executable, "app.py"], tmp_path, dict(os.environ))
+    with pytest.raises(ProviderError) as info:
+        provider.complete(Request(messages=(ChatMessage("user", "hi"),), variables={"q": "hi"}, case_id="a"))
+    assert info.value.category is Category.SERVER_ERROR and "did not write JSON" in info.value.message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -97,3 +98,9 @@ def test_valid_unicode_value_nested_thousands_deep_scrubbed() -> None:
         assert out[1] == {"k\ufffd": "ok"}
         out = out[0]
     assert out == ["\ufffd"]
+
+
+def test_loads_json_answers_from_services_keep_nan_but_not_depth() -> None:
+    assert math.isnan(loads_json('{"usage": {"in": NaN}}', finite=False)["usage"]["in"])
+    with pytest.raises(json.JSONDecodeError, match="nested deeper than 100 levels"):
+        loads_json("[" * 5000 + "]" * 5000, finite=False)
