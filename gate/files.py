@@ -105,8 +105,12 @@ def _float(text: str) -> float:
     return value
 
 
-# A JSON string, or one bracket: what a depth scan has to look at.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
+# A JSON string (unrolled, so the regex engine does not step per character), or one bracket.
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"?'
+_STRINGS = re.compile(_STRING, re.DOTALL)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
+_TOKENS = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
 _NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"?|-?(?:Infinity|NaN)|-?\d+(?:\.\d+)?[eE][+-]?\d+', re.DOTALL)
 
 
@@ -118,8 +122,8 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = 
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8-sig")  # UnicodeDecodeError is a ValueError too
     # Counting brackets is cheap; only text with many of them needs the scan that skips strings.
-    if text.count("[") + text.count("{") > max_depth:
-        _check_depth(text, max_depth)
+    if text.count("[") + text.count("{") > max_depth and _too_deep(text, max_depth):
+        _raise_too_deep(text, max_depth)
     try:
         if not finite:
             return json.loads(text)
@@ -135,7 +139,19 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = 
         raise json.JSONDecodeError(str(exc), text, 0) from None
 
 
-def _check_depth(text: str, max_depth: int) -> None:
+def _too_deep(text: str, max_depth: int) -> bool:
+    """Whether brackets outside strings nest deeper than max_depth. Each pass drops the innermost pairs,
+    all in C: a few passes for real JSON, at most max_depth for any."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    for _ in range(max_depth):
+        shorter = _INNERMOST.sub("", brackets)  # one level per pass: `{[]}` needs two
+        if not shorter or len(shorter) == len(brackets):
+            return False  # balanced within the limit, or unbalanced: json.loads says where
+        brackets = shorter
+    return True
+
+
+def _raise_too_deep(text: str, max_depth: int) -> None:
     depth = 0
     for match in _TOKENS.finditer(text):
         char = match.group()
