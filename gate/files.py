@@ -111,7 +111,7 @@ _STRINGS = re.compile(_STRING, re.DOTALL)
 _NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 _INNERMOST = re.compile(r"\[\]|\{\}")
 _TOKENS = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
-_NUMBERS = re.compile(r'"(?:[^"\\]|\\.)*"?|-?(?:Infinity|NaN)|-?\d+(?:\.\d+)?[eE][+-]?\d+', re.DOTALL)
+_NUMBERS = re.compile(_STRING + r"|-?(?:Infinity|NaN)|-?\d+(?:\.\d+)?[eE][+-]?\d+", re.DOTALL)
 
 
 def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = True) -> Any:
