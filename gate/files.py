@@ -31,7 +31,7 @@ class FileError(Exception):
         self.line = line
         self.column = column
         # One line whatever the source said: a finding or an error message is never split.
-        self.problem = " ".join(message.split("\n"))
+        self.problem = " ".join(message.splitlines())
         where = file if line is None else f"{file}:{line}" + (f":{column}" if column else "")
         super().__init__(f"{where}: {self.problem}")
 

@@ -104,3 +104,8 @@ def test_loads_json_answers_from_services_keep_nan_but_not_depth() -> None:
     assert math.isnan(loads_json('{"usage": {"in": NaN}}', finite=False)["usage"]["in"])
     with pytest.raises(json.JSONDecodeError, match="nested deeper than 100 levels"):
         loads_json("[" * 5000 + "]" * 5000, finite=False)
+
+
+def test_file_error_message_is_one_line_whatever_the_source_wrote() -> None:
+    error = FileError("m.yaml", "unacceptable character\r\n  in \"<unicode string>\"\u2028position 64\x85", 3, 4)
+    assert str(error) == 'm.yaml:3:4: unacceptable character   in "<unicode string>" position 64'
