@@ -27,6 +27,12 @@ def display_path(path: Path) -> str:
     return str(path.resolve()) if rel.startswith("..") else rel
 
 
+def repository_of(folder: Path) -> Path:
+    """The repository under review: every file gate.yaml names stays inside it (the git work tree of
+    gate.yaml's folder, else that folder). The checkout is untrusted: `..` and symlinks must not lead out."""
+    return toplevel(folder) or folder
+
+
 @dataclass(frozen=True)
 class GateConfig:
     path: Path
@@ -56,9 +62,7 @@ class GateConfig:
 
     @cached_property
     def repo(self) -> Path:
-        """The repository under review: every file gate.yaml names stays inside it (the git work tree of
-        gate.yaml's folder, else that folder). The checkout is untrusted: `..` and symlinks must not lead out."""
-        return toplevel(self.root) or self.root
+        return repository_of(self.root)
 
     def resolve(self, value: str, *path: str | int, must_exist: bool = True) -> Path:
         """A path gate.yaml names, relative to its folder, inside the repository; a missing one, one outside

@@ -231,3 +231,12 @@ def test_config_path_up_from_a_subfolder_inside_the_git_repository_is_fine(tmp_p
     res = gate("validate", "-c", tmp_path / "ci" / "gate.yaml", "--format", "json", cwd=tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     assert res.json()["checks"][0]["summary"].startswith("1 prompt(s)")
+
+
+def test_config_cost_profile_never_lists_a_traffic_file_outside(tmp_path: Path) -> None:
+    repo = _escape_layout(tmp_path, "cost:\n  traffic: ../outside/traffic.yaml\n")
+    (tmp_path / "outside" / "traffic.yaml").write_text("profiles:\n  private-name: {routes: {}}\n")
+    res = gate("cost", "-c", repo / "gate.yaml", "--profile", "nope", cwd=repo)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: gate.yaml:3:12: ../outside/traffic.yaml: is outside the repository")
+    assert "private-name" not in res.stdout + res.stderr
