@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ class GateConfig:
     doc: YamlDocument
     prompt_files: tuple[Path, ...]
     models_path: Path | None
+    repo: Path  # repository_of(root): what every path gate.yaml names must stay in
 
     @property
     def data(self) -> Mapping[str, Any]:
@@ -59,10 +59,6 @@ class GateConfig:
 
     def error(self, path: Sequence[str | int], message: str) -> ConfigError:
         return ConfigError(f"{self.where(*path)}: {message}")
-
-    @cached_property
-    def repo(self) -> Path:
-        return repository_of(self.root)
 
     def resolve(self, value: str, *path: str | int, must_exist: bool = True) -> Path:
         """A path gate.yaml names, relative to its folder, inside the repository; a missing one, one outside
@@ -131,14 +127,14 @@ def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | No
     _raise_violations(display, validate(doc, schema))
 
     root = path.resolve().parent
-    config = GateConfig(path.resolve(), display, root, doc, (), None)
+    config = GateConfig(path.resolve(), display, root, doc, (), None, repository_of(root))
     models_path = None
     if "models" in doc.data:
         models_path = config.resolve(doc.data["models"], "models")
         if models_path.is_dir():
             raise config.error(["models"], f"{doc.data['models']}: is a directory, not a file")
     prompt_files = _expand_prompts(config)
-    return GateConfig(config.path, display, root, doc, prompt_files, models_path)
+    return replace(config, prompt_files=prompt_files, models_path=models_path)
 
 
 def _raise_violations(display: str, violations: list[Violation]) -> None:
