@@ -107,10 +107,11 @@ def suites_of(config: GateConfig) -> dict[str, Path | None]:
             if prompt is not None and prompt.test_data:
                 out[prompt.name] = path
         return out
-    for s in suites if isinstance(suites, list) else []:
+    for i, s in enumerate(suites if isinstance(suites, list) else []):
         if not isinstance(s, Mapping):
             continue
-        suite_prompt = (config.root / s["prompt"]).resolve() if isinstance(s.get("prompt"), str) else None
+        suite_prompt = config.resolve(s["prompt"], "regression", "suites", i, "prompt", must_exist=False) \
+            if isinstance(s.get("prompt"), str) else None
         prompt = _prompt(suite_prompt) if suite_prompt is not None else None
         name = s.get("name") if isinstance(s.get("name"), str) else None
         if name is None and prompt is not None:

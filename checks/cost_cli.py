@@ -40,6 +40,7 @@ def command(profile: str | None, **kwargs: Any) -> None:
 def check_profile(config_path: Path, profile: str) -> None:
     """A --profile that traffic.yaml lacks is a usage error (exit 2). Anything else wrong with the
     files is left for the check, which reports it at its line."""
+    from gate.config import repository_of
     from gate.errors import ConfigError
     from gate.yamlfile import YamlError, load_yaml
 
@@ -49,8 +50,11 @@ def check_profile(config_path: Path, profile: str) -> None:
         name = section.get("traffic", "traffic.yaml") if isinstance(section, dict) else None
         if not isinstance(name, str):
             return
-        traffic = load_yaml(config_path.parent / name, name).data
-    except (YamlError, OSError):
+        path = (config_path.parent / name).resolve()
+        if not path.is_relative_to(repository_of(config_path.resolve().parent)):
+            return  # the check refuses it at its gate.yaml line; its profiles are none of our business
+        traffic = load_yaml(path, name).data
+    except (YamlError, OSError, ValueError):
         return
     profiles = traffic.get("profiles") if isinstance(traffic, dict) else None
     if isinstance(profiles, dict) and profile not in profiles:

@@ -8,10 +8,11 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from gate.files import read_text
 from gate.gitref import BaseRef
 from gate.models import ModelsFile, load_models
 from gate.report import Finding, Severity
-from gate.yamlfile import YamlError, read_text
+from gate.yamlfile import YamlError
 
 
 class Files(Protocol):

@@ -65,6 +65,8 @@ def load_options(config: GateConfig) -> DocsOptions:
             raise config.error(at, f"$.docs.failure_modes: {d}: paths are relative to gate.yaml's folder, not absolute")
         if GLOB_CHARS & set(d):
             config.glob(d, *at)  # an unusable glob is exit 2 here, not a crash of the check
+        else:
+            config.resolve(d, *at, must_exist=False)  # inside the repository; a missing one is the check's finding
 
     fields = FieldNames.build(section.get("required_fields", DEFAULT_FIELDS), section.get("field_aliases"))
     catalogue = _catalogue(config, section.get("modes") or {})
@@ -72,6 +74,9 @@ def load_options(config: GateConfig) -> DocsOptions:
     waivers = _waivers(config, (section.get("modes") or {}).get("not_applicable"), known)
     required = []
     for i, item in enumerate(section.get("required_documents") or []):
+        where: list[str | int] = ["docs", "required_documents", i]
+        where += [] if isinstance(item, str) else ["path"]
+        config.resolve(item if isinstance(item, str) else item["path"], *where, must_exist=False)
         if isinstance(item, str):
             required.append(RequiredDocument(item, (), line("required_documents", i)))
         else:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gate.files import FileError, read_bytes
+
 from .docs_catalogue import normalise
 
 DEFAULT_MAX_BYTES = 512 * 1024
@@ -77,7 +79,9 @@ def read_document(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str | ReadP
         if size > max_bytes:
             return ReadProblem(f"is {_size(size)}, over the {_size(max_bytes)} limit for a document "
                                "(raise docs.max_bytes in gate.yaml if it really is that long)")
-        data = path.read_bytes()
+        data = read_bytes(path, str(path), max_bytes=max_bytes)
+    except FileError as exc:
+        return ReadProblem(f"cannot be read: {exc.problem}")
     except OSError as exc:
         return ReadProblem(f"cannot be read: {exc.strerror or exc}")
     try:

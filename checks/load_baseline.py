@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
+from gate.files import FileError, loads_json, read_bytes
 
 VERSION = 1
 TRENDS = ("latency", "ttft", "tpot", "output_tokens_per_s")
@@ -78,13 +79,17 @@ def read(ctx: CheckContext, path: Path) -> tuple[Baseline | None, str]:
             return None, f"no {rel} at {where}: run `gate baseline update` on the base branch and commit it"
         return _parse(raw, where)
     if path.is_file():
-        return _parse(path.read_bytes(), f"working tree ({ctx.base.reason or 'no base ref'})")
+        try:
+            raw = read_bytes(path, ctx.display(path))
+        except FileError as exc:
+            return None, f"the baseline {exc}"
+        return _parse(raw, f"working tree ({ctx.base.reason or 'no base ref'})")
     return None, f"no baseline: {ctx.base.reason or 'no base ref'}, and no {ctx.display(path)}"
 
 
 def _parse(raw: bytes, where: str) -> tuple[Baseline | None, str]:
     try:
-        data = json.loads(raw)
+        data = loads_json(raw)
     except ValueError:
         return None, f"the baseline at {where} is not valid JSON"
     if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(data.get("metrics"), dict):

@@ -11,6 +11,7 @@ from typing import Any
 
 from gate.context import CheckContext
 from gate.errors import CheckIncomplete
+from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_text
 from gate.prompts import PromptFile, load_prompt, render_template
 from gate.render.words import counted
 from gate.report import Finding, Severity
@@ -145,16 +146,16 @@ def _dataset_messages(ctx: CheckContext, path: Path, findings: list[Finding]) ->
 def _jsonl(ctx: CheckContext, path: Path, findings: list[Finding]) -> list[tuple[int, dict[str, Any]]]:
     display = ctx.display(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        findings.append(Finding(Severity.ERROR, f"cannot read: {exc}", display, 1))
+        text = read_text(path, display, max_bytes=MAX_DATA_BYTES)
+    except FileError as exc:
+        findings.append(Finding(Severity.ERROR, exc.problem, display, exc.line or 1))
         return []
     rows: list[tuple[int, dict[str, Any]]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in lines(text):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = loads_json(line)
         except ValueError as exc:
             findings.append(Finding(Severity.ERROR, f"not valid JSON: {exc.args[0] if exc.args else exc}",
                                     display, n))

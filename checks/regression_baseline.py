@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
+from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes
 from gate.providers.base import valid_unicode
 from gate.report import CheckResult
 
@@ -95,10 +96,13 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
         if not cfg.baseline.is_file():
             reason = ctx.base.reason or "no base ref"
             return None, f"no baseline: {shown} does not exist ({reason})", None
-        raw = cfg.baseline.read_bytes()
+        try:
+            raw = read_bytes(cfg.baseline, shown, max_bytes=MAX_DATA_BYTES)
+        except FileError as exc:
+            return None, f"no baseline: {shown} cannot be read", str(exc)
         where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
     try:
-        data = valid_unicode(json.loads(raw))
+        data = valid_unicode(loads_json(raw))
     except ValueError as exc:
         return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):

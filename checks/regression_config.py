@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gate.config import GateConfig
+from gate.files import FileError, loads_json, read_text
 from gate.verdict import Decision
 
 TARGET_KINDS = ("model", "http", "command", "python", "replay")
@@ -67,6 +67,10 @@ class Gates:
     min_coverage: float = 0.8
 
 
+# Cases one dataset may hold (regression.max_cases): beyond it a dataset is a finding, not hours of calls.
+MAX_CASES = 100_000
+
+
 @dataclass(frozen=True)
 class RegressionConfig:
     suites: tuple[SuiteSpec, ...] | None  # None: every prompt file with testData is a suite
@@ -85,6 +89,7 @@ class RegressionConfig:
     baseline_rel: str = ".gate/baseline.json"
     keep_outputs: bool = True  # the baseline keeps each case's answer (capped), not only its hash
     seed: int = 0
+    max_cases: int = MAX_CASES
     gates: Gates = field(default_factory=Gates)
     record: Path = Path(".gate/cassette.jsonl")
 
@@ -122,10 +127,10 @@ def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
     named = f"{value}: " if path is not None else ""
     if path is not None:
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None, f"{named}file not found"
-        except (OSError, ValueError) as exc:
+            value = loads_json(read_text(path, str(value)))
+        except FileError as exc:
+            return None, f"{named}{exc.problem}"
+        except ValueError as exc:
             return None, f"{named}not a JSON file: {exc}"
     if not isinstance(value, (dict, bool)):
         return None, f"{named}a JSON Schema is an object, not {type(value).__name__}"
@@ -233,6 +238,11 @@ def parse_config(config: GateConfig) -> RegressionConfig:
     """The section, checked beyond its JSON Schema; a problem is a ConfigError at its line (exit 2)."""
     raw = config.section(SECTION) or {}
     suites = _suites(config, raw.get("suites"))
+    targets: list[tuple[tuple[str | int, ...], Any]] = [((SECTION, key), raw.get(key)) for key in ("target", "judge")]
+    targets += [((SECTION, "suites", s.index, "target"), s.target) for s in suites or ()]
+    for where, spec in targets:
+        if isinstance(spec, Mapping) and isinstance(spec.get("replay"), str):  # a cassette stays in the repository
+            config.resolve(spec["replay"], *where, "replay", must_exist=False)
     repeats = int(raw.get("repeats", 1))
     pass_at = raw.get("pass_at")
     for s in suites or ():
@@ -244,11 +254,14 @@ def parse_config(config: GateConfig) -> RegressionConfig:
     if pass_at is not None and pass_at > repeats and suites is None:
         raise config.error([SECTION, "pass_at"], f"pass_at {pass_at} is more than the {_repeats(repeats)} a case gets")
     cache_raw = raw.get("cache", ".gate/cache")
-    cache = None if cache_raw is False else config.root / (".gate/cache" if cache_raw is True else str(cache_raw))
+    cache = None if cache_raw is False else config.resolve(".gate/cache" if cache_raw is True else str(cache_raw),
+                                                           SECTION, "cache", must_exist=False)
     baseline_raw = raw.get("baseline", ".gate/baseline.json")
     # `baseline: PATH` or `baseline: {path: PATH, keep_outputs: false}`.
     baseline_opts = baseline_raw if isinstance(baseline_raw, dict) else {"path": baseline_raw}
     baseline_rel = str(baseline_opts.get("path", ".gate/baseline.json"))
+    baseline_at = (SECTION, "baseline", "path") if isinstance(baseline_raw, dict) and "path" in baseline_raw \
+        else (SECTION, "baseline")
     g = raw.get("gates") or {}
     gates = Gates(
         alpha=float(g.get("alpha", 0.05)),
@@ -263,9 +276,10 @@ def parse_config(config: GateConfig) -> RegressionConfig:
         concurrency=int(raw.get("concurrency", 8)), rpm=raw.get("rpm"), retries=int(raw.get("retries", 3)),
         timeout=float(raw["timeout"]) if raw.get("timeout") is not None else None, repeats=repeats, pass_at=pass_at,
         threshold=float(raw.get("threshold", 0.5)), cache=cache,
-        baseline=(config.root / baseline_rel).resolve(), baseline_rel=baseline_rel,
+        baseline=config.resolve(baseline_rel, *baseline_at, must_exist=False), baseline_rel=baseline_rel,
         keep_outputs=bool(baseline_opts.get("keep_outputs", True)),
-        seed=int(raw.get("seed", 0)), gates=gates, record=config.root / str(raw.get("record", ".gate/cassette.jsonl")),
+        seed=int(raw.get("seed", 0)), max_cases=int(raw.get("max_cases", MAX_CASES)), gates=gates,
+        record=config.resolve(str(raw.get("record", ".gate/cassette.jsonl")), SECTION, "record", must_exist=False),
     )
 
 

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
+from gate.files import MAX_DATA_BYTES, lines, loads_json, read_text
 from gate.providers.base import valid_unicode
 from gate.schemas import _registry, load_schema
-from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml, read_text
+from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml
 
-from .regression_config import MetricSpec, parse_metric, schema_value
+from .regression_config import MAX_CASES, MetricSpec, parse_metric, schema_value
 
 if TYPE_CHECKING:
     from gate.context import CheckContext
     from gate.report import CheckResult
 
 RESERVED = ("id", "expected", "metadata", "assert")
-MAX_DATASET_BYTES = 200 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -115,11 +115,11 @@ def _validate(row: Any, line: int, column: int = 1) -> list[Problem]:
 
 
 def _jsonl_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
-    for n, raw in enumerate(text.splitlines(), 1):
+    for n, raw in lines(text):
         if not raw.strip():
             continue
         try:
-            yield n, json.loads(raw), None
+            yield n, loads_json(raw), None
         except ValueError as exc:
             column = getattr(exc, "colno", 1)
             yield n, None, Problem(f"invalid JSON: {getattr(exc, 'msg', str(exc))}", n, column)
@@ -153,7 +153,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
                 metadata[key.split(".", 1)[1]] = value
             elif key == "assert" and value:
                 try:
-                    out["assert"] = json.loads(value)
+                    out["assert"] = loads_json(value)
                 except ValueError:
                     yield line, None, Problem("the assert column must hold a JSON list of metrics", line)
                     break
@@ -165,22 +165,28 @@ def _csv_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
             yield line, out, None
 
 
-def load_dataset(path: Path, display: str, root: Path | None = None) -> tuple[list[Case], list[Problem]]:
+def load_dataset(path: Path, display: str, root: Path | None = None, *,
+                 max_cases: int = MAX_CASES) -> tuple[list[Case], list[Problem]]:
     """All cases of a dataset, with every problem found (bad rows are left out, never guessed). A json_schema
-    file an assert names is relative to the dataset's folder and must be inside `root` (default: that folder)."""
+    file an assert names is relative to the dataset's folder and must be inside `root` (default: that folder).
+    More than max_cases rows is one problem at the first row too many."""
     try:
         if path.suffix.lower() in (".yaml", ".yml"):
-            rows = list(_yaml_rows(load_yaml(path, display)))
+            found = _yaml_rows(load_yaml(path, display))
         else:
-            text = read_text(path, display, max_bytes=MAX_DATASET_BYTES)
+            text = read_text(path, display, max_bytes=MAX_DATA_BYTES)
             if path.suffix.lower() == ".csv":
-                rows = list(_csv_rows(text))
+                found = _csv_rows(text)
             elif path.suffix.lower() == ".json":
-                rows = list(_yaml_rows(parse_yaml(text, display)))
+                found = _yaml_rows(parse_yaml(text, display))
             else:
-                rows = list(_jsonl_rows(text))
+                found = _jsonl_rows(text)
+        rows = list(islice(found, max_cases + 1))
     except YamlError as exc:
         return [], [Problem(exc.problem, exc.line or 1, exc.column or 1)]
+    if len(rows) > max_cases:
+        return [], [Problem(f"more than {max_cases:,} cases: raise regression.max_cases in gate.yaml to run them all",
+                            rows[max_cases][0])]
     return rows_to_cases(rows, SchemaFiles(path.parent, root or path.parent))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -13,6 +12,7 @@ import click
 
 from gate.cli import common_options, run_options
 from gate.errors import ConfigError
+from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_text
 from gate.report import CheckResult, Report, finding_sort_key
 
 from .regression_results import SuiteResult
@@ -20,9 +20,9 @@ from .regression_results import SuiteResult
 
 def _load(path: Path) -> Report:
     try:
-        return Report.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
+        return Report.from_dict(loads_json(read_text(path, str(path), max_bytes=MAX_DATA_BYTES)))
+    except FileError as exc:
+        raise ConfigError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not a prodgate JSON report ({type(exc).__name__}: {exc})") from None
 

@@ -173,7 +173,8 @@ class SuiteLoader:
         metrics = list(spec.metrics)
         if spec.dataset is not None:
             file = self.ctx.display(spec.dataset)
-            cases, problems = load_dataset(spec.dataset, file, self.ctx.base.repo_root or self.ctx.root)
+            cases, problems = load_dataset(spec.dataset, file, self.ctx.config.repo,
+                                           max_cases=self.cfg.max_cases)
             for p in problems:
                 self._problem(file, p.line, p.message, p.column)
             if problems:

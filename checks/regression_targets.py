@@ -70,7 +70,7 @@ class Targets:
             if live is None:
                 raise self.ctx.config.error(list(at), "--record: this replay target has no live source to record from "
                                             "(a prompt file with `model:`)")
-            record_to, source = self.ctx.config.root / str(spec["replay"]), live
+            record_to, source = self.ctx.config.resolve(str(spec["replay"]), *at, "replay", must_exist=False), live
         elif self.record:
             record_to = self.cfg.record
         try:

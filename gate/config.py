@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from gate.errors import ConfigError
+from gate.gitref import toplevel
+from gate.globs import normalise
 from gate.schemas import Violation, load_schema, validate
 from gate.yamlfile import YamlDocument, YamlError, load_yaml
 
@@ -25,6 +27,12 @@ def display_path(path: Path) -> str:
     return str(path.resolve()) if rel.startswith("..") else rel
 
 
+def repository_of(folder: Path) -> Path:
+    """The repository under review: every file gate.yaml names stays inside it (the git work tree of
+    gate.yaml's folder, else that folder). The checkout is untrusted: `..` and symlinks must not lead out."""
+    return toplevel(folder) or folder
+
+
 @dataclass(frozen=True)
 class GateConfig:
     path: Path
@@ -33,6 +41,7 @@ class GateConfig:
     doc: YamlDocument
     prompt_files: tuple[Path, ...]
     models_path: Path | None
+    repo: Path  # repository_of(root): what every path gate.yaml names must stay in
 
     @property
     def data(self) -> Mapping[str, Any]:
@@ -53,30 +62,53 @@ class GateConfig:
         return ConfigError(f"{self.where(*path)}: {message}")
 
     def resolve(self, value: str, *path: str | int, must_exist: bool = True) -> Path:
-        """A path gate.yaml names, relative to its folder; a missing one is a ConfigError at its line."""
+        """A path gate.yaml names, relative to its folder, inside the repository; a missing one, one outside
+        the repository (by `..` or a symlink) or one that is not a regular file is a ConfigError at its line."""
         try:
             target = (self.root / value).resolve()
+            self._inside(value, target, path)
+            if must_exist and not target.exists():
+                raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
+            if target.exists() and not (target.is_file() or target.is_dir()):
+                raise self.error(path, f"{value}: not a regular file (a device, pipe or socket)")
         except (OSError, ValueError) as exc:
             raise self.error(path, f"{value!r}: not a usable path ({exc})") from None
-        if must_exist and not target.exists():
-            raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")
         return target
 
     def glob(self, pattern: str, *path: str | int, required: bool = False) -> list[Path]:
-        """The files a glob in gate.yaml matches, resolved and sorted; an unusable glob, or with
-        `required` one that matches nothing, is a ConfigError at its line."""
+        """The files a glob in gate.yaml matches, resolved and sorted; an unusable glob, one that climbs out of
+        the repository or matches a symlink out of it, or with `required` one that matches nothing, is a
+        ConfigError at its line."""
         if Path(pattern).is_absolute():
             raise self.error(path, f"{pattern}: globs are relative to gate.yaml's folder, not absolute")
+        # Where the pattern starts after its leading `..`: checked before walking, so `../../**` never walks
+        # the machine's folders.
+        parts = normalise(pattern).split("/")
+        ups = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
         try:
+            self._inside(pattern, (self.root.joinpath(*parts[:ups])).resolve(), path)
             # `**` enters dot-folders (.github/prompts is where prompt files usually live), but never
             # git's own folder or the gate's state.
             found = sorted({p.resolve() for p in self.root.glob(pattern)
                             if p.is_file() and _SKIPPED.isdisjoint(p.relative_to(self.root).parts[:-1])})
         except (OSError, ValueError, NotImplementedError) as exc:
             raise self.error(path, f"{pattern}: not a usable glob ({exc})") from None
+        for target in found:
+            if not self._contains(target):
+                raise self.error(path, f"{pattern}: matches a symlink out of the repository (to {display_path(target)})")
         if required and not found:
             raise self.error(path, f"{pattern}: the glob matches no file")
         return found
+
+    def _contains(self, target: Path) -> bool:
+        return target == self.repo or target.is_relative_to(self.repo)
+
+    def _inside(self, value: str, target: Path, path: Sequence[str | int]) -> None:
+        if self._contains(target):
+            return
+        lexical = Path(os.path.normpath(self.root / value))
+        how = "is a symlink out of the repository" if self._contains(lexical) else "is outside the repository"
+        raise self.error(path, f"{value}: {how} ({display_path(self.repo) or '.'}); gate.yaml names only its files")
 
 
 def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
@@ -99,14 +131,14 @@ def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | No
     _raise_violations(display, validate(doc, schema))
 
     root = path.resolve().parent
-    config = GateConfig(path.resolve(), display, root, doc, (), None)
+    config = GateConfig(path.resolve(), display, root, doc, (), None, repository_of(root))
     models_path = None
     if "models" in doc.data:
         models_path = config.resolve(doc.data["models"], "models")
         if models_path.is_dir():
             raise config.error(["models"], f"{doc.data['models']}: is a directory, not a file")
     prompt_files = _expand_prompts(config)
-    return GateConfig(config.path, display, root, doc, prompt_files, models_path)
+    return replace(config, prompt_files=prompt_files, models_path=models_path)
 
 
 def _raise_violations(display: str, violations: list[Violation]) -> None:

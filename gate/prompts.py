@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.files import loads_json, read_text
 from gate.schemas import Violation, validate
-from gate.yamlfile import YamlDocument, YamlError, parse_yaml, read_text
+from gate.yamlfile import YamlDocument, YamlError, parse_yaml
 
 KNOWN_KEYS = (
     "name", "description", "model", "modelParameters", "responseFormat", "jsonSchema",
@@ -95,7 +95,7 @@ class PromptFile:
         if not isinstance(raw, str):
             return None
         try:
-            parsed = json.loads(raw)
+            parsed = loads_json(raw)
         except ValueError:
             return None
         return parsed if isinstance(parsed, dict) else None

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import hashlib
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-MAX_BYTES = 10 * 1024 * 1024
-# After alias expansion: bounds time and memory against "billion laughs" documents.
+from gate.files import FileError, read_text
+
+# After alias expansion: bounds time and memory against "billion laughs" documents. A document may expand to
+# EXPANSION times its own size (plus SLACK), never more than MAX_NODES: a 7-line prompt cannot become a million.
 MAX_NODES = 1_000_000
+EXPANSION = 10
+SLACK = 10_000
+# Nesting deeper than this is an error at its line: the builder recurses, and so do the checks reading the data.
+MAX_DEPTH = 100
+# Documents kept per process: a repository of a few thousand prompts is parsed once, whichever check reads it.
+_CACHE_SIZE = 4096
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
@@ -27,16 +37,8 @@ class Position:
     column: int
 
 
-class YamlError(Exception):
-    """A file that cannot be read as YAML; str() is the one-line message with file:line:col."""
-
-    def __init__(self, file: str, message: str, line: int | None = None, column: int | None = None):
-        self.file = file
-        self.line = line
-        self.column = column
-        self.problem = message
-        where = file if line is None else f"{file}:{line}" + (f":{column}" if column else "")
-        super().__init__(f"{where}: {message}")
+# A YAML problem is a problem of the file: one error type for reading and parsing, with file:line:col.
+YamlError = FileError
 
 
 @dataclass(frozen=True)
@@ -70,66 +72,145 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def read_text(path: Path, display: str, *, max_bytes: int = MAX_BYTES) -> str:
-    """Read a UTF-8 text file, turning every OS and encoding problem into a YamlError."""
-    try:
-        if path.is_dir():
-            raise YamlError(display, "is a directory, not a file")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise YamlError(display, f"file is {size / 1e6:.1f} MB, larger than the {max_bytes // 2**20} MiB limit")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise YamlError(display, "file not found") from None
-    except PermissionError:
-        raise YamlError(display, "permission denied") from None
-    except OSError as exc:
-        raise YamlError(display, exc.strerror or str(exc)) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise YamlError(display, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})", line, column) from None
-
-
 def load_yaml(path: Path, display: str | None = None, *, max_nodes: int = MAX_NODES) -> YamlDocument:
     display = display or str(path)
     return parse_yaml(read_text(path, display), display, max_nodes=max_nodes)
 
 
+_cache: dict[tuple[bytes, int], YamlDocument | YamlError] = {}
+
+
 def parse_yaml(text: str, display: str, *, max_nodes: int = MAX_NODES) -> YamlDocument:
+    """The document, or a YamlError at file:line:col. The same text is parsed once per process, however many
+    checks read it and under whatever name (the result, and its data, are shared: read-only)."""
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), max_nodes)
+    found = _cache.get(key)
+    if found is None:
+        try:
+            found = _parse(text, display, max_nodes)
+        except YamlError as exc:
+            found = exc
+        if len(_cache) >= _CACHE_SIZE:
+            del _cache[next(iter(_cache))]
+        _cache[key] = found
+    if isinstance(found, YamlError):
+        raise YamlError(display, found.problem, found.line, found.column)
+    return found if found.display == display else replace(found, display=display)
+
+
+def _parse(text: str, display: str, max_nodes: int) -> YamlDocument:
+    node = _compose(text, display)
+    if node is None:
+        return YamlDocument(display, None, {}, {})
+    if "&" in text:
+        # Only anchors make a node count twice: without one, the document is a tree no larger than its text,
+        # and the builder's own depth check is enough.
+        _measure(node, display, max_nodes)
+    builder = _Builder(display)
     try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        if mark is None:
-            raise YamlError(display, f"invalid YAML: {problem}") from None
-        raise YamlError(display, f"invalid YAML: {problem}", mark.line + 1, mark.column + 1) from None
-    except yaml.YAMLError as exc:
-        raise YamlError(display, f"invalid YAML: {exc}") from None
-    builder = _Builder(display, max_nodes)
-    data = None if node is None else builder.build(node, ())
+        data = builder.build(node, ())
+    except RecursionError:  # _measure bounds the depth; this is the last line of defence
+        raise _error(display, node, f"nested deeper than {MAX_DEPTH} levels") from None
     return YamlDocument(display, data, builder.positions, builder.key_positions)
 
 
+def _compose(text: str, display: str) -> yaml.Node | None:
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=_LOADER)
+        return node
+    except yaml.MarkedYAMLError as exc:
+        problem = exc.problem or exc.context or "invalid YAML"
+        mark = exc.problem_mark or exc.context_mark
+        if exc.context and exc.context.startswith("while scanning") and exc.context_mark is not None \
+                and exc.problem_mark is not None and exc.context_mark.line < exc.problem_mark.line:
+            # The scanner gives up where it noticed (often the next line); the token it was reading starts at
+            # the context mark, which is the line to fix (e.g. an unindented line that ended a `|` block).
+            gave_up = f"{exc.problem_mark.line + 1}:{exc.problem_mark.column + 1}"
+            problem = f"{problem} ({exc.context} that starts here; the parser gave up at {gave_up})"
+            mark = exc.context_mark
+        if mark is None:
+            raise YamlError(display, f"invalid YAML: {problem}") from None
+        raise YamlError(display, f"invalid YAML: {problem}", mark.line + 1, mark.column + 1) from None
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_col(text, exc.position)
+        what = f"character #x{exc.character:04x}" if isinstance(exc.character, int) else "a byte"
+        raise YamlError(display, f"invalid YAML: {what} is not allowed (a control or non-printable character)", line,
+                        column) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(display, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise YamlError(display, f"invalid YAML: nested deeper than {MAX_DEPTH} levels") from None
+
+
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
+def _error(display: str, node: yaml.Node, message: str) -> YamlError:
+    return YamlError(display, message, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        yield from node.value
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+
+
+def _measure(root: yaml.Node, display: str, max_nodes: int) -> None:
+    """Check depth and size after alias expansion on the node graph, before anything is built: a shared
+    (aliased) node is measured once, so a billion-laughs document costs no more than its own length."""
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
+    open_nodes: set[int] = set()  # ancestors of the node being measured: an alias to one is a cycle
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            sizes = [measured[id(c)] for c in _children(node)]
+            measured[key] = (1 + sum(s for s, _ in sizes), 1 + max((h for _, h in sizes), default=0))
+            continue
+        if key in measured:
+            if depth + measured[key][1] - 1 > MAX_DEPTH:
+                raise _error(display, node, f"nested deeper than {MAX_DEPTH} levels (through an alias)")
+            continue
+        if key in open_nodes:
+            raise _error(display, node, "an alias refers to the value that contains it (a recursive alias)")
+        if depth > MAX_DEPTH:
+            raise _error(display, node, f"nested deeper than {MAX_DEPTH} levels")
+        open_nodes.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node))
+    limit = min(max_nodes, SLACK + EXPANSION * len(measured))
+    if measured[id(root)][0] <= limit:
+        return
+    # Point at the innermost value that is too large on its own: the line that multiplies.
+    node = root
+    while True:
+        bigger = [c for c in _children(node) if measured[id(c)][0] > limit]
+        if not bigger:
+            break
+        node = bigger[0]
+    raise _error(display, node, f"more than {limit:,} values after expanding aliases (an alias bomb?)")
+
+
 class _Builder:
-    def __init__(self, display: str, max_nodes: int) -> None:
+    def __init__(self, display: str) -> None:
         self.display = display
-        self.max_nodes = max_nodes
-        self.count = 0
         self.positions: dict[JsonPath, Position] = {}
         self.key_positions: dict[JsonPath, Position] = {}
         self.constructor = yaml.constructor.SafeConstructor()
 
     def _error(self, node: yaml.Node, message: str) -> YamlError:
-        return YamlError(self.display, message, node.start_mark.line + 1, node.start_mark.column + 1)
+        return _error(self.display, node, message)
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.count += 1
-        if self.count > self.max_nodes:
-            raise self._error(node, f"more than {self.max_nodes:,} values after expanding aliases (alias bomb?)")
+        if len(path) >= MAX_DEPTH:
+            raise self._error(node, f"nested deeper than {MAX_DEPTH} levels")
         self.positions[path] = Position(node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -142,9 +223,17 @@ class _Builder:
             # Dates stay the text the user wrote: every consumer here expects JSON types.
             return node.value
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise self._error(node, f"invalid YAML: {exc.problem}") from None
+        except (ValueError, KeyError, IndexError, TypeError, OverflowError):
+            # PyYAML's constructors trust the tag: `!!int x`, `!!bool x`, `!!int ''` fail inside them.
+            raise self._error(node, f"invalid YAML: {str(node.value)[:40]!r} is not a valid {node.tag.rsplit(':', 1)[-1]}") \
+                from None
+        if isinstance(value, float) and not math.isfinite(value):
+            # `.nan` and `.inf` compare false with every bound a schema sets: a gate would silently pass.
+            raise self._error(node, f"{node.value} is not a finite number")
+        return value
 
     def _key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):

@@ -15,12 +15,35 @@ def valid_unicode(value: Any) -> Any:
     """value with every lone surrogate (JSON allows "\\ud800"; no UTF-8 file, request or report can carry one)
     replaced by U+FFFD, through lists and mappings: for text entering the gate from a model, an app or a file."""
     if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
-    if isinstance(value, list):
-        return [valid_unicode(v) for v in value]
-    if isinstance(value, dict):
-        return {valid_unicode(k): valid_unicode(v) for k, v in value.items()}
-    return value
+        return _text(value)
+    if not isinstance(value, (list, dict)):
+        return value
+    # Iterative, not recursive: a value nested thousands deep must not exhaust the stack.
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (value, its new container, its key there)
+    while stack:
+        item, parent, key = stack.pop()
+        if isinstance(item, str):
+            parent[key] = _text(item)
+        elif isinstance(item, list):
+            parent[key] = copy = [None] * len(item)
+            stack.extend((v, copy, i) for i, v in enumerate(item))
+        elif isinstance(item, dict):
+            mapping: dict[Any, Any] = {}
+            parent[key] = mapping
+            pending = []
+            for k, v in item.items():
+                k = _text(k) if isinstance(k, str) else k
+                mapping[k] = None  # keeps the order of keys
+                pending.append((v, mapping, k))
+            stack.extend(reversed(pending))  # popped in order: a key repeated after scrubbing keeps the last value
+        else:
+            parent[key] = item
+    return root[0]
+
+
+def _text(value: str) -> str:
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
 class Category(str, Enum):

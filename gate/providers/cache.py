@@ -18,6 +18,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from gate.files import FileError, loads_json, read_bytes
 from gate.providers.base import Provider, Request, Response, Usage
 from gate.providers.keys import cache_key, plain, producer, producers
 
@@ -87,8 +88,8 @@ class CachedProvider:
 
 def _read(path: Path, expected: list[dict[str, Any]]) -> Response | None:
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        data = loads_json(read_bytes(path, str(path)))
+    except (FileError, ValueError):
         return None  # absent, or damaged by something other than us: ask again and overwrite
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("response"), dict):
         return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
 from gate.providers.keys import plain, producer, request_key
 from gate.providers.spec import TargetError
@@ -73,12 +74,12 @@ def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str,
 def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
     """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError."""
     shown = display or str(path)
+    if not path.exists():
+        raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)") from exc
-    except OSError as exc:
-        raise TargetError(f"replay: cannot read cassette {shown}: {exc}") from exc
+        raw = read_bytes(path, shown, max_bytes=MAX_DATA_BYTES)
+    except FileError as exc:
+        raise TargetError(f"replay: cannot read cassette {exc}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -88,11 +89,11 @@ def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[s
     if text.startswith("\ufeff"):
         defects.append(Defect(1, "starts with a byte-order mark: save the cassette as UTF-8 without one"))
         text = text[1:]
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in lines(text):
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = loads_json(line)
         except json.JSONDecodeError as exc:
             defects.append(Defect(number, f"not a JSON object ({exc.msg})"))
             continue

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.childenv import child_env
+from gate.files import loads_json
 from gate.providers import limits
 from gate.providers.base import Category, ProviderError, Request, Response
 from gate.providers.payload import app_answer, case_payload
@@ -83,7 +84,7 @@ class CommandProvider:
             raise ProviderError(Category.SERVER_ERROR,
                                 f"{self.argv[0]} exited with status {proc.returncode}: {clip(tail[0], 200)}")
         try:
-            value = json.loads(out.decode("utf-8"))
+            value = loads_json(out.decode("utf-8"), finite=False)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ProviderError(Category.SERVER_ERROR, f"{self.argv[0]} did not write JSON on stdout") from exc
         return app_answer(value, self.argv[0], latency, "command")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import requests
 import urllib3
 
+from gate.files import loads_json
 from gate.models import ModelConfig
 from gate.providers import limits, transport
 from gate.providers.base import Category, ProviderError, Request, Response, Usage
@@ -175,7 +175,7 @@ def _events(resp: requests.Response, where: str, started: float, timeout: float)
                 yield payload
                 return
             try:
-                yield json.loads(payload)
+                yield loads_json(payload, finite=False)
             except ValueError as exc:
                 raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the stream from {where}",
                                     retryable=True) from exc

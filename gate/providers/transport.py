@@ -13,6 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
+from gate.files import loads_json
 from gate.providers.base import Category, ProviderError
 from gate.redact import clip
 
@@ -145,7 +146,7 @@ def json_body(resp: requests.Response, where: str) -> Any:
     """The parsed body. A body that is not JSON is the server's fault: transport.server_error, retryable
     (a proxy that cut the answer short usually answers whole the next time)."""
     try:
-        return resp.json()
+        return loads_json(resp.content, finite=False)  # depth-capped: the server is not trusted
     except (ValueError, requests.RequestException) as exc:
         raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the answer from {where}",
                             status=resp.status_code, retryable=True) from exc

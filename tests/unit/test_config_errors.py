@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,16 @@ CORPUS = [
      "matches no file"),
     ("extra-files-empty", "version: 1\nprompts: p/*.yml\nschema:\n  extra_files: ['']\n", ":4:17:", "non-empty"),
     ("docs-bad-glob", "version: 1\ndocs:\n  failure_modes: [docs/*.md, 'x/**y/*.md']\n", ":3:30:", "not a usable glob"),
+    # Hostile YAML: each an error at its line, never a traceback.
+    ("nested-500-deep", "version: 1\nschema: " + "[" * 500 + "]" * 500 + "\n", ":2:108:", "nested deeper than 100"),
+    ("tag-int-bad", "version: !!int x\n", ":1:10:", "'x' is not a valid int"),
+    ("tag-bool-bad", "version: 1\nschema: {strict: !!bool x}\n", ":2:18:", "'x' is not a valid bool"),
+    ("tag-float-bad", "version: 1\nschema: {strict: !!float x}\n", ":2:18:", "'x' is not a valid float"),
+    ("tag-int-empty", "version: !!int ''\n", ":1:10:", "'' is not a valid int"),
+    ("nan-gate", "version: 1\nregression:\n  gates: {min_pass_rate: .nan}\n", ":3:26:", ".nan is not a finite"),
+    ("inf-budget", "version: 1\ncost:\n  budget: {monthly_usd: -.inf}\n", ":3:25:", "-.inf is not a finite"),
+    ("recursive-alias", "version: 1\nschema: &a {x: *a}\n", ":2:9:", "recursive alias"),
+    ("control-character", "version: 1\nschema: {strict: \"a\x07\"}\n", ":2:20:", "#x0007 is not allowed"),
 ]
 
 
@@ -155,3 +167,76 @@ def test_config_error_quoting_hostile_text_stays_one_inert_line(tmp_path: Path) 
     lines = res.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: gate.yaml:2:1: ")
     assert "\x1b" not in res.stderr and "\r" not in res.stderr and "##[" not in res.stderr
+
+
+REG = "regression:\n  target: {replay: c.jsonl}\n  suites:\n    - prompt: p/a.prompt.yml\n"
+# (id, gate.yaml text after `version: 1`, expected ":line:col:", a phrase): every path gate.yaml names stays in
+# the repository, whichever key names it.
+ESCAPES = [
+    ("glob-climbs-out", "prompts: ['../../**/*.prompt.yml']\n", ":2:11:", "is outside the repository"),
+    ("glob-climbs-out-midway", "prompts: ['p/../../outside/*.prompt.yml']\n", ":2:11:", "is outside the repository"),
+    ("glob-matches-symlink-out", "prompts: ['links/*.prompt.yml']\n", ":2:11:", "matches a symlink out"),
+    ("models-dotdot", "models: ../outside/models.yaml\n", ":2:9:", "is outside the repository"),
+    ("models-symlink-out", "models: links/models.yaml\n", ":2:9:", "is a symlink out of the repository"),
+    ("models-dev-zero", "models: links/zero.yaml\n", ":2:9:", "is a symlink out of the repository"),
+    ("models-fifo", "models: fifo.yaml\n", ":2:9:", "not a regular file"),
+    ("extra-files-out", "prompts: p/*.yml\nschema:\n  extra_files: ['../outside/*']\n", ":4:17:", "outside the repository"),
+    ("traffic-out", "cost:\n  traffic: ../outside/traffic.yaml\n", ":3:12:", "is outside the repository"),
+    ("docs-out", "docs:\n  failure_modes: ../outside/f.md\n", ":3:18:", "is outside the repository"),
+    ("required-doc-symlink", "docs:\n  required_documents: [links/f.md]\n", ":3:24:", "is a symlink out"),
+    ("dataset-symlink-out", REG + "      dataset: links/d.jsonl\n", ":6:16:", "is a symlink out of the repository"),
+    ("baseline-out", REG + "  baseline: ../outside/b.json\n", ":6:13:", "is outside the repository"),
+    ("record-out", REG + "  record: ../outside/c.jsonl\n", ":6:11:", "is outside the repository"),
+    ("cache-out", REG + "  cache: ../outside/cache\n", ":6:10:", "is outside the repository"),
+    ("replay-out", "regression:\n  target: {replay: ../outside/c.jsonl}\n  suites:\n    - prompt: p/a.prompt.yml\n",
+     ":3:20:", "is outside the repository"),
+]
+
+
+def _escape_layout(tmp_path: Path, text: str) -> Path:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("models.yaml", "traffic.yaml", "f.md", "d.jsonl", "c.jsonl", "b.json", "x.prompt.yml"):
+        (outside / name).write_text(PROMPT if name.endswith(".prompt.yml") else "{}\n")
+    repo = tmp_path / "repo"
+    (repo / "p").mkdir(parents=True)
+    (repo / "p" / "a.prompt.yml").write_text(PROMPT)
+    (repo / "c.jsonl").write_text("")
+    (repo / "links").mkdir()
+    for name in ("models.yaml", "f.md", "d.jsonl", "x.prompt.yml"):
+        (repo / "links" / name).symlink_to(outside / name)
+    (repo / "links" / "zero.yaml").symlink_to("/dev/zero")
+    os.mkfifo(repo / "fifo.yaml")
+    (repo / "gate.yaml").write_text("version: 1\n" + text)
+    return repo
+
+
+@pytest.mark.parametrize(("case", "text", "where", "phrase"), ESCAPES, ids=[c[0] for c in ESCAPES])
+def test_config_path_out_of_the_repository_exits_2_at_its_line(tmp_path: Path, case: str, text: str, where: str,
+                                                                phrase: str) -> None:
+    repo = _escape_layout(tmp_path, text)
+    res = gate("check", "-c", repo / "gate.yaml", cwd=repo)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first.startswith("error: gate.yaml" + where), first
+    assert phrase in first and "Traceback" not in res.stderr
+
+
+def test_config_path_up_from_a_subfolder_inside_the_git_repository_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "prompts").mkdir()
+    (tmp_path / "prompts" / "a.prompt.yml").write_text(PROMPT)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "gate.yaml").write_text("version: 1\nprompts: ['../prompts/*.prompt.yml']\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    res = gate("validate", "-c", tmp_path / "ci" / "gate.yaml", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert res.json()["checks"][0]["summary"].startswith("1 prompt(s)")
+
+
+def test_config_cost_profile_never_lists_a_traffic_file_outside(tmp_path: Path) -> None:
+    repo = _escape_layout(tmp_path, "cost:\n  traffic: ../outside/traffic.yaml\n")
+    (tmp_path / "outside" / "traffic.yaml").write_text("profiles:\n  private-name: {routes: {}}\n")
+    res = gate("cost", "-c", repo / "gate.yaml", "--profile", "nope", cwd=repo)
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: gate.yaml:3:12: ../outside/traffic.yaml: is outside the repository")
+    assert "private-name" not in res.stdout + res.stderr

@@ -126,3 +126,17 @@ def test_load_modules_import_no_heavy_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
     assert LoadCheck().order == 40 and LoadCheck().section == "load"
+
+
+def test_chat_traffic_dataset_split_at_newline_only_and_hostile_rows_are_findings(tmp_path: Path) -> None:
+    text = "ask\u2028me\u2029now\x85"
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps({"messages": [{"role": "user", "content": text}]}, ensure_ascii=False) + "\r\n"
+        + '{"messages": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+        + '{"messages": [{"role": "user", "content": "x"}], "weight": NaN}\n', encoding="utf-8")
+    ctx = context(tmp_path, "  chat: {dataset: m.jsonl}\n")
+    traffic = chat_traffic(ctx, parse_load(ctx.config))
+    assert [r["messages"][0]["content"] for r in traffic.requests] == [text]
+    assert [(Path(f.file or "").name, f.line, f.message.split(": line")[0]) for f in traffic.findings] == [
+        ("m.jsonl", 2, "not valid JSON: nested deeper than 100 levels"),
+        ("m.jsonl", 3, "not valid JSON: NaN is not a finite number")]

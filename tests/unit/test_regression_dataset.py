@@ -89,3 +89,33 @@ def test_regression_dataset_json_schema_file_read_relative_to_dataset(tmp_path: 
         (6, "case inline: assert[0]: json_schema not a valid JSON Schema: 5 is not valid under any of the given schemas"),
         (7, "case escape: assert[0]: json_schema ../../x.json: outside the repository"),
     ]
+
+
+def test_regression_dataset_hostile_json_lines_are_problems_at_their_lines(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"id": "a", "q": ' + "[" * 100_000 + "]" * 100_000 + '}\n{"id": "b", "score": NaN}\n'
+                 '{"id": "c", "q": ' + '{"k": ' * 600 + "1" + "}" * 600 + "}\n", encoding="utf-8")
+    cases, problems = load_dataset(p, "d.jsonl")
+    assert cases == []
+    assert [(pr.line, pr.message) for pr in problems] == [
+        (1, "invalid JSON: nested deeper than 100 levels"), (2, "invalid JSON: NaN is not a finite number"),
+        (3, "invalid JSON: nested deeper than 100 levels")]
+
+
+def test_regression_dataset_line_separator_inside_a_string_is_text(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"id": "a", "q": "one\u2028two\u2029three\x85four"}\r\n{"id": "b", "q": "x"}\n', encoding="utf-8")
+    cases, problems = load_dataset(p, "d.jsonl")
+    assert problems == []
+    assert cases[0].variables["q"] == "one\u2028two\u2029three\x85four"
+    assert [c.line for c in cases] == [1, 2]
+
+
+def test_regression_dataset_over_max_cases_is_one_problem_at_the_first_row_too_many(tmp_path: Path) -> None:
+    p = tmp_path / "d.jsonl"
+    p.write_text("".join(f'{{"id": "{i}"}}\n\n' for i in range(5)), encoding="utf-8")
+    cases, problems = load_dataset(p, "d.jsonl", max_cases=3)
+    assert cases == []
+    assert [(pr.line, pr.message) for pr in problems] == [
+        (7, "more than 3 cases: raise regression.max_cases in gate.yaml to run them all")]
+    assert len(load_dataset(p, "d.jsonl", max_cases=5)[0]) == 5
