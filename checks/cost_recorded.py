@@ -96,16 +96,16 @@ def _models(files: Files, config: GateConfig, display: Callable[[Path], str]) ->
         return None
 
 
-def _producers(prompt: PromptFile | None, models: ModelsFile | None) -> list[dict[str, Any]] | None:
+def _links(prompt: PromptFile | None, models: ModelsFile | None) -> list[tuple[str, dict[str, Any]]] | None:
     """Who may have answered the suite, as the regression check decides it (the prompt's model and its
     fallbacks); None when no live model can be named, where the regression check does not compare either."""
-    from gate.providers.factory import model_producers
+    from gate.providers.factory import model_links
     from gate.providers.spec import TargetError
 
     if prompt is None or not prompt.model:
         return None
     try:
-        return model_producers(str(prompt.model), models)
+        return model_links(str(prompt.model), models)
     except TargetError:
         return None
 
@@ -127,13 +127,13 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
     suite = Suite(name, "", tuple(cases), prompt, spec.target, (), spec.repeats, 1)
     values: dict[str, list[int]] = {key: [] for key in KEYS}
     # A recording is evidence only for the model that made it: another model's tokens are not this one's.
-    producers = _producers(prompt, models)
+    links = _links(prompt, models)
     recorded_cases = 0
     for case in cases:
         hit = False
         for request in suite.requests_for(case):
             item = entries.get(request_key(request))
-            if producers is not None and (item or {}).get("producer") not in producers:
+            if links is not None and not _answered_for(item, links):
                 continue
             usage = _usage(item)
             for key in KEYS:
@@ -142,6 +142,15 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
                     hit = True
         recorded_cases += hit
     return name, {key: Measured(statistics.fmean(v), recorded_cases, shown) for key, v in values.items() if v}
+
+
+def _answered_for(item: dict[str, Any] | None, links: list[tuple[str, dict[str, Any]]]) -> bool:
+    from gate.providers.keys import answered_for
+
+    response = (item or {}).get("response")
+    by = response.get("answered_by") if isinstance(response, dict) else None
+    who = (item or {}).get("producer")
+    return answered_for(who if isinstance(who, dict) else None, by if isinstance(by, str) else None, links)
 
 
 def _usage(item: dict[str, Any] | None) -> dict[str, Any]:

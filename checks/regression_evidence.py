@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 from gate.providers.base import ProviderError, Response
-from gate.providers.keys import describe
+from gate.providers.keys import answered_for, describe
 from gate.report import Finding, Severity
 
 RERECORD = "run `gate check --record` and commit the cassette"
@@ -31,12 +31,16 @@ class Gap(str, Enum):
 
 @dataclass(frozen=True)
 class Replay:
-    """A replay target as the run sees it: the cassette, and who may answer for the target (None: unknown,
-    the suite has no live source to compare with)."""
+    """A replay target as the run sees it: the cassette, and who may answer for the target, as (models.yaml
+    name, producer) links in chain order (None: unknown, the suite has no live source to compare with)."""
 
     cassette: str
-    expected: tuple[Mapping[str, Any], ...] | None
+    links: tuple[tuple[str, Mapping[str, Any]], ...] | None
     recorded: bool  # whether the cassette holds any answer for the suite
+
+    @property
+    def expected(self) -> tuple[Mapping[str, Any], ...] | None:
+        return None if self.links is None else tuple(who for _, who in self.links)
 
 
 @dataclass
@@ -56,10 +60,10 @@ class Evidence:
         who: Mapping[str, Any] | None = None
         if isinstance(result, NotRecorded):
             gap = Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER
-        elif isinstance(result, Response) and replay.expected is not None:
+        elif isinstance(result, Response) and replay.links is not None:
             if result.producer is None:
                 gap = Gap.UNLABELLED
-            elif result.producer not in replay.expected:
+            elif not answered_for(result.producer, result.answered_by, replay.links):
                 gap, who = (Gap.JUDGE_FOREIGN if judge else Gap.FOREIGN), result.producer
         if gap is None:
             return False

@@ -117,18 +117,18 @@ class Targets:
         """What a replayed answer of `provider` must match: the producers a live run of `live` could answer
         with. None when the provider does not replay (live, or re-recording)."""
         from gate.providers.cassette import ReplayProvider
-        from gate.providers.factory import model_producers
+        from gate.providers.factory import model_links
         from gate.providers.spec import TargetError
 
         if not isinstance(provider, ReplayProvider):
             return None
-        expected: tuple[Mapping[str, Any], ...] | None = None
+        links: tuple[tuple[str, Mapping[str, Any]], ...] | None = None
         if live is not None:
             try:
-                expected = tuple(model_producers(str(live["model"]), self.models()))
+                links = tuple(model_links(str(live["model"]), self.models()))
             except TargetError:
-                expected = None  # no model a live run could call: nothing to compare the recordings with
-        return Replay(self.ctx.display(provider.path), expected, provider.recorded(suite))
+                links = None  # no model a live run could call: nothing to compare the recordings with
+        return Replay(self.ctx.display(provider.path), links, provider.recorded(suite))
 
 
 class _SharedRecorder:

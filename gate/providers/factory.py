@@ -104,14 +104,20 @@ def model_target(name: Any, models: ModelsFile | None, env: Mapping[str, str], *
     return links[0][1] if len(links) == 1 else FallbackProvider(links)
 
 
-def model_producers(name: str, models: ModelsFile | None) -> list[dict[str, Any]]:
-    """Who may answer for the model target `name` (it, then its fallbacks), as keys.producer describes the
-    answers a live run records: no key and no network needed. Raises TargetError for an unknown name."""
+def model_links(name: str, models: ModelsFile | None) -> list[tuple[str, dict[str, Any]]]:
+    """(models.yaml name, producer) of every link that may answer for the model target `name` (it, then its
+    fallbacks), as keys.producer describes the answers a live run records: no key and no network needed.
+    Raises TargetError for an unknown name."""
     first = model_config(name, models)
     names = models.chain(name) if models is not None and name in models.models else [name]
     out = []
     for n in names:
         config = first if n == name else model_config(n, models)
-        out.append(producer({"kind": config.provider, "url": config.url, "model": config.model,
-                             "params": dict(config.params)}))
+        out.append((n, producer({"kind": config.provider, "url": config.url, "model": config.model,
+                                 "params": dict(config.params)})))
     return out
+
+
+def model_producers(name: str, models: ModelsFile | None) -> list[dict[str, Any]]:
+    """The producers of model_links, in chain order."""
+    return [who for _, who in model_links(name, models)]

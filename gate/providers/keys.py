@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +71,20 @@ def producer(identity: Mapping[str, Any], answered_by: str | None = None) -> dic
     app: dict[str, Any] = plain({"provider": identity.get("kind"),
                                  **{k: v for k, v in identity.items() if k not in ("kind", "name")}})
     return app
+
+
+def answered_for(who: Mapping[str, Any] | None, answered_by: str | None,
+                 links: Sequence[tuple[str, Mapping[str, Any]]]) -> bool:
+    """Whether a recorded answer is evidence for a chain of (models.yaml name, producer) links: made by the
+    link it says answered (a fallback's answer, recorded when the primary failed), or, naming no link of the
+    chain, by its first. So a model that answered as the primary when recorded, and is a fallback now,
+    never stands in for the new primary."""
+    if who is None or not links:
+        return False
+    by_name = dict(links)
+    if answered_by is not None and answered_by in by_name:
+        return who == by_name[answered_by]
+    return who == links[0][1]
 
 
 def producers(identity: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -57,6 +57,23 @@ def test_regression_model_switched_in_models_yaml_fails_naming_both_models(repo:
     assert {c["suite"] for c in check["details"]["comparisons"]} <= {"Ticket classifier", "routing"}
 
 
+def test_regression_old_model_kept_as_fallback_does_not_answer_for_the_new_primary(repo: GitRepo) -> None:
+    bot = _example(repo)
+    models = (bot / "models.yaml").read_text(encoding="utf-8")
+    # primary and backup trade models: the recordings' model is still in the chain, but not as the primary.
+    _edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini\n    api_key_env: GITHUB_TOKEN",
+          "    provider: openai\n    model: gpt-4.1\n    api_key_env: OPENAI_API_KEY")
+    _edit(bot / "models.yaml", "    provider: openai\n    model: gpt-4.1-mini\n    api_key_env: OPENAI_API_KEY",
+          "    provider: github-models\n    model: openai/gpt-4o-mini\n    api_key_env: GITHUB_TOKEN")
+    assert (bot / "models.yaml").read_text(encoding="utf-8") != models
+    repo.commit("answer with gpt-4.1, the old model as its fallback")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = _check(res)
+    assert check["summary"].startswith("Support answer: answers were recorded with openai/gpt-4o-mini; the target is "
+                                       "now gpt-4.1")
+
+
 def test_regression_same_model_other_params_names_the_difference(repo: GitRepo) -> None:
     bot = _example(repo)
     _edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",

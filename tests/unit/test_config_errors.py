@@ -230,7 +230,7 @@ def test_config_path_up_from_a_subfolder_inside_the_git_repository_is_fine(tmp_p
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     res = gate("validate", "-c", tmp_path / "ci" / "gate.yaml", "--format", "json", cwd=tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
-    assert res.json()["checks"][0]["summary"].startswith("1 prompt(s)")
+    assert res.json()["checks"][0]["summary"].startswith("1 prompt, ")
 
 
 def test_config_cost_profile_never_lists_a_traffic_file_outside(tmp_path: Path) -> None:

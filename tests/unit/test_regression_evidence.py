@@ -9,7 +9,7 @@ from gate.providers.cassette import NotRecorded
 
 MINI = {"provider": "github-models", "model": "openai/gpt-4o-mini", "host": "models.github.ai", "params": {}}
 BIG = {"provider": "openai", "model": "gpt-4.1", "host": "api.openai.com", "params": {}}
-REPLAY = Replay("c.jsonl", (BIG,), recorded=True)
+REPLAY = Replay("c.jsonl", (("primary", BIG),), recorded=True)
 
 
 def test_evidence_own_producer_and_live_answers_are_evidence() -> None:
@@ -38,7 +38,7 @@ def test_evidence_other_model_outranks_unrecorded_one_finding_per_suite() -> Non
 
 def test_evidence_never_recorded_suite_and_judge_gaps_say_so() -> None:
     ev = Evidence()
-    ev.note(0, 0, NotRecorded("x"), Replay("c.jsonl", (BIG,), recorded=False))
+    ev.note(0, 0, NotRecorded("x"), Replay("c.jsonl", (("primary", BIG),), recorded=False))
     ev.note(1, 0, NotRecorded("x"), REPLAY, judge=True)
     ev.note(2, 0, Response("4", producer=MINI), REPLAY, judge=True)
     messages = [f.message for si in (0, 1, 2) if (f := ev.finding(si, "s", 3)) is not None]
@@ -49,3 +49,15 @@ def test_evidence_never_recorded_suite_and_judge_gaps_say_so() -> None:
         "the cassette",
         "s: the judge's grades were recorded with openai/gpt-4o-mini; the judge is now gpt-4.1: run `gate check "
         "--record` and commit the cassette (1 of 3 cases not compared)"]
+
+
+def test_evidence_old_primary_kept_as_fallback_is_not_the_new_primary() -> None:
+    # primary switched to gpt-4.1, the old primary kept as its fallback: its answers were the primary's.
+    swapped = Replay("c.jsonl", (("primary", BIG), ("backup", MINI)), recorded=True)
+    ev = Evidence()
+    assert ev.note(0, 0, Response("a", producer=MINI, answered_by="primary"), swapped)
+    assert ev.note(0, 1, Response("a", producer=MINI), swapped)  # recorded without a chain: the first link's
+    # A real fallback answer (the primary failed while recording) still counts for its own link.
+    assert not ev.note(0, 2, Response("a", producer=MINI, answered_by="backup"), swapped)
+    assert not ev.note(0, 3, Response("a", producer=BIG, answered_by="primary"), swapped)
+    assert ev.left_out(0) == {0, 1}
