@@ -35,7 +35,15 @@ SECRET_KINDS: tuple[SecretKind, ...] = (
     _kind("Stripe live key", r"\b[rs]k_live_[A-Za-z0-9]{16,}", "k_live_"),
     _kind("Google API key", r"\bAIza[A-Za-z0-9_-]{35}", "aiza"),
     _kind("Hugging Face token", r"\bhf_[A-Za-z0-9]{30,}", "hf_"),
-    _kind("GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}", "glpat-"),
+    _kind("GitLab token", r"\bgl(?:pat|ptt|dt|rt|cbt)-[A-Za-z0-9_-]{20,}", "glpat-", "glptt-", "gldt-", "glrt-", "glcbt-"),
+    _kind("Slack app token", r"\bxapp-[A-Za-z0-9-]{10,}", "xapp-"),
+    _kind("npm token", r"\bnpm_[A-Za-z0-9]{36}\b", "npm_"),
+    _kind("PyPI token", r"\bpypi-AgE[A-Za-z0-9_-]{50,}", "pypi-"),
+    _kind("Discord webhook URL", r"\b(?:https?://)?(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}",
+          "discord"),
+    # An HTTP Basic credential (a URL's user:password as requests sends it, echoed back by a server).
+    # A digit or + / = in it tells base64 from prose ("basic authentication").
+    _kind("basic auth credential", r"\b(?i:basic)\s+(?=[A-Za-z+/]*[0-9+/=])[A-Za-z0-9+/]{12,}={0,2}", "basic"),
     # Starts only where a run of base64url characters starts: "-eyJ-eyJ…" would otherwise be retried at each
     # eyJ, each time to the end of the run (quadratic).
     _kind("JSON Web Token", r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]*", "eyj"),
@@ -55,7 +63,7 @@ _MARKERS = tuple(sorted({"://", *(m for k in SECRET_KINDS for m in k.markers)}, 
 # Variable names that hold credentials. Most words count anywhere in a name; PASS, PWD and AUTH only
 # as a whole word (DB_PASS, MYSQL_PWD, HTTP_AUTH), not inside BYPASS, OLDPWD or GIT_AUTHOR_NAME.
 _SECRET_NAME = re.compile(r"(?i)KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|SIGNING|COOKIE|"
-                          r"SESSION|WEBHOOK|DSN|(?<![A-Z])(?:PASS|PWD|AUTH)(?![A-Z])")
+                          r"SESSION|WEBHOOK|DSN|AUTHORIZATION|(?<![A-Z])(?:PASS|PWD|AUTH)(?![A-Z])")
 # Variables of the shell and the desktop whose names look secret and whose values are paths and words.
 _NOT_SECRET_NAME = re.compile(r"(?i)PWD|SSH_AUTH_SOCK|DESKTOP_SESSION|SESSION_MANAGER|DBUS_SESSION_BUS_ADDRESS|"
                               r"XDG_SESSION_\w+")

@@ -23,6 +23,11 @@ SHAPES = {
     "Google API key": "AIza" + "SyD" + "x" * 32,
     "Hugging Face token": "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
     "GitLab token": "glpat-" + "xY7" * 7,
+    "Slack app token": "xapp-" + "1-A0123456789-" + "0123456789012",
+    "npm token": "npm_" + "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
+    "PyPI token": "pypi-" + "AgEIcHlwaS5vcmc" + "x" * 48,
+    "Discord webhook URL": "https://discord.com/api/webhooks/" + "123456789012345678/" + "AbC_dEf-" * 4,
+    "basic auth credential": "Basic " + "YWxpY2U6aHVudGVyMnBhc3M=",
     "JSON Web Token": "eyJ" + "hbGciOiJIUzI1NiJ9" + ".eyJ" + "zdWIiOiIxMjM0NSJ9" + "." + "s1gN4tur3" * 3,
 }
 PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nq83kdf==\n-----END RSA " + "PRIVATE KEY-----"
@@ -53,13 +58,15 @@ def test_redact_text_url_password_redacted_scheme_and_host_kept() -> None:
     "http://localhost:8080/path?next=a@b and https://example.com:443/x#y@z",
     '{"url": "http://host:80", "owner": "a@b.c"}',
     "hf_hub_download and sk-learn and eyJ alone",
+    "basic authentication is not supported; npm_config and pypi-server are names",
 ])
 def test_redact_text_ordinary_text_unchanged(text: str) -> None:
     assert redact_text(text, ["hunter2-correct-horse"]) == text
 
 
 @pytest.mark.parametrize("name", ["DB_PASS", "MYSQL_PWD", "HTTP_AUTH", "SENTRY_DSN", "GPG_PRIVATE", "SIGNING_SALT",
-                                  "COOKIE_SALT", "SESSION_SECRET", "SLACK_WEBHOOK", "DB_PASSWD", "api_key"])
+                                  "COOKIE_SALT", "SESSION_SECRET", "SLACK_WEBHOOK", "DB_PASSWD", "api_key",
+                                  "PROXY_AUTHORIZATION", "AUTHORIZATION"])
 def test_is_secret_name_credential_words_true(name: str) -> None:
     assert is_secret_name(name)
 
