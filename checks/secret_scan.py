@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from gate.files import FileError, read_bytes
 from gate.redact import find_secrets
 from gate.report import Finding, Severity
 
@@ -32,7 +33,10 @@ def referenced_files(root: Path, data: Any) -> Iterator[Path]:
     if isinstance(data, str):
         if len(data) < 256 and "\n" not in data:
             try:
-                # A glob (e.g. docs.failure_modes: docs/*.md) names every file it matches.
+                # A glob (e.g. docs.failure_modes: docs/*.md) names every file it matches; one that starts
+                # outside gate.yaml's folder is not walked at all (`../../**` would walk the machine).
+                if any(c in data for c in "*?[") and (Path(data).is_absolute() or ".." in Path(data).parts):
+                    return
                 candidates = root.glob(data) if any(c in data for c in "*?[") else [root / data]
                 for candidate in candidates:
                     resolved = candidate.resolve()
@@ -50,11 +54,9 @@ def referenced_files(root: Path, data: Any) -> Iterator[Path]:
 
 def scan_file(path: Path, display: str) -> list[Finding]:
     try:
-        if path.stat().st_size > MAX_SCAN_BYTES:
-            return []
-        text = path.read_bytes().decode("utf-8", "replace")
-    except OSError:
-        return []
+        text = read_bytes(path, display, max_bytes=MAX_SCAN_BYTES).decode("utf-8", "replace")
+    except FileError:
+        return []  # too large, not a regular file, unreadable: the check that reads it says so
     findings = []
     allowed = covered_lines(text, _ALLOW) if ALLOW_MARKER in text else {}
     # "\n" only: str.splitlines() also breaks at U+2028/U+2029/U+0085 and would shift every later line.
