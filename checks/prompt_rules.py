@@ -11,6 +11,7 @@ from typing import Any
 import jsonschema
 
 from gate import semver
+from gate.files import loads_json
 from gate.prompts import KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, is_model_id, yaml_words
 from gate.report import Finding, Severity
 from gate.yamlfile import JsonPath, format_path
@@ -142,10 +143,6 @@ def _message_rules(prompt: PromptFile, emit: Emitter) -> None:
             emit("PG120", ("messages", i, "role"), f"role {role!r} is not one of {', '.join(ROLES)}")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def _response_format_rules(data: Mapping[str, Any], emit: Emitter) -> None:
     fmt = data.get("responseFormat")
     raw = data.get("jsonSchema")
@@ -156,8 +153,9 @@ def _response_format_rules(data: Mapping[str, Any], emit: Emitter) -> None:
     if not isinstance(raw, str):
         return  # the schema's type error (PG101)
     try:
-        # gh-models parses it with Go's encoding/json, which has no NaN or Infinity.
-        parsed = json.loads(raw, parse_constant=_reject_constant)
+        # gh-models parses it with Go's encoding/json, which has no NaN or Infinity (loads_json refuses them,
+        # and nesting too deep to walk).
+        parsed = loads_json(raw)
     except json.JSONDecodeError as exc:
         emit("PG101", ("jsonSchema",), f"jsonSchema is not valid JSON: {exc.msg} (line {exc.lineno} of the JSON); "
                                        "gh-models refuses the file")

@@ -437,3 +437,13 @@ def test_cost_reads_route_prompts_as_gh_models_does(tmp_path: Path, model: str, 
         assert [(f["file"], f["line"]) for f in findings] == [("prompts/s.prompt.yml", 2)]
     else:
         assert not [f for f in findings if f["severity"] == "error"]
+
+
+def test_jsonschema_nested_too_deep_is_one_finding_not_a_crash(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    prompt = (f"name: p\nmodel: openai/gpt-4o-mini\nmessages:\n  - role: user\n    content: hi\n"
+              f"jsonSchema: '{deep}'\n")
+    code, found = findings_of(tmp_path, prompt)
+    assert code == 1
+    assert [(f["rule"], f["line"]) for f in found] == [("PG101", 6)]
+    assert "nested deeper than" in found[0]["message"]
