@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.prompts import BUILTIN_EVALUATORS, PromptFile, load_prompt, render_template, scalar_text
+from gate.prompts import BUILTIN_EVALUATORS, PromptFile, load_prompt, render_template
 from gate.providers.base import ChatMessage, Request
 from gate.report import Finding, Severity
 from gate.yamlfile import Position, YamlError, format_path
@@ -94,11 +94,12 @@ def _kind(evaluator: dict[str, Any]) -> str | None:
     return kinds[0] if kinds else None
 
 
-def _spec(kind: str, value: Any) -> Any:
-    """An evaluator's value as gh-models reads it: a string criterion is text (`equals: 0` is "0",
-    `contains: false` is "false") and only the first non-empty one counts; null llm keys are absent."""
+def _spec(prompt: PromptFile, i: int, kind: str, value: Any) -> Any:
+    """An evaluator's value as gh-models reads it: a string criterion is text as written (`equals: 0` is "0",
+    `contains: false` is "false", `equals: 3.10` is "3.10") and only the first non-empty one counts; null llm
+    keys are absent."""
     if kind == "string" and isinstance(value, dict):
-        return {k: scalar_text(value[k]) for k in string_criteria(value)[:1]}
+        return {k: prompt.as_text(("evaluators", i, "string", k), value[k]) for k in string_criteria(value)[:1]}
     if kind == "llm" and isinstance(value, dict):
         return {k: v for k, v in value.items() if v is not None}
     return value
@@ -107,11 +108,14 @@ def _spec(kind: str, value: Any) -> Any:
 def evaluator_metrics(prompt: PromptFile) -> list[MetricSpec]:
     """A prompt file's evaluators as metrics (string, llm, uses), in the order written."""
     out = []
-    for i, ev in enumerate(prompt.evaluators):
-        name = scalar_text(ev.get("name")) or f"evaluator {i + 1}"
+    raw = prompt.data.get("evaluators")
+    for i, ev in enumerate(raw if isinstance(raw, list) else []):
+        if not isinstance(ev, dict):
+            continue  # the schema check's finding; its index still names the others' positions
+        name = prompt.as_text(("evaluators", i, "name"), ev.get("name")) or f"evaluator {i + 1}"
         kind = _kind(ev)
         if kind is not None:
-            out.append(MetricSpec(name, kind, _spec(kind, ev[kind])))
+            out.append(MetricSpec(name, kind, _spec(prompt, i, kind, ev[kind])))
     return out
 
 

@@ -76,10 +76,16 @@ class PromptFile:
     @property
     def messages(self) -> list[Message]:
         out = []
-        for m in _list(self.data.get("messages")):
+        for i, m in enumerate(_list(self.data.get("messages"))):
             if isinstance(m, dict) and "role" in m:
-                out.append(Message(str(m["role"]).lower(), scalar_text(m.get("content"))))
+                out.append(Message(str(m["role"]).lower(), self.as_text(("messages", i, "content"), m.get("content"))))
         return out
+
+    def as_text(self, path: tuple[str | int, ...], value: Any) -> str:
+        """A value read as text, as gh-models decodes it into a string field: a plain scalar as written
+        (`equals: 3.10` is "3.10", `contains: True` is "True"), null as empty."""
+        written = self.doc.texts.get(path)
+        return written if written is not None else scalar_text(value)
 
     @property
     def test_data(self) -> list[dict[str, Any]]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,28 @@ _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
 JsonPath = tuple[str | int, ...]
 # libyaml's parser is ~10x faster and gives the same nodes and marks; the pure one is the fallback.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Core12Loader(_BASE_LOADER):  # type: ignore[misc,valid-type]
+    """Plain scalars resolved by YAML 1.2's core schema, as gh-models (Go's yaml.v3) and GitHub Actions read
+    them: `yes`, `no`, `on`, `off` and `NO` stay text, `12:30` is no base-60 number, `010` is ten, dates stay
+    text; only true/false, null/~, decimal, 0o and 0x integers and floats are anything but a string."""
+
+    yaml_implicit_resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+
+
+for _tag, _pattern, _first in (
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("tag:yaml.org,2002:float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+.0123456789")),
+    (_MERGE_TAG, r"^<<$", ["<"]),
+):
+    _Core12Loader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
+_LOADER = _Core12Loader
+_INT_TAG = "tag:yaml.org,2002:int"
 
 
 @dataclass(frozen=True)
@@ -47,6 +69,9 @@ class YamlDocument:
     data: Any
     positions: Mapping[JsonPath, Position]
     key_positions: Mapping[JsonPath, Position]
+    # The text of each plain scalar that is not read as a string (`equals: 3.10`, `contains: true`): what a
+    # reader that wants text (gh-models decoding into a string field) sees, where str() of the value differs.
+    texts: Mapping[JsonPath, str] = field(default_factory=dict)
 
     def locate(self, path: Sequence[str | int], *, key: bool = False) -> Position:
         """Position of the value at path (or of its key), else of its nearest located parent."""
@@ -111,7 +136,7 @@ def _parse(text: str, display: str, max_nodes: int) -> YamlDocument:
         data = builder.build(node, ())
     except RecursionError:  # _measure bounds the depth; this is the last line of defence
         raise _error(display, node, f"nested deeper than {MAX_DEPTH} levels") from None
-    return YamlDocument(display, data, builder.positions, builder.key_positions)
+    return YamlDocument(display, data, builder.positions, builder.key_positions, builder.texts)
 
 
 def _compose(text: str, display: str) -> yaml.Node | None:
@@ -203,6 +228,7 @@ class _Builder:
         self.display = display
         self.positions: dict[JsonPath, Position] = {}
         self.key_positions: dict[JsonPath, Position] = {}
+        self.texts: dict[JsonPath, str] = {}
         self.constructor = yaml.constructor.SafeConstructor()
 
     def _error(self, node: yaml.Node, message: str) -> YamlError:
@@ -216,12 +242,17 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
-        return self._scalar(node)
+        value = self._scalar(node)
+        if value is not None and not isinstance(value, str) and not getattr(node, "style", None):  # plain: None or ""
+            self.texts[path] = str(node.value)
+        return value
 
     def _scalar(self, node: yaml.Node) -> Any:
         if node.tag == _TIMESTAMP_TAG:
             # Dates stay the text the user wrote: every consumer here expects JSON types.
             return node.value
+        if node.tag == _INT_TAG and isinstance(node.value, str):
+            return self._int(node)
         try:
             value = self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
@@ -234,6 +265,16 @@ class _Builder:
             # `.nan` and `.inf` compare false with every bound a schema sets: a gate would silently pass.
             raise self._error(node, f"{node.value} is not a finite number")
         return value
+
+    def _int(self, node: yaml.Node) -> int:
+        # YAML 1.2: a leading zero is decimal (PyYAML would read `010` as octal 8), 0o is octal, 0x hex.
+        text = str(node.value)
+        try:
+            if text[:2] in ("0o", "0x"):
+                return int(text[2:], 8 if text[1] == "o" else 16)
+            return int(text, 10)
+        except ValueError:
+            raise self._error(node, f"invalid YAML: {str(node.value)[:40]!r} is not a valid int") from None
 
     def _key(self, node: yaml.Node) -> str:
         if not isinstance(node, yaml.ScalarNode):
