@@ -52,6 +52,9 @@ def placeholder_rules(prompt: PromptFile, emit: Emitter) -> None:
             elif rows and name not in supplied and name not in extra:
                 rule, message = "PG132", (f"template variable {{{{{name}}}}} is supplied by no testData row: "
                                           "it stays literal")
+            elif rows and name not in extra and (lacking := sum(name not in row for row in rows)):
+                rule, message = "PG132", (f"template variable {{{{{name}}}}} is missing from {lacking} of "
+                                          f"{counted(len(rows), 'testData row')}: in those it stays literal")
             else:
                 continue
             if (rule, name) in reported:

@@ -447,3 +447,12 @@ def test_jsonschema_nested_too_deep_is_one_finding_not_a_crash(tmp_path: Path) -
     assert code == 1
     assert [(f["rule"], f["line"]) for f in found] == [("PG101", 6)]
     assert "nested deeper than" in found[0]["message"]
+
+
+def test_placeholder_supplied_by_some_rows_only_names_how_many_lack_it(tmp_path: Path) -> None:
+    prompt = ("name: p\nmodel: openai/gpt-4o-mini\nmessages:\n  - role: user\n    content: 'Use: {{context}} {{q}}'\n"
+              "testData:\n  - {q: a, context: c}\n  - {q: b}\n  - {q: c}\n")
+    code, found = findings_of(tmp_path, prompt)
+    assert code == 0
+    assert [(f["rule"], f["line"], f["message"]) for f in found] == [
+        ("PG132", 5, "template variable {{context}} is missing from 2 of 3 testData rows: in those it stays literal")]
