@@ -49,10 +49,12 @@ def _wrap(text: str, width: int, indent: str) -> list[str]:
 
 
 def finding_line(f: Finding) -> str:
-    """'file:line: severity: [case] message', neutralised for a terminal or a log."""
+    """'file:line: severity: [case] message (RULE)', neutralised for a terminal or a log; the rule id is what
+    `schema.ignore` and `# gate: ignore[RULE]` take."""
     where = terminal_text(f.location())
     case = f" [{terminal_text(f.case_id)}]" if f.case_id else ""
-    return f"{where + ': ' if where else ''}{f.severity.value}:{case} {terminal_text(f.message)}"
+    rule = f" ({terminal_text(f.rule)})" if f.rule else ""
+    return f"{where + ': ' if where else ''}{f.severity.value}:{case} {terminal_text(f.message)}{rule}"
 
 
 def render_terminal(report: Report, *, colour: bool = False, verbose: bool = False, width: int | None = None) -> str:

@@ -86,3 +86,11 @@ def test_junit_regression_finding_names_its_case() -> None:
 
     xml = render_junit(_report())  # type: ignore[arg-type]
     assert "datasets/answers.jsonl:12: error: [answers/password-1] passed on the base branch, fails now" in xml
+
+
+def test_terminal_finding_line_shows_its_rule_id_to_ignore_it_by() -> None:
+    from gate.render.terminal import finding_line
+
+    f = Finding(Severity.WARNING, "placeholder {{ q }} has spaces", "p.prompt.yml", 7, rule="PG130")
+    assert finding_line(f) == "p.prompt.yml:7: warning: placeholder {{ q }} has spaces (PG130)"
+    assert finding_line(replace(f, rule=None)).endswith("has spaces")
