@@ -51,7 +51,9 @@ class RegressionCheck:
             found = tuple(Finding(Severity.ERROR, d.message, exc.display, d.line) for d in exc.defects)
             return CheckResult(self.name, Status.FAIL, f"{len(found)} defect(s) in cassette {exc.display}: nothing "
                                "was compared", findings=found, metrics={"failure_categories": {}})
-        extra: list[Finding] = []
+        from .regression_rerecorded import rerecorded
+
+        extra: list[Finding] = rerecorded(ctx, cfg)
         if ctx.options.get("baseline"):
             baseline, note = None, "writing a new baseline (gate baseline update)"
         else:

@@ -270,3 +270,22 @@ def test_baseline_update_keep_outputs_false_in_gate_yaml_keeps_hashes_only(repo:
     cases = json.loads((repo.path / ".gate" / "baseline.json").read_text(encoding="utf-8"))["suites"]["q"]["cases"]
     assert len(cases) == 6 and all("output" not in c and c["repeats"][0]["output_sha"] for c in cases.values())
     assert "\"output\"" not in (repo.path / ".gate" / "baseline.json").read_text(encoding="utf-8")
+
+
+def test_regression_cassette_changed_in_the_change_is_a_notice_to_review_it(repo: GitRepo) -> None:
+    bot = _example(repo)
+    same = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert same.exit_code == 0 and not [f for f in _check(same)["findings"] if "re-recorded" in f["message"]]
+    cassette = bot / "cassettes" / "support-bot.jsonl"
+    lines = cassette.read_text(encoding="utf-8").split("\n")
+    item = json.loads(lines[1])
+    item["response"]["content"] += " (planted)"
+    lines[1] = json.dumps(item, sort_keys=True, ensure_ascii=False)
+    cassette.write_text("\n".join(lines), encoding="utf-8")
+    repo.commit("hand-edit one answer")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code in (0, 1), res.stdout + res.stderr
+    [notice] = [f for f in _check(res)["findings"] if "re-recorded" in f["message"]]
+    assert notice["severity"] == "notice" and notice["file"] == CASSETTE
+    assert notice["message"].startswith("cassettes/support-bot.jsonl was re-recorded in this change: 1 recorded "
+                                        "answer new or changed since the base branch")
