@@ -186,12 +186,10 @@ def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> t
                 raise config.error([*path, i, "json_schema"], problem)
             spec = MetricSpec(spec.name, spec.kind, value, spec.threshold, spec.params)
         if spec.kind == "regex" or spec.kind == "not_regex":
-            import re
+            from .regression_metrics import pattern_problem
 
-            try:
-                re.compile(spec.value)
-            except re.error as exc:
-                raise config.error([*path, i, spec.kind], f"invalid regular expression: {exc}") from None
+            if problem := pattern_problem(str(spec.value)):
+                raise config.error([*path, i, spec.kind], problem)
         out.append(spec)
     names = [m.name for m in out]
     for i, name in enumerate(names):

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from gate.prompts import render_template
@@ -53,6 +53,49 @@ class Score:
     passed: bool
     category: str | None = None  # set when it failed
     detail: str = ""
+
+
+# A regex metric's pattern comes from the checkout under review and may backtrack catastrophically
+# (`^(a|aa)+$`): the `regex` engine stops a search after this much CPU time (about 3x that in wall time on a busy 2-core
+# machine), which `re` cannot.
+REGEX_TIMEOUT_S = 0.25
+# Answers longer than this are not searched at all (a deadline bounds time, this bounds the work per case).
+REGEX_MAX_CHARS = 200_000
+
+
+@lru_cache(maxsize=512)
+def compile_pattern(pattern: str) -> Any:
+    """The compiled pattern (cached: a metric's pattern is the same for every case); regex.error if invalid."""
+    import regex  # 17 ms, paid only by a run that has a regex metric
+
+    return regex.compile(pattern)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a regular expression a regex metric can use, or None. The syntax is Python's `re`
+    (its messages too); the `regex` engine that runs it must accept it as well."""
+    import regex
+
+    try:
+        re.compile(pattern)
+        compile_pattern(pattern)
+    except (re.error, regex.error, ValueError, OverflowError, RecursionError) as exc:
+        return f"invalid regular expression: {exc}"
+    return None
+
+
+def _regex(name: str, kind: str, pattern: str, text: str) -> Score:
+    if len(text) > REGEX_MAX_CHARS:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the answer ({len(text):,} characters) is longer than the {REGEX_MAX_CHARS:,} a pattern is run on")
+    try:
+        hit = compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT_S) is not None
+    except TimeoutError:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on a {len(text):,}-character answer "
+                     "(catastrophic backtracking?)")
+    ok = hit if kind == "regex" else not hit
+    return _bool(name, ok, "quality.assertion", "does not match" if kind == "regex" else "matches a forbidden pattern")
 
 
 def is_refusal(text: str) -> bool:
@@ -127,9 +170,7 @@ def evaluate(spec: MetricSpec, outcome: Outcome, variables: Mapping[str, Any]) -
         # The forbidden text itself may be a secret: say which entry, never echo it.
         return _bool(name, not found, "quality.assertion", "contains a forbidden string" if found else "")
     if kind in ("regex", "not_regex"):
-        hit = re.search(render_template(str(value), variables), text) is not None
-        ok = hit if kind == "regex" else not hit
-        return _bool(name, ok, "quality.assertion", "does not match" if kind == "regex" else "matches a forbidden pattern")
+        return _regex(name, kind, render_template(str(value), variables), text)
     if kind == "starts_with":
         want = render_template(str(value), variables)
         return _bool(name, text.lower().startswith(want.lower()), "quality.assertion", f"does not start with {want!r}")
