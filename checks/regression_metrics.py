@@ -125,6 +125,18 @@ def _validator(schema_text: str) -> Any:
     return cls(schema, registry=Registry())
 
 
+def _json_schema(name: str, schema: Any, data: Any) -> Score:
+    try:
+        error = next(iter(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data)), None)
+    except RecursionError:  # {"$ref": "#"}: a schema that applies itself to the same value, endlessly
+        return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied: it refers to itself "
+                     "without end (a $ref cycle)")
+    except (AttributeError, TypeError, LookupError, ValueError) as exc:  # a $ref to a value that is not a schema
+        return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied "
+                     f"(does a $ref point at something that is not a schema?): {type(exc).__name__}: {exc}"[:200])
+    return _bool(name, error is None, "output.schema_violation", error.message[:200] if error else "")
+
+
 def _bool(name: str, ok: bool, category: str, detail: str) -> Score:
     return Score(name, 1.0 if ok else 0.0, ok, None if ok else category, "" if ok else detail)
 
@@ -184,8 +196,7 @@ def evaluate(spec: MetricSpec, outcome: Outcome, variables: Mapping[str, Any]) -
         ok, data = _parse_json(text)
         if not ok:
             return Score(name, 0.0, False, "output.invalid_json", "not valid JSON")
-        error = next(iter(_validator(json.dumps(value, sort_keys=True)).iter_errors(data)), None)
-        return _bool(name, error is None, "output.schema_violation", error.message[:200] if error else "")
+        return _json_schema(name, value, data)
     if kind == "is_refusal":
         refused = is_refusal(text)
         if value:

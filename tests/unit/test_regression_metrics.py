@@ -116,3 +116,13 @@ def test_regression_regex_nested_quantifiers_end_with_a_verdict() -> None:
 def test_regression_not_regex_answer_over_the_cap_is_not_passed_unsearched() -> None:
     s = _eval({"not_regex": "secret"}, "x" * 200_001)
     assert not s.passed and "longer than the 200,000" in s.detail
+
+
+@pytest.mark.parametrize(("schema", "phrase"), [
+    ({"$ref": "#"}, "refers to itself without end"),
+    ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "refers to itself"),
+    ({"enum": ["x"], "$ref": "#/enum/0"}, "not a schema?): AttributeError"),
+])
+def test_regression_json_schema_unusable_schema_fails_the_case_with_reason(schema: dict[str, object], phrase: str) -> None:
+    s = _eval({"json_schema": schema}, '{"a": 1}')
+    assert not s.passed and s.category == "quality.assertion" and phrase in s.detail
