@@ -45,7 +45,10 @@ class Dist:
         sigma = math.log(p95 / p50) / Z95
         if sigma == 0:
             return Dist.fixed(p50)
-        return Dist(DistKind.LOGNORMAL, p50 * math.exp(sigma * sigma / 2), mu=math.log(p50), sigma=sigma)
+        # A huge spread's mean overflows: inf here is caught with every other non-finite figure of the projection.
+        spread = sigma * sigma / 2
+        mean = p50 * math.exp(spread) if spread < 700 else math.inf
+        return Dist(DistKind.LOGNORMAL, mean, mu=math.log(p50), sigma=sigma)
 
     @property
     def random(self) -> bool:
@@ -122,6 +125,8 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
     if violations:
         return empty, [v.format(doc.display) for v in violations]
     traffic = TrafficFile(doc.display, doc, ())
+    if bad := _non_finite(traffic):
+        return empty, bad
     problems: list[str] = []
     shared: Mapping[str, Any] = doc.data.get("routes") or {}
     profiles = []
@@ -144,7 +149,31 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
             problems.append(f"{traffic.where(('profiles', pname))}: profile {pname!r} has no routes")
         profiles.append(ProfileSpec(pname, float(raw["days_per_month"]), float(raw.get("volume_scale", 1.0)),
                                     tuple(routes)))
-    return TrafficFile(doc.display, doc, tuple(profiles)), problems
+    # A shared route is read once per profile: its defect is one problem, not one per profile.
+    return TrafficFile(doc.display, doc, tuple(profiles)), list(dict.fromkeys(problems))
+
+
+def _non_finite(traffic: TrafficFile) -> list[str]:
+    """NaN and infinity pass the schema's bounds (every comparison with NaN is false) and would turn
+    every figure computed from them into nan or a crash: each is a problem at its line."""
+    found: list[JsonPath] = []
+    todo: list[tuple[JsonPath, Any]] = [((), traffic.doc.data)]
+    while todo:
+        at, value = todo.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            found.append(at)
+        elif isinstance(value, dict):
+            todo += [((*at, k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            todo += [((*at, i), v) for i, v in enumerate(value)]
+    found.sort(key=lambda at: (traffic.doc.locate(at).line, traffic.doc.locate(at).column))
+    return [f"{traffic.where(at)}: {_value(traffic.doc.data, at)} is not a finite number" for at in found]
+
+
+def _value(data: Any, at: JsonPath) -> Any:
+    for part in at:
+        data = data[part]
+    return data
 
 
 def _route(traffic: TrafficFile, profile: str, name: str, fields: Mapping[str, Any], at: dict[str, JsonPath],

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLE, gate
+from tests.conftest import EXAMPLE, GitRepo, gate
 
 
 def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
@@ -37,3 +37,67 @@ def test_docs_unusable_link_is_a_broken_link_finding_at_its_line(tmp_path: Path,
     [finding] = [f for f in check["findings"] if f["message"].startswith("link ")]
     assert (finding["file"], finding["line"]) == ("docs/failure-modes.md", line)
     assert finding["message"].endswith(f"does not resolve: {reason}")
+
+
+TRAFFIC_LINE = "    requests_per_day: {p50: 40000, p95: 60000}"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1.0e+308", "traffic.yaml:8: route 'answer' in profile 'expected': its projected monthly cost is not a finite number"),
+    ("{p50: 1, p95: 1.0e+300}", "traffic.yaml:8: route 'answer' in profile 'expected': its projected monthly cost is "
+     "not a finite number"),
+])
+def test_cost_projection_overflow_is_exit_2_at_the_route(tmp_path: Path, value: str, message: str) -> None:
+    root = example(tmp_path)
+    traffic = root / "traffic.yaml"
+    traffic.write_text(traffic.read_text().replace(TRAFFIC_LINE, f"    requests_per_day: {value}"))
+    res = gate("cost", cwd=root)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.splitlines()[0].startswith(f"error: {message}")
+    assert "Traceback" not in res.stderr and "nan" not in res.stdout.lower()
+
+
+@pytest.mark.parametrize("field", ["requests_per_day: {p50: 40000, p95: .nan}", "retry_rate: .nan", "growth: .inf"])
+def test_cost_non_finite_traffic_number_is_exit_2_at_its_line(tmp_path: Path, field: str) -> None:
+    root = example(tmp_path)
+    traffic = root / "traffic.yaml"
+    text = traffic.read_text()
+    key = field.split(":")[0]
+    lines = [t if not t.startswith(f"    {key}:") else f"    {field}" for t in text.splitlines()]
+    traffic.write_text("\n".join(lines) + "\n")
+    line = next(i for i, t in enumerate(lines, 1) if t == f"    {field}")
+    res = gate("cost", cwd=root)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    [first, *_] = res.stderr.splitlines()
+    # The YAML reader may refuse the literal itself; either way it is this line, once, without a traceback.
+    assert first.startswith(f"error: traffic.yaml:{line}:"), res.stderr
+    assert "nan" in first.lower() or "inf" in first.lower() or "finite" in first
+    assert res.stderr.count(f"traffic.yaml:{line}:") == 1 and "Traceback" not in res.stderr
+
+
+def test_cost_shared_route_defect_printed_once_not_per_profile(tmp_path: Path) -> None:
+    root = example(tmp_path)
+    traffic = root / "traffic.yaml"
+    traffic.write_text(traffic.read_text().replace(TRAFFIC_LINE, "    requests_per_day: {p50: 5, p95: 2}"))
+    res = gate("cost", cwd=root)
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        "error: traffic.yaml:10:23: $.routes.answer.requests_per_day: p95 (2) is below p50 (5)"]
+
+
+def test_cost_base_traffic_not_utf8_is_not_compared_with_a_notice(repo: GitRepo) -> None:
+    shutil.copytree(EXAMPLE, repo.path, dirs_exist_ok=True)
+    traffic = repo.path / "traffic.yaml"
+    good = traffic.read_bytes()
+    traffic.write_bytes(good.replace(b"# Traffic profiles", b"# Traffic \xff profiles"))
+    repo.commit("base with a stray byte")
+    repo.git("checkout", "-q", "-b", "feature")
+    traffic.write_bytes(good)
+    repo.commit("fixed")
+    res = gate("check", "--only", "cost", "--format", "json", "--base-ref", "main", cwd=repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    cost = _check(res.json(), "cost")
+    assert cost["details"]["base"]["compared"] is False
+    assert "not valid UTF-8" in cost["details"]["base"]["reason"]
+    assert [f["message"] for f in cost["findings"] if "base's cost could not be computed" in f["message"]] == [
+        "the base's cost could not be computed (main): traffic.yaml: not valid UTF-8"]
