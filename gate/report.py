@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -148,6 +148,30 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return str(value)
+
+
+def _non_finite(value: Any, path: str) -> Iterable[str]:
+    if isinstance(value, float) and not math.isfinite(value):
+        yield f"{path}: {value}"
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _non_finite(v, f"{path}.{k}")
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            yield from _non_finite(v, f"{path}[{i}]")
+
+
+def strict_result(result: CheckResult) -> CheckResult:
+    """result with metrics and details as strict JSON holds them. A NaN or infinite figure is written as null,
+    never as a bare NaN token (not JSON) nor silently: the check gets a warning naming it (a pass becomes a warn)."""
+    bad = [*_non_finite(result.metrics, "metrics"), *_non_finite(result.details, "details")]
+    if not bad:
+        return replace(result, metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
+    shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    note = Finding(Severity.WARNING, f"not a finite number, reported as null: {shown}")
+    return replace(result, status=Status.WARN if result.status is Status.PASS else result.status,
+                   findings=(*result.findings, note),
+                   metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
 
 
 @dataclass(frozen=True)
