@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,9 @@ def parse_metric(raw: Mapping[str, Any], where: str = "") -> MetricSpec:
         raise ValueError(f"a metric needs exactly one of {', '.join(METRIC_KINDS)} (found: {found})")
     kind = kinds[0]
     threshold = raw.get("threshold")
+    if threshold is not None and not math.isfinite(float(threshold)):
+        # A NaN threshold fails every score ("1 < nan"): it is a defect where it is written, never a comparison.
+        raise ValueError(f"threshold {threshold} is not a finite number")
     return MetricSpec(metric_name(raw, kind), kind, raw[kind], None if threshold is None else float(threshold),
                       dict(raw.get("params") or {}))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,36 @@ def test_cost_base_traffic_not_utf8_is_not_compared_with_a_notice(repo: GitRepo)
     assert "not valid UTF-8" in cost["details"]["base"]["reason"]
     assert [f["message"] for f in cost["findings"] if "base's cost could not be computed" in f["message"]] == [
         "the base's cost could not be computed (main): traffic.yaml: not valid UTF-8"]
+
+
+def _answering(tmp_path: Path, answer: str, dataset: str) -> Path:
+    """A repository whose app answers every case with `answer` (a real subprocess per case)."""
+    (tmp_path / "app.py").write_text(f"import json, sys\njson.load(sys.stdin)\nprint(json.dumps({{'output': {answer!r}}}))\n",
+                                     encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(dataset, encoding="utf-8")
+    (tmp_path / "gate.yaml").write_text(
+        "version: 1\nregression:\n  suites:\n    - dataset: d.jsonl\n"
+        f"      target: {{command: [{sys.executable!r}, app.py]}}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_regression_backtracking_regex_assert_fails_the_case_instead_of_hanging(tmp_path: Path) -> None:
+    root = _answering(tmp_path, "a" * 64 + "b", '{"id": "a", "q": "hi", "assert": [{"regex": "^(a|aa)+$"}]}\n'
+                      '{"id": "b", "q": "hi", "assert": [{"regex": "^a+b$"}]}\n')
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 0, res.stdout + res.stderr  # no pass-rate gate: failed cases warn
+    check = _check(res.json(), "regression")
+    assert (check["status"], check["metrics"]["passed"], check["metrics"]["cases"]) == ("warn", 1, 2)
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"], finding["case_id"]) == ("d.jsonl", 1, "d/a")
+    assert "did not finish within 0.25s on a 65-character answer" in finding["message"]
+
+
+def test_regression_dataset_nan_threshold_is_a_finding_at_its_line(tmp_path: Path) -> None:
+    root = _answering(tmp_path, "hi", '{"id": "a", "q": "hi"}\n{"id": "b", "q": "hi", "assert": '
+                      '[{"contains": "hi", "threshold": NaN}]}\n')
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    findings = _check(res.json(), "regression")["findings"]
+    assert [(f["file"], f["line"]) for f in findings] == [("d.jsonl", 2)]
+    assert "nan" in findings[0]["message"].lower() or "finite" in findings[0]["message"]

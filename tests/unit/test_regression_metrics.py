@@ -126,3 +126,9 @@ def test_regression_not_regex_answer_over_the_cap_is_not_passed_unsearched() -> 
 def test_regression_json_schema_unusable_schema_fails_the_case_with_reason(schema: dict[str, object], phrase: str) -> None:
     s = _eval({"json_schema": schema}, '{"a": 1}')
     assert not s.passed and s.category == "quality.assertion" and phrase in s.detail
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf")])
+def test_regression_metric_non_finite_threshold_is_a_defect_not_a_comparison(threshold: float) -> None:
+    with pytest.raises(ValueError, match="is not a finite number"):
+        parse_metric({"llm": {"prompt": "x", "choices": [{"choice": "good", "score": 1}]}, "threshold": threshold})
