@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from gate.report import non_finite
 from gate.schemas import validate
 from gate.yamlfile import JsonPath, YamlDocument, format_path
 
@@ -156,24 +157,7 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
 def _non_finite(traffic: TrafficFile) -> list[str]:
     """NaN and infinity pass the schema's bounds (every comparison with NaN is false) and would turn
     every figure computed from them into nan or a crash: each is a problem at its line."""
-    found: list[JsonPath] = []
-    todo: list[tuple[JsonPath, Any]] = [((), traffic.doc.data)]
-    while todo:
-        at, value = todo.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            found.append(at)
-        elif isinstance(value, dict):
-            todo += [((*at, k), v) for k, v in value.items()]
-        elif isinstance(value, list):
-            todo += [((*at, i), v) for i, v in enumerate(value)]
-    found.sort(key=lambda at: (traffic.doc.locate(at).line, traffic.doc.locate(at).column))
-    return [f"{traffic.where(at)}: {_value(traffic.doc.data, at)} is not a finite number" for at in found]
-
-
-def _value(data: Any, at: JsonPath) -> Any:
-    for part in at:
-        data = data[part]
-    return data
+    return [f"{traffic.where(at)}: {value} is not a finite number" for at, value in non_finite(traffic.doc.data)]
 
 
 def _route(traffic: TrafficFile, profile: str, name: str, fields: Mapping[str, Any], at: dict[str, JsonPath],

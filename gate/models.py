@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from gate.report import non_finite
 from gate.schemas import validate
 from gate.yamlfile import Position, YamlDocument, YamlError, format_path, parse_yaml, read_text
 
@@ -186,14 +186,5 @@ def _cycles(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Proble
 def _non_finite(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
     """A NaN or infinite number in a model (a price, a timeout, a parameter) would be carried silently into
     every figure computed from it ("$nan/mo"): it is a defect at its line."""
-    problems: list[Problem] = []
-    todo: list[tuple[list[str | int], Any]] = [(["models", name], m.raw) for name, m in models.items()]
-    while todo:
-        at, value = todo.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(Problem(f"{format_path(at)}: {value} is not a finite number", doc.locate(at)))
-        elif isinstance(value, dict):
-            todo += [([*at, k], v) for k, v in value.items()]
-        elif isinstance(value, list):
-            todo += [([*at, i], v) for i, v in enumerate(value)]
-    return problems
+    found = non_finite({name: m.raw for name, m in models.items()}, ("models",))
+    return [Problem(f"{format_path(at)}: {value} is not a finite number", doc.locate(at)) for at, value in found]
