@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -135,3 +136,18 @@ def test_regression_dataset_nan_threshold_is_a_finding_at_its_line(tmp_path: Pat
     findings = _check(res.json(), "regression")["findings"]
     assert [(f["file"], f["line"]) for f in findings] == [("d.jsonl", 2)]
     assert "nan" in findings[0]["message"].lower() or "finite" in findings[0]["message"]
+
+
+@pytest.mark.parametrize(("schema", "phrase"), [
+    ({"$ref": "#"}, "refers to itself without end"),
+    ({"enum": ["x"], "$ref": "#/enum/0"}, "AttributeError"),
+])
+def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
+        tmp_path: Path, schema: dict[str, Any], phrase: str) -> None:
+    root = _answering(tmp_path, '{"a": 1}', json.dumps({"id": "a", "q": "hi", "assert": [{"json_schema": schema}]}) + "\n")
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res.json(), "regression")
+    assert check["status"] == "warn"
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"]) == ("d.jsonl", 1) and phrase in finding["message"]
