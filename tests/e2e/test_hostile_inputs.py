@@ -151,3 +151,16 @@ def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
     assert check["status"] == "warn"
     [finding] = check["findings"]
     assert (finding["file"], finding["line"]) == ("d.jsonl", 1) and phrase in finding["message"]
+
+
+def test_cost_nan_price_in_models_yaml_fails_at_its_line_never_prices_nan(tmp_path: Path) -> None:
+    root = example(tmp_path)
+    models = root / "models.yaml"
+    models.write_text(models.read_text().replace("    timeout: 10\n", "    timeout: 10\n"
+                                                 "    pricing: {input_per_mtok: .nan, output_per_mtok: 1}\n"))
+    line = next(i for i, t in enumerate(models.read_text().splitlines(), 1) if "pricing:" in t)
+    res = gate("cost", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    cost = _check(res.json(), "cost")
+    assert cost["status"] == "fail" and "$nan" not in res.stdout and "monthly_usd" not in cost["metrics"]
+    assert [(f["file"], f["line"]) for f in cost["findings"]] == [("models.yaml", line)]
