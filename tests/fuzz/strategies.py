@@ -95,11 +95,11 @@ def models_yaml(draw: st.DrawFn, base: str) -> str:
         provider = draw(st.sampled_from(["openai", "github-models", "anthropic"]))
         model = draw(st.sampled_from(["gpt-4o-mini", "openai/gpt-4.1-nano", "claude-3-5-haiku-latest"]))
         fallback = draw(st.lists(st.sampled_from(names[:i]), unique=True)) if i else []
-        out += [f"  {name}:", f"    provider: {provider}", f"    model: {model}",
+        out += [f"  {json.dumps(name)}:", f"    provider: {provider}", f"    model: {model}",
                 f"    timeout: {draw(st.floats(0.5, 600, allow_nan=False))!r}",
                 f"    params: {{temperature: {draw(st.floats(0, 2, allow_nan=False))!r}}}"]
         if fallback:
-            out.append(f"    fallback: [{', '.join(fallback)}]")
+            out.append(f"    fallback: {json.dumps(fallback)}")  # quoted: `on`, `no`, `y` are booleans in YAML
     return "\n".join(out) + "\n"
 
 
@@ -131,7 +131,7 @@ def traffic_yaml(draw: st.DrawFn) -> str:
             st.integers(1, 1_000_000).map(str),
             st.tuples(st.integers(1, 100_000), st.integers(0, 100_000)).map(lambda t: f"{{p50: {t[0]}, p95: {t[0] + t[1]}}}"),
             st.tuples(st.integers(1, 100_000), st.integers(0, 10_000)).map(lambda t: f"{{mean: {t[0]}, sd: {t[1]}}}")))
-        lines = [f"  {name}:", f"    model: {model}", f"    requests_per_day: {volume}",
+        lines = [f"  {json.dumps(name)}:", f"    model: {model}", f"    requests_per_day: {volume}",
                  f"    input_tokens: {draw(st.integers(1, 20_000))}", f"    output_tokens: {draw(st.integers(1, 4_000))}"]
         for key in ("retry_rate", "response_cache_hit_rate"):
             if draw(st.booleans()):
@@ -144,7 +144,7 @@ def traffic_yaml(draw: st.DrawFn) -> str:
     profiles = ["expected", *draw(st.lists(_NAME.filter(lambda n: n != "expected"), max_size=2, unique=True))]
     out = ["version: 1", "routes:", route("answer"), *(route(n) for n in extra), "profiles:"]
     for p in profiles:
-        out += [f"  {p}:", f"    days_per_month: {draw(st.integers(1, 31))}",
+        out += [f"  {json.dumps(p)}:", f"    days_per_month: {draw(st.integers(1, 31))}",
                 f"    volume_scale: {draw(st.floats(0.1, 10, allow_nan=False))!r}"]
     return "\n".join(out) + "\n"
 
