@@ -86,6 +86,7 @@ _WORDS = st.lists(st.sampled_from(["refund", "plan", "invoice", "reset", "passwo
 _TEXT = _WORDS.map(" ".join)
 
 
+# Numbers are written in fixed notation: YAML 1.1 reads `1e-06` (no dot) as text, not as a number.
 @st.composite
 def models_yaml(draw: st.DrawFn, base: str) -> str:
     """The example's models plus extra ones whose fallbacks only point back to earlier extras (acyclic)."""
@@ -96,8 +97,8 @@ def models_yaml(draw: st.DrawFn, base: str) -> str:
         model = draw(st.sampled_from(["gpt-4o-mini", "openai/gpt-4.1-nano", "claude-3-5-haiku-latest"]))
         fallback = draw(st.lists(st.sampled_from(names[:i]), unique=True)) if i else []
         out += [f"  {json.dumps(name)}:", f"    provider: {provider}", f"    model: {model}",
-                f"    timeout: {draw(st.floats(0.5, 600, allow_nan=False))!r}",
-                f"    params: {{temperature: {draw(st.floats(0, 2, allow_nan=False))!r}}}"]
+                f"    timeout: {draw(st.floats(0.5, 600, allow_nan=False)):.6f}",
+                f"    params: {{temperature: {draw(st.floats(0, 2, allow_nan=False)):.6f}}}"]
         if fallback:
             out.append(f"    fallback: {json.dumps(fallback)}")  # quoted: `on`, `no`, `y` are booleans in YAML
     return "\n".join(out) + "\n"
@@ -135,9 +136,9 @@ def traffic_yaml(draw: st.DrawFn) -> str:
                  f"    input_tokens: {draw(st.integers(1, 20_000))}", f"    output_tokens: {draw(st.integers(1, 4_000))}"]
         for key in ("retry_rate", "response_cache_hit_rate"):
             if draw(st.booleans()):
-                lines.append(f"    {key}: {draw(st.floats(0, 0.9, allow_nan=False))!r}")
+                lines.append(f"    {key}: {draw(st.floats(0, 0.9, allow_nan=False)):.6f}")
         if draw(st.booleans()):
-            lines.append(f"    growth: {draw(st.floats(-0.5, 1, allow_nan=False))!r}")
+            lines.append(f"    growth: {draw(st.floats(-0.5, 1, allow_nan=False)):.6f}")
         return "\n".join(lines)
 
     extra = draw(st.lists(_NAME.filter(lambda n: n != "answer"), max_size=3, unique=True))
@@ -145,7 +146,7 @@ def traffic_yaml(draw: st.DrawFn) -> str:
     out = ["version: 1", "routes:", route("answer"), *(route(n) for n in extra), "profiles:"]
     for p in profiles:
         out += [f"  {json.dumps(p)}:", f"    days_per_month: {draw(st.integers(1, 31))}",
-                f"    volume_scale: {draw(st.floats(0.1, 10, allow_nan=False))!r}"]
+                f"    volume_scale: {draw(st.floats(0.1, 10, allow_nan=False)):.6f}"]
     return "\n".join(out) + "\n"
 
 

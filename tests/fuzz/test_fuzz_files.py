@@ -118,6 +118,8 @@ def _top_level(text: str) -> list[str]:
 
 
 @given(traffic_yaml())
+@example("version: 1\nroutes:\n  answer: {model: primary, requests_per_day: 1, input_tokens: 1, output_tokens: 1, growth: 0.000001}\n"
+         "profiles:\n  expected: {days_per_month: 30}\n")
 def test_fuzz_traffic_valid_is_projected(traffic: str) -> None:
     report = holds(run({"traffic.yaml": traffic}, "cost", "--format", "json"), {0, 1})
     assert report is not None and report["checks"][0]["metrics"]["monthly_usd"] >= 0
