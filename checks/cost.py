@@ -14,12 +14,13 @@ from gate.context import CheckContext
 from gate.errors import ConfigError
 from gate.gitref import toplevel
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
+from gate.yamlfile import YamlError
 
 from .cost_budget import CostSettings, budget_findings, load_settings, suites_of
 from .cost_diff import Diff, diff, money
 from .cost_files import BaseTree, WorkTree
 from .cost_inputs import Inputs, MeasureKey, Scenario, build_scenario
-from .cost_model import ProfileCost, project
+from .cost_model import NonFinite, ProfileCost, project
 from .cost_prices import price_data_label
 from .cost_recorded import recorded_usage
 from .cost_report import details_of, notices, summary_of
@@ -46,6 +47,10 @@ class CostCheck:
             raise ConfigError(built.problems[0], lines=tuple(built.problems[1:MAX_LINES]))
         if built.scenario is not None:  # else models.yaml or a prompt is broken: run() reports it
             _check_names(config, settings, built.scenario)
+            try:  # the numbers may be valid one by one and still overflow together
+                project(built.scenario, draws=settings.draws, seed=settings.seed)
+            except NonFinite as exc:
+                raise ConfigError(str(exc)) from None
 
     def run(self, ctx: CheckContext) -> CheckResult:
         settings = load_settings(ctx.config)
@@ -66,7 +71,10 @@ class CostCheck:
             return CheckResult(self.name, Status.ERROR, f"could not complete: no profile {chosen!r} in "
                                f"{inputs.traffic_display} (profiles: {', '.join(p.name for p in head_scenario.profiles)})")
         chosen = chosen or head_scenario.profiles[0].name
-        heads = project(head_scenario, draws=settings.draws, seed=settings.seed)
+        try:
+            heads = project(head_scenario, draws=settings.draws, seed=settings.seed)
+        except NonFinite as exc:
+            return CheckResult(self.name, Status.ERROR, f"could not complete: {exc}")
         findings: list[Finding] = []
         bases, base_reason = self._base(ctx, inputs, head_scenario, settings, findings)
         diffs = {h.name: diff(b, h) for h in heads if (b := _named(bases, h.name)) is not None}
@@ -101,16 +109,19 @@ class CostCheck:
         if ctx.base.relpath(inputs.traffic_path) is None:
             return None, f"{inputs.traffic_display} is outside the git repository"
         tree = BaseTree(ctx.base)
-        if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
-            return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})"
-        # The base by the head's rule: its own recorded usage; a measurement of this run alone is carried over.
-        recorded = recorded_usage(tree, ctx.config, ctx.display, inputs.root)
-        built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured=recorded))
-        if built.scenario is None:
-            why = built.first()
-            findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): {why}"))
-            return None, f"the base's cost could not be computed: {why}"
-        return project(built.scenario, draws=settings.draws, seed=settings.seed), None
+        try:
+            if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
+                return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})"
+            # The base by the head's rule: its own recorded usage; a measurement of this run alone is carried over.
+            recorded = recorded_usage(tree, ctx.config, ctx.display, inputs.root)
+            built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured=recorded))
+            why = built.first() if built.scenario is None else None
+            if built.scenario is not None:
+                return project(built.scenario, draws=settings.draws, seed=settings.seed), None
+        except (YamlError, NonFinite) as exc:  # not valid UTF-8 there, or overflowing: not compared, and why
+            why = str(exc)
+        findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): {why}"))
+        return None, f"the base's cost could not be computed: {why}"
 
 
 def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from gate.files import read_text
 from gate.gitref import BaseRef
-from gate.models import ModelsFile, load_models
+from gate.models import ModelsFile, models_from_text
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
@@ -62,14 +62,6 @@ class BaseTree:
             yield copy
 
 
-def load_models_text(text: str, display: str) -> ModelsFile:
-    """gate.models parses a path; the base's models.yaml is text from git, so it goes through a temp file."""
-    with tempfile.TemporaryDirectory(prefix="prodgate-cost-") as tmp:
-        path = Path(tmp) / "models.yaml"
-        path.write_text(text, encoding="utf-8")
-        return load_models(path, display)
-
-
 def defect(exc: YamlError) -> Finding:
     """A defect of a file the schema check examines: the cost check fails at it rather than guess."""
     return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected; the schema check lists every "
@@ -86,7 +78,7 @@ def read_models(files: Files, path: Path | None, display: str, defects: list[Fin
         return None
     if text is None:
         return ModelsFile(display, None, {}, None, ())
-    models = load_models_text(text, display)
+    models = models_from_text(text, display)
     if models.problems:  # a model it drops or half-reads would be priced wrongly, or blamed on traffic.yaml
         p = models.problems[0]
         defects.append(defect(YamlError(display, p.message, p.position.line, p.position.column)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,6 +12,11 @@ from .cost_inputs import Group, Profile, Route, Scenario
 from .cost_prices import Rates
 
 DEFAULT_DRAWS = 10_000
+
+
+class NonFinite(ValueError):
+    """A projected figure overflowed (1e308 requests a day grown by 4% a month is infinite): no figure
+    is better than inf or nan in a report, so the projection stops and says which route."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,28 @@ def project(scenario: Scenario, *, draws: int = DEFAULT_DRAWS, seed: int = 0) ->
 
 
 def project_profile(profile: Profile, *, draws: int = DEFAULT_DRAWS, seed: int = 0) -> ProfileCost:
+    import numpy as np
+
+    # An overflow is caught below, per route, as a non-finite figure: numpy's warning would only be noise.
+    with np.errstate(all="ignore"):
+        cost = _project_profile(profile, draws, seed)
+    for r in cost.routes:
+        figures = [r.requests_month, r.monthly_usd, r.per_1k_usd, r.input_tokens, r.output_tokens, *r.by_model.values(),
+                   *((r.spread.p50, r.spread.p95) if r.spread else ())]
+        if not all(math.isfinite(f) for f in figures):
+            file, line = next(x.where for x in profile.routes if x.name == r.name)
+            raise NonFinite(f"{file}:{line}: route {r.name!r} in profile {profile.name!r}: its projected monthly cost is "
+                            "not a finite number: requests_per_day, growth or a token count is too large")
+    totals = [cost.requests_month, cost.monthly_usd, *cost.by_model.values(),
+              *((cost.spread.p50, cost.spread.p95) if cost.spread else ())]
+    if not all(math.isfinite(f) for f in totals):
+        file, line = profile.routes[0].where
+        raise NonFinite(f"{file}:{line}: profile {profile.name!r}: its projected monthly total is not a finite number: "
+                        "its routes' volumes or token counts are too large")
+    return cost
+
+
+def _project_profile(profile: Profile, draws: int, seed: int) -> ProfileCost:
     import numpy as np
 
     stochastic = any(r.requests_per_day.random or r.input_tokens.dist.random or r.output_tokens.dist.random

@@ -15,7 +15,7 @@ from typing import Any
 
 from gate.config import GateConfig
 from gate.errors import GateError
-from gate.models import ModelsFile, load_models
+from gate.models import ModelsFile, models_from_text
 from gate.prompts import PromptFile
 from gate.providers.keys import request_key
 from gate.yamlfile import YamlError, parse_yaml
@@ -90,10 +90,10 @@ def _models(files: Files, config: GateConfig, display: Callable[[Path], str]) ->
         return None
     shown = display(config.models_path)
     try:
-        with files.local(config.models_path, shown) as local:
-            return load_models(local, shown) if local is not None else None
+        text = files.read(config.models_path, shown)
     except (GateError, YamlError, OSError):
         return None
+    return models_from_text(text, shown) if text is not None else None
 
 
 def _links(prompt: PromptFile | None, models: ModelsFile | None) -> list[tuple[str, dict[str, Any]]] | None:

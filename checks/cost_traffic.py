@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from gate.report import non_finite
 from gate.schemas import validate
 from gate.yamlfile import JsonPath, YamlDocument, format_path
 
@@ -45,7 +46,10 @@ class Dist:
         sigma = math.log(p95 / p50) / Z95
         if sigma == 0:
             return Dist.fixed(p50)
-        return Dist(DistKind.LOGNORMAL, p50 * math.exp(sigma * sigma / 2), mu=math.log(p50), sigma=sigma)
+        # A huge spread's mean overflows: inf here is caught with every other non-finite figure of the projection.
+        spread = sigma * sigma / 2
+        mean = p50 * math.exp(spread) if spread < 700 else math.inf
+        return Dist(DistKind.LOGNORMAL, mean, mu=math.log(p50), sigma=sigma)
 
     @property
     def random(self) -> bool:
@@ -122,6 +126,8 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
     if violations:
         return empty, [v.format(doc.display) for v in violations]
     traffic = TrafficFile(doc.display, doc, ())
+    if bad := _non_finite(traffic):
+        return empty, bad
     problems: list[str] = []
     shared: Mapping[str, Any] = doc.data.get("routes") or {}
     profiles = []
@@ -144,7 +150,14 @@ def parse_traffic(doc: YamlDocument) -> tuple[TrafficFile, list[str]]:
             problems.append(f"{traffic.where(('profiles', pname))}: profile {pname!r} has no routes")
         profiles.append(ProfileSpec(pname, float(raw["days_per_month"]), float(raw.get("volume_scale", 1.0)),
                                     tuple(routes)))
-    return TrafficFile(doc.display, doc, tuple(profiles)), problems
+    # A shared route is read once per profile: its defect is one problem, not one per profile.
+    return TrafficFile(doc.display, doc, tuple(profiles)), list(dict.fromkeys(problems))
+
+
+def _non_finite(traffic: TrafficFile) -> list[str]:
+    """NaN and infinity pass the schema's bounds (every comparison with NaN is false) and would turn
+    every figure computed from them into nan or a crash: each is a problem at its line."""
+    return [f"{traffic.where(at)}: {value} is not a finite number" for at, value in non_finite(traffic.doc.data)]
 
 
 def _route(traffic: TrafficFile, profile: str, name: str, fields: Mapping[str, Any], at: dict[str, JsonPath],

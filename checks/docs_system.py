@@ -151,12 +151,17 @@ def _link_problem(link: Link, doc: Document, path: Path, repo_root: Path,
     if not target_part:
         return None if not fragment or fragment.lower() in doc.anchors else "names no heading of this document"
     base = repo_root if target_part.startswith("/") else path.parent
-    target = (base / target_part.lstrip("/")).resolve()
+    if "\0" in target_part:
+        return "does not resolve: a file name cannot hold a NUL byte"
     try:
-        target.relative_to(repo_root)
-    except ValueError:
+        target = (base / target_part.lstrip("/")).resolve()
+        inside = target.is_relative_to(repo_root)
+        exists = inside and target.exists()
+    except (OSError, ValueError) as exc:  # a name over 255 bytes, a path too long, a loop of symlinks
+        return f"does not resolve: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+    if not inside:
         return "points outside the repository"
-    if not target.exists():
+    if not exists:
         return "does not resolve: no such file"
     if fragment and target.is_file() and target.suffix.lower() in (".md", ".markdown"):
         anchors = anchors_of(target)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,9 @@ def parse_metric(raw: Mapping[str, Any], where: str = "") -> MetricSpec:
         raise ValueError(f"a metric needs exactly one of {', '.join(METRIC_KINDS)} (found: {found})")
     kind = kinds[0]
     threshold = raw.get("threshold")
+    if threshold is not None and not math.isfinite(float(threshold)):
+        # A NaN threshold fails every score ("1 < nan"): it is a defect where it is written, never a comparison.
+        raise ValueError(f"threshold {threshold} is not a finite number")
     return MetricSpec(metric_name(raw, kind), kind, raw[kind], None if threshold is None else float(threshold),
                       dict(raw.get("params") or {}))
 
@@ -196,12 +200,10 @@ def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> t
                 raise config.error([*path, i, "json_schema"], problem)
             spec = MetricSpec(spec.name, spec.kind, value, spec.threshold, spec.params)
         if spec.kind == "regex" or spec.kind == "not_regex":
-            import re
+            from .regression_metrics import pattern_problem
 
-            try:
-                re.compile(spec.value)
-            except re.error as exc:
-                raise config.error([*path, i, spec.kind], f"invalid regular expression: {exc}") from None
+            if problem := pattern_problem(str(spec.value)):
+                raise config.error([*path, i, spec.kind], problem)
         out.append(spec)
     names = [m.name for m in out]
     for i, name in enumerate(names):

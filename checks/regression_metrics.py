@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from gate.prompts import render_template
@@ -55,6 +55,49 @@ class Score:
     detail: str = ""
 
 
+# A regex metric's pattern comes from the checkout under review and may backtrack catastrophically
+# (`^(a|aa)+$`): the `regex` engine stops a search after this much CPU time (about 3x that in wall time on a busy 2-core
+# machine), which `re` cannot.
+REGEX_TIMEOUT_S = 0.25
+# Answers longer than this are not searched at all (a deadline bounds time, this bounds the work per case).
+REGEX_MAX_CHARS = 200_000
+
+
+@lru_cache(maxsize=512)
+def compile_pattern(pattern: str) -> Any:
+    """The compiled pattern (cached: a metric's pattern is the same for every case); regex.error if invalid."""
+    import regex  # 17 ms, paid only by a run that has a regex metric
+
+    return regex.compile(pattern)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a regular expression a regex metric can use, or None. The syntax is Python's `re`
+    (its messages too); the `regex` engine that runs it must accept it as well."""
+    import regex
+
+    try:
+        re.compile(pattern)
+        compile_pattern(pattern)
+    except (re.error, regex.error, ValueError, OverflowError, RecursionError) as exc:
+        return f"invalid regular expression: {exc}"
+    return None
+
+
+def _regex(name: str, kind: str, pattern: str, text: str) -> Score:
+    if len(text) > REGEX_MAX_CHARS:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the answer ({len(text):,} characters) is longer than the {REGEX_MAX_CHARS:,} a pattern is run on")
+    try:
+        hit = compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT_S) is not None
+    except TimeoutError:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on a {len(text):,}-character answer "
+                     "(catastrophic backtracking?)")
+    ok = hit if kind == "regex" else not hit
+    return _bool(name, ok, "quality.assertion", "does not match" if kind == "regex" else "matches a forbidden pattern")
+
+
 def is_refusal(text: str) -> bool:
     return bool(_REFUSAL.search(text[:600]))
 
@@ -80,6 +123,18 @@ def _validator(schema_text: str) -> Any:
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     # An empty registry retrieves nothing: jsonschema's default would fetch a remote $ref over the network.
     return cls(schema, registry=Registry())
+
+
+def _json_schema(name: str, schema: Any, data: Any) -> Score:
+    try:
+        error = next(iter(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data)), None)
+    except RecursionError:  # {"$ref": "#"}: a schema that applies itself to the same value, endlessly
+        return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied: it refers to itself "
+                     "without end (a $ref cycle)")
+    except (AttributeError, TypeError, LookupError, ValueError) as exc:  # a $ref to a value that is not a schema
+        return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied "
+                     f"(does a $ref point at something that is not a schema?): {type(exc).__name__}: {exc}"[:200])
+    return _bool(name, error is None, "output.schema_violation", error.message[:200] if error else "")
 
 
 def _bool(name: str, ok: bool, category: str, detail: str) -> Score:
@@ -127,9 +182,7 @@ def evaluate(spec: MetricSpec, outcome: Outcome, variables: Mapping[str, Any]) -
         # The forbidden text itself may be a secret: say which entry, never echo it.
         return _bool(name, not found, "quality.assertion", "contains a forbidden string" if found else "")
     if kind in ("regex", "not_regex"):
-        hit = re.search(render_template(str(value), variables), text) is not None
-        ok = hit if kind == "regex" else not hit
-        return _bool(name, ok, "quality.assertion", "does not match" if kind == "regex" else "matches a forbidden pattern")
+        return _regex(name, kind, render_template(str(value), variables), text)
     if kind == "starts_with":
         want = render_template(str(value), variables)
         return _bool(name, text.lower().startswith(want.lower()), "quality.assertion", f"does not start with {want!r}")
@@ -143,8 +196,7 @@ def evaluate(spec: MetricSpec, outcome: Outcome, variables: Mapping[str, Any]) -
         ok, data = _parse_json(text)
         if not ok:
             return Score(name, 0.0, False, "output.invalid_json", "not valid JSON")
-        error = next(iter(_validator(json.dumps(value, sort_keys=True)).iter_errors(data)), None)
-        return _bool(name, error is None, "output.schema_violation", error.message[:200] if error else "")
+        return _json_schema(name, value, data)
     if kind == "is_refusal":
         refused = is_refusal(text)
         if value:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from gate.yamlfile import Position, YamlError, format_path
 from .prompt_evaluators import evaluator_kinds, string_criteria
 from .regression_config import MetricSpec, RegressionConfig, SuiteSpec, default_pass_at
 from .regression_dataset import Case, load_dataset, test_data_cases
+from .regression_metrics import pattern_problem
 
 # The keys of a prompt file every suite reads (testData and evaluators only when it uses them).
 _READ_KEYS = frozenset({"model", "modelParameters", "responseFormat", "jsonSchema", "messages"})
@@ -82,10 +82,8 @@ def _bad_pattern(metrics: list[MetricSpec], case: Case) -> str | None:
     """A regex metric that is not a regular expression once the case's variables are substituted."""
     for m in metrics:
         if m.kind in ("regex", "not_regex"):
-            try:
-                re.compile(render_template(str(m.value), case.variables))
-            except re.error as exc:
-                return f"case {case.id}: {m.name}: invalid regular expression: {exc}"
+            if problem := pattern_problem(render_template(str(m.value), case.variables)):
+                return f"case {case.id}: {m.name}: {problem}"
     return None
 
 

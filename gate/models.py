@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from gate.files import read_text
+from gate.report import non_finite
 from gate.schemas import validate
-from gate.yamlfile import Position, YamlDocument, YamlError, format_path, load_yaml
+from gate.yamlfile import Position, YamlDocument, YamlError, format_path, parse_yaml
 
 # Providers reached at an address the user must give.
 NEEDS_BASE_URL = frozenset({"azure-openai", "openai-compatible", "vllm", "ollama", "litellm"})
@@ -53,17 +56,17 @@ class ModelsFile:
     problems: tuple[Problem, ...]
 
     def chain(self, name: str) -> list[str]:
-        """name followed by its fallbacks, depth first, each once."""
+        """name followed by its fallbacks, depth first (preorder), each once."""
         out: list[str] = []
-
-        def visit(n: str) -> None:
-            if n in out or n not in self.models:
-                return
+        seen: set[str] = set()
+        stack = [name]
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in self.models:
+                continue
+            seen.add(n)
             out.append(n)
-            for nxt in self.models[n].fallback:
-                visit(nxt)
-
-        visit(name)
+            stack.extend(reversed(self.models[n].fallback))
         return out
 
 
@@ -86,7 +89,18 @@ def _positive(value: Any) -> float | None:
 def load_models(path: Path, display: str) -> ModelsFile:
     """Parse models.yaml; every defect is a Problem with its position, none is raised."""
     try:
-        doc = load_yaml(path, display)
+        text = read_text(path, display)
+    except YamlError as exc:
+        return ModelsFile(display, None, {}, None, (Problem(exc.problem, Position(exc.line or 1, exc.column or 1)),))
+    return models_from_text(text, display)
+
+
+# Several checks of one command read the same models.yaml: it is parsed and checked once per content.
+@lru_cache(maxsize=8)
+def models_from_text(text: str, display: str) -> ModelsFile:
+    """models.yaml from its text (the work tree's, or the base commit's)."""
+    try:
+        doc = parse_yaml(text, display)
     except YamlError as exc:
         return ModelsFile(display, None, {}, None, (Problem(exc.problem, Position(exc.line or 1, exc.column or 1)),))
     if not isinstance(doc.data, dict):
@@ -135,26 +149,43 @@ def _semantic_problems(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> 
             elif target == name:
                 problems.append(Problem(f"models.{name}.fallback: a model cannot fall back to itself", doc.locate(at)))
     problems += _cycles(doc, models)
+    problems += _non_finite(doc, models)
     return problems
 
 
 def _cycles(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
+    """Each fallback cycle once, found by an iterative three-colour depth-first search: linear in models and
+    fallback edges (a path-by-path walk is exponential on shared fallback lists) and free of recursion limits."""
     problems: list[Problem] = []
-    reported: set[frozenset[str]] = set()
-
-    def walk(n: str, stack: list[str]) -> None:
-        if n in stack:
-            cycle = stack[stack.index(n):]
-            if len(cycle) > 1 and frozenset(cycle) not in reported:
-                reported.add(frozenset(cycle))
-                problems.append(Problem(
-                    f"models.{cycle[0]}.fallback: fallback chain is a cycle: {' -> '.join(cycle + [n])}",
-                    doc.locate(["models", cycle[0], "fallback"])))
-            return
-        if n in models:
-            for nxt in models[n].fallback:
-                walk(nxt, stack + [n])
-
+    done: set[str] = set()
+    reported: set[str] = set()  # one cycle per model's fallback line is enough to act on
     for start in models:
-        walk(start, [])
+        if start in done:
+            continue
+        path: list[str] = [start]  # the grey nodes, in order
+        on_path = {start}
+        edges: list[Iterator[str]] = [iter(models[start].fallback)]
+        while edges:
+            nxt = next(edges[-1], None)
+            if nxt is None:
+                edges.pop()
+                done.add(path[-1])
+                on_path.discard(path.pop())
+            elif nxt in on_path and nxt != path[-1] and nxt not in reported:  # a self-fallback has its own problem
+                reported.add(nxt)
+                cycle = path[path.index(nxt):]
+                problems.append(Problem(
+                    f"models.{cycle[0]}.fallback: fallback chain is a cycle: {' -> '.join(cycle + [nxt])}",
+                    doc.locate(["models", cycle[0], "fallback"])))
+            elif nxt in models and nxt not in done and nxt not in on_path:
+                path.append(nxt)
+                on_path.add(nxt)
+                edges.append(iter(models[nxt].fallback))
     return problems
+
+
+def _non_finite(doc: YamlDocument, models: Mapping[str, ModelConfig]) -> list[Problem]:
+    """A NaN or infinite number in a model (a price, a timeout, a parameter) would be carried silently into
+    every figure computed from it ("$nan/mo"): it is a defect at its line."""
+    found = non_finite({name: m.raw for name, m in models.items()}, ("models",))
+    return [Problem(f"{format_path(at)}: {value} is not a finite number", doc.locate(at)) for at, value in found]

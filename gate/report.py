@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -150,6 +150,38 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     return str(value)
+
+
+def non_finite(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], float]]:
+    """Where a JSON-like tree holds NaN or an infinity (which strict JSON cannot), in document order."""
+    out: list[tuple[tuple[Any, ...], float]] = []
+    todo: list[tuple[tuple[Any, ...], Any]] = [(at, value)]
+    while todo:
+        path, item = todo.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            out.append((path, item))
+        elif isinstance(item, Mapping):
+            todo += reversed([((*path, k), v) for k, v in item.items()])
+        elif isinstance(item, (list, tuple)):
+            todo += reversed([((*path, i), v) for i, v in enumerate(item)])
+    return out
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def strict_result(result: CheckResult) -> CheckResult:
+    """result with metrics and details as strict JSON holds them. A NaN or infinite figure is written as null,
+    never as a bare NaN token (not JSON) nor silently: the check gets a warning naming it (a pass becomes a warn)."""
+    bad = [f"{_dotted(at)}: {v}" for at, v in non_finite({"metrics": result.metrics, "details": result.details})]
+    if not bad:
+        return replace(result, metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
+    shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+    note = Finding(Severity.WARNING, f"not a finite number, reported as null: {shown}")
+    return replace(result, status=Status.WARN if result.status is Status.PASS else result.status,
+                   findings=(*result.findings, note),
+                   metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
 
 
 @dataclass(frozen=True)

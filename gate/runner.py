@@ -17,7 +17,7 @@ from gate.gitref import BaseRef
 from gate.progress import Progress, silent
 from gate.redact import MIN_SECRET_LEN, looks_like_env_name, redact, redact_text, secret_env_names, secret_env_values
 from gate.registry import Broken, Check
-from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, jsonable
+from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, strict_result
 
 
 def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str], skip: Sequence[str]) -> None:
@@ -108,8 +108,8 @@ def _checked(result: Any) -> CheckResult:
         if not isinstance(f, Finding):
             raise TypeError(f"a finding is a {type(f).__name__}, not a Finding")
         findings.append(replace(f, severity=Severity(f.severity), message=str(f.message)))
-    return replace(result, status=Status(result.status), summary=str(result.summary), findings=tuple(findings),
-                   metrics=jsonable(dict(result.metrics)), details=jsonable(dict(result.details)))
+    return strict_result(replace(result, status=Status(result.status), summary=str(result.summary),
+                                 findings=tuple(findings)))
 
 
 def config_secrets(config: GateConfig, env: Mapping[str, str] | None = None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -30,6 +31,38 @@ class Result:
         return json.loads(self.stdout)
 
 
+@functools.cache
+def _report_validator() -> Any:
+    import jsonschema
+
+    schema = json.loads((REPO / "schemas" / "report.schema.json").read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def assert_valid_report(text: str, where: str) -> None:
+    """A report (stdout of --format json, or a --report-json file) holds to schemas/report.schema.json."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return  # not a JSON report (a table, a breakdown): nothing to hold to the schema
+    if not (isinstance(data, dict) and {"schema_version", "tool", "checks"} <= data.keys()):
+        return
+    errors = sorted(_report_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    assert not errors, f"{where}: the report breaks report.schema.json: " + "; ".join(
+        f"$.{'.'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in errors[:5])
+
+
+def _validate_run(args: tuple[str | Path, ...], cwd: Path | None, stdout: str) -> None:
+    """Every report a CLI run in a test prints or writes is held to the project's own schema."""
+    assert_valid_report(stdout, "stdout")
+    words = [str(a) for a in args]
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag == "--report-json":
+            path = Path(value) if Path(value).is_absolute() or cwd is None else cwd / value
+            if path.is_file():
+                assert_valid_report(path.read_text(encoding="utf-8"), str(path))
+
+
 def gate(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
     """The CLI in-process, through click's runner."""
     runner = CliRunner()
@@ -40,6 +73,7 @@ def gate(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None 
         res = runner.invoke(cli, [str(a) for a in args], env=env, catch_exceptions=False)
     finally:
         os.chdir(old)
+    _validate_run(args, cwd, res.stdout)
     return Result(res.exit_code, res.stdout, res.stderr)
 
 
@@ -49,6 +83,7 @@ def gate_subprocess(*args: str | Path, cwd: Path | None = None, env: dict[str, s
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.run([sys.executable, "-m", "gate", *map(str, args)], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+    _validate_run(args, cwd, proc.stdout)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -108,3 +143,16 @@ def _clean_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("GITHUB_") or key in ("CI", "RUNNER_TEMP"):
             monkeypatch.delenv(key, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _reports_hold_to_the_schema(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test, every gate-report.json it left under its tmp_path (e.g. written by the Action's script or a
+    subprocess the helpers above do not see) is held to report.schema.json too."""
+    root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if root is None:
+        return
+    for path in sorted(Path(root).rglob("gate-report*.json")):
+        if path.is_file():
+            assert_valid_report(path.read_text(encoding="utf-8", errors="replace"), str(path))

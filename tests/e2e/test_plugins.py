@@ -131,7 +131,9 @@ def test_plugin_result_of_the_wrong_shape_never_loses_the_report(tmp_path: Path)
     assert checks["loose"]["status"] == "warn"
     assert checks["loose"]["metrics"] == {"ratio": None, "at": "a/b"}
     assert checks["loose"]["details"] == {"(1, 2)": None}
-    assert checks["loose"]["findings"] == [{"severity": "warning", "message": "odd"}]
+    assert checks["loose"]["findings"] == [
+        {"severity": "warning", "message": "not a finite number, reported as null: metrics.ratio: nan, details.(1, 2): inf"},
+        {"severity": "warning", "message": "odd"}]
 
 
 def test_plugin_prepare_crash_is_its_error_and_others_survive(tmp_path: Path) -> None:

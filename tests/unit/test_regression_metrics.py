@@ -95,3 +95,40 @@ def test_regression_string_evaluators_see_the_trimmed_answer() -> None:
     assert _eval({"string": {"startsWith": "paris"}}, "\n  Paris is the capital.").passed
     assert _eval({"string": {"endsWith": "capital."}}, "Paris is the capital.\n\n").passed
     assert not _eval({"equals": "Paris"}, "Paris\n").passed  # prodgate's own `equals` stays exact
+
+
+@pytest.mark.parametrize(("kind", "pattern", "answer"), [
+    ("regex", "^(a|aa)+$", "a" * 64 + "b"),
+    ("not_regex", "^(a|aa)+$", "a" * 64 + "b"),
+])
+def test_regression_regex_catastrophic_backtracking_fails_the_case_with_reason(kind: str, pattern: str, answer: str) -> None:
+    s = _eval({kind: pattern}, answer)
+    assert not s.passed and s.category == "quality.assertion"
+    assert "did not finish within 0.25s" in s.detail and "-character answer" in s.detail
+
+
+def test_regression_regex_nested_quantifiers_end_with_a_verdict() -> None:
+    assert _eval({"regex": "^(a|aa)+$"}, "a" * 65).passed
+    s = _eval({"regex": "^(.+)+QQQ"}, "x" * 5000 + "Q")
+    assert not s.passed and s.detail == "does not match"
+
+
+def test_regression_not_regex_answer_over_the_cap_is_not_passed_unsearched() -> None:
+    s = _eval({"not_regex": "secret"}, "x" * 200_001)
+    assert not s.passed and "longer than the 200,000" in s.detail
+
+
+@pytest.mark.parametrize(("schema", "phrase"), [
+    ({"$ref": "#"}, "refers to itself without end"),
+    ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "refers to itself"),
+    ({"enum": ["x"], "$ref": "#/enum/0"}, "not a schema?): AttributeError"),
+])
+def test_regression_json_schema_unusable_schema_fails_the_case_with_reason(schema: dict[str, object], phrase: str) -> None:
+    s = _eval({"json_schema": schema}, '{"a": 1}')
+    assert not s.passed and s.category == "quality.assertion" and phrase in s.detail
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf")])
+def test_regression_metric_non_finite_threshold_is_a_defect_not_a_comparison(threshold: float) -> None:
+    with pytest.raises(ValueError, match="is not a finite number"):
+        parse_metric({"llm": {"prompt": "x", "choices": [{"choice": "good", "score": 1}]}, "threshold": threshold})

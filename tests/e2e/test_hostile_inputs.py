@@ -1,0 +1,166 @@
+"""Odd and hostile files under review end the gate with a verdict and a finding at their line: no crash, no hang."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EXAMPLE, GitRepo, gate
+
+
+def _check(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in report["checks"] if c["name"] == name)
+
+
+def example(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+@pytest.mark.parametrize(("href", "reason"), [
+    ("runbook%00.md", "a file name cannot hold a NUL byte"),
+    ("x" * 300 + ".md", "File name too long"),
+])
+def test_docs_unusable_link_is_a_broken_link_finding_at_its_line(tmp_path: Path, href: str, reason: str) -> None:
+    root = example(tmp_path)
+    doc = root / "docs" / "failure-modes.md"
+    doc.write_text(doc.read_text() + f"\nSee [the runbook]({href}).\n")
+    line = len(doc.read_text().splitlines())
+    res = gate("docs", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = _check(res.json(), "docs")
+    assert check["status"] == "fail"
+    [finding] = [f for f in check["findings"] if f["message"].startswith("link ")]
+    assert (finding["file"], finding["line"]) == ("docs/failure-modes.md", line)
+    assert finding["message"].endswith(f"does not resolve: {reason}")
+
+
+TRAFFIC_LINE = "    requests_per_day: {p50: 40000, p95: 60000}"
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("1.0e+308", "traffic.yaml:8: route 'answer' in profile 'expected': its projected monthly cost is not a finite number"),
+    ("{p50: 1, p95: 1.0e+300}", "traffic.yaml:8: route 'answer' in profile 'expected': its projected monthly cost is "
+     "not a finite number"),
+])
+def test_cost_projection_overflow_is_exit_2_at_the_route(tmp_path: Path, value: str, message: str) -> None:
+    root = example(tmp_path)
+    traffic = root / "traffic.yaml"
+    traffic.write_text(traffic.read_text().replace(TRAFFIC_LINE, f"    requests_per_day: {value}"))
+    res = gate("cost", cwd=root)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.splitlines()[0].startswith(f"error: {message}")
+    assert "Traceback" not in res.stderr and "nan" not in res.stdout.lower()
+
+
+@pytest.mark.parametrize("field", ["requests_per_day: {p50: 40000, p95: .nan}", "retry_rate: .nan", "growth: .inf"])
+def test_cost_non_finite_traffic_number_is_exit_2_at_its_line(tmp_path: Path, field: str) -> None:
+    root = example(tmp_path)
+    traffic = root / "traffic.yaml"
+    text = traffic.read_text()
+    key = field.split(":")[0]
+    lines = [t if not t.startswith(f"    {key}:") else f"    {field}" for t in text.splitlines()]
+    traffic.write_text("\n".join(lines) + "\n")
+    line = next(i for i, t in enumerate(lines, 1) if t == f"    {field}")
+    res = gate("cost", cwd=root)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    [first, *_] = res.stderr.splitlines()
+    # The YAML reader may refuse the literal itself; either way it is this line, once, without a traceback.
+    assert first.startswith(f"error: traffic.yaml:{line}:"), res.stderr
+    assert "nan" in first.lower() or "inf" in first.lower() or "finite" in first
+    assert res.stderr.count(f"traffic.yaml:{line}:") == 1 and "Traceback" not in res.stderr
+
+
+def test_cost_shared_route_defect_printed_once_not_per_profile(tmp_path: Path) -> None:
+    root = example(tmp_path)
+    traffic = root / "traffic.yaml"
+    traffic.write_text(traffic.read_text().replace(TRAFFIC_LINE, "    requests_per_day: {p50: 5, p95: 2}"))
+    res = gate("cost", cwd=root)
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        "error: traffic.yaml:10:23: $.routes.answer.requests_per_day: p95 (2) is below p50 (5)"]
+
+
+def test_cost_base_traffic_not_utf8_is_not_compared_with_a_notice(repo: GitRepo) -> None:
+    shutil.copytree(EXAMPLE, repo.path, dirs_exist_ok=True)
+    traffic = repo.path / "traffic.yaml"
+    good = traffic.read_bytes()
+    traffic.write_bytes(good.replace(b"# Traffic profiles", b"# Traffic \xff profiles"))
+    repo.commit("base with a stray byte")
+    repo.git("checkout", "-q", "-b", "feature")
+    traffic.write_bytes(good)
+    repo.commit("fixed")
+    res = gate("check", "--only", "cost", "--format", "json", "--base-ref", "main", cwd=repo.path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    cost = _check(res.json(), "cost")
+    assert cost["details"]["base"]["compared"] is False
+    assert "not valid UTF-8" in cost["details"]["base"]["reason"]
+    assert [f["message"] for f in cost["findings"] if "base's cost could not be computed" in f["message"]] == [
+        "the base's cost could not be computed (main): traffic.yaml: not valid UTF-8"]
+
+
+def _answering(tmp_path: Path, answer: str, dataset: str) -> Path:
+    """A repository whose app answers every case with `answer` (a real subprocess per case)."""
+    (tmp_path / "app.py").write_text(f"import json, sys\njson.load(sys.stdin)\nprint(json.dumps({{'output': {answer!r}}}))\n",
+                                     encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(dataset, encoding="utf-8")
+    (tmp_path / "gate.yaml").write_text(
+        "version: 1\nregression:\n  suites:\n    - dataset: d.jsonl\n"
+        f"      target: {{command: [{sys.executable!r}, app.py]}}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_regression_backtracking_regex_assert_fails_the_case_instead_of_hanging(tmp_path: Path) -> None:
+    root = _answering(tmp_path, "a" * 64 + "b", '{"id": "a", "q": "hi", "assert": [{"regex": "^(a|aa)+$"}]}\n'
+                      '{"id": "b", "q": "hi", "assert": [{"regex": "^a+b$"}]}\n')
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 0, res.stdout + res.stderr  # no pass-rate gate: failed cases warn
+    check = _check(res.json(), "regression")
+    assert (check["status"], check["metrics"]["passed"], check["metrics"]["cases"]) == ("warn", 1, 2)
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"], finding["case_id"]) == ("d.jsonl", 1, "d/a")
+    assert "did not finish within 0.25s on a 65-character answer" in finding["message"]
+
+
+def test_regression_dataset_nan_threshold_is_a_finding_at_its_line(tmp_path: Path) -> None:
+    root = _answering(tmp_path, "hi", '{"id": "a", "q": "hi"}\n{"id": "b", "q": "hi", "assert": '
+                      '[{"contains": "hi", "threshold": NaN}]}\n')
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    findings = _check(res.json(), "regression")["findings"]
+    assert [(f["file"], f["line"]) for f in findings] == [("d.jsonl", 2)]
+    assert "nan" in findings[0]["message"].lower() or "finite" in findings[0]["message"]
+
+
+@pytest.mark.parametrize(("schema", "phrase"), [
+    ({"$ref": "#"}, "refers to itself without end"),
+    ({"enum": ["x"], "$ref": "#/enum/0"}, "AttributeError"),
+])
+def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
+        tmp_path: Path, schema: dict[str, Any], phrase: str) -> None:
+    root = _answering(tmp_path, '{"a": 1}', json.dumps({"id": "a", "q": "hi", "assert": [{"json_schema": schema}]}) + "\n")
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res.json(), "regression")
+    assert check["status"] == "warn"
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"]) == ("d.jsonl", 1) and phrase in finding["message"]
+
+
+def test_cost_nan_price_in_models_yaml_fails_at_its_line_never_prices_nan(tmp_path: Path) -> None:
+    root = example(tmp_path)
+    models = root / "models.yaml"
+    models.write_text(models.read_text().replace("    timeout: 10\n", "    timeout: 10\n"
+                                                 "    pricing: {input_per_mtok: .nan, output_per_mtok: 1}\n"))
+    line = next(i for i, t in enumerate(models.read_text().splitlines(), 1) if "pricing:" in t)
+    res = gate("cost", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    cost = _check(res.json(), "cost")
+    assert cost["status"] == "fail" and "$nan" not in res.stdout and "monthly_usd" not in cost["metrics"]
+    assert [(f["file"], f["line"]) for f in cost["findings"]] == [("models.yaml", line)]
