@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from gate.redact import clip
 from gate.report import Finding, Severity
 
 from .docs_catalogue import (
@@ -109,7 +110,7 @@ def completeness(ms: ModeSection, opts: DocsOptions) -> list[Finding]:
         elif f.name == "owner":
             found = owners(f.text, f.hrefs)
             if opts.check_owners and not found:
-                findings.append(Finding(Severity.ERROR, f"'{s.title}': owner {f.text[:60]!r} is not a @handle, "
+                findings.append(Finding(Severity.ERROR, f"'{s.title}': owner {clip(f.text, 60)!r} is not a @handle, "
                                         "@org/team or email address", ms.file, f.line))
             elif found and all(placeholder_owner(o) for o in found):
                 findings.append(Finding(Severity.ERROR, f"'{s.title}': owner {found[0]} is a template placeholder: "

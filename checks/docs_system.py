@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from gate.models import ModelsFile
+from gate.redact import clip
 from gate.report import CheckResult, Finding, Severity
 
 from .docs_catalogue import Mode, covering, is_taxonomy
@@ -134,7 +135,7 @@ def link_findings(doc: Document, path: Path, file: str, repo_root: Path,
     for link in doc.links:
         problem = _link_problem(link, doc, path, repo_root, anchors_of)
         if problem:
-            findings.append(Finding(Severity.ERROR, f"link {link.href[:100]!r} {problem}", file, link.line))
+            findings.append(Finding(Severity.ERROR, f"link {clip(link.href, 100)!r} {problem}", file, link.line))
     return findings
 
 

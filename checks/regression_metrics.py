@@ -10,6 +10,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from gate.prompts import render_template
+from gate.redact import clip
 
 from .regression_config import MetricSpec
 
@@ -132,9 +133,10 @@ def _json_schema(name: str, schema: Any, data: Any) -> Score:
         return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied: it refers to itself "
                      "without end (a $ref cycle)")
     except (AttributeError, TypeError, LookupError, ValueError) as exc:  # a $ref to a value that is not a schema
-        return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied "
-                     f"(does a $ref point at something that is not a schema?): {type(exc).__name__}: {exc}"[:200])
-    return _bool(name, error is None, "output.schema_violation", error.message[:200] if error else "")
+        return Score(name, 0.0, False, "quality.assertion", clip(
+            "the JSON Schema cannot be applied (does a $ref point at something that is not a schema?): "
+            f"{type(exc).__name__}: {exc}", 200))
+    return _bool(name, error is None, "output.schema_violation", clip(error.message, 200) if error else "")
 
 
 def _bool(name: str, ok: bool, category: str, detail: str) -> Score:

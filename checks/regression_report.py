@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from gate.redact import clip
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 from gate.verdict import format_p
@@ -50,7 +51,7 @@ def _finding(s: SuiteResult, c: Any, flipped: bool) -> Finding:
     why = next((f"{m}: {d}" if d else m for r in c.repeats for m, d in r.failed), "failed")
     lead = "passed on the base branch, fails now" if flipped else "failed"
     # The case id travels as case_id: every view prints it once, beside the message.
-    return Finding(Severity.ERROR if flipped else Severity.NOTICE, f"{lead} ({c.category}): {why}"[:400],
+    return Finding(Severity.ERROR if flipped else Severity.NOTICE, clip(f"{lead} ({c.category}): {why}", 400),
                    s.file, c.line, case_id=f"{s.name}/{c.id}", category=c.category)
 
 

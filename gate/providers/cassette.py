@@ -24,6 +24,7 @@ from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
 from gate.providers.keys import plain, producer, request_key
 from gate.providers.spec import TargetError
+from gate.redact import clip
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _line_problem(item: Any) -> str | None:
     latency = response.get("latency_s")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float))
                                 or not math.isfinite(latency) or latency < 0):
-        return f"response.latency_s must be a number of seconds, not {latency!r}"[:300]
+        return clip(f"response.latency_s must be a number of seconds, not {latency!r}", 300)
     if "producer" in item and not isinstance(item["producer"], dict):
         return "producer must be an object (provider, model, host, params)"
     return None

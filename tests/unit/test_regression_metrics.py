@@ -132,3 +132,12 @@ def test_regression_json_schema_unusable_schema_fails_the_case_with_reason(schem
 def test_regression_metric_non_finite_threshold_is_a_defect_not_a_comparison(threshold: float) -> None:
     with pytest.raises(ValueError, match="is not a finite number"):
         parse_metric({"llm": {"prompt": "x", "choices": [{"choice": "good", "score": 1}]}, "threshold": threshold})
+
+
+def test_regression_json_schema_violation_detail_redacted_before_capped() -> None:
+    key = "sk-proj-" + "Q7wE9rT2yU4iO6pA8sD0fG1hJ3kL5zXc"
+    answer = '{"queue": "' + "x" * 150 + " " + key + '"}'
+    s = _eval({"json_schema": {"type": "object", "properties": {"queue": {"enum": ["billing"]}}}}, answer)
+    assert not s.passed and s.category == "output.schema_violation"
+    # The cap falls inside the key: not even its head is left.
+    assert "sk-proj" not in s.detail and key[:14] not in s.detail
