@@ -7,6 +7,7 @@ from typing import Any
 
 from gate.config import GateConfig
 from gate.context import CheckContext
+from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, status_from_findings
 
 from .docs_config import DocsOptions, load_options
@@ -173,7 +174,7 @@ def _summary(m: Mapping[str, Any]) -> str:
     if m["observed_categories"]:
         text += f", {m['observed_categories'] - m['observed_uncovered']}/{m['observed_categories']} observed failure categories covered"
     if m["errors"] or m["warnings"]:
-        text += f": {m['errors']} error(s), {m['warnings']} warning(s)"
+        text += f": {counted(m['errors'], 'error')}, {counted(m['warnings'], 'warning')}"
     return text
 
 

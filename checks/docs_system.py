@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from gate.models import ModelsFile
 from gate.redact import clip
+from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity
 
 from .docs_catalogue import Mode, covering, is_taxonomy
@@ -108,7 +109,7 @@ def observed_findings(observed: Mapping[str, Mapping[str, int]], catalogue: Sequ
     findings: list[Finding] = []
     for category, by_check in observed.items():
         count = sum(by_check.values())
-        seen = f"{' and '.join(f'the {c} check' for c in by_check)} observed {count} {category} failure(s) in this run"
+        seen = f"{' and '.join(f'the {c} check' for c in by_check)} observed {counted(count, f'{category} failure')} in this run"
         modes = covering(category, catalogue)
         covered = [ms.title for ms in sections if ms.waiver is None and
                    (category in ms.covers or any(m.id in ms.modes for m in modes))]

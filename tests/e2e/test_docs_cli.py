@@ -157,7 +157,7 @@ def test_docs_cli_failures_observed_by_an_earlier_check_must_be_covered(repo: Gi
     assert [(f["file"], f["line"], f["category"]) for f in check["findings"]] == [
         ("docs/failure-modes.md", 1, "output.tool_error")]
     assert check["findings"][0]["message"] == (
-        "the probe check observed 2 output.tool_error failure(s) in this run, but no failure mode covers it: "
+        "the probe check observed 2 output.tool_error failures in this run, but no failure mode covers it: "
         "add a section with `**Covers:** output.tool_error`")
     assert {o["category"]: o["covered_by"] for o in check["details"]["observed"]} == {
         "output.tool_error": [], "transport.rate_limited": ["Rate limiting"]}

@@ -197,7 +197,7 @@ def test_docs_observed_category_without_a_mode_is_one_finding(repo: GitRepo) -> 
     result = run(repo, results)
     f = only(result)
     assert (f.file, f.line, f.category) == (FM, 1, "transport.rate_limited")
-    assert f.message == ("the load check observed 7 transport.rate_limited failure(s) in this run, but no failure mode "
+    assert f.message == ("the load check observed 7 transport.rate_limited failures in this run, but no failure mode "
                          "covers it: add a section with `**Covers:** transport.rate_limited`")
     assert result.details["observed"] == [
         {"category": "budget.latency", "count": 2, "checks": ["load"], "covered_by": ["Latency SLO breach"]},
@@ -223,7 +223,7 @@ def test_docs_observed_category_contradicts_a_waiver(repo: GitRepo) -> None:
     f = only(result)
     assert (f.file, f.line) == ("gate.yaml", 6)
     assert f.message == ("'Rate limiting' is marked not applicable, but the regression check observed 3 "
-                         "transport.rate_limited failure(s) in this run")
+                         "transport.rate_limited failures in this run")
 
 
 def test_docs_owner_that_is_not_a_handle_or_email(repo: GitRepo) -> None:
