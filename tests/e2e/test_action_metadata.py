@@ -28,6 +28,7 @@ VERIFIED = {
     "actions/cache/save": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
     "actions/upload-artifact": ("bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"),
     "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+    "github/codeql-action/upload-sarif": ("8aad20d150bbac5944a9f9d289da16a4b0d87c1e", "v4.36.2"),
 }
 
 
@@ -102,7 +103,7 @@ def test_action_inputs_and_outputs_are_documented() -> None:
     action = load_action()
     assert set(action["inputs"]) == {"config", "checks", "skip", "working-directory", "base-ref", "python-version",
                                      "github-token", "comment", "fail-on", "cache", "extra-args",
-                                     "allow-untrusted-code"}
+                                     "allow-untrusted-code", "sarif"}
     assert set(action["outputs"]) == {"verdict", "report-path", "comment-url", "monthly-cost"}
     for spec in [*action["inputs"].values(), *action["outputs"].values()]:
         assert len(spec["description"]) > 20

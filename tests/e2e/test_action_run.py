@@ -271,3 +271,22 @@ def test_action_cache_path_outside_the_workspace_is_a_usage_error(tmp_path: Path
     assert proc.returncode == 2
     assert proc.stdout.startswith("::error title=prodgate::config ../other/gate.yaml is outside the workspace")
     assert parse_outputs(output.read_text()) == {}
+
+
+def test_action_sarif_input_writes_the_file_and_hands_it_to_code_scanning(workspace: GitRepo, tmp_path: Path) -> None:
+    prompt = workspace.path / "prompts" / "answer.prompt.yml"
+    prompt.write_text(prompt.read_text().replace("temperature: 0.2", "temperature: 0.2\n  tempurature: 1"))
+    workspace.commit("a misspelt parameter")
+    with serve() as fake:
+        fake.open_pull(2)
+        workflow = Workflow(workspace, tmp_path, fake)
+        run = workflow.run(checks="schema", comment="off", sarif="true")
+        sarif = run.step("check").outputs["sarif"]
+        results = json.loads(Path(sarif).read_text())["runs"][0]["results"]
+        quiet = workflow.run(checks="schema", comment="off")
+    assert any(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "prompts/answer.prompt.yml"
+               for r in results)
+    upload = next(s for s in run.steps if s.name == "Upload findings to code scanning")
+    assert upload.ran and upload.with_ == {"sarif_file": sarif, "category": "prodgate"}
+    assert "sarif" not in quiet.step("check").outputs
+    assert not next(s for s in quiet.steps if s.name == "Upload findings to code scanning").ran

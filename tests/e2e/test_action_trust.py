@@ -12,7 +12,7 @@ from tests.e2e.test_action_run import Workflow
 from tests.e2e.test_action_runner import load_action, parse_outputs
 from tests.servers.github_fake import serve
 
-PRIVILEGED = ("pull_request_target", "issue_comment", "workflow_run")
+PRIVILEGED = ("pull_request_target", "issue_comment", "workflow_run", "workflow_dispatch", "check_run", "push")
 
 
 def trust_step(repo: Path, tmp_path: Path, event: str, sha: str, *, allow: str = "false", ref: str = "",
@@ -69,7 +69,7 @@ def test_action_trust_allow_untrusted_code_runs_with_a_warning_and_never_saves(
     repo, base = pr_checkout
     proc, outputs = trust_step(repo.path, tmp_path, "pull_request_target", base, allow="true")
     assert proc.returncode == 0
-    assert proc.stdout.startswith("::warning title=prodgate::running code other than the base branch's")
+    assert proc.stdout.startswith("::warning title=prodgate::running code other than the event's commit")
     assert outputs == {"save-cache": "false"}
 
 
