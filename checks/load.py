@@ -8,6 +8,7 @@ from typing import Any
 
 from gate.config import GateConfig
 from gate.context import CheckContext
+from gate.extras import Extra, require_extra
 from gate.report import CheckResult
 
 from . import load_baseline
@@ -27,6 +28,7 @@ class LoadCheck:
     order = 40
 
     def prepare(self, config: GateConfig) -> None:
+        require_extra(config, Extra.LOAD, [(self.section,)])
         parse_load(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:
