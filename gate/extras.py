@@ -1,14 +1,18 @@
-"""The optional parts of prodgate (pip extras): a gate.yaml section that needs a missing one is exit 2 at its line."""
+"""The optional parts of prodgate (pip extras): a gate.yaml section that needs a missing one is exit 2 at its line.
+
+Imports the standard library alone: the Action reads Extra before prodgate's dependencies are installed."""
 
 from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterable, Sequence
 from enum import Enum
+from typing import TYPE_CHECKING
 
-from gate.config import GateConfig
 from gate.errors import ConfigError
-from gate.yamlfile import format_path
+
+if TYPE_CHECKING:
+    from gate.config import GateConfig
 
 
 class Extra(str, Enum):
@@ -29,6 +33,8 @@ def installed(extra: Extra) -> bool:
 
 def require_extra(config: GateConfig, extra: Extra, uses: Iterable[Sequence[str | int]]) -> None:
     """Raise a ConfigError at the first of `uses` (paths in gate.yaml of what needs `extra`) when it is missing."""
+    from gate.yamlfile import format_path
+
     first = next(iter(uses), None)
     if first is None or installed(extra):
         return

@@ -140,3 +140,35 @@ def test_packaging_wheel_ships_schemas_and_finds_installed_copy(wheel: Path, tmp
     where, title = proc.stdout.splitlines()
     assert Path(where) == site / "gate" / "_schemas"
     assert json.loads(title) == json.loads((REPO / "schemas" / "gate.schema.json").read_text())["title"]
+
+
+def _pins(lock: Path) -> dict[str, set[str]]:
+    pins: dict[str, set[str]] = {}
+    for line in lock.read_text().splitlines():
+        if line[:1].isalnum():
+            name, _, version = line.split(" ;")[0].split(" ")[0].partition("==")
+            pins.setdefault(canonicalize_name(name), set()).add(version)
+    return pins
+
+
+def test_packaging_locks_hold_each_requirement_of_their_extra_with_hashes() -> None:
+    """An offline guard; `requirements/compile --check` (in .ci/run) compares them with a fresh resolution."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    core = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    extras = {name: {canonicalize_name(Requirement(r).name) for r in reqs}
+              for name, reqs in project["optional-dependencies"].items() if name in ("load", "deepeval")}
+    wanted = {"core": core, "load": core | extras["load"], "deepeval": core | extras["deepeval"],
+              "all": core | extras["load"] | extras["deepeval"]}
+    for name, needs in wanted.items():
+        lock = REPO / "requirements" / f"{name}.lock"
+        pins = _pins(lock)
+        assert needs <= set(pins), (name, sorted(needs - set(pins)))
+        assert not ({"locust", "deepeval"} - needs) & set(pins), name  # no extra it does not name
+        lines = lock.read_text().splitlines()
+        hashed = [lines[i + 1].strip().startswith("--hash=sha256:") for i, line in enumerate(lines) if line[:1].isalnum()]
+        assert hashed and all(hashed), name
+    tools = _pins(REPO / "requirements" / "tools.lock")
+    test_uv = next(r for r in project["optional-dependencies"]["test"] if Requirement(r).name == "uv")
+    assert tools["uv"] == {str(Requirement(test_uv).specifier).removeprefix("==")}
