@@ -75,6 +75,10 @@ def test_action_plan_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
     lines = dict(line.split("=", 1) for line in proc.stdout.splitlines())
     assert lines["extras"] == "load" and lines["lock"] == str(REPO / "requirements" / "load.lock")
     assert lines["key"] == cache_key(REPO, "load", "/t/venv")
+    (tmp_path / "endless.yaml").symlink_to("/dev/zero")  # read up to a bound, not forever
+    endless = subprocess.run([*args, "auto", str(tmp_path / "endless.yaml"), "/t/venv"], cwd=tmp_path,
+                             capture_output=True, text=True, check=False, timeout=60)
+    assert endless.returncode == 0 and "extras=\n" in endless.stdout
     bad = subprocess.run([*args, "loud", str(tmp_path / "gate.yaml"), "/t/venv"], cwd=tmp_path,
                          capture_output=True, text=True, check=False)
     assert (bad.returncode, bad.stdout) == (2, "")
