@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -37,6 +38,22 @@ def test_cli_help_imports_no_heavy_library() -> None:
     assert sorted(listed) == ["baseline", "check", "comment", "cost", "docs", "init", "merge", "schema", "validate"]
     assert listed["merge"].startswith("Combine the JSON reports of `gate check --shard")
     assert listed["docs"] == "Check the failure-mode documentation alone (the docs check)."
+
+
+def test_cli_validate_with_load_and_deepeval_configured_imports_neither(tmp_path: Path) -> None:
+    """Whether an extra is installed is found, not imported: locust patches the process, deepeval takes seconds."""
+    shutil.copytree(EXAMPLE, tmp_path / "ex", ignore=shutil.ignore_patterns(".gate"))
+    config = tmp_path / "ex" / "gate.yaml"
+    anchor = "      metrics:\n        - name: no secrets\n"
+    assert anchor in config.read_text()
+    config.write_text(config.read_text().replace(anchor, anchor.replace(
+        "metrics:\n", "metrics:\n        - {name: correct, deepeval: GEval, params: {criteria: right}}\n"), 1))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "gate", "validate", "-c", config],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    roots = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "prodgate_checks" in roots
+    assert not {"locust", "gevent", "deepeval"} & roots
 
 
 def test_cli_builtin_verb_help_table_matches_each_command() -> None:
