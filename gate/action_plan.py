@@ -86,10 +86,12 @@ def _read(path: Path) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    """ACTION_PATH EXTRAS CONFIG VENV -> `name=value` lines for $GITHUB_OUTPUT on stdout."""
-    action, extras_input, config, venv = argv
+    """ACTION_PATH EXTRAS VENV WORKSPACE WORKING_DIRECTORY CONFIG -> `name=value` lines for $GITHUB_OUTPUT.
+
+    gate.yaml's path is the last three joined as paths are: a later absolute part wins, as it does for the gate."""
+    action, extras_input, venv, *config = argv
     try:
-        extras = parse_extras(extras_input, _read(Path(config)))
+        extras = parse_extras(extras_input, _read(Path(*config)))
     except PlanError as exc:
         print(f"::error title=prodgate::{exc}", file=sys.stderr)
         return 2

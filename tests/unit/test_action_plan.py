@@ -69,17 +69,20 @@ def test_action_plan_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
     code = ("import sys; sys.path.append(sys.argv[1]); from gate.action_plan import main; "
             "sys.exit(main(sys.argv[1:]))")
     args = [sys.executable, "-I", "-S", "-B", "-c", code, str(REPO)]
-    proc = subprocess.run([*args, "auto", str(tmp_path / "gate.yaml"), "/t/venv"], cwd=tmp_path,
+    proc = subprocess.run([*args, "auto", "/t/venv", str(tmp_path), ".", "gate.yaml"], cwd=tmp_path,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     lines = dict(line.split("=", 1) for line in proc.stdout.splitlines())
     assert lines["extras"] == "load" and lines["lock"] == str(REPO / "requirements" / "load.lock")
     assert lines["key"] == cache_key(REPO, "load", "/t/venv")
+    absolute = subprocess.run([*args, "auto", "/t/venv", "/elsewhere", "sub", str(tmp_path / "gate.yaml")],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert "extras=load\n" in absolute.stdout  # an absolute config wins, as it does for the gate
     (tmp_path / "endless.yaml").symlink_to("/dev/zero")  # read up to a bound, not forever
-    endless = subprocess.run([*args, "auto", str(tmp_path / "endless.yaml"), "/t/venv"], cwd=tmp_path,
+    endless = subprocess.run([*args, "auto", "/t/venv", "/elsewhere", ".", str(tmp_path / "endless.yaml")], cwd=tmp_path,
                              capture_output=True, text=True, check=False, timeout=60)
     assert endless.returncode == 0 and "extras=\n" in endless.stdout
-    bad = subprocess.run([*args, "loud", str(tmp_path / "gate.yaml"), "/t/venv"], cwd=tmp_path,
+    bad = subprocess.run([*args, "loud", "/t/venv", str(tmp_path), ".", "gate.yaml"], cwd=tmp_path,
                          capture_output=True, text=True, check=False)
     assert (bad.returncode, bad.stdout) == (2, "")
     assert bad.stderr == "::error title=prodgate::input extras: unknown loud (known: auto, all, none, deepeval, load)\n"
