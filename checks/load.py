@@ -10,6 +10,7 @@ from typing import Any
 
 from gate.config import GateConfig
 from gate.context import CheckContext
+from gate.extras import Extra, require_extra
 from gate.redact import SECRETS, redact_text
 from gate.render.escape import no_workflow_commands, terminal_text
 from gate.report import CheckResult, Status
@@ -32,6 +33,7 @@ class LoadCheck:
     order = 40
 
     def prepare(self, config: GateConfig) -> None:
+        require_extra(config, Extra.LOAD, [(self.section,)])
         parse_load(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:

@@ -8,6 +8,7 @@ from typing import Any
 
 from gate.config import GateConfig
 from gate.context import CheckContext
+from gate.extras import Extra, require_extra
 from gate.report import CheckResult, Finding, Severity, Status
 
 from .regression_config import config_digest, parse_config
@@ -20,7 +21,10 @@ class RegressionCheck:
     order = 30
 
     def prepare(self, config: GateConfig) -> None:
-        parse_config(config)
+        cfg = parse_config(config)
+        require_extra(config, Extra.DEEPEVAL, [(self.section, "suites", s.index, "metrics", i, "deepeval")
+                                               for s in cfg.suites or () for i, m in enumerate(s.metrics)
+                                               if m.kind == "deepeval"])
 
     def run(self, ctx: CheckContext) -> CheckResult:
         if ctx.options.get("validate"):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.utils import make_default_short_help
 
 import gate
 from gate.errors import ExitCode, GateError
+from gate.registry import CommandEntry, command_entries
 
 F = TypeVar("F", bound=Callable[..., Any])
-COMMANDS_GROUP = "prodgate.commands"
 
 
 def _names(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -75,6 +75,7 @@ class _Group(click.Group):
     invoking the CLI (console script, `python -m gate`, click's test runner) behaves the same."""
 
     raw_args: list[str] = []
+    _entries: dict[str, CommandEntry] | None = None
 
     def main(self, args: Any = None, *pargs: Any, **kwargs: Any) -> Any:
         self.raw_args = list(sys.argv[1:] if args is None else args)
@@ -102,8 +103,12 @@ class _Group(click.Group):
             _error(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
             ctx.exit(int(ExitCode.INCOMPLETE))
 
-    def _plugins(self) -> dict[str, Any]:
-        return {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
+    def _plugins(self) -> dict[str, CommandEntry]:
+        # Names and targets only: a verb's module is imported when that verb runs (or a third party's is asked
+        # for its help), so `gate --help` stays as light as the core.
+        if self._entries is None:
+            self._entries = command_entries()
+        return self._entries
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
@@ -112,11 +117,35 @@ class _Group(click.Group):
         command = super().get_command(ctx, name)
         if command is not None:
             return command
-        ep = self._plugins().get(name)
-        if ep is None:
+        entry = self._plugins().get(name)
+        if entry is None:
             return None
-        loaded: click.Command = ep.load()
+        loaded: click.Command = entry.load()
         return loaded
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, except that a built-in plugin verb's help comes from its table, unimported."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = [(name, text) for name in names if (text := self._short_help(ctx, name, limit)) is not None]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _short_help(self, ctx: click.Context, name: str, limit: int) -> str | None:
+        """None for a hidden verb; a third-party verb that cannot load is listed with why."""
+        entry = None if name in self.commands else self._plugins().get(name)
+        if entry is not None and entry.known_help is not None:
+            return make_default_short_help(entry.known_help, limit)
+        try:
+            command = self.get_command(ctx, name)
+        except GateError as exc:
+            # The full reason comes when the verb is run; here, enough to tell a broken plugin from a working one.
+            return make_default_short_help(f"(could not load: {type(exc.__cause__).__name__})", limit)
+        if command is None or command.hidden:
+            return None
+        return command.get_short_help_str(limit)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,14 +1,15 @@
-"""Discovers checks through the `prodgate.checks` entry-point group; built-ins register there too."""
+"""Discovers checks and verbs through the `prodgate.checks` and `prodgate.commands` entry points; built-ins too."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from gate.context import CheckContext
-from gate.report import CheckResult
+if TYPE_CHECKING:  # the CLI imports this module to list verbs: it must not pull in the config machinery
+    from gate.context import CheckContext
+    from gate.report import CheckResult
 
 GROUP = "prodgate.checks"
 
@@ -60,4 +61,51 @@ def plugin_sections(checks: list[Check], builtin: Mapping[str, Any]) -> dict[str
     for check in checks:
         if check.section not in builtin:
             out[check.section] = getattr(check, "config_schema", None) or {"type": "object"}
+    return out
+
+
+COMMANDS_GROUP = "prodgate.commands"
+
+# The one-line help of the verbs prodgate itself registers, keyed by entry point: `gate --help` lists them
+# without importing them (merge alone pulled in the regression modules). A test keeps it equal to the
+# commands' own docstrings; a verb registered under another target is loaded to ask it.
+BUILTIN_COMMAND_HELP = {
+    "gate.github_cli:command": "Post the report as one pull-request comment, updated in place; write the job summary.",
+    "prodgate_checks.docs_cli:command": "Check the failure-mode documentation alone (the docs check).",
+    "prodgate_checks.cost_cli:command":
+        "Project the monthly cost from traffic.yaml and its change against the base branch (the cost check).",
+    "prodgate_checks.regression_merge:command":
+        "Combine the JSON reports of `gate check --shard I/N` runs into one, as an unsharded run gives.",
+}
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """A verb registered under `prodgate.commands`: its name and where it lives, not yet imported."""
+
+    name: str
+    target: str
+
+    @property
+    def known_help(self) -> str | None:
+        return BUILTIN_COMMAND_HELP.get(self.target)
+
+    def load(self) -> Any:
+        """The click command; a plugin that cannot be imported is a GateError (exit 3), not a traceback."""
+        from importlib.metadata import EntryPoint
+
+        from gate.errors import GateError
+
+        try:
+            return EntryPoint(self.name, self.target, COMMANDS_GROUP).load()
+        except Exception as exc:  # a plugin's import error must not take the gate down
+            raise GateError(f"the `{self.name}` command ({self.target}) could not load: "
+                            f"{type(exc).__name__}: {exc}") from exc
+
+
+def command_entries() -> dict[str, CommandEntry]:
+    """Every registered verb by name; the first of a name wins (e.g. editable + wheel installed)."""
+    out: dict[str, CommandEntry] = {}
+    for ep in entry_points(group=COMMANDS_GROUP):
+        out.setdefault(ep.name, CommandEntry(ep.name, ep.value))
     return out

@@ -102,7 +102,7 @@ def test_action_third_party_actions_pinned_to_verified_commits() -> None:
 def test_action_inputs_and_outputs_are_documented() -> None:
     action = load_action()
     assert set(action["inputs"]) == {"config", "checks", "skip", "working-directory", "base-ref", "python-version",
-                                     "github-token", "comment", "fail-on", "cache", "extra-args",
+                                     "github-token", "comment", "fail-on", "cache", "extras", "extra-args",
                                      "allow-untrusted-code", "sarif"}
     assert set(action["outputs"]) == {"verdict", "report-path", "comment-url", "monthly-cost"}
     for spec in [*action["inputs"].values(), *action["outputs"].values()]:

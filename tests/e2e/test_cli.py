@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -25,12 +26,88 @@ def test_cli_version_prints_package_version() -> None:
 def test_cli_help_imports_no_heavy_library() -> None:
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "gate", "--help"], capture_output=True,
                           text=True, check=True)
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
-    assert "gate" in imported and "click" in imported
-    for heavy in ("deepeval", "locust", "scipy", "numpy", "gevent", "genai_prices", "markdown_it", "requests"):
-        assert heavy not in imported, heavy
-    for verb in ("check", "validate", "schema", "init", "baseline"):
-        assert re.search(rf"^\s+{verb}\s", proc.stdout, re.M), verb
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    roots = {name.split(".")[0] for name in imported}
+    assert "gate" in roots and "click" in roots
+    for heavy in ("deepeval", "locust", "scipy", "numpy", "gevent", "genai_prices", "markdown_it", "requests",
+                  "jsonschema", "yaml", "prodgate_checks"):
+        assert heavy not in roots, heavy
+    # The plugin verbs are listed, with their help, without importing their modules.
+    assert not {"gate.github_cli", "gate.run", "gate.config"} & imported
+    listed = dict(re.findall(r"^  (\w+)\s+(.+)$", proc.stdout.split("Commands:")[1], re.M))
+    assert sorted(listed) == ["baseline", "check", "comment", "cost", "docs", "init", "merge", "schema", "validate"]
+    assert listed["merge"].startswith("Combine the JSON reports of `gate check --shard")
+    assert listed["docs"] == "Check the failure-mode documentation alone (the docs check)."
+
+
+def test_cli_validate_with_load_and_deepeval_configured_imports_neither(tmp_path: Path) -> None:
+    """Whether an extra is installed is found, not imported: locust patches the process, deepeval takes seconds."""
+    shutil.copytree(EXAMPLE, tmp_path / "ex", ignore=shutil.ignore_patterns(".gate"))
+    config = tmp_path / "ex" / "gate.yaml"
+    anchor = "      metrics:\n        - name: no secrets\n"
+    assert anchor in config.read_text()
+    config.write_text(config.read_text().replace(anchor, anchor.replace(
+        "metrics:\n", "metrics:\n        - {name: correct, deepeval: GEval, params: {criteria: right}}\n"), 1))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "gate", "validate", "-c", config],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    roots = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
+    assert "prodgate_checks" in roots
+    assert not {"locust", "gevent", "deepeval"} & roots
+
+
+def test_cli_builtin_verb_help_table_matches_each_command() -> None:
+    from click import Command
+
+    from gate.registry import BUILTIN_COMMAND_HELP, command_entries
+
+    entries = {e.target: e for e in command_entries().values()}
+    assert set(BUILTIN_COMMAND_HELP) <= set(entries)
+    for target, text in BUILTIN_COMMAND_HELP.items():
+        command = entries[target].load()
+        assert isinstance(command, Command)
+        assert command.get_short_help_str(10_000) == text, target
+
+
+PLUGIN_VERBS = """
+import click
+
+@click.command("hello")
+@click.option("--name", default="world")
+def hello(name):
+    \"\"\"Say hello from a third-party distribution.\"\"\"
+    click.echo(f"hello {name}")
+"""
+
+
+def _verb_plugin(site: Path) -> dict[str, str]:
+    site.mkdir()
+    (site / "demo_verbs.py").write_text(PLUGIN_VERBS)
+    dist = site / "demo_verbs-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-verbs\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[prodgate.commands]\nhello = demo_verbs:hello\n"
+                                           "broken = demo_verbs_missing:command\n")
+    return {"PYTHONPATH": str(site)}
+
+
+def test_cli_third_party_verb_is_listed_and_runs(tmp_path: Path) -> None:
+    env = _verb_plugin(tmp_path / "site")
+    listing = gate_subprocess("--help", env=env)
+    assert listing.exit_code == 0, listing.stderr
+    rows = dict(re.findall(r"^  (\w+)\s+(.+)$", listing.stdout.split("Commands:")[1], re.M))
+    assert rows["hello"] == "Say hello from a third-party distribution."
+    assert rows["broken"] == "(could not load: ModuleNotFoundError)"
+    assert rows["check"] == "Run every configured check (the release gate)."
+    res = gate_subprocess("hello", "--name", "gate", env=env)
+    assert (res.exit_code, res.stdout) == (0, "hello gate\n")
+
+
+def test_cli_third_party_verb_that_cannot_load_is_one_line_exit_3(tmp_path: Path) -> None:
+    res = gate_subprocess("broken", "--help", env=_verb_plugin(tmp_path / "site"))
+    assert res.exit_code == 3
+    assert res.stderr == ("error: the `broken` command (demo_verbs_missing:command) could not load: "
+                          "ModuleNotFoundError: No module named 'demo_verbs_missing'\n")
 
 
 def test_cli_example_passes_offline() -> None:
