@@ -385,11 +385,11 @@ def test_regression_falsy_string_criteria_compare_as_gh_models_reads_them(tmp_pa
                       "upper": {"zero": 0.0, "truth": 0.0}}
 
 
-def test_rules_readme_table_lists_every_rule_with_its_name_and_severity() -> None:
+def test_rules_docs_table_lists_every_rule_with_its_name_and_severity() -> None:
     from checks.schema_rules import RULES
 
-    readme = (Path(__file__).resolve().parent.parent.parent / "README.md").read_text(encoding="utf-8")
-    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| PG")}
+    page = (Path(__file__).resolve().parent.parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| PG")}
     assert set(rows) == set(RULES)
     for rule in RULES.values():
         assert f"| `{rule.name}` | {rule.severity.value}" in rows[rule.id]
