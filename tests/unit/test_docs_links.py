@@ -12,10 +12,10 @@ import jsonschema
 import pytest
 import yaml
 from markdown_it import MarkdownIt
+from prodgate_checks.docs_catalogue import DEFAULT_FIELDS, FieldNames
+from prodgate_checks.docs_parse import parse
+from prodgate_checks.docs_system import link_findings
 
-from checks.docs_catalogue import DEFAULT_FIELDS, FieldNames
-from checks.docs_parse import parse
-from checks.docs_system import link_findings
 from tests.conftest import gate
 
 REPO = Path(__file__).resolve().parent.parent.parent
