@@ -57,7 +57,7 @@ class RegressionCheck:
                                "was compared", findings=found, metrics={"failure_categories": {}})
         from .regression_rerecorded import rerecorded
 
-        extra: list[Finding] = rerecorded(ctx, cfg)
+        extra: list[Finding] = []
         if ctx.options.get("baseline"):
             baseline, note = None, "writing a new baseline (gate baseline update)"
         else:
@@ -73,6 +73,9 @@ class RegressionCheck:
         if info.left_out:
             run["left_out"] = [{"suite": suite, "message": f.message, "file": f.file} for suite, f in info.left_out]
             run["unmeasured"] = info.unmeasured
+        changed = rerecorded(ctx, cfg)
+        if changed:
+            run["rerecorded"] = [{"message": f.message, "file": f.file} for f in changed]
         if info.tracked_cache:
             run["tracked_cache"] = info.tracked_cache
             run["cache"] = ctx.display(cfg.cache) if cfg.cache is not None else ".gate/cache"
@@ -102,6 +105,8 @@ def provenance(result: CheckResult) -> CheckResult:
     run = result.details.get("run") or {}
     left_out = [f for f in run.get("left_out") or [] if isinstance(f, dict)]
     findings = [Finding(Severity.ERROR, str(f["message"]), f.get("file")) for f in left_out]
+    findings += [Finding(Severity.NOTICE, str(f["message"]), f.get("file"))
+                 for f in run.get("rerecorded") or [] if isinstance(f, dict)]
     tracked, cache = int(run.get("tracked_cache") or 0), str(run.get("cache") or ".gate/cache")
     if tracked:
         findings.append(Finding(Severity.WARNING, f"{tracked} file(s) under {cache} are tracked by git and were not "
