@@ -28,10 +28,10 @@ class _SameOriginSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._settings: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._settings: dict[tuple[Any, ...], Any] = {}
 
     def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any,
-                                   cert: Any) -> dict[str, Any]:
+                                   cert: Any) -> Any:
         # requests reads the proxies and the CA bundle from the environment on every call, walking all of
         # os.environ twice: a third of a millisecond per request. The environment does not change during a run.
         if proxies or not isinstance(url, str):
@@ -40,7 +40,7 @@ class _SameOriginSession(requests.Session):
         settings = self._settings.get(key)
         if settings is None:
             settings = self._settings[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        return dict(settings)
+        return settings.copy()
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         target = super().get_redirect_target(resp)
