@@ -12,7 +12,7 @@ from .regression_metrics import Outcome, Score, failure_category
 MAX_TEXT = 600  # characters of input and output kept for a failed case
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per case and repeat, 200,000 in a large run: no __dict__ each
 class RepeatResult:
     passed: bool
     category: str | None
@@ -63,7 +63,7 @@ def repeat_result(outcome: Outcome, scores: Sequence[Score]) -> RepeatResult:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     id: str
     line: int
@@ -120,7 +120,7 @@ def aggregate(case_id: str, line: int, repeats: Sequence[RepeatResult], pass_at:
                       "" if passed else input_text[:MAX_TEXT])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SuiteResult:
     name: str
     file: str
