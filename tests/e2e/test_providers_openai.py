@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -200,3 +201,13 @@ def test_openai_proxy_from_environment_used_and_no_proxy_honoured(server: FakeOp
     with pytest.raises(ProviderError) as info:
         OpenAIProvider(config("http://bypassed.invalid/v1"), {}).complete(ASK)
     assert info.value.category is Category.CONNECTION and len(server.requests) == 2
+
+
+def test_openai_netrc_entry_for_host_key_sent_not_netrc_login(server: FakeOpenAI, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests would put a ~/.netrc login for the host in place of the key's Authorization header: the wrong
+    # credential for the API, and a planted base_url could collect the machine's logins.
+    (tmp_path / "netrc").write_text("machine 127.0.0.1 login deploy password hunter2\n", encoding="utf-8")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    OpenAIProvider(config(server.url + "/v1", api_key_env="K"), {"K": "sk-test"}).complete(ASK)
+    assert server.requests[-1]["headers"]["Authorization"] == "Bearer sk-test"
