@@ -105,7 +105,8 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
         parts.append(result)
     missing = sorted(set(range(1, (count or 0) + 1)) - set(shards))
     if missing:
-        raise ConfigError(f"shard(s) {', '.join(map(str, missing))} of {count} missing: a merge needs every shard")
+        raise ConfigError(f"{'shard' if len(missing) == 1 else 'shards'} {', '.join(map(str, missing))} of {count} missing: a merge needs "
+                          "every shard")
     checks, _ = discover()
     config = load_config(opts.config, plugin_sections(checks, load_schema("gate")["properties"]))
     base = resolve_base(config.root, opts.base_ref)
