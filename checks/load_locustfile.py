@@ -27,6 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 BUILTIN_USERS = True
 
 SAMPLES_MESSAGE = "prodgate_samples"
+STARTED_MESSAGE = "prodgate_started"
 FLUSH_INTERVAL_S = 0.5
 WORKER_EXIT_DELAY_S = 0.5
 MAX_ERROR_TEXT = 200
@@ -48,6 +49,7 @@ class _State:
         self.buffer: list[Any] = []  # records, or tuples of successful requests not yet made records
         self.out: Any = None
         self.flusher: Any = None
+        self.stopper: Any = None
         self.reported = 0
         self.slot = 0
         self.pacer_t0: float | None = None
@@ -92,6 +94,7 @@ def _init(environment: Environment, **_: Any) -> None:
         STATE.out = open(os.path.join(out, "samples.jsonl"), "w", encoding="utf-8")  # noqa: SIM115 - closed at quit
     if isinstance(runner, MasterRunner):
         runner.register_message(SAMPLES_MESSAGE, _on_samples_message)
+        runner.register_message(STARTED_MESSAGE, lambda environment, msg, **_: _arm_stop(environment))
 
 
 def _spec() -> dict[str, Any]:
@@ -110,14 +113,26 @@ def _test_start(environment: Environment, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         STATE.index = max(runner.worker_index, 0)
         STATE.flusher = gevent.spawn(_flush_forever)
+        runner.send_message(STARTED_MESSAGE)
     if BUILTIN_USERS:
         timeout = float(spec.get("timeout_s", 60))
         for cls in (OpenAIChatUser, HttpScenarioUser):
             cls.network_timeout = cls.connection_timeout = timeout
-    if not isinstance(runner, WorkerRunner) and spec.get("run_s"):
-        # The gate ends the run itself rather than with --run-time: locust's quit gives workers 0.5 s,
-        # too little for their last samples to arrive; stop() waits until every worker has reported.
-        gevent.spawn_later(float(spec["run_s"]), _finish, environment)
+    if not isinstance(runner, WorkerRunner):
+        _arm_stop(environment)
+
+
+def _arm_stop(environment: Environment) -> None:
+    """The gate ends the run itself rather than with --run-time: locust's quit gives workers 0.5 s, too little
+    for their last samples to arrive; stop() waits until every worker has reported. Each worker measures its
+    window on its own clock from its own start, which on a busy machine comes a second after the master's:
+    the timer restarts as each worker says it started, so the last one's window is not cut short."""
+    run_s = _spec().get("run_s")
+    if not run_s:
+        return
+    if STATE.stopper is not None:
+        STATE.stopper.kill(block=False)
+    STATE.stopper = gevent.spawn_later(float(run_s), _finish, environment)
 
 
 def _finish(environment: Environment) -> None:
@@ -137,6 +152,7 @@ def _test_stop(environment: Environment, **_: Any) -> None:
         "kind": "process", "proc": STATE.index, "role": "worker" if isinstance(runner, WorkerRunner) else "local",
         "host": socket.gethostname(), "pid": os.getpid(), "cpu_s": round(time.process_time() - STATE.cpu0, 4),
         "wall_s": round(time.perf_counter() - STATE.t0_perf, 4),
+        "slots": STATE.slot,  # open loop: the slots of the shared schedule this process took
     })
     if STATE.flusher is not None:
         STATE.flusher.kill(block=False)

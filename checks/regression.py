@@ -9,6 +9,7 @@ from typing import Any
 from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.extras import Extra, require_extra
+from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 
 from .regression_config import config_digest, parse_config
@@ -42,7 +43,7 @@ class RegressionCheck:
         suites = loader.load()
         if loader.findings:
             n = len(loader.findings)
-            return CheckResult(self.name, Status.FAIL, f"{n} defect(s) in the suites' files: nothing was run",
+            return CheckResult(self.name, Status.FAIL, f"{counted(n, 'defect')} in the suites' files: nothing was run",
                                findings=tuple(loader.findings), metrics={"failure_categories": {}})
         if not suites:
             return CheckResult(self.name, Status.SKIP, "skipped: no suite (no prompt file has testData, and "
@@ -53,11 +54,11 @@ class RegressionCheck:
             results, info = run_suites(ctx, cfg, suites, shard_ix)
         except CassetteDefects as exc:
             found = tuple(Finding(Severity.ERROR, d.message, exc.display, d.line) for d in exc.defects)
-            return CheckResult(self.name, Status.FAIL, f"{len(found)} defect(s) in cassette {exc.display}: nothing "
+            return CheckResult(self.name, Status.FAIL, f"{counted(len(found), 'defect')} in cassette {exc.display}: nothing "
                                "was compared", findings=found, metrics={"failure_categories": {}})
         from .regression_rerecorded import rerecorded
 
-        extra: list[Finding] = rerecorded(ctx, cfg)
+        extra: list[Finding] = []
         if ctx.options.get("baseline"):
             baseline, note = None, "writing a new baseline (gate baseline update)"
         else:
@@ -73,6 +74,9 @@ class RegressionCheck:
         if info.left_out:
             run["left_out"] = [{"suite": suite, "message": f.message, "file": f.file} for suite, f in info.left_out]
             run["unmeasured"] = info.unmeasured
+        changed = rerecorded(ctx, cfg)
+        if changed:
+            run["rerecorded"] = [{"message": f.message, "file": f.file} for f in changed]
         if info.tracked_cache:
             run["tracked_cache"] = info.tracked_cache
             run["cache"] = ctx.display(cfg.cache) if cfg.cache is not None else ".gate/cache"
@@ -102,10 +106,13 @@ def provenance(result: CheckResult) -> CheckResult:
     run = result.details.get("run") or {}
     left_out = [f for f in run.get("left_out") or [] if isinstance(f, dict)]
     findings = [Finding(Severity.ERROR, str(f["message"]), f.get("file")) for f in left_out]
+    findings += [Finding(Severity.NOTICE, str(f["message"]), f.get("file"))
+                 for f in run.get("rerecorded") or [] if isinstance(f, dict)]
     tracked, cache = int(run.get("tracked_cache") or 0), str(run.get("cache") or ".gate/cache")
     if tracked:
-        findings.append(Finding(Severity.WARNING, f"{tracked} file(s) under {cache} are tracked by git and were not "
-                                "read: a committed cache could plant answers (remove them with "
+        are, were = ("is", "was") if tracked == 1 else ("are", "were")
+        findings.append(Finding(Severity.WARNING, f"{counted(tracked, 'file')} under {cache} {are} tracked by git and "
+                                f"{were} not read: a committed cache could plant answers (remove them with "
                                 f"`git rm -r --cached {cache}`)", cache))
     hits = int(run.get("cache_hits") or 0)
     answers = int(run.get("requests") or 0) + int(run.get("judge_requests") or 0)

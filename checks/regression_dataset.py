@@ -15,6 +15,7 @@ import jsonschema
 
 from gate.files import MAX_DATA_BYTES, lines, loads_json, read_text
 from gate.providers.base import valid_unicode
+from gate.render.words import counted
 from gate.schemas import _registry, load_schema
 from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse_yaml
 
@@ -241,8 +242,8 @@ def validation_result(ctx: CheckContext) -> CheckResult:
     loader = SuiteLoader(ctx, parse_config(ctx.config))
     suites = loader.load()
     if loader.findings:
-        return CheckResult("regression", Status.FAIL, f"{len(loader.findings)} defect(s) in the suites' files",
+        return CheckResult("regression", Status.FAIL, f"{counted(len(loader.findings), 'defect')} in the suites' files",
                            findings=tuple(loader.findings))
     cases = sum(len(s.cases) for s in suites)
-    return CheckResult("regression", Status.PASS, f"{len(suites)} suite(s), {cases} case(s) valid; "
+    return CheckResult("regression", Status.PASS, f"{counted(len(suites), 'suite')}, {counted(cases, 'case')} valid; "
                        "not run (gate check runs them)", metrics={"suites": len(suites), "cases": cases})

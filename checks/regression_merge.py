@@ -67,7 +67,7 @@ def merge_suites(parts: Sequence[CheckResult], config: str) -> tuple[list[SuiteR
         recorded.update((part.details.get("run") or {}).get("recorded") or [])
         for key in ("left_out", "unmeasured"):  # where answers came from (regression.provenance)
             run[key] = run.get(key, []) + list((part.details.get("run") or {}).get(key) or [])
-        for key in ("tracked_cache", "cache"):
+        for key in ("tracked_cache", "cache", "rerecorded"):  # the same in every shard: one copy
             run[key] = (part.details.get("run") or {}).get(key) or run.get(key)
     if recorded:
         run["recorded"] = sorted(recorded)
@@ -105,7 +105,8 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
         parts.append(result)
     missing = sorted(set(range(1, (count or 0) + 1)) - set(shards))
     if missing:
-        raise ConfigError(f"shard(s) {', '.join(map(str, missing))} of {count} missing: a merge needs every shard")
+        raise ConfigError(f"{'shard' if len(missing) == 1 else 'shards'} {', '.join(map(str, missing))} of {count} missing: a merge needs "
+                          "every shard")
     checks, _ = discover()
     config = load_config(opts.config, plugin_sections(checks, load_schema("gate")["properties"]))
     base = resolve_base(config.root, opts.base_ref)

@@ -12,7 +12,7 @@ from .regression_metrics import Outcome, Score, failure_category
 MAX_TEXT = 1_000  # characters of input and output kept: a reviewer reads them beside the base branch's answer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per case and repeat, 200,000 in a large run: no __dict__ each
 class RepeatResult:
     passed: bool
     category: str | None
@@ -63,7 +63,7 @@ def repeat_result(outcome: Outcome, scores: Sequence[Score]) -> RepeatResult:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResult:
     id: str
     line: int
@@ -131,7 +131,7 @@ def input_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SuiteResult:
     name: str
     file: str

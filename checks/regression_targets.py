@@ -12,6 +12,7 @@ from typing import Any
 from gate.context import CheckContext
 from gate.errors import CheckIncomplete
 from gate.providers.base import Provider, Request, Response
+from gate.render.words import counted
 
 from .regression_config import RegressionConfig
 from .regression_evidence import Replay
@@ -21,7 +22,7 @@ class CassetteDefects(Exception):
     """A cassette with lines the replay cannot use: findings at those lines (the check fails, nothing runs)."""
 
     def __init__(self, display: str, defects: Sequence[Any]) -> None:
-        super().__init__(f"{display}: {len(defects)} defective line(s)")
+        super().__init__(f"{display}: {counted(len(defects), 'defective line')}")
         self.display, self.defects = display, list(defects)
 
 

@@ -134,7 +134,7 @@ def run_gate(opts: RunOptions) -> int:
 
 
 def update_baselines(opts: RunOptions) -> int:
-    """Run the checks that keep a baseline; each one that completed writes its own file(s).
+    """Run the checks that keep a baseline; each one that completed writes its own files.
 
     A check offers this with `baseline(ctx, result) -> list[Path]`; the core never knows what a
     baseline holds. The report says what was written, and stderr which files to commit."""

@@ -151,8 +151,8 @@ def _reports_hold_to_the_schema(request: pytest.FixtureRequest) -> Iterator[None
     subprocess the helpers above do not see) is held to report.schema.json too."""
     root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     yield
-    if root is None:
-        return
+    if root is None or request.node.get_closest_marker("forged_report"):
+        return  # a test that writes an off-schema report on purpose (to prove it is refused) says so
     for path in sorted(Path(root).rglob("gate-report*.json")):
         if path.is_file():
             assert_valid_report(path.read_text(encoding="utf-8", errors="replace"), str(path))

@@ -72,8 +72,11 @@ def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str,
     return out
 
 
-def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
-    """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError."""
+def read_lines(path: Path, display: str | None = None, *,
+               answers_only: bool = False) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
+    """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError.
+    answers_only keeps what a replay answers from (case_id, producer, response): the recorded request is
+    most of a line and a replay never reads it, so 200,000 of them need not stay in memory."""
     shown = display or str(path)
     if not path.exists():
         raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)")
@@ -102,8 +105,11 @@ def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[s
         if problem:
             defects.append(Defect(number, problem))
             continue
-        out[item["key"]] = item
+        out[item["key"]] = {k: item.get(k) for k in _ANSWER} if answers_only else item
     return out, defects
+
+
+_ANSWER = ("case_id", "producer", "response")
 
 
 def _line_problem(item: Any) -> str | None:
@@ -141,7 +147,7 @@ class ReplayProvider:
     def __init__(self, path: Path, display: str | None = None) -> None:
         self.path = path
         self.display = display or str(path)
-        self.entries, self.defects = read_lines(path, display)
+        self.entries, self.defects = read_lines(path, display, answers_only=True)
         self.case_ids = {str(e.get("case_id")) for e in self.entries.values()}
 
     def recorded(self, suite: str) -> bool:

@@ -348,7 +348,7 @@ def test_cli_validate_reads_valid_suites_and_sends_nothing(repo: GitRepo) -> Non
     res = gate("validate", "--format", "json", cwd=repo.path)
     assert res.exit_code == 0, res.stdout + res.stderr
     regression = {c["name"]: c for c in res.json()["checks"]}["regression"]
-    assert (regression["status"], regression["summary"]) == ("pass", "1 suite(s), 2 case(s) valid; not run "
+    assert (regression["status"], regression["summary"]) == ("pass", "1 suite, 2 cases valid; not run "
                                                                      "(gate check runs them)")
     assert "usage_by_suite" not in regression["details"]
 

@@ -418,6 +418,7 @@ def test_comment_workflow_run_report_renders_inert_in_every_field(tmp_path: Path
      "$.checks[0].findings[1].message:"),
     (lambda d: d.update(schema_version=99), "$.schema_version:"),
 ])
+@pytest.mark.forged_report
 def test_comment_workflow_run_report_off_the_schema_is_exit_2_and_posts_nothing(
         tmp_path: Path, mutate: Any, says: str) -> None:
     data = failing().to_dict()

@@ -21,11 +21,12 @@ def test_load_baseline_update_then_slower_branch_fails_max_p95_increase(repo: Gi
         assert "baseline: wrote .gate/load-baseline.json" in res.stderr
         saved = json.loads((repo.path / ".gate" / "load-baseline.json").read_text())
         assert saved["version"] == 1 and saved["run"]["users"] == 2 and saved["run"]["mode"] == "closed"
-        assert 30 <= saved["metrics"]["latency_ms"]["p95"] < 60 and saved["metrics"]["requests"] > 10
+        # A 30 ms sleep; a busy machine adds scheduling delay, far less than the tenfold slowdown below.
+        assert 30 <= saved["metrics"]["latency_ms"]["p95"] < 150 and saved["metrics"]["requests"] > 10
         repo.commit("baseline")
 
         repo.git("checkout", "-q", "-b", "slower")
-        server.behaviour.latency_s = 0.09  # the change under review makes every answer three times slower
+        server.behaviour.latency_s = 0.3  # the change under review makes every answer ten times slower
         res = gate("check", "-c", "gate.yaml", "--only", "load", "--base-ref", "main", "--report-json", "r.json",
                    "--markdown", "r.md", cwd=repo.path)
     assert res.exit_code == 1, res.stderr

@@ -58,7 +58,7 @@ def test_example_app_healthz_and_recorded_answer(app: str) -> None:
     answer = json.loads(raw)
     assert status == 200 and answer["choices"][0]["message"]["content"] == "A recorded answer."
     assert answer["usage"]["completion_tokens"] == 3
-    assert took == pytest.approx(0.100 + 2 * 0.010, abs=0.05)
+    assert 0.100 + 2 * 0.010 <= took < 0.6  # paced: never sooner; a busy machine only adds
 
 
 def test_example_app_stream_paced_with_usage(app: str) -> None:
@@ -72,7 +72,7 @@ def test_example_app_stream_paced_with_usage(app: str) -> None:
     assert json.loads(content) == {"queue": "billing", "urgent": False}  # built from the row's `expected`
     usage = chunks[-1]["usage"]
     assert usage["completion_tokens"] == 4 and chunks[-2]["choices"][0]["finish_reason"] == "stop"
-    assert took == pytest.approx(0.100 + 3 * 0.010, abs=0.05)
+    assert 0.100 + 3 * 0.010 <= took < 0.6
 
 
 def test_example_app_unknown_question_fallback_and_bad_body(app: str) -> None:

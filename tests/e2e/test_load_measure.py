@@ -28,7 +28,7 @@ def run(root: Path, load: dict[str, Any], files: dict[str, str] | None = None) -
     return res.exit_code, load_result(root / "report.json")
 
 
-def test_load_fixed_latency_p50_within_10_percent(tmp_path: Path) -> None:
+def test_load_fixed_latency_p50_measured_from_server_sleep(tmp_path: Path) -> None:
     body = {"model": "m", "messages": [{"role": "user", "content": "{{q}}"}]}
     with serve(Behaviour(latency_s=0.050)) as server:
         code, check = run(tmp_path, {
@@ -38,13 +38,13 @@ def test_load_fixed_latency_p50_within_10_percent(tmp_path: Path) -> None:
         }, {"rows.jsonl": '{"q": "one"}\n{"q": "two"}\n'})
     assert code == 0, check["summary"]
     latency = check["metrics"]["latency_ms"]
-    assert close_above(latency["p50"], 50.0, over=0.20), latency  # +20%: 10 ms of scheduling on a 50 ms sleep
+    assert close_above(latency["p50"], 50.0, over=0.50), latency  # +50%: a busy machine's scheduling
     assert latency["count"] >= 50  # 4 users x 2 s / 50 ms, less what a busy machine takes
     assert check["details"]["thresholds"][0]["passed"] is True
     assert check["details"]["run"]["traffic"] == "2 requests from the rows of rows.jsonl"
 
 
-def test_load_stream_ttft_and_tpot_within_5_percent(tmp_path: Path) -> None:
+def test_load_stream_ttft_and_tpot_measured_as_tokens_arrive(tmp_path: Path) -> None:
     behaviour = Behaviour(ttft_s=0.300, token_interval_s=0.020, answer=lambda body: WORDS)
     with serve(behaviour) as server:
         code, check = run(tmp_path, {
@@ -53,9 +53,12 @@ def test_load_stream_ttft_and_tpot_within_5_percent(tmp_path: Path) -> None:
         })
     assert code == 0, check["summary"]
     m = check["metrics"]
-    assert close_above(m["ttft_ms"]["p50"], 300.0) and close_above(m["ttft_ms"]["mean"], 300.0), m["ttft_ms"]
-    assert close_above(m["tpot_ms"]["p50"], 20.0, over=0.25), m["tpot_ms"]  # 20 short sleeps, each woken late
-    assert close_above(m["latency_ms"]["p50"], 300 + 20 * 20, over=0.20), m["latency_ms"]  # 21 sleeps
+    # Accuracy is benchmarks/load_accuracy.py's; these bounds tell reading as tokens arrive from reading in
+    # 1 KiB blocks (TTFT ~427 ms, TPOT ~14 ms for this stream) and hold on a busy machine.
+    assert close_above(m["ttft_ms"]["p50"], 300.0, over=0.30), m["ttft_ms"]
+    assert close_above(m["ttft_ms"]["mean"], 300.0, over=0.30), m["ttft_ms"]
+    assert close_above(m["tpot_ms"]["p50"], 20.0, over=0.60), m["tpot_ms"]  # 20 short sleeps, each woken late
+    assert close_above(m["latency_ms"]["p50"], 300 + 20 * 20, over=0.40), m["latency_ms"]  # 21 sleeps
     assert check["details"]["run"]["tokens_from"] == {"usage": m["completed"]}  # counted from `usage`
     assert m["output_tokens_per_s_total"] == pytest.approx(21 * m["throughput_rps"], rel=0.01)
     # Every request carried a conversation from the dataset, streamed with usage asked for.

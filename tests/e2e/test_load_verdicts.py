@@ -105,7 +105,9 @@ def test_load_slow_server_breaches_latency_exit_1(tmp_path: Path) -> None:
     assert "1 of 2 thresholds breached: latency" in check["summary"]
     assert "latency" in res.stdout and "p(95) < 100ms" in res.stdout
     (breach,) = [f for f in check["findings"] if f["severity"] == "error"]
-    assert re.fullmatch(r"latency p95 = 2\d\d\.\d ms breaches `p\(95\) < 100ms`", breach["message"])
+    # The server sleeps 250 ms, so nothing honest reads less; a busy machine only adds.
+    found = re.fullmatch(r"latency p95 = (\d+\.\d) ms breaches `p\(95\) < 100ms`", breach["message"])
+    assert found and float(found[1]) >= 250, breach["message"]
     assert breach["category"] == "budget.latency"
 
 
@@ -161,13 +163,16 @@ def test_load_open_loop_keeps_intended_rate_exit_0(tmp_path: Path) -> None:
         write_load_repo(tmp_path, {"target": {"url": server.url}, "chat": {"dataset": "messages.jsonl",
                                                                            "stream": False},
                                    "users": 4, "arrival_rate": 20, "warmup": "0.5s", "duration": "2s",
-                                   "thresholds": {"lag": ["p(95) < 50ms"], "throughput": ["rps >= 15"]}})
+                                   # The lag budget allows a busy machine's scheduling; a generator short of
+                                   # users lags by whole answers and falls behind (the next test).
+                                   "max_lag": "500ms",
+                                   "thresholds": {"lag": ["p(95) < 500ms"], "throughput": ["rps >= 15"]}})
         res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path)
     check = load_result(tmp_path / "r.json")
     assert res.exit_code == 0, check["summary"]
     m = check["metrics"]
     assert m["intended_rps"] == 20 and m["achieved_rps"] == pytest.approx(20, rel=0.1)
-    assert m["lag_ms"]["p95"] < 50 and m["late_requests"] == 0
+    assert m["lag_ms"]["p95"] < 500 and m["late_requests"] == 0
     assert check["details"]["run"]["mode"] == "open"
 
 

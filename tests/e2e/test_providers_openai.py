@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,3 +185,29 @@ def test_redirect_same_origin_followed_with_key(server: FakeOpenAI) -> None:
     assert p.complete(ASK).content == "You said: where is my parcel"
     assert [r["path"] for r in server.requests] == ["/old/v1/messages", "/v1/messages"]
     assert server.requests[1]["headers"]["x-api-key"] == "sk-1"
+
+
+def test_openai_proxy_from_environment_used_and_no_proxy_honoured(server: FakeOpenAI,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The transport reads the environment once per origin (not per request): both still take effect.
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("http_proxy", raising=False)
+    monkeypatch.setenv("NO_PROXY", "bypassed.invalid")
+    monkeypatch.delenv("no_proxy", raising=False)
+    p = OpenAIProvider(config("http://proxied.invalid/v1"), {})
+    assert [p.complete(ASK).content for _ in range(2)] == ["You said: where is my parcel"] * 2
+    # The proxy (the fake server) got both requests, addressed to the model's host.
+    assert [r["path"] for r in server.requests[-2:]] == ["http://proxied.invalid/v1/chat/completions"] * 2
+    with pytest.raises(ProviderError) as info:
+        OpenAIProvider(config("http://bypassed.invalid/v1"), {}).complete(ASK)
+    assert info.value.category is Category.CONNECTION and len(server.requests) == 2
+
+
+def test_openai_netrc_entry_for_host_key_sent_not_netrc_login(server: FakeOpenAI, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # requests would put a ~/.netrc login for the host in place of the key's Authorization header: the wrong
+    # credential for the API, and a planted base_url could collect the machine's logins.
+    (tmp_path / "netrc").write_text("machine 127.0.0.1 login deploy password hunter2\n", encoding="utf-8")
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    OpenAIProvider(config(server.url + "/v1", api_key_env="K"), {"K": "sk-test"}).complete(ASK)
+    assert server.requests[-1]["headers"]["Authorization"] == "Bearer sk-test"

@@ -188,7 +188,7 @@ def test_regression_cassette_defect_is_a_finding_at_its_line_exit_1(tmp_path: Pa
     res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
     assert res.exit_code == 1, res.stdout + res.stderr
     check = res.json()["checks"][0]
-    assert check["status"] == "fail" and check["summary"] == "1 defect(s) in cassette c.jsonl: nothing was compared"
+    assert check["status"] == "fail" and check["summary"] == "1 defect in cassette c.jsonl: nothing was compared"
     assert [(f["file"], f["line"], f["message"]) for f in check["findings"]] == [("c.jsonl", 1, message)]
 
 
@@ -229,7 +229,7 @@ def test_regression_wrong_typed_prompt_evaluator_is_a_finding_not_a_crash(
     res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
     assert res.exit_code == 1, res.stdout + res.stderr
     check = res.json()["checks"][0]
-    assert check["summary"] == "1 defect(s) in the suites' files: nothing was run"
+    assert check["summary"] == "1 defect in the suites' files: nothing was run"
     [finding] = check["findings"]
     assert (finding["file"], finding["line"]) == ("p.prompt.yml", line) and finding["message"].startswith(message)
 

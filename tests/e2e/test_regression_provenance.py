@@ -221,7 +221,7 @@ def test_regression_tracked_cache_file_ignored_with_a_warning(repo: GitRepo, liv
     check = _check(res)
     assert server.count == 12 and check["metrics"]["cached_answers"] == 0 and check["metrics"]["passed"] == 0
     warning = next(f for f in check["findings"] if f["severity"] == "warning")
-    assert (warning["file"], warning["message"]) == (".gate/cache", "6 file(s) under .gate/cache are tracked by git "
+    assert (warning["file"], warning["message"]) == (".gate/cache", "6 files under .gate/cache are tracked by git "
                                                      "and were not read: a committed cache could plant answers "
                                                      "(remove them with `git rm -r --cached .gate/cache`)")
     assert all("planted" in p.read_text(encoding="utf-8") for p in planted)  # left as committed

@@ -64,7 +64,7 @@ def test_regression_merge_missing_shard_exit_2(repo: GitRepo, tmp_path: Path) ->
     gate("check", "-c", config, "--only", "regression", "--shard", "1/2", "--report-json", one)
     res = gate_subprocess("merge", one, "-c", config)
     assert res.exit_code == 2
-    assert res.stderr.strip() == "error: shard(s) 2 of 2 missing: a merge needs every shard"
+    assert res.stderr.strip() == "error: shard 2 of 2 missing: a merge needs every shard"
 
 
 def test_regression_shard_bad_value_exit_2(tmp_path: Path) -> None:
