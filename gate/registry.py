@@ -70,11 +70,11 @@ COMMANDS_GROUP = "prodgate.commands"
 # without importing them (merge alone pulled in the regression modules). A test keeps it equal to the
 # commands' own docstrings; a verb registered under another target is loaded to ask it.
 BUILTIN_COMMAND_HELP = {
-    "gate.github_cli:command": "Post the report as one pull-request comment, updated in place; write the job summary.",
-    "prodgate_checks.docs_cli:command": "Check the failure-mode documentation alone (the docs check).",
-    "prodgate_checks.cost_cli:command":
+    "gate.github.cli:command": "Post the report as one pull-request comment, updated in place; write the job summary.",
+    "prodgate_checks.docs.cli:command": "Check the failure-mode documentation alone (the docs check).",
+    "prodgate_checks.cost.cli:command":
         "Project the monthly cost from traffic.yaml and its change against the base branch (the cost check).",
-    "prodgate_checks.regression_merge:command":
+    "prodgate_checks.regression.cli:command":
         "Combine the JSON reports of `gate check --shard I/N` runs into one, as an unsharded run gives.",
 }
 

@@ -126,7 +126,7 @@ def run_gate(opts: RunOptions) -> int:
     report, _, _ = build_report(opts)
     emit(report, opts)
     if opts.github_output is not None:
-        from gate.github_workflow import write_outputs as write_step_outputs
+        from gate.github.workflow import write_outputs as write_step_outputs
 
         path = str(opts.report_json.resolve()) if opts.report_json else ""
         write_step_outputs(opts.github_output, {"verdict": report.verdict.value, "report-path": path})

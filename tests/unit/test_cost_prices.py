@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_prices import PriceError, Rate, _newest_price_date, lookup_key, price_data_label, price_of
+from prodgate_checks.cost.prices import PriceError, Rate, _newest_price_date, lookup_key, price_data_label, price_of
 
 from gate.models import ModelConfig
 
