@@ -13,6 +13,7 @@ from gate.config import GateConfig, display_path
 from gate.context import CheckContext
 from gate.errors import ConfigError
 from gate.gitref import toplevel
+from gate.pricing import price_data_label
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 from gate.yamlfile import YamlError
 
@@ -21,7 +22,6 @@ from .diff import Diff, diff, money
 from .files import BaseTree, WorkTree
 from .inputs import Inputs, MeasureKey, Scenario, build_scenario
 from .model import NonFinite, ProfileCost, project
-from .prices import price_data_label
 from .recorded import recorded_usage
 from .report import details_of, notices, summary_of
 from .tokens import Measured, measured_usage, unmeasured

@@ -10,12 +10,12 @@ from pathlib import Path
 
 from gate.config import display_path
 from gate.models import ModelConfig, ModelsFile
+from gate.pricing import PriceError, PriceSheet, price_of
 from gate.prompts import PromptFile, is_model_id, parse_prompt
 from gate.report import Finding
 from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml
 
 from .files import Files, defect, read_models
-from .prices import PriceError, PriceSheet, price_of
 from .tokens import CHARS_PER_TOKEN, Estimate, Measured, estimate_prompt
 from .traffic import Dist, RouteSpec, TokenSpec, TrafficFile, parse_traffic
 

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gate.pricing import Rates
+
 from .inputs import Group, Profile, Route, Scenario
-from .prices import Rates
 
 DEFAULT_DRAWS = 10_000
 

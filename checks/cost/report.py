@@ -141,7 +141,7 @@ def summary_of(heads: tuple[ProfileCost, ...], chosen: str, d: Diff | None, base
         text += "; " + ", ".join(others)
     if _estimated(scenario, chosen):
         text += "; tokens estimated"
-    from .prices import price_data_label
+    from gate.pricing import price_data_label
 
     label = price_data_label()
     return f"{text}; prices: {label.replace(' bundled snapshot', '').replace('newest dated price ', '')}"

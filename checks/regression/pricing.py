@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gate.models import ModelsFile
+from gate.pricing import listed_model, price_usage
 from gate.providers.base import ProviderError, Response
-from gate.providers.pricing import listed_model, price_usage
 
 from .config import MetricSpec
 

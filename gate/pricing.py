@@ -1,4 +1,5 @@
-"""Per-token prices of a models.yaml model: genai-prices' bundled snapshot, overrides, or GPU hours."""
+"""The one price rule: a models.yaml model's per-token prices (its own, GPU hours, or genai-prices' snapshot),
+for the cost check's monthly cost and the regression check's cost of one answer alike."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from gate.models import ModelConfig
+from gate.providers.base import Usage
 
 # GitHub Models names a model `publisher/model`; the publisher's own API sets the price.
 GITHUB_PUBLISHERS = {
@@ -73,13 +75,46 @@ def price_of(model: ModelConfig, when: datetime | None = None) -> PriceSheet:
     if raw.get("gpu_hour_usd") is not None:
         return _gpu(raw)
     ref = raw.get("price_ref")
-    if isinstance(ref, Mapping) and ref.get("model"):
-        return _lookup(ref.get("provider"), str(ref["model"]), when)
+    if isinstance(ref, Mapping) and (ref.get("provider") or ref.get("model")):
+        provider = ref.get("provider")
+        return _lookup(str(provider) if provider else None, str(ref.get("model") or model.model), when)
     if model.provider in SELF_HOSTED:
         raise PriceError(f"a self-hosted ({model.provider}) model has no list price: set gpu_hour_usd and "
                          "throughput_tokens_per_s, or pricing: {input_per_mtok, output_per_mtok}, in models.yaml")
     provider, model_id = lookup_key(model.provider, model.model)
     return _lookup(provider, model_id, when)
+
+
+@dataclass(frozen=True)
+class CasePrice:
+    usd: float | None
+    source: str  # where the price came from: "models.yaml pricing" or "genai-prices openai/gpt-4o-mini"
+    reason: str | None = None  # why there is no price, when usd is None
+
+
+def price_usage(usage: Usage, model: ModelConfig) -> CasePrice:
+    """USD for one call's tokens at the standard rates of price_of(model); None with a reason when the tokens
+    or the price are unknown. `input_tokens` counts every input token; `cached_input_tokens` the part read from
+    a prompt cache."""
+    if usage.input_tokens is None and usage.output_tokens is None:
+        return CasePrice(None, "", "the answer reported no token usage")
+    inp, out = usage.input_tokens or 0, usage.output_tokens or 0
+    cached = min(usage.cached_input_tokens or 0, inp)
+    try:
+        sheet = price_of(model)
+    except PriceError as exc:
+        return CasePrice(None, "", f"{model.name}: {exc}")
+    rates = sheet.standard
+    usd = ((inp - cached) * float(rates.input.at(inp)) + cached * float(rates.cached_input.at(inp))
+           + out * float(rates.output.at(inp))) / 1e6
+    return CasePrice(usd, sheet.source)
+
+
+def listed_model(model_id: str) -> ModelConfig:
+    """A model known only by the id an answer carries (a cassette recorded under another models.yaml), to be
+    priced by genai-prices under that id; a "publisher/model" id (GitHub Models) as the publisher's."""
+    return ModelConfig(name=model_id, provider="github-models" if "/" in model_id else "openai-compatible",
+                       model=model_id)
 
 
 def lookup_key(provider: str, model_id: str) -> tuple[str | None, str]:
@@ -104,9 +139,20 @@ def _gpu(raw: Mapping[str, Any]) -> PriceSheet:
 
 
 def _lookup(provider: str | None, model_ref: str, when: datetime | None) -> PriceSheet:
+    if when is None:
+        return _lookup_now(provider, model_ref, datetime.now(timezone.utc).date())
+    return _lookup_at(provider, model_ref, when)
+
+
+@lru_cache(maxsize=256)
+def _lookup_now(provider: str | None, model_ref: str, today: date) -> PriceSheet:
+    # Every answer of a run is priced at today's prices: the snapshot is read once per model, not per answer.
+    return _lookup_at(provider, model_ref, datetime.now(timezone.utc))
+
+
+def _lookup_at(provider: str | None, model_ref: str, when: datetime) -> PriceSheet:
     from genai_prices import Usage, calc_price
 
-    when = when or datetime.now(timezone.utc)
     probe = Usage(input_tokens=1, output_tokens=1)
     try:
         calc = calc_price(probe, model_ref, provider_id=provider, genai_request_timestamp=when)
