@@ -7,16 +7,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+from gate.taxonomy import Category
+
 # The failure taxonomy the regression and load checks put on their findings.
-TAXONOMY = (
-    "transport.timeout", "transport.rate_limited", "transport.server_error", "transport.connection",
-    "transport.client_error", "output.empty", "output.invalid_json", "output.schema_violation",
-    "output.refusal", "output.truncated", "quality.assertion", "quality.judge", "budget.latency",
-    "budget.tokens", "budget.cost",
-)
-# Categories with these prefixes are failures a document must cover; other checks' own
-# categories (if any) are not the failure-mode document's business.
-TAXONOMY_PREFIXES = ("transport.", "output.", "quality.", "budget.")
+TAXONOMY = tuple(c.value for c in Category)
 
 DEFAULT_FIELDS = ("detection", "impact", "mitigation", "fallback", "owner")
 
@@ -126,10 +120,6 @@ def modes_for_heading(heading: str, catalogue: Iterable[Mode]) -> list[Mode]:
 
 def covering(category: str, catalogue: Iterable[Mode]) -> list[Mode]:
     return [m for m in catalogue if category in m.covers]
-
-
-def is_taxonomy(category: str) -> bool:
-    return category.startswith(TAXONOMY_PREFIXES)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from gate.models import ModelsFile
 from gate.redact import clip
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity
+from gate.taxonomy import is_failure
 
-from .catalogue import Mode, covering, is_taxonomy
+from .catalogue import Mode, covering
 from .parse import Document, Link
 from .rules import ModeRow, ModeSection
 from .text import names_model
@@ -95,7 +96,7 @@ def observed_categories(results: Mapping[str, CheckResult]) -> dict[str, dict[st
         for category, n in from_findings.items():
             counts.setdefault(category, n)
         for category, n in counts.items():
-            if is_taxonomy(category):
+            if is_failure(category):
                 out.setdefault(category, {})[name] = n
     return dict(sorted(out.items()))
 
