@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -53,6 +53,11 @@ def discover() -> tuple[list[Check], list[Broken]]:
         checks.append(check)
     checks.sort(key=lambda c: (getattr(c, "order", 50), c.name))
     return checks, broken
+
+
+def by_name(checks: Iterable[Check]) -> dict[str, Check]:
+    """Checks keyed by name: how the markdown renderers find each check's own `markdown_details`."""
+    return {c.name: c for c in checks}
 
 
 def plugin_sections(checks: list[Check], builtin: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:

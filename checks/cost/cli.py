@@ -23,7 +23,7 @@ def command(profile: str | None, **kwargs: Any) -> None:
     opts = run_options(kwargs, only=("cost",), skip=(), extras={"cost_profile": profile} if profile else {})
     if profile:
         check_profile(opts.config, profile)
-    report, _, _ = build_report(opts)
+    report, checks, _ = build_report(opts)
     result = report.check("cost")
     if result is None or result.status is Status.SKIP:
         raise ConfigError(f"{opts.config}: no `cost:` section (add `cost: {{traffic: traffic.yaml}}`)")
@@ -33,7 +33,7 @@ def command(profile: str | None, **kwargs: Any) -> None:
 
             click.echo(text_breakdown(result.details, only=profile))
 
-    emit(report, opts, before_print=breakdown)
+    emit(report, opts, checks, before_print=breakdown)
     sys.exit(int(exit_code_for(report)))
 
 

@@ -39,7 +39,7 @@ def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = (
     """The PR comment's cost section: the Infracost-style sentence, the findings, a table by route,
     the profiles and a mermaid pie. Every cell goes through inline(): a route name is file content,
     and a bare `$` pair would render as math."""
-    from gate.render.markdown import findings_markdown
+    from gate.render.markdown_base import findings_markdown
 
     profiles: list[Mapping[str, Any]] = list(details.get("profiles") or [])
     chosen = details.get("profile")

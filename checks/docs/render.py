@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gate.render.escape import code_span, inline
-from gate.render.markdown import MAX_FINDINGS_SUMMARY, file_link, findings_markdown
+from gate.render.markdown_base import MAX_FINDINGS_SUMMARY, file_link, findings_markdown
 from gate.report import CheckResult
 
 _STATE = {"complete": "✅ complete", "incomplete": "❌ incomplete", "missing": "❌ missing",

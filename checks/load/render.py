@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gate.render.escape import code_block, code_span, inline
-from gate.render.markdown import in_comment
+from gate.render.markdown_base import in_comment
 from gate.render.words import counted
 from gate.report import CheckResult, Severity
 

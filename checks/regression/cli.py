@@ -129,7 +129,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     checks_out = tuple(merged if c.name == "regression" else c for c in first.checks)
     report = replace(first, checks=checks_out, started_at=min(r.started_at for r in reports),
                      duration_s=max(r.duration_s for r in reports))
-    emit(report, opts)
+    emit(report, opts, checks)
     return int(exit_code_for(report))
 
 

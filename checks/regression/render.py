@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gate.render.escape import code_block, html_text, inline, prose
-from gate.render.markdown import file_link
+from gate.render.markdown_base import file_link
 from gate.render.words import counted
 from gate.verdict import format_p
 

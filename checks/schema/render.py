@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from gate.render.escape import code_span, inline
-from gate.render.markdown import file_link, findings_markdown
+from gate.render.markdown_base import file_link, findings_markdown
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity
 

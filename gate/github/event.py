@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.github.api import GitHubClient
-from gate.render.markdown import Links
+from gate.render.markdown_base import Links
 
 PULL_EVENTS = ("pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment")
 

@@ -29,7 +29,8 @@ from gate.github.event import (
 from gate.github.settings import CommentSettings
 from gate.github.workflow import annotation_lines, append_summary, warning, write_outputs
 from gate.redact import redact, redact_text, secret_env_values
-from gate.render.markdown import Links, render_comment, render_incomplete, render_summary
+from gate.render.markdown import render_comment, render_incomplete, render_summary
+from gate.render.markdown_base import Links
 from gate.render.words import counted
 from gate.report import Report
 
@@ -57,8 +58,10 @@ class Source:
     withheld: str | None = None
 
     @property
-    def renderers(self) -> dict[str, object] | None:
-        return {} if self.untrusted else None
+    def renderers(self) -> dict[str, object]:
+        from gate.registry import by_name, discover
+
+        return {} if self.untrusted else dict(by_name(discover()[0]))
 
 
 def publish(source: Source, settings: CommentSettings, env: Mapping[str, str], *,
