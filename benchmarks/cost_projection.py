@@ -62,11 +62,11 @@ def main() -> None:
     parser.add_argument("--routes", type=int, default=100)
     args = parser.parse_args()
 
-    from prodgate_checks.cost import CostCheck
-    from prodgate_checks.cost_budget import load_settings
-    from prodgate_checks.cost_files import WorkTree
-    from prodgate_checks.cost_inputs import Inputs, build_scenario
-    from prodgate_checks.cost_model import project
+    from prodgate_checks.cost.check import CostCheck
+    from prodgate_checks.cost.config import load_settings
+    from prodgate_checks.cost.files import WorkTree
+    from prodgate_checks.cost.inputs import Inputs, build_scenario
+    from prodgate_checks.cost.model import project
 
     from gate.config import load_config
     from gate.context import CheckContext

@@ -23,7 +23,7 @@ LIMIT = 512 * 1024
 
 
 def run_check(gate_yaml: Path) -> object:
-    from prodgate_checks.docs import DocsCheck
+    from prodgate_checks.docs.check import DocsCheck
 
     from gate.config import load_config
     from gate.context import CheckContext

@@ -22,7 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from gate.render.markdown import COMMENT_LIMIT, Links, render_comment, render_summary  # noqa: E402
+from gate.registry import by_name, discover  # noqa: E402
+from gate.render.markdown import render_comment, render_summary  # noqa: E402
+from gate.render.markdown_base import COMMENT_LIMIT, Links  # noqa: E402
 from gate.report import Report  # noqa: E402
 from tests.servers.github_fake import serve  # noqa: E402
 from tests.unit.test_markdown_shrink import big_report  # noqa: E402
@@ -66,7 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         example = example_report(tmp)
-        t, body = timed(runs, lambda: render_comment(example, links=LINKS))
+        t, body = timed(runs, lambda: render_comment(example, links=LINKS, checks=by_name(discover()[0])))
         print(f"render the example's comment ({len(str(body)):,} chars): {t:.3f} s")
 
         big, checks = big_report()

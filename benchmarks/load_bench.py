@@ -7,8 +7,8 @@ import shutil
 import socket
 import time
 
-from prodgate_checks.load_stats import percentile as sorted_percentile
-from prodgate_checks.load_target import free_port
+from prodgate_checks.load.stats import percentile as sorted_percentile
+from prodgate_checks.load.target import free_port
 
 __all__ = ["free_port", "percentile", "pinned", "wait_up"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -55,6 +55,11 @@ def discover() -> tuple[list[Check], list[Broken]]:
     return checks, broken
 
 
+def by_name(checks: Iterable[Check]) -> dict[str, Check]:
+    """Checks keyed by name: how the markdown renderers find each check's own `markdown_details`."""
+    return {c.name: c for c in checks}
+
+
 def plugin_sections(checks: list[Check], builtin: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """Schemas of sections that gate.schema.json does not know: those of third-party checks."""
     out: dict[str, Mapping[str, Any]] = {}
@@ -70,11 +75,11 @@ COMMANDS_GROUP = "prodgate.commands"
 # without importing them (merge alone pulled in the regression modules). A test keeps it equal to the
 # commands' own docstrings; a verb registered under another target is loaded to ask it.
 BUILTIN_COMMAND_HELP = {
-    "gate.github_cli:command": "Post the report as one pull-request comment, updated in place; write the job summary.",
-    "prodgate_checks.docs_cli:command": "Check the failure-mode documentation alone (the docs check).",
-    "prodgate_checks.cost_cli:command":
+    "gate.github.cli:command": "Post the report as one pull-request comment, updated in place; write the job summary.",
+    "prodgate_checks.docs.cli:command": "Check the failure-mode documentation alone (the docs check).",
+    "prodgate_checks.cost.cli:command":
         "Project the monthly cost from traffic.yaml and its change against the base branch (the cost check).",
-    "prodgate_checks.regression_merge:command":
+    "prodgate_checks.regression.cli:command":
         "Combine the JSON reports of `gate check --shard I/N` runs into one, as an unsharded run gives.",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from gate.context import CheckContext
 from gate.errors import ConfigError, ExitCode
 from gate.gitref import resolve_base
 from gate.progress import StreamProgress
-from gate.registry import Check, discover, plugin_sections
+from gate.registry import Check, by_name, discover, plugin_sections
 from gate.report import Report, Status
 from gate.runner import prepare, run_checks, select
 from gate.schemas import load_schema
@@ -71,14 +71,17 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
     return report, checks, ctx
 
 
-def write_outputs(report: Report, opts: RunOptions) -> None:
-    """Every file output, the JSON report first: it is the source of truth."""
+def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> None:
+    """Every file output, the JSON report first: it is the source of truth. checks: those that ran, whose
+    `markdown_details` render their sections of the --markdown file."""
     from gate.render.junit import render_junit
     from gate.render.markdown import render_markdown
     from gate.render.sarif import render_sarif
 
     failed: list[str] = []
-    for path, render in ((opts.report_json, Report.to_json), (opts.markdown, render_markdown), (opts.junit, render_junit),
+    renderers = by_name(checks)
+    for path, render in ((opts.report_json, Report.to_json), (opts.markdown, lambda r: render_markdown(r, renderers)),
+                         (opts.junit, render_junit),
                          (opts.sarif, render_sarif)):
         if path is None:
             continue
@@ -112,10 +115,11 @@ def print_report(report: Report, opts: RunOptions) -> None:
     sys.stdout.write(render_terminal(report, colour=colour, verbose=opts.verbose))
 
 
-def emit(report: Report, opts: RunOptions, *, before_print: Callable[[], None] | None = None) -> None:
+def emit(report: Report, opts: RunOptions, checks: Sequence[Check], *,
+         before_print: Callable[[], None] | None = None) -> None:
     """Write every output file, then print: an unwritable path (exit 2) must not lose what stdout gets."""
     try:
-        write_outputs(report, opts)
+        write_outputs(report, opts, checks)
     finally:
         if before_print is not None:
             before_print()
@@ -123,10 +127,10 @@ def emit(report: Report, opts: RunOptions, *, before_print: Callable[[], None] |
 
 
 def run_gate(opts: RunOptions) -> int:
-    report, _, _ = build_report(opts)
-    emit(report, opts)
+    report, checks, _ = build_report(opts)
+    emit(report, opts, checks)
     if opts.github_output is not None:
-        from gate.github_workflow import write_outputs as write_step_outputs
+        from gate.github.workflow import write_outputs as write_step_outputs
 
         path = str(opts.report_json.resolve()) if opts.report_json else ""
         write_step_outputs(opts.github_output, {"verdict": report.verdict.value, "report-path": path})
@@ -148,7 +152,7 @@ def update_baselines(opts: RunOptions) -> int:
             paths = check.baseline(ctx, result)  # type: ignore[attr-defined]
             written[check.name] = [display_path(p) for p in paths]
     finally:
-        emit(_saying_written(report, written), opts)
+        emit(_saying_written(report, written), opts, checks)
     files = [f for paths in written.values() for f in paths]
     for f in files:
         print(f"baseline: wrote {f} — commit it", file=sys.stderr)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, Protocol
+
+# Where a ProviderError's category comes from; the providers import it from here with the rest of the protocol.
+from gate.taxonomy import Category as Category
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -44,26 +46,6 @@ def valid_unicode(value: Any) -> Any:
 
 def _text(value: str) -> str:
     return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
-
-
-class Category(str, Enum):
-    """The failure taxonomy shared by the regression, load and docs checks."""
-
-    TIMEOUT = "transport.timeout"
-    RATE_LIMITED = "transport.rate_limited"
-    SERVER_ERROR = "transport.server_error"
-    CONNECTION = "transport.connection"
-    CLIENT_ERROR = "transport.client_error"
-    EMPTY = "output.empty"
-    INVALID_JSON = "output.invalid_json"
-    SCHEMA_VIOLATION = "output.schema_violation"
-    REFUSAL = "output.refusal"
-    TRUNCATED = "output.truncated"
-    ASSERTION = "quality.assertion"
-    JUDGE = "quality.judge"
-    LATENCY = "budget.latency"
-    TOKENS = "budget.tokens"
-    COST = "budget.cost"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gate.render.escape import html_prose, html_text, inline
-from gate.render.markdown import ICONS, Layout, Links, findings_markdown
+from gate.render.markdown_base import ICONS, Layout, Links, findings_markdown
 from gate.render.markdown_blocks import repair, truncate
 from gate.report import CheckResult, Report, Status
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from prodgate_checks.regression_config import parse_config
-from prodgate_checks.regression_judge import judge_request, spec_for
-from prodgate_checks.regression_suites import SuiteLoader
+from prodgate_checks.regression.config import parse_config
+from prodgate_checks.regression.judge import judge_request, spec_for
+from prodgate_checks.regression.suites import SuiteLoader
 
 from gate.config import load_config
 from gate.context import CheckContext

@@ -8,8 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from prodgate_checks.load_config import TargetConfig
-from prodgate_checks.load_target import running_target
+from prodgate_checks.load.config import TargetConfig
+from prodgate_checks.load.target import running_target
 
 from gate.childenv import RUNNER_FILES, child_env
 from tests.conftest import GitRepo, gate_subprocess

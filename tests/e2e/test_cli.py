@@ -33,7 +33,7 @@ def test_cli_help_imports_no_heavy_library() -> None:
                   "jsonschema", "yaml", "prodgate_checks"):
         assert heavy not in roots, heavy
     # The plugin verbs are listed, with their help, without importing their modules.
-    assert not {"gate.github_cli", "gate.run", "gate.config"} & imported
+    assert not {"gate.github.cli", "gate.run", "gate.config"} & imported
     listed = dict(re.findall(r"^  (\w+)\s+(.+)$", proc.stdout.split("Commands:")[1], re.M))
     assert sorted(listed) == ["baseline", "check", "comment", "cost", "docs", "init", "merge", "schema", "validate"]
     assert listed["merge"].startswith("Combine the JSON reports of `gate check --shard")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_files import BaseTree, WorkTree
-from prodgate_checks.cost_inputs import Inputs, build_scenario
-from prodgate_checks.cost_model import project
-from prodgate_checks.cost_tokens import Measured
+from prodgate_checks.cost.files import BaseTree, WorkTree
+from prodgate_checks.cost.inputs import Inputs, build_scenario
+from prodgate_checks.cost.model import project
+from prodgate_checks.cost.tokens import Measured
 
 from gate.gitref import resolve_base
 from tests.conftest import EXAMPLE, GitRepo, gate

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_diff import money
+from prodgate_checks.cost.diff import money
 
 from tests.conftest import EXAMPLE, GitRepo, gate, gate_subprocess
 

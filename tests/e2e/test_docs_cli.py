@@ -111,7 +111,7 @@ def test_docs_cli_help_loads_no_markdown_parser() -> None:
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "gate", "docs", "--help"], capture_output=True,
                           text=True, check=True)
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    assert "markdown_it" not in imported and "prodgate_checks.docs_parse" not in imported
+    assert "markdown_it" not in imported and "prodgate_checks.docs.parse" not in imported
     assert "--catalogue" in proc.stdout and "--only" in proc.stdout
 
 

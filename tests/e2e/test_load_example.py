@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from prodgate_checks.load_target import free_port
+from prodgate_checks.load.target import free_port
 
 from tests.conftest import EXAMPLE, gate_subprocess
 

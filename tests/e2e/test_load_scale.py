@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from prodgate_checks.load_target import free_port
+from prodgate_checks.load.target import free_port
 
 from tests.conftest import gate
 from tests.servers.load_support import load_result, write_load_repo

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from gate.registry import by_name, discover
 from gate.render.markdown import render_comment, render_summary
 from gate.report import Report
 from tests.conftest import gate
@@ -108,7 +109,8 @@ def dying_repo(root: Path, **target: Any) -> None:
 
 def rendered(root: Path) -> tuple[str, str]:
     report = Report.from_dict(json.loads((root / "r.json").read_text(encoding="utf-8")))
-    return render_comment(report), render_summary(report)
+    checks = by_name(discover()[0])
+    return render_comment(report, checks=checks), render_summary(report, checks=checks)
 
 
 def test_load_service_log_in_summary_and_log_not_in_comment(tmp_path: Path) -> None:

@@ -126,9 +126,9 @@ def test_packaging_wheel_ships_schemas_and_finds_installed_copy(wheel: Path, tmp
     assert {f"gate/_schemas/{n}" for n in shipped} <= names
     assert "gate/templates/init/gate.yaml" in names
     assert "gate/templates/init/github/workflows/gate.yml" in names
-    assert any(n.startswith("prodgate_checks/schema.py") for n in names)
+    assert any(n.startswith("prodgate_checks/schema/check.py") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "prodgate_checks.schema:SchemaCheck" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "prodgate_checks.schema.check:SchemaCheck" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     # Run the unpacked wheel from a folder with no source tree nearby: it must use its own schemas.
     site = tmp_path / "site"

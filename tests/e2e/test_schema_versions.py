@@ -219,7 +219,7 @@ def test_versions_comment_section_lists_moved_versions_and_findings(repo: GitRep
     # The row says what the problem is, in words, not "1 problem(s)".
     assert check.details["headline"] == {"value": "new.prompt.yml: new prompt has no `version`: add one, e.g. "
                                                   "version: 1.0.0", "change": "3 prompts changed"}
-    from prodgate_checks.schema import SchemaCheck
+    from prodgate_checks.schema.check import SchemaCheck
 
     body = render_comment(report, checks={"schema": SchemaCheck()})
     assert "`1.0.0` → `1.1.0`" in body and "`3.2.1` → `—`" in body

@@ -56,7 +56,7 @@ def test_action_plan_cache_key_changes_with_the_lock_source_and_venv_only(tmp_pa
     assert cache_key(action, "load", "/t/prodgate-venv") == key
     assert cache_key(action, "load", "/other/prodgate-venv") != key
     assert cache_key(action, "core", "/t/prodgate-venv") != key
-    (action / "checks" / "load.py").write_text((action / "checks" / "load.py").read_text() + "\n")
+    (action / "checks" / "load" / "check.py").write_text((action / "checks" / "load" / "check.py").read_text() + "\n")
     changed = cache_key(action, "load", "/t/prodgate-venv")
     assert changed != key
     (action / "requirements" / "load.lock").write_text("")

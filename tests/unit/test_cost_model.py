@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_files import WorkTree
-from prodgate_checks.cost_inputs import Inputs, Scenario, build_scenario
-from prodgate_checks.cost_model import project, project_profile
-from prodgate_checks.cost_tokens import Measured, estimate_prompt
+from prodgate_checks.cost.files import WorkTree
+from prodgate_checks.cost.inputs import Inputs, Scenario, build_scenario
+from prodgate_checks.cost.model import project, project_profile
+from prodgate_checks.cost.tokens import Measured, estimate_prompt
 
 MODELS = """\
 version: 1

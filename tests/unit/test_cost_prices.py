@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 from genai_prices import Usage, calc_price
-from prodgate_checks.cost_prices import PriceError, Rate, _newest_price_date, lookup_key, price_data_label, price_of
 
 from gate.models import ModelConfig
+from gate.pricing import PriceError, Rate, _newest_price_date, lookup_key, price_data_label, price_of
 
 
 def model(provider: str, model_id: str, **raw: Any) -> ModelConfig:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from prodgate_checks.cost_diff import diff, money
-from prodgate_checks.cost_model import ProfileCost, RouteCost
-from prodgate_checks.cost_render import markdown_details, text_breakdown
+from prodgate_checks.cost.diff import diff, money
+from prodgate_checks.cost.model import ProfileCost, RouteCost
+from prodgate_checks.cost.render import markdown_details, text_breakdown
 
 from gate.report import Finding, Severity
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from prodgate_checks.cost_tokens import Measured, count_tokens, estimate_prompt, measured_usage
+from prodgate_checks.cost.tokens import Measured, count_tokens, estimate_prompt, measured_usage
 
 from gate.prompts import PromptFile
 from gate.yamlfile import parse_yaml

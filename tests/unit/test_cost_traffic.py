@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from prodgate_checks.cost_files import WorkTree
-from prodgate_checks.cost_inputs import Inputs, build_scenario
-from prodgate_checks.cost_traffic import Dist, DistKind, parse_traffic
+from prodgate_checks.cost.files import WorkTree
+from prodgate_checks.cost.inputs import Inputs, build_scenario
+from prodgate_checks.cost.traffic import Dist, DistKind, parse_traffic
 
 from gate.yamlfile import parse_yaml
 

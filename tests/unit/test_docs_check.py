@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from prodgate_checks.docs import DocsCheck
-from prodgate_checks.docs_catalogue import CATALOGUE
+from prodgate_checks.docs.catalogue import CATALOGUE
+from prodgate_checks.docs.check import DocsCheck
 
 from gate.config import load_config
 from gate.context import CheckContext

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 import yaml
 from markdown_it import MarkdownIt
-from prodgate_checks.docs_catalogue import DEFAULT_FIELDS, FieldNames
-from prodgate_checks.docs_parse import parse
-from prodgate_checks.docs_system import link_findings
+from prodgate_checks.docs.catalogue import DEFAULT_FIELDS, FieldNames
+from prodgate_checks.docs.parse import parse
+from prodgate_checks.docs.system import link_findings
 
 from tests.conftest import gate
 

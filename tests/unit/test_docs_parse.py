@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from prodgate_checks.docs_catalogue import DEFAULT_FIELDS, FieldNames
-from prodgate_checks.docs_parse import Document, Section, anchors, parse
+from prodgate_checks.docs.catalogue import DEFAULT_FIELDS, FieldNames
+from prodgate_checks.docs.parse import Document, Section, anchors, parse
 
 NAMES = FieldNames.build(DEFAULT_FIELDS)
 

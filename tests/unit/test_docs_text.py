@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prodgate_checks.docs_catalogue import CATALOGUE, DEFAULT_FIELDS, TAXONOMY, FieldNames, covering, modes_for_heading
-from prodgate_checks.docs_text import ReadProblem, names_model, owners, placeholder, read_document
+from prodgate_checks.docs.catalogue import CATALOGUE, DEFAULT_FIELDS, TAXONOMY, FieldNames, covering, modes_for_heading
+from prodgate_checks.docs.text import ReadProblem, names_model, owners, placeholder, read_document
 
 
 @pytest.mark.parametrize(("text", "why"), [

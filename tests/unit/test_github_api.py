@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gate.github_api import GitHubClient, GitHubError, RetryPolicy
+from gate.github.api import GitHubClient, GitHubError, RetryPolicy
 from tests.servers.github_fake import FakeGitHub, Fault, secondary_rate_limit, serve
 
 REPO = "Codertocat/Hello-World"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gate.github_api import GitHubClient, GitHubError, RetryPolicy
-from gate.github_comment import CommentAction, CommentMode, marker_for, post
+from gate.github.api import GitHubClient, GitHubError, RetryPolicy
+from gate.github.comment import CommentAction, CommentMode, marker_for, post
 from gate.render.markdown import MARKER
 from tests.servers.github_fake import BOT, HUMAN, FakeGitHub, Recorded, serve
 

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gate.github_api import GitHubClient
-from gate.github_event import (
+from gate.github.api import GitHubClient
+from gate.github.event import (
     GitHubEnv,
     PullRequest,
     head_for_links,

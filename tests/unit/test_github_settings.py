@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate.github_comment import CommentMode
-from gate.github_settings import CommentSettings, load_settings
+from gate.github.comment import CommentMode
+from gate.github.settings import CommentSettings, load_settings
 from tests.conftest import gate
 
 

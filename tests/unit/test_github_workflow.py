@@ -6,7 +6,7 @@ import io
 import re
 from pathlib import Path
 
-from gate.github_workflow import SUMMARY_MAX_BYTES, annotation, annotation_lines, append_summary, warning, write_outputs
+from gate.github.workflow import SUMMARY_MAX_BYTES, annotation, annotation_lines, append_summary, warning, write_outputs
 from gate.report import CheckResult, Finding, Severity, Status
 from tests.e2e.test_action_runner import parse_outputs
 from tests.unit.test_markdown_render import report

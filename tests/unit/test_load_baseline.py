@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prodgate_checks.load_baseline import Baseline, compare, read, record, write
+from prodgate_checks.load.baseline import Baseline, compare, read, record, write
 
 from gate.config import load_config
 from gate.context import CheckContext

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prodgate_checks.load_config import ScenarioKind, fraction, parse_load, seconds
-from prodgate_checks.load_runner import command
+from prodgate_checks.load.config import ScenarioKind, fraction, parse_load, seconds
+from prodgate_checks.load.runner import command
 
 from gate.config import load_config
 from gate.registry import discover, plugin_sections

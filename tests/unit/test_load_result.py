@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prodgate_checks.load_baseline import Baseline
-from prodgate_checks.load_config import (
+from prodgate_checks.load.baseline import Baseline
+from prodgate_checks.load.config import (
     ChatConfig,
     LoadConfig,
     ScenarioKind,
     TargetConfig,
 )
-from prodgate_checks.load_render import markdown_details
-from prodgate_checks.load_result import RunFacts, evaluate
-from prodgate_checks.load_stats import compute
-from prodgate_checks.load_thresholds import parse
+from prodgate_checks.load.render import markdown_details
+from prodgate_checks.load.result import RunFacts, evaluate
+from prodgate_checks.load.stats import compute
+from prodgate_checks.load.thresholds import parse
 
 from gate.report import Severity, Status
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from prodgate_checks.load import LoadCheck, build_spec
-from prodgate_checks.load_config import parse_load
-from prodgate_checks.load_scenario import MAX_REQUESTS, Traffic, chat_traffic, fill, fill_path
+from prodgate_checks.load.check import LoadCheck, build_spec
+from prodgate_checks.load.config import parse_load
+from prodgate_checks.load.scenario import MAX_REQUESTS, Traffic, chat_traffic, fill, fill_path
 
 from gate.config import load_config
 from gate.context import CheckContext
@@ -121,7 +121,7 @@ def test_build_spec_names_secrets_never_values(tmp_path: Path, monkeypatch: pyte
 
 def test_load_modules_import_no_heavy_library() -> None:
     # The gate process must never import locust (it monkey-patches everything) or gevent.
-    code = ("import sys, prodgate_checks.load, prodgate_checks.load_runner, prodgate_checks.load_render; "
+    code = ("import sys, prodgate_checks.load.check, prodgate_checks.load.runner, prodgate_checks.load.render; "
             "print(sorted(m for m in ('locust', 'gevent', 'numpy', 'scipy', 'deepeval') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"

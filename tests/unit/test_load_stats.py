@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from prodgate_checks.load_stats import Trend, compute, percentile, read_samples
+from prodgate_checks.load.stats import Trend, compute, percentile, read_samples
 
 
 def sample(t: float, ms: float, ok: bool = True, **extra: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from prodgate_checks.load_config import TargetConfig
-from prodgate_checks.load_target import TargetFailed, running_target, tail
+from prodgate_checks.load.config import TargetConfig
+from prodgate_checks.load.target import TargetFailed, running_target, tail
 
 from gate.errors import CheckIncomplete
 from tests.conftest import alive
@@ -110,7 +110,7 @@ def test_running_target_unknown_command_incomplete(tmp_path: Path) -> None:
 
 
 def test_running_target_without_start_unreachable_incomplete(tmp_path: Path) -> None:
-    from prodgate_checks.load_target import free_port
+    from prodgate_checks.load.target import free_port
 
     cfg = TargetConfig(url=f"http://127.0.0.1:{free_port()}", ready_timeout_s=0.5)
     with pytest.raises(CheckIncomplete) as err:
@@ -139,7 +139,7 @@ def test_stop_interrupted_while_waiting_still_kills_the_group(tmp_path: Path) ->
     import signal
     import subprocess
 
-    from prodgate_checks.load_target import stop
+    from prodgate_checks.load.target import stop
 
     # A service that ignores SIGTERM, so stop() waits out its grace period.
     proc = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from prodgate_checks.load_thresholds import ThresholdError, format_value, parse, parse_all
+from prodgate_checks.load.thresholds import ThresholdError, format_value, parse, parse_all
 
 
 @pytest.mark.parametrize(("metric", "text", "aggregate", "op", "value"), [

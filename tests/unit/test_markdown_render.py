@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 from typing import Any
 
-from gate.render.markdown import MARKER, Links, file_link, render_comment, render_markdown, stable_part
+from gate.render.markdown import MARKER, file_link, render_comment, render_markdown, stable_part
+from gate.render.markdown_base import Links
 from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status
+from tests.conftest import REPO
 
 HEAD = "0123456789abcdef0123456789abcdef01234567"
 LINKS = Links("https://github.com", "octo/bot", HEAD, "https://github.com/octo/bot/actions/runs/42")
@@ -137,7 +141,7 @@ def test_file_link_outside_a_pull_request_is_code() -> None:
 
 def test_render_markdown_summary_has_no_marker_and_every_finding() -> None:
     findings = tuple(Finding(Severity.WARNING, f"w{i}", "f.yml", i + 1) for i in range(200))
-    text = render_markdown(report(CheckResult("docs", Status.WARN, "200 warnings", findings=findings)))
+    text = render_markdown(report(CheckResult("docs", Status.WARN, "200 warnings", findings=findings)), {})
     assert MARKER not in text
     assert "w199" in text and "more in the job summary" not in text
     comment = render_comment(report(CheckResult("docs", Status.WARN, "200 warnings", findings=findings)), checks={})
@@ -168,3 +172,18 @@ def test_render_comment_cross_repository_and_gh_references_are_inert() -> None:
         plain = body.replace("\\", "").replace("&#39;", "")
         assert not re.search(r"#\d|(?i:gh)-\d", plain), "an issue reference would cross-link"
         assert "other#\u200d12" in plain and "gh-\u200d5" in plain
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    return names | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+
+
+def test_render_modules_import_no_registry_and_sections_not_the_whole_comment() -> None:
+    """Renderers are functions of what they are given: the checks come in as an argument, never discovered; the
+    sections build on markdown_base, below the module that composes the comment (no import cycle)."""
+    render = REPO / "gate" / "render"
+    assert all("gate.registry" not in _imports(p) for p in render.glob("*.py"))
+    for low in ("markdown_base", "markdown_sections", "markdown_blocks"):
+        assert "gate.render.markdown" not in _imports(render / f"{low}.py"), low

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from gate.render.escape import code_block
-from gate.render.markdown import COMMENT_LIMIT, render_comment, render_summary
+from gate.render.markdown import render_comment, render_summary
+from gate.render.markdown_base import COMMENT_LIMIT
 from gate.render.markdown_blocks import repair, truncate
 from gate.report import CheckResult, Finding, Severity, Status
 from tests.unit.test_markdown_render import INJECTION, LINKS, report, to_html

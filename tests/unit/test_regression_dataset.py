@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prodgate_checks.regression_dataset import load_dataset
+from prodgate_checks.regression.dataset import load_dataset
 
 
 def test_regression_dataset_jsonl_variables_metadata_asserts(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prodgate_checks.regression_evidence import Evidence, Replay
+from prodgate_checks.regression.evidence import Evidence, Replay
 
 from gate.providers.base import Category, ProviderError, Response
 from gate.providers.cassette import NotRecorded

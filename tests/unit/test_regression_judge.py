@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prodgate_checks.regression_judge import (
+from prodgate_checks.regression.judge import (
     BUILTINS,
     FIVE_POINT,
     JudgeSpec,

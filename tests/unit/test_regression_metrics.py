@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from prodgate_checks.regression_config import MetricSpec, parse_metric
-from prodgate_checks.regression_metrics import Outcome, Score, evaluate, failure_category, is_refusal
+from prodgate_checks.regression.config import MetricSpec, parse_metric
+from prodgate_checks.regression.metrics import Outcome, Score, evaluate, failure_category, is_refusal
 
 
 def _eval(raw: dict[str, object], content: str, variables: dict[str, object] | None = None, **outcome: object) -> Score:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prodgate_checks.regression_baseline import baseline_data, write_baseline
-from prodgate_checks.regression_compare import Baseline
-from prodgate_checks.regression_config import Gates
-from prodgate_checks.regression_markdown import render_details
-from prodgate_checks.regression_metrics import Outcome, Score
-from prodgate_checks.regression_report import build_result
-from prodgate_checks.regression_results import SuiteResult, aggregate, repeat_result
-from prodgate_checks.regression_suites import shard_of
+from prodgate_checks.regression.baseline import baseline_data, write_baseline
+from prodgate_checks.regression.compare import Baseline
+from prodgate_checks.regression.config import Gates
+from prodgate_checks.regression.metrics import Outcome, Score
+from prodgate_checks.regression.render import render_details
+from prodgate_checks.regression.report import build_result
+from prodgate_checks.regression.results import SuiteResult, aggregate, repeat_result
+from prodgate_checks.regression.suites import shard_of
 
 
 def _rep(ok: bool, text: str = "answer", category: str = "quality.assertion") -> object:

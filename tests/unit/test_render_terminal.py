@@ -6,11 +6,11 @@ import sys
 from dataclasses import replace
 
 import pytest
-from prodgate_checks.regression_compare import Baseline
-from prodgate_checks.regression_config import Gates
-from prodgate_checks.regression_metrics import Outcome, Score
-from prodgate_checks.regression_report import build_result
-from prodgate_checks.regression_results import SuiteResult, aggregate, repeat_result
+from prodgate_checks.regression.compare import Baseline
+from prodgate_checks.regression.config import Gates
+from prodgate_checks.regression.metrics import Outcome, Score
+from prodgate_checks.regression.report import build_result
+from prodgate_checks.regression.results import SuiteResult, aggregate, repeat_result
 
 from gate.render.terminal import DEFAULT_WIDTH, render_terminal
 from gate.report import CheckResult, Finding, Severity, Status, finding_sort_key

@@ -386,7 +386,7 @@ def test_regression_falsy_string_criteria_compare_as_gh_models_reads_them(tmp_pa
 
 
 def test_rules_docs_table_lists_every_rule_with_its_name_and_severity() -> None:
-    from checks.schema_rules import RULES
+    from checks.schema.rules import RULES
 
     page = (Path(__file__).resolve().parent.parent.parent / "docs" / "rules.md").read_text(encoding="utf-8")
     rows = {line.split("|")[1].strip(): line for line in page.splitlines() if line.startswith("| PG")}

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from prodgate_checks.regression_baseline import _shape_problem
-from prodgate_checks.regression_compare import Baseline, pair_cases
-from prodgate_checks.regression_config import Gates
-from prodgate_checks.regression_markdown import render_details
-from prodgate_checks.regression_metrics import Outcome, Score
-from prodgate_checks.regression_report import build_result
-from prodgate_checks.regression_results import CaseResult, SuiteResult, aggregate, input_digest, repeat_result
+from prodgate_checks.regression.baseline import _shape_problem
+from prodgate_checks.regression.compare import Baseline, pair_cases
+from prodgate_checks.regression.config import Gates
+from prodgate_checks.regression.metrics import Outcome, Score
+from prodgate_checks.regression.render import render_details
+from prodgate_checks.regression.report import build_result
+from prodgate_checks.regression.results import CaseResult, SuiteResult, aggregate, input_digest, repeat_result
 
 from gate import stats
 from gate.verdict import Decision, Evidence, Verdict, decide, format_p

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prodgate_checks.regression_suites import evaluator_metrics
+from prodgate_checks.regression.suites import evaluator_metrics
 
 from gate.prompts import parse_prompt
 from gate.yamlfile import YamlError, parse_yaml

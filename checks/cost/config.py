@@ -1,0 +1,173 @@
+"""gate.yaml's `cost:` section (settings and budgets) and the findings budgets give."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+from gate.prompts import PromptFile, load_prompt
+from gate.report import Finding, Severity
+from gate.yamlfile import YamlError
+
+from .diff import EPSILON_USD, money
+from .model import DEFAULT_DRAWS, ProfileCost
+
+Location = tuple[str, int]  # (file as findings name it, line)
+
+
+class Statistic(str, Enum):
+    MEAN = "mean"
+    P50 = "p50"
+    P95 = "p95"
+
+    def of(self, cost: ProfileCost) -> float:
+        if self is Statistic.MEAN or cost.spread is None:
+            return cost.monthly_usd
+        return cost.spread.p50 if self is Statistic.P50 else cost.spread.p95
+
+
+@dataclass(frozen=True)
+class Level:
+    warn: float | None
+    fail: float | None
+    at: tuple[str | int, ...]
+
+    def breach(self, value: float) -> tuple[Severity, float] | None:
+        if self.fail is not None and value > self.fail:
+            return Severity.ERROR, self.fail
+        if self.warn is not None and value > self.warn:
+            return Severity.WARNING, self.warn
+        return None
+
+
+@dataclass(frozen=True)
+class Budget:
+    statistic: Statistic = Statistic.MEAN
+    monthly_usd: Level | None = None
+    max_increase_pct: Level | None = None
+    max_increase_usd: Level | None = None
+    max_cost_per_1k: Mapping[str, Level] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    traffic: Path
+    profile: str | None
+    horizon_months: int = 1
+    draws: int = DEFAULT_DRAWS
+    seed: int = 0
+    budget: Budget = Budget()
+
+
+def load_settings(config: GateConfig) -> CostSettings:
+    """Raises ConfigError (exit 2) at gate.yaml:line:col; the schema has checked the types already."""
+    section = config.section("cost") or {}
+    traffic = config.resolve(str(section.get("traffic", "traffic.yaml")), "cost", "traffic")
+    if traffic.is_dir():
+        raise config.error(["cost", "traffic"], f"{section.get('traffic')}: is a directory, not a file")
+    raw: Mapping[str, Any] = section.get("budget") or {}
+
+    def level(value: Any, *at: str | int) -> Level | None:
+        if value is None:
+            return None
+        path = ("cost", "budget", *at)
+        if not isinstance(value, Mapping):
+            return Level(None, float(value), path)
+        warn, fail = value.get("warn"), value.get("fail")
+        if warn is not None and fail is not None and warn > fail:
+            raise config.error(list(path), f"warn ({warn:g}) is above fail ({fail:g}): warn must come first")
+        return Level(None if warn is None else float(warn), None if fail is None else float(fail), path)
+
+    per_1k = {route: lv for route, v in (raw.get("max_cost_per_1k") or {}).items()
+              if (lv := level(v, "max_cost_per_1k", route)) is not None}
+    budget = Budget(Statistic(raw.get("statistic", "mean")), level(raw.get("monthly_usd"), "monthly_usd"),
+                    level(raw.get("max_increase_pct"), "max_increase_pct"),
+                    level(raw.get("max_increase_usd"), "max_increase_usd"), per_1k)
+    return CostSettings(traffic, section.get("profile"), int(section.get("horizon_months", 1)),
+                        int(section.get("draws", DEFAULT_DRAWS)), int(section.get("seed", 0)), budget)
+
+
+def suites_of(config: GateConfig) -> dict[str, Path | None]:
+    """The suites the regression check runs, by the names it gives them, with each one's prompt file:
+    a suite's `name`, else its prompt's `name` (or file stem), else its dataset's stem; without
+    `suites:`, every prompt file with testData is a suite. Read tolerantly: regression validates it."""
+    section = config.section("regression")
+    if section is None:
+        return {}
+    suites = section.get("suites")
+    out: dict[str, Path | None] = {}
+    if suites is None:
+        for path in config.prompt_files:
+            prompt = _prompt(path)
+            if prompt is not None and prompt.test_data:
+                out[prompt.name] = path
+        return out
+    for i, s in enumerate(suites if isinstance(suites, list) else []):
+        if not isinstance(s, Mapping):
+            continue
+        suite_prompt = config.resolve(s["prompt"], "regression", "suites", i, "prompt", must_exist=False) \
+            if isinstance(s.get("prompt"), str) else None
+        prompt = _prompt(suite_prompt) if suite_prompt is not None else None
+        name = s.get("name") if isinstance(s.get("name"), str) else None
+        if name is None and prompt is not None:
+            name = prompt.name
+        if name is None and isinstance(s.get("dataset"), str):
+            name = Path(s["dataset"]).stem
+        if name is not None:
+            out.setdefault(name, suite_prompt)
+    return out
+
+
+def _prompt(path: Path) -> PromptFile | None:
+    try:
+        prompt = load_prompt(path, path.name)
+    except YamlError:
+        return None
+    return prompt if isinstance(prompt.data, dict) else None
+
+
+def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None, gate_file: str,
+                    config: GateConfig, route_lines: Mapping[str, Location], movers: Sequence[str]) -> list[Finding]:
+    stat = budget.statistic
+    label = f"profile {head.name}: monthly cost" + ("" if stat is Statistic.MEAN else f" ({stat.value})")
+    findings: list[Finding] = []
+
+    def add(level: Level | None, value: float, text: str, limit_fmt: Any) -> None:
+        hit = level.breach(value) if level else None
+        if hit and level:
+            kind = "fail" if hit[0] is Severity.ERROR else "warn"
+            line = config.doc.locate(level.at).line
+            findings.append(Finding(hit[0], f"{text}, over the {kind} budget of {limit_fmt(hit[1])}",
+                                    gate_file, line, category="budget.cost"))
+
+    now = stat.of(head)
+    add(budget.monthly_usd, now, f"{label} {money(now)}", money)
+    if base is not None:
+        before = stat.of(base)
+        delta = now - before
+        why = f" ({money(before)} -> {money(now)}; moved by {', '.join(movers)})" if movers else \
+            f" ({money(before)} -> {money(now)})"
+        add(budget.max_increase_usd, delta, f"{label} rises by {money(delta)}{why}", money)
+        if before > 0:
+            add(budget.max_increase_pct, delta / before * 100, f"{label} rises by {delta / before * 100:.1f}%{why}",
+                lambda v: f"{v:g}%")
+        elif delta >= EPSILON_USD:  # from nothing: no percentage bounds the increase, so it breaches any
+            add(budget.max_increase_pct, math.inf, f"{label} rises from nothing, an unbounded increase{why}",
+                lambda v: f"{v:g}%")
+    for name, level in budget.max_cost_per_1k.items():
+        route = head.route(name)
+        if route is None:
+            continue
+        hit = level.breach(route.per_1k_usd)
+        if hit:
+            kind = "fail" if hit[0] is Severity.ERROR else "warn"
+            file, line = route_lines.get(name, (gate_file, config.doc.locate(level.at).line))
+            findings.append(Finding(hit[0], f"route {name} costs {money(route.per_1k_usd)} per 1,000 requests in "
+                                    f"profile {head.name}, over the {kind} budget of {money(hit[1])}", file, line,
+                                    category="budget.cost"))
+    return findings

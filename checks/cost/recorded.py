@@ -1,0 +1,186 @@
+"""Measured tokens from a commit's own files: the usage recorded in the cassette each suite replays from.
+
+`gate cost` runs no regression, and the base commit is never run at all; both still read the same
+recording `gate check` replays. The requests are built exactly as the regression check builds them and
+looked up by their cassette key, so a stale line (an old prompt's answer, a judge's grade) never counts
+and the mean is the one the regression run measures from the same file."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+from gate.errors import GateError
+from gate.models import ModelsFile, models_from_text
+from gate.prompts import PromptFile
+from gate.providers.keys import request_key
+from gate.yamlfile import YamlError, parse_yaml
+
+from .files import Files
+from .tokens import Measured
+
+MeasureKey = tuple[str, str]
+KEYS = ("input_tokens", "output_tokens")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str | None
+    prompt: Path | None
+    dataset: Path | None
+    target: Any
+    repeats: int
+
+
+def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], str],
+                   root: Path | None) -> dict[MeasureKey, Measured]:
+    """(suite, key) -> the mean recorded usage of the suite's requests, for every suite that replays
+    from a cassette holding them. Anything unreadable is left out: the regression check reports it.
+    root: the repository a dataset's json_schema files must be in."""
+    if config.section("regression") is None:
+        return {}
+    root = root or config.root
+    from ..regression.config import parse_config
+
+    try:
+        cfg = parse_config(config)
+    except GateError:
+        return {}
+    specs = [_Spec(s.name, s.prompt, s.dataset, s.target or cfg.target, s.repeats or cfg.repeats)
+             for s in cfg.suites] if cfg.suites is not None else [
+        _Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
+    out: dict[MeasureKey, Measured] = {}
+    models = _models(files, config, display)
+    cassettes: dict[Path, tuple[str, dict[str, dict[str, Any]]] | None] = {}
+    for spec in specs:
+        target = spec.target if isinstance(spec.target, dict) else {}
+        if not isinstance(target.get("replay"), str):
+            continue
+        path = (config.root / target["replay"]).resolve()
+        if not path.is_relative_to(root.resolve()):
+            continue  # evidence is a file of the repository under review, nothing else
+        if path not in cassettes:
+            cassettes[path] = _cassette(files, path, display(path))
+        cassette = cassettes[path]
+        found = _suite_usage(files, spec, cassette, display, root, models) if cassette is not None else None
+        if found is not None:
+            name, usage = found
+            out.update({(name, key): m for key, m in usage.items()})
+    return out
+
+
+def _cassette(files: Files, path: Path, shown: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+    from gate.providers.cassette import read_cassette
+    from gate.providers.spec import TargetError
+
+    try:
+        with files.local(path, shown) as local:
+            return (shown, read_cassette(local, shown)) if local is not None else None
+    except (TargetError, YamlError):
+        return None
+
+
+def _models(files: Files, config: GateConfig, display: Callable[[Path], str]) -> ModelsFile | None:
+    """The commit's models.yaml, to tell which recordings its prompts' models made; None when unreadable."""
+    if config.models_path is None:
+        return None
+    shown = display(config.models_path)
+    try:
+        text = files.read(config.models_path, shown)
+    except (GateError, YamlError, OSError):
+        return None
+    return models_from_text(text, shown) if text is not None else None
+
+
+def _links(prompt: PromptFile | None, models: ModelsFile | None) -> list[tuple[str, dict[str, Any]]] | None:
+    """Who may have answered the suite, as the regression check decides it (the prompt's model and its
+    fallbacks); None when no live model can be named, where the regression check does not compare either."""
+    from gate.providers.factory import model_links
+    from gate.providers.spec import TargetError
+
+    if prompt is None or not prompt.model:
+        return None
+    try:
+        return model_links(str(prompt.model), models)
+    except TargetError:
+        return None
+
+
+def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[str, Any]]],
+                 display: Callable[[Path], str], root: Path,
+                 models: ModelsFile | None) -> tuple[str, dict[str, Measured]] | None:
+    from ..regression.suites import Suite
+
+    prompt = _prompt(files, spec.prompt, display) if spec.prompt is not None else None
+    if spec.prompt is not None and prompt is None:
+        return None
+    cases = _cases(files, spec, prompt, display, root)
+    if not cases:
+        return None
+    # The name the regression check gives the suite (SuiteLoader): its own, its prompt's, its dataset's stem.
+    name = spec.name or (prompt.name if prompt is not None else Path(display(spec.dataset or Path("suite"))).stem)
+    shown, entries = cassette
+    suite = Suite(name, "", tuple(cases), prompt, spec.target, (), spec.repeats, 1)
+    values: dict[str, list[int]] = {key: [] for key in KEYS}
+    # A recording is evidence only for the model that made it: another model's tokens are not this one's.
+    links = _links(prompt, models)
+    recorded_cases = 0
+    for case in cases:
+        hit = False
+        for request in suite.requests_for(case):
+            item = entries.get(request_key(request))
+            if links is not None and not _answered_for(item, links):
+                continue
+            usage = _usage(item)
+            for key in KEYS:
+                if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool):
+                    values[key].append(usage[key])
+                    hit = True
+        recorded_cases += hit
+    return name, {key: Measured(statistics.fmean(v), recorded_cases, shown) for key, v in values.items() if v}
+
+
+def _answered_for(item: dict[str, Any] | None, links: list[tuple[str, dict[str, Any]]]) -> bool:
+    from gate.providers.keys import answered_for
+
+    response = (item or {}).get("response")
+    by = response.get("answered_by") if isinstance(response, dict) else None
+    who = (item or {}).get("producer")
+    return answered_for(who if isinstance(who, dict) else None, by if isinstance(by, str) else None, links)
+
+
+def _usage(item: dict[str, Any] | None) -> dict[str, Any]:
+    response = (item or {}).get("response")
+    usage = response.get("usage") if isinstance(response, dict) else None
+    return usage if isinstance(usage, dict) else {}
+
+
+def _prompt(files: Files, path: Path, display: Callable[[Path], str]) -> PromptFile | None:
+    shown = display(path)
+    try:
+        text = files.read(path, shown)
+        doc = parse_yaml(text, shown) if text is not None else None
+    except YamlError:
+        return None
+    return PromptFile(path, doc) if doc is not None and isinstance(doc.data, dict) else None
+
+
+def _cases(files: Files, spec: _Spec, prompt: PromptFile | None, display: Callable[[Path], str],
+           root: Path) -> list[Any]:
+    from ..regression.dataset import load_dataset, test_data_cases
+
+    if spec.dataset is None:
+        if prompt is None:
+            return []
+        rows = prompt.test_data
+        return test_data_cases(rows, [prompt.doc.locate(("testData", i)).line for i in range(len(rows))])
+    shown = display(spec.dataset)
+    try:
+        with files.local(spec.dataset, shown) as local:
+            return load_dataset(local, shown, root)[0] if local is not None else []
+    except YamlError:
+        return []

@@ -1,0 +1,230 @@
+"""The `load:` section of gate.yaml as typed values; every problem is a ConfigError at its line."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+
+from .thresholds import STREAM_METRICS, Threshold, parse_all
+
+DEFAULT_BASELINE = ".gate/load-baseline.json"
+CHAT_PATH = "/v1/chat/completions"
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+class ScenarioKind(str, Enum):
+    CHAT = "openai-chat"
+    HTTP = "http"
+    LOCUSTFILE = "locustfile"
+
+
+def seconds(value: Any) -> float:
+    """A gate.yaml duration (number of seconds, or "500ms" / "5s" / "2m") in seconds; the schema checked its form."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _DURATION.match(str(value))
+    if m is None:
+        raise ValueError(f"not a duration: {value!r}")
+    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+
+
+def fraction(value: Any) -> float:
+    """"25%" or 0.25 -> 0.25."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(str(value).strip().rstrip("%").strip()) / 100
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    url: str
+    start: tuple[str, ...] | str | None = None
+    cwd: Path | None = None
+    ready: str | None = None  # None: any HTTP answer on / means it is up; a path must answer 2xx
+    ready_timeout_s: float = 30.0
+    env: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+    headers_env: Mapping[str, str] = field(default_factory=dict)
+    api_key_env: str | None = None
+    # The service's log may hold what a public comment must not: by default it goes to the job summary and
+    # the gate's own log only.
+    log_in_comment: bool = False
+
+
+@dataclass(frozen=True)
+class ChatConfig:
+    path: str = CHAT_PATH
+    model: str | None = None
+    max_tokens: int | None = None
+    prompts: tuple[str, ...] = ()  # the globs, as written
+    prompt_files: tuple[Path, ...] = ()  # the files they match
+    dataset: Path | None = None
+    stream: bool = True
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    path: str
+    method: str = "POST"
+    body: Any = None
+    dataset: Path | None = None
+
+
+@dataclass(frozen=True)
+class Distributed:
+    workers: int
+    # Loopback unless gate.yaml opens it: any process that reaches the port can join as a worker and is sent
+    # the scenario (every request body), the target URL and the literal headers.
+    bind_host: str = "127.0.0.1"
+    bind_port: int = 5557
+    wait_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    target: TargetConfig
+    scenario: ScenarioKind
+    locustfile: Path | None
+    chat: ChatConfig
+    http: HttpConfig | None
+    users: int
+    spawn_rate: float
+    duration_s: float
+    warmup_s: float
+    arrival_rate: float | None
+    max_lag_ms: float
+    timeout_s: float
+    workers: int
+    distributed: Distributed | None
+    thresholds: tuple[Threshold, ...]
+    threshold_lines: Mapping[tuple[str, int], int]  # (metric, index) -> gate.yaml line
+    baseline: Path
+    max_p95_increase: Mapping[str, float]
+
+    @property
+    def processes(self) -> int:
+        """How many generator processes share the load (each takes its part of an arrival rate)."""
+        if self.distributed is not None:
+            return self.distributed.workers
+        return self.workers
+
+
+def parse_load(config: GateConfig) -> LoadConfig:
+    raw = config.section("load") or {}
+    target = _target(config, raw.get("target") or {})
+    scenario_text = str(raw.get("scenario", ScenarioKind.CHAT.value))
+    locustfile = None
+    if scenario_text in (ScenarioKind.CHAT.value, ScenarioKind.HTTP.value):
+        scenario = ScenarioKind(scenario_text)
+    elif scenario_text.endswith(".py"):
+        scenario = ScenarioKind.LOCUSTFILE
+        locustfile = config.resolve(scenario_text, "load", "scenario")
+    else:
+        raise config.error(["load", "scenario"], f"unknown scenario {scenario_text!r}: use openai-chat, http, "
+                                                 "or the path of a locustfile (*.py)")
+    http = None
+    if scenario is ScenarioKind.HTTP:
+        if "http" not in raw:
+            raise config.error(["load", "scenario"], "scenario http needs an `http:` mapping with at least `path`")
+        h = raw["http"]
+        dataset = config.resolve(h["dataset"], "load", "http", "dataset") if "dataset" in h else None
+        http = HttpConfig(h["path"], h.get("method", "POST"), h.get("body"), dataset)
+    c = raw.get("chat") or {}
+    prompts = c.get("prompts", ())
+    globs: tuple[str, ...] = (prompts,) if isinstance(prompts, str) else tuple(prompts)
+    at = [("load", "chat", "prompts")] if isinstance(prompts, str) else [
+        ("load", "chat", "prompts", i) for i in range(len(globs))]
+    chat = ChatConfig(
+        path=c.get("path", CHAT_PATH), model=c.get("model"), max_tokens=c.get("max_tokens"), prompts=globs,
+        prompt_files=tuple(sorted({f for g, where in zip(globs, at, strict=True) for f in config.glob(g, *where, required=True)})),
+        dataset=config.resolve(c["dataset"], "load", "chat", "dataset") if "dataset" in c else None,
+        stream=bool(c.get("stream", True)),
+    )
+    if "workers" in raw and "distributed" in raw:
+        raise config.error(["load", "distributed"], "`workers` (processes on this machine) and `distributed` "
+                                                    "(workers on other machines) cannot be combined")
+    distributed = None
+    if "distributed" in raw:
+        d = raw["distributed"]
+        distributed = Distributed(int(d["workers"]), str(d.get("bind_host", Distributed.bind_host)),
+                                  int(d.get("bind_port", 5557)), seconds(d.get("wait", 60)))
+    users = int(raw.get("users", 10))
+    for key in ("duration", "timeout"):  # a zero window measures nothing, and locust would never be stopped
+        if key in raw and seconds(raw[key]) <= 0:
+            raise config.error(["load", key], f"{key} must be above 0, not {raw[key]!r}")
+    thresholds, lines = _thresholds(config, raw, scenario, chat)
+    return LoadConfig(
+        target=target, scenario=scenario, locustfile=locustfile, chat=chat, http=http, users=users,
+        spawn_rate=float(raw.get("spawn_rate", users)), duration_s=seconds(raw.get("duration", 10)),
+        warmup_s=seconds(raw.get("warmup", 0)),
+        arrival_rate=float(raw["arrival_rate"]) if "arrival_rate" in raw else None,
+        max_lag_ms=seconds(raw.get("max_lag", "100ms")) * 1000, timeout_s=seconds(raw.get("timeout", 60)),
+        workers=int(raw.get("workers", 1)), distributed=distributed, thresholds=thresholds, threshold_lines=lines,
+        baseline=config.resolve(str(raw.get("baseline", DEFAULT_BASELINE)), "load", "baseline", must_exist=False),
+        max_p95_increase=_increase(raw.get("max_p95_increase")),
+    )
+
+
+def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
+    start = t.get("start")
+    if isinstance(start, list):
+        start = tuple(str(a) for a in start)
+    elif isinstance(start, str):
+        try:
+            shlex.split(start)
+        except ValueError as exc:  # e.g. "No closing quotation": found now, not when the service should start
+            raise config.error(["load", "target", "start"], f"cannot split {start!r} like a shell: {exc}") from None
+    cwd = None
+    if "cwd" in t:
+        cwd = config.resolve(t["cwd"], "load", "target", "cwd")
+        if not cwd.is_dir():
+            raise config.error(["load", "target", "cwd"], f"{t['cwd']}: not a directory")
+    if "{port}" in str(t.get("start", "")) and "{port}" not in t["url"]:
+        raise config.error(["load", "target", "start"], "start uses {port} but url does not: the gate would not "
+                                                        "know where the service listens")
+    return TargetConfig(
+        url=str(t["url"]).rstrip("/"), start=start, cwd=cwd, ready=t.get("ready"),
+        ready_timeout_s=seconds(t.get("ready_timeout", 30)),
+        env={str(k): _env_text(v) for k, v in (t.get("env") or {}).items()},
+        headers={str(k): str(v) for k, v in (t.get("headers") or {}).items()},
+        headers_env={str(k): str(v) for k, v in (t.get("headers_env") or {}).items()},
+        api_key_env=t.get("api_key_env"), log_in_comment=bool(t.get("log_in_comment", False)),
+    )
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def _thresholds(config: GateConfig, raw: Mapping[str, Any], scenario: ScenarioKind,
+                chat: ChatConfig) -> tuple[tuple[Threshold, ...], dict[tuple[str, int], int]]:
+    out: list[Threshold] = []
+    lines: dict[tuple[str, int], int] = {}
+    for threshold, _text, path, error in parse_all(raw.get("thresholds") or {}):
+        if error is not None or threshold is None:
+            raise config.error(["load", *path], error or "invalid threshold")
+        streams = scenario is ScenarioKind.LOCUSTFILE or (scenario is ScenarioKind.CHAT and chat.stream)
+        if threshold.metric in STREAM_METRICS and not streams:
+            raise config.error(["load", *path], f"{threshold.metric} is measured only on streamed chat answers; "
+                                                f"scenario {scenario.value} cannot report it")
+        out.append(threshold)
+        lines[(threshold.metric, threshold.index)] = config.doc.locate(("load", *path)).line
+    return tuple(out), lines
+
+
+def _increase(value: Any) -> dict[str, float]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): fraction(v) for k, v in value.items()}
+    return {"latency": fraction(value)}

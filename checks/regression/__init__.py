@@ -1,0 +1,1 @@
+"""The `regression` check: suites run, scored and compared with the base branch's baseline."""

@@ -1,0 +1,145 @@
+"""`.gate/baseline.json`: written by `gate baseline update` on main, read at the base ref in a pull request."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gate.context import CheckContext
+from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes
+from gate.providers.base import valid_unicode
+from gate.report import CheckResult
+
+from .compare import Baseline
+from .config import RegressionConfig
+
+FORMAT = 1
+MAX_OUTPUT = 1_000  # characters of a case's answer the baseline keeps
+
+
+def baseline_data(result: CheckResult, *, keep_outputs: bool = True) -> dict[str, Any]:
+    """Per suite, per case: pass, scores, the input's hash and (unless keep_outputs is false) the answer a
+    reviewer sees beside a flipped case's new one; per repeat: pass, scores, tokens, latency, output hash."""
+    suites: dict[str, Any] = {}
+    for name, s in sorted((result.details.get("suites") or {}).items()):
+        cases: dict[str, Any] = {}
+        for c in s.get("cases") or []:
+            reps = c.get("repeats") or []
+            repeats = [{k: r.get(k) for k in ("pass", "scores", "input_tokens", "output_tokens", "latency_s",
+                                              "output_sha")} for r in reps]
+            case: dict[str, Any] = {"pass": c["pass"], "scores": c.get("scores") or {}, "repeats": repeats}
+            if c.get("input_sha"):
+                case["input_sha"] = c["input_sha"]
+            if keep_outputs and reps:
+                # The answer the report shows for the case: its first failed repeat's, else its first.
+                shown = next((r for r in reps if not r.get("pass")), reps[0])
+                if isinstance(shown.get("output"), str):
+                    case["output"] = shown["output"][:MAX_OUTPUT]
+            cases[c["id"]] = case
+        suites[name] = {"cases": dict(sorted(cases.items()))}
+    data: dict[str, Any] = {"format": FORMAT, "tool": "prodgate", "suites": suites}
+    cached = result.metrics.get("cached_answers")
+    if isinstance(cached, int) and cached > 0:
+        # Answers the response cache gave are as old as the cache: whoever reads the baseline should know.
+        data["cached_answers"] = cached
+    return data
+
+
+def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
+    """One case per line, so a re-baseline diffs case by case in review."""
+    lines = ["{", f'"format": {FORMAT},', '"tool": "prodgate",']
+    if data.get("cached_answers"):
+        lines.append(f'"cached_answers": {int(data["cached_answers"])},')
+    lines.append('"suites": {')
+    names = sorted(data["suites"])
+    for i, name in enumerate(names):
+        s = data["suites"][name]
+        lines.append(f"{json.dumps(name)}: {{\"cases\": {{")
+        ids = list(s["cases"])
+        for j, case_id in enumerate(ids):
+            comma = "," if j < len(ids) - 1 else ""
+            lines.append(f"{json.dumps(case_id)}: {json.dumps(s['cases'][case_id], sort_keys=True)}{comma}")
+        lines.append("}}" + ("," if i < len(names) - 1 else ""))
+    lines += ["}", "}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o644)  # a file to commit, not a secret: mkstemp's 0600 would surprise
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | None, str, str | None]:
+    """(baseline, where it came from or why there is none, a defect of the file if it is unreadable).
+
+    In a repository with a base ref, the baseline is the file as committed there; without git, the file
+    in the working tree."""
+    rel = ctx.base.relpath(cfg.baseline)
+    shown = rel or cfg.baseline_rel
+    raw: bytes | None
+    if ctx.base.available and rel is not None:
+        raw = ctx.base.read(rel)
+        where = f"{shown} at {ctx.base.ref} ({(ctx.base.sha or '')[:7]})"
+        if raw is None:
+            return None, (f"no baseline: {shown} does not exist at {ctx.base.ref}; run `gate baseline update` on "
+                          "the base branch and commit it"), None
+    else:
+        if not cfg.baseline.is_file():
+            reason = ctx.base.reason or "no base ref"
+            return None, f"no baseline: {shown} does not exist ({reason})", None
+        try:
+            raw = read_bytes(cfg.baseline, shown, max_bytes=MAX_DATA_BYTES)
+        except FileError as exc:
+            return None, f"no baseline: {shown} cannot be read", str(exc)
+        where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
+    try:
+        data = valid_unicode(loads_json(raw))
+    except ValueError as exc:
+        return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
+    if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
+        return None, f"no baseline: {shown} is not a prodgate baseline", f"{shown}: not a prodgate baseline (no `suites`)"
+    problem = _shape_problem(data)
+    if problem:
+        return None, f"no baseline: {shown} is not a usable prodgate baseline", f"{shown}: {problem}"
+    return Baseline.from_dict(data, where), where, None
+
+
+def _shape_problem(data: Mapping[str, Any]) -> str | None:
+    """What in a parsed baseline the comparison could not read, at its JSON path; None when it is sound."""
+    fmt = data.get("format", FORMAT)
+    # `true` equals 1 in Python: only an integer is a format number.
+    if type(fmt) is not int or fmt != FORMAT:
+        return (f"baseline format {data.get('format')!r}, but this prodgate reads format {FORMAT}: run "
+                "`gate baseline update` with this version on the base branch")
+    for name, suite in data["suites"].items():
+        at = f"$.suites[{json.dumps(name)}]"
+        if not isinstance(suite, dict) or not isinstance(suite.get("cases", {}), dict):
+            return f"{at}: must be an object with a `cases` object"
+        for case_id, case in suite.get("cases", {}).items():
+            where = f"{at}.cases[{json.dumps(case_id)}]"
+            if not isinstance(case, dict) or not isinstance(case.get("pass"), bool):
+                return f"{where}: must be an object with a true/false `pass`"
+            for key in ("input_sha", "output"):
+                if key in case and not isinstance(case[key], str):
+                    return f"{where}.{key}: must be a string"
+            repeats = case.get("repeats", [])
+            if not isinstance(repeats, list) or not all(isinstance(r, dict) for r in repeats):
+                return f"{where}.repeats: must be a list of objects"
+            scores = case.get("scores", {})
+            if not isinstance(scores, dict) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) for v in scores.values()):
+                return f"{where}.scores: must map metric names to numbers"
+    return None
+
+
+def suites_in(data: Mapping[str, Any]) -> Sequence[str]:
+    return sorted(data.get("suites") or {})

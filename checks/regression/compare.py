@@ -1,0 +1,283 @@
+"""Head against the baseline, paired on case id (else on the identity of a case's input): what moved, how sure
+we are, and which gates it breaks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gate import stats
+from gate.verdict import Decision, Evidence, Verdict, decide, format_p
+
+from .config import Gates
+from .results import CaseResult, SuiteResult
+
+PASS_RATE = "pass_rate"
+
+
+def pts(fraction: float) -> str:
+    """A change in points, without a sign: 0.04 -> '4.0 pts'."""
+    return f"{abs(fraction) * 100:.1f} pts"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    suite: str
+    metric: str  # PASS_RATE or a scored metric's name
+    base: float
+    head: float
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    mde: float
+    n: int
+    test: str
+    tolerance: float
+    alpha: float = 0.05  # the significance level p_adjusted is held to (gates.alpha)
+    p_adjusted: float = 1.0
+    regression: bool = False
+    pass_to_fail: tuple[str, ...] = ()
+    fail_to_pass: tuple[str, ...] = ()
+    p_beyond: float = 1.0  # "the drop is no larger than the tolerance" (stats.PairedResult)
+    discordance: float = 0.0
+    verdict: Verdict = Verdict.NO_SIGNIFICANT_CHANGE
+    decision: Decision = Decision.NON_INFERIORITY
+    base_ids: Mapping[str, str] = field(default_factory=dict)  # head id -> baseline id, where they differ
+    base_outputs: Mapping[str, str] = field(default_factory=dict)  # head id -> the base's answer, for flips
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "suite": self.suite, "metric": self.metric, "base": round(self.base, 6), "head": round(self.head, 6),
+            "delta": round(self.delta, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
+            "p_value": round(self.p_value, 6), "p_adjusted": round(self.p_adjusted, 6),
+            "p_beyond_tolerance": round(self.p_beyond, 6),
+            "mde": None if self.mde != self.mde else round(self.mde, 6), "n": self.n, "test": self.test,
+            "tolerance": self.tolerance, "alpha": self.alpha, "decision": self.decision.value,
+            "regression": self.regression, "verdict": self.verdict.value, "verdict_text": self.verdict_text(),
+        }
+        if self.verdict is Verdict.TOO_FEW:
+            out["cases_to_detect"] = self.cases_to_detect()
+        if self.metric == PASS_RATE:
+            out["pass_to_fail"] = list(self.pass_to_fail)
+            out["fail_to_pass"] = list(self.fail_to_pass)
+            if self.base_ids:
+                out["base_ids"] = dict(sorted(self.base_ids.items()))
+            if self.base_outputs:
+                out["base_outputs"] = dict(sorted(self.base_outputs.items()))
+        return out
+
+    def sentence(self) -> str:
+        """e.g. '92.0% vs 96.5% (-4.5 pts, 95% CI -8.1 to -0.9, p=0.010)'."""
+        unit = "%" if self.metric == PASS_RATE else ""
+        head = f"{self.head:.1%}" if unit else f"{self.head:.3f}"
+        base = f"{self.base:.1%}" if unit else f"{self.base:.3f}"
+        return (f"{head} vs {base} ({self.delta * 100:+.1f} pts, 95% CI {self.low * 100:+.1f} to "
+                f"{self.high * 100:+.1f}, {format_p(self.p_adjusted, self.alpha)})")
+
+    def cases_to_detect(self) -> int | None:
+        return stats.cases_to_detect(-self.delta, self.discordance, self.alpha)
+
+    def verdict_text(self) -> str:
+        """What the verdict means for this comparison, in the reviewer's words."""
+        tolerance = f"{self.tolerance * 100:g}-pt tolerance"
+        if self.verdict is Verdict.REGRESSION:
+            beyond = f" (beyond the {tolerance})" if self.tolerance else ""
+            return f"regression: drop of {pts(self.delta)}{beyond}"
+        if self.verdict is Verdict.TOO_FEW:
+            needed = self.cases_to_detect()
+            more = f"; about {needed} cases would detect a drop of {pts(self.delta)}" if needed else ""
+            return f"too few cases to tell (n={self.n}){more}"
+        if self.verdict is Verdict.SIGNIFICANT_WITHIN_TOLERANCE:
+            if not self.tolerance:  # the exact test says significant, the interval still reaches 0
+                return f"drop of {pts(self.delta)} is significant, but its interval reaches 0"
+            where = "within" if -self.delta <= self.tolerance else "not significantly beyond"
+            return f"drop of {pts(self.delta)} is significant but {where} the {tolerance}"
+        if self.verdict is Verdict.IMPROVED:
+            return f"improved by {pts(self.delta)}"
+        if self.mde != self.mde:  # NaN: nothing could have been significant
+            return f"no drop, but too few cases (n={self.n}) for any drop to be significant"
+        if self.delta < 0 and self.high < 0:  # the interval says drop; the correction for many comparisons did not
+            return f"drop of {pts(self.delta)} is not significant once every comparison is counted (Holm)"
+        return "no significant change"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Per suite, per case: pass, mean scores, the input's hash and the answer, as `gate baseline update` wrote
+    them."""
+
+    suites: Mapping[str, Mapping[str, Mapping[str, Any]]]
+    source: str
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str) -> Baseline:
+        suites = {name: dict(s.get("cases") or {}) for name, s in (data.get("suites") or {}).items()}
+        return cls(suites, source)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How many of a suite's baseline cases the comparison paired, and how many of those by input."""
+
+    suite: str
+    compared: int
+    baseline: int
+    by_input: int = 0
+    new: int = 0
+
+    @property
+    def share(self) -> float:
+        return self.compared / self.baseline if self.baseline else 1.0
+
+
+@dataclass(frozen=True)
+class Analysis:
+    comparisons: tuple[Comparison, ...] = ()
+    violations: tuple[str, ...] = ()  # gate failures, one sentence each
+    notes: tuple[str, ...] = ()
+    suite_stats: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    coverage: tuple[Coverage, ...] = ()
+
+    @property
+    def too_few(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in self.comparisons if c.verdict is Verdict.TOO_FEW)
+
+
+def _suite_stats(s: SuiteResult, seed: int) -> dict[str, Any]:
+    n = len(s.cases)
+    passed = sum(c.passed for c in s.cases)
+    wil = stats.wilson(passed, n)
+    clustered = any(c.cluster is not None for c in s.cases)
+    clusters = [stats.sampling_unit(c.id, c.cluster) for c in s.cases] if clustered else None
+    scores: dict[str, Any] = {}
+    for metric in s.scored:
+        values = [c.scores.get(metric, 0.0) for c in s.cases]
+        ci = stats.mean_interval(values, clusters=clusters, seed=seed)
+        scores[metric] = {"mean": round(sum(values) / n, 6) if n else 0.0, "ci95": [round(ci.low, 6), round(ci.high, 6)]}
+    return {"count": n, "passed": passed, "pass_rate": round(passed / n, 6) if n else 0.0,
+            "pass_rate_ci95": [round(wil.low, 6), round(wil.high, 6)], "scores": scores}
+
+
+def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gates, seed: int = 0, *,
+            partial: bool = False) -> Analysis:
+    """`partial`: the run holds part of the cases (a shard), so coverage is judged when the shards are merged."""
+    suite_stats = {s.name: _suite_stats(s, seed) for s in suites}
+    violations: list[str] = []
+    notes: list[str] = []
+    for s in suites:
+        st = suite_stats[s.name]
+        if gates.min_pass_rate is not None and st["count"] and st["pass_rate"] < gates.min_pass_rate:
+            violations.append(f"{s.name}: pass rate {st['pass_rate']:.1%} is below the minimum {gates.min_pass_rate:.1%}")
+        for metric, v in st["scores"].items():
+            g = gates.metrics.get(metric)
+            if g is not None and g.min_score is not None and v["mean"] < g.min_score:
+                violations.append(f"{s.name}: {metric} mean score {v['mean']:.3f} is below the minimum {g.min_score:g}")
+    comparisons: list[Comparison] = []
+    coverage: list[Coverage] = []
+    if baseline is not None:
+        for s in suites:
+            base_cases = baseline.suites.get(s.name)
+            if base_cases is None:
+                notes.append(f"{s.name}: not in the baseline (a new suite): absolute results only")
+                continue
+            pairs = pair_cases(s.cases, base_cases)
+            cov = Coverage(s.name, len(pairs), len(base_cases), sum(h != b for h, b in pairs.items()),
+                           len(s.cases) - len(pairs))
+            coverage.append(cov)
+            if cov.share < gates.min_coverage and not partial:
+                violations.append(
+                    f"{s.name}: only {cov.compared} of {cov.baseline} baseline cases compared ({cov.share:.0%}, under "
+                    f"gates.min_coverage {gates.min_coverage:.0%}): cases were renamed with new inputs or removed, so "
+                    "the comparison says little; run `gate baseline update` on the base branch once they are merged")
+            notes += _flaky_note(s.name, base_cases)
+            comparisons += _compare_suite(s, base_cases, pairs, gates, seed)
+    final = _decided(comparisons, gates)
+    for c in final:
+        if c.regression:
+            what = "pass rate" if c.metric == PASS_RATE else f"{c.metric} score"
+            violations.append(f"{c.suite}: {what} regressed: {c.sentence()}")
+    return Analysis(tuple(final), tuple(violations), tuple(notes), suite_stats, tuple(coverage))
+
+
+def _decided(comparisons: Sequence[Comparison], gates: Gates) -> list[Comparison]:
+    """Holm-corrected p-values of "no change" over every comparison, then each comparison's verdict. The
+    tolerance is judged on each comparison's own interval, the one the comment shows."""
+    if not comparisons:
+        return []
+    keys = [f"{c.suite}\0{c.metric}" for c in comparisons]
+    adjusted = stats.holm(dict(zip(keys, (c.p_value for c in comparisons), strict=True)))
+    out = []
+    for key, c in zip(keys, comparisons, strict=True):
+        evidence = Evidence(c.delta, c.high, adjusted[key], c.p_beyond, c.mde)
+        found = decide(evidence, alpha=gates.alpha, tolerance=c.tolerance, decision=gates.decision)
+        out.append(replace(c, p_adjusted=adjusted[key], alpha=gates.alpha, decision=gates.decision, verdict=found,
+                           regression=found is Verdict.REGRESSION))
+    return out
+
+
+def pair_cases(head: Sequence[CaseResult], base_cases: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """head id -> baseline id: the same id, else (for a new id) the one unpaired baseline case with the same input.
+    An input shared by several cases pairs none of them: which is which cannot be told."""
+    pairs = {c.id: c.id for c in head if c.id in base_cases}
+    unpaired = [i for i in base_cases if i not in pairs]
+    by_input: dict[str, list[str]] = {}
+    for i in unpaired:
+        sha = base_cases[i].get("input_sha")
+        if isinstance(sha, str) and sha:
+            by_input.setdefault(sha, []).append(i)
+    new = [c for c in head if c.id not in pairs and c.input_sha]
+    head_by_input: dict[str, list[str]] = {}
+    for c in new:
+        head_by_input.setdefault(c.input_sha, []).append(c.id)
+    for sha, ids in head_by_input.items():
+        candidates = by_input.get(sha, [])
+        if len(ids) == 1 and len(candidates) == 1:
+            pairs[ids[0]] = candidates[0]
+    return dict(sorted(pairs.items()))
+
+
+def _flaky_note(suite: str, base_cases: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Cases whose repeats disagreed when the baseline was made: the model answers differently each time."""
+    mixed = sum(len({bool(r.get("pass")) for r in case.get("repeats") or [] if isinstance(r, Mapping)}) > 1
+                for case in base_cases.values())
+    if not mixed:
+        return []
+    cases = "case" if mixed == 1 else "cases"
+    return [f"{suite}: the model is stochastic: in the baseline, {mixed} of {len(base_cases)} {cases}' repeats "
+            "disagreed; raise `repeats` (with `pass_at`) so each case's verdict rests on several answers"]
+
+
+def _compare_suite(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], pairs: Mapping[str, str],
+                   gates: Gates, seed: int) -> list[Comparison]:
+    if not pairs:
+        return []
+    head = {c.id: c for c in s.cases}
+    paired = sorted(pairs)
+    base = {i: base_cases[pairs[i]] for i in paired}
+    clusters = {i: str(head[i].cluster) for i in paired if head[i].cluster is not None} or None
+    tolerance = gates.max_pass_rate_drop
+    pc = stats.compare_pass({i: bool(base[i].get("pass")) for i in paired}, {i: head[i].passed for i in paired},
+                            clusters=clusters, seed=seed, alpha=gates.alpha, margin=tolerance)
+    renamed = {h: b for h, b in pairs.items() if h != b}
+    outputs = {i: str(base[i]["output"]) for i in pc.pass_to_fail if isinstance(base[i].get("output"), str)}
+    out = [Comparison(s.name, PASS_RATE, pc.base_rate, pc.head_rate, pc.delta, pc.interval.low, pc.interval.high,
+                      pc.p_value, pc.mde, pc.n, pc.test, tolerance, pass_to_fail=pc.pass_to_fail,
+                      fail_to_pass=pc.fail_to_pass, p_beyond=pc.p_beyond, discordance=pc.discordance,
+                      base_ids=renamed, base_outputs=outputs)]
+    for metric in s.scored:
+        ids = [i for i in paired if metric in (base[i].get("scores") or {})]
+        if not ids:
+            continue
+        b = [float(base[i]["scores"][metric]) for i in ids]
+        h = [head[i].scores.get(metric, 0.0) for i in ids]
+        cl = [stats.sampling_unit(i, head[i].cluster) for i in ids] if clusters else None
+        g = gates.metrics.get(metric)
+        tolerance = g.max_drop if g is not None and g.max_drop is not None else 0.0
+        pd = stats.paired_difference(b, h, clusters=cl, seed=seed, alpha=gates.alpha, margin=tolerance)
+        test = "cluster-bootstrap" if cl else "paired-bootstrap"
+        out.append(Comparison(s.name, metric, sum(b) / len(b), sum(h) / len(h), pd.delta, pd.interval.low,
+                              pd.interval.high, pd.p_value, pd.mde, pd.n, test, tolerance, p_beyond=pd.p_beyond,
+                              discordance=pd.discordance))
+    return out

@@ -1,0 +1,233 @@
+"""Deterministic metrics and gh-models string evaluators: an answer in, a score and a verdict out."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+from gate.prompts import render_template
+from gate.redact import clip
+
+from .config import MetricSpec
+
+# The order in which a failed case's category is chosen: the most basic defect explains the rest
+# (an empty answer also fails `contains`, but "empty" is what someone must fix).
+CATEGORY_PRIORITY = (
+    "transport.timeout", "transport.rate_limited", "transport.server_error", "transport.connection",
+    "transport.client_error", "output.empty", "output.truncated", "output.invalid_json", "output.schema_violation",
+    "output.refusal", "budget.latency", "budget.tokens", "budget.cost", "quality.assertion", "quality.judge",
+)
+_RANK = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
+
+# Phrases that open or carry a refusal in the answers of common chat models.
+_REFUSAL = re.compile(
+    r"(?i)\b(i\s*(?:'m|am)\s+(?:sorry|afraid)[^.]{0,40}\b(?:can(?:'|no)?t|cannot|unable|not able)"
+    r"|i\s+(?:can(?:'|no)?t|cannot|won'?t|will not|am unable to|'m unable to|am not able to)\s+"
+    r"(?:help|assist|provide|comply|do that|answer|share|fulfil|fulfill|support)"
+    r"|as an ai(?: language model)?,? i"
+    r"|i must (?:decline|refuse)|not able to help with)"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request produced; `error` is a failure category when there is no answer at all."""
+
+    content: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_s: float = 0.0
+    cost_usd: float | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class Score:
+    name: str
+    score: float
+    passed: bool
+    category: str | None = None  # set when it failed
+    detail: str = ""
+
+
+# A regex metric's pattern comes from the checkout under review and may backtrack catastrophically
+# (`^(a|aa)+$`): the `regex` engine stops a search after this much CPU time (about 3x that in wall time on a busy 2-core
+# machine), which `re` cannot.
+REGEX_TIMEOUT_S = 0.25
+# Answers longer than this are not searched at all (a deadline bounds time, this bounds the work per case).
+REGEX_MAX_CHARS = 200_000
+
+
+@lru_cache(maxsize=512)
+def compile_pattern(pattern: str) -> Any:
+    """The compiled pattern (cached: a metric's pattern is the same for every case); regex.error if invalid."""
+    import regex  # 17 ms, paid only by a run that has a regex metric
+
+    return regex.compile(pattern)
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a regular expression a regex metric can use, or None. The syntax is Python's `re`
+    (its messages too); the `regex` engine that runs it must accept it as well."""
+    import regex
+
+    try:
+        re.compile(pattern)
+        compile_pattern(pattern)
+    except (re.error, regex.error, ValueError, OverflowError, RecursionError) as exc:
+        return f"invalid regular expression: {exc}"
+    return None
+
+
+def _regex(name: str, kind: str, pattern: str, text: str) -> Score:
+    if len(text) > REGEX_MAX_CHARS:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the answer ({len(text):,} characters) is longer than the {REGEX_MAX_CHARS:,} a pattern is run on")
+    try:
+        hit = compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT_S) is not None
+    except TimeoutError:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on a {len(text):,}-character answer "
+                     "(catastrophic backtracking?)")
+    ok = hit if kind == "regex" else not hit
+    return _bool(name, ok, "quality.assertion", "does not match" if kind == "regex" else "matches a forbidden pattern")
+
+
+def is_refusal(text: str) -> bool:
+    return bool(_REFUSAL.search(text[:600]))
+
+
+def _texts(value: Any, variables: Mapping[str, Any]) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [render_template(str(v), variables) for v in items]
+
+
+def _parse_json(text: str) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(text.strip())
+    except ValueError:
+        return False, None
+
+
+@cache
+def _validator(schema_text: str) -> Any:
+    import jsonschema
+    from referencing import Registry
+
+    schema = json.loads(schema_text)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    # An empty registry retrieves nothing: jsonschema's default would fetch a remote $ref over the network.
+    return cls(schema, registry=Registry())
+
+
+def _json_schema(name: str, schema: Any, data: Any) -> Score:
+    try:
+        error = next(iter(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data)), None)
+    except RecursionError:  # {"$ref": "#"}: a schema that applies itself to the same value, endlessly
+        return Score(name, 0.0, False, "quality.assertion", "the JSON Schema cannot be applied: it refers to itself "
+                     "without end (a $ref cycle)")
+    except (AttributeError, TypeError, LookupError, ValueError) as exc:  # a $ref to a value that is not a schema
+        return Score(name, 0.0, False, "quality.assertion", clip(
+            "the JSON Schema cannot be applied (does a $ref point at something that is not a schema?): "
+            f"{type(exc).__name__}: {exc}", 200))
+    return _bool(name, error is None, "output.schema_violation", clip(error.message, 200) if error else "")
+
+
+def _bool(name: str, ok: bool, category: str, detail: str) -> Score:
+    return Score(name, 1.0 if ok else 0.0, ok, None if ok else category, "" if ok else detail)
+
+
+def _string_evaluator(name: str, spec: Mapping[str, Any], text: str, variables: Mapping[str, Any]) -> Score:
+    """gh-models' string evaluator: the first non-empty of equals, contains, startsWith, endsWith, on the
+    answer with surrounding whitespace trimmed (gh-models trims every model response before evaluating it)."""
+    text = text.strip()
+    for key in ("equals", "contains", "startsWith", "endsWith"):
+        raw = spec.get(key)
+        if not raw:
+            continue
+        want = render_template(str(raw), variables)
+        if key == "equals":
+            ok = text == want
+        elif key == "contains":
+            ok = want.lower() in text.lower()
+        elif key == "startsWith":
+            ok = text.lower().startswith(want.lower())
+        else:
+            ok = text.lower().endswith(want.lower())
+        return _bool(name, ok, "quality.assertion", f"expected {key} {want!r}")
+    return Score(name, 0.0, False, "quality.assertion", "no string evaluation criteria specified")
+
+
+def evaluate(spec: MetricSpec, outcome: Outcome, variables: Mapping[str, Any]) -> Score:
+    """Score one answer with a deterministic metric (the scored kinds are judged elsewhere)."""
+    text, kind, name, value = outcome.content, spec.kind, spec.name, spec.value
+    if kind == "string":
+        return _string_evaluator(name, value, text, variables)
+    if kind == "equals":
+        want = render_template(str(value), variables)
+        return _bool(name, text == want, "quality.assertion", f"expected exactly {want!r}")
+    if kind in ("contains", "icontains"):
+        wants = _texts(value, variables)
+        missing = [w for w in wants if w.lower() not in text.lower()]
+        return _bool(name, not missing, "quality.assertion", f"does not contain {missing[:1][0]!r}" if missing else "")
+    if kind == "contains_exact":
+        missing = [w for w in _texts(value, variables) if w not in text]
+        return _bool(name, not missing, "quality.assertion", f"does not contain {missing[:1][0]!r}" if missing else "")
+    if kind == "not_contains":
+        found = [w for w in _texts(value, variables) if w and w.lower() in text.lower()]
+        # The forbidden text itself may be a secret: say which entry, never echo it.
+        return _bool(name, not found, "quality.assertion", "contains a forbidden string" if found else "")
+    if kind in ("regex", "not_regex"):
+        return _regex(name, kind, render_template(str(value), variables), text)
+    if kind == "starts_with":
+        want = render_template(str(value), variables)
+        return _bool(name, text.lower().startswith(want.lower()), "quality.assertion", f"does not start with {want!r}")
+    if kind == "ends_with":
+        want = render_template(str(value), variables)
+        return _bool(name, text.lower().endswith(want.lower()), "quality.assertion", f"does not end with {want!r}")
+    if kind == "is_json":
+        ok, _ = _parse_json(text)
+        return _bool(name, ok == bool(value), "output.invalid_json", "not valid JSON" if value else "is JSON")
+    if kind == "json_schema":
+        ok, data = _parse_json(text)
+        if not ok:
+            return Score(name, 0.0, False, "output.invalid_json", "not valid JSON")
+        return _json_schema(name, value, data)
+    if kind == "is_refusal":
+        refused = is_refusal(text)
+        if value:
+            return _bool(name, refused, "quality.assertion", "expected a refusal")
+        return _bool(name, not refused, "output.refusal", "the answer is a refusal")
+    if kind == "max_latency_s":
+        return _bool(name, outcome.latency_s <= float(value), "budget.latency",
+                     f"took {outcome.latency_s:.2f}s > {float(value):g}s")
+    if kind == "max_output_tokens":
+        used = outcome.output_tokens
+        ok = used is None or used <= int(value)
+        return _bool(name, ok, "budget.tokens", f"{used} output tokens > {int(value)}")
+    if kind == "max_cost_usd":
+        cost = outcome.cost_usd
+        ok = cost is None or cost <= float(value)
+        return _bool(name, ok, "budget.cost", f"cost ${cost or 0:.6f} > ${float(value):g}")
+    raise ValueError(f"{kind} is not a deterministic metric")
+
+
+def failure_category(outcome: Outcome, scores: Sequence[Score]) -> str | None:
+    """The one category of a failed answer, or None when it passed."""
+    if outcome.error:
+        return outcome.error
+    failed = [s.category or "quality.assertion" for s in scores if not s.passed]
+    if not failed:
+        return None
+    content_failed = any(c.startswith(("quality.", "output.")) for c in failed)
+    if content_failed and not outcome.content.strip():
+        return "output.empty"
+    if content_failed and outcome.finish_reason == "length":
+        return "output.truncated"
+    return min(failed, key=lambda c: _RANK.get(c, len(_RANK)))

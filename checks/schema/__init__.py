@@ -1,0 +1,1 @@
+"""The `schema` check: prompt files, models.yaml, secrets and version bumps."""

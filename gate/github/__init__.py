@@ -1,0 +1,1 @@
+"""GitHub: the event, the REST client, the sticky comment, the job summary and outputs, `gate comment`."""
