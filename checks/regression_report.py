@@ -56,7 +56,9 @@ def _finding(s: SuiteResult, c: Any, flipped: bool) -> Finding:
 
 
 def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, baseline_note: str, gates: Gates, *,
-                 seed: int = 0, run: Mapping[str, Any] | None = None, extra_findings: Sequence[Finding] = ()) -> CheckResult:
+                 seed: int = 0, run: Mapping[str, Any] | None = None, extra_findings: Sequence[Finding] = (),
+                 full: bool = True) -> CheckResult:
+    """full=False keeps in details only the failing cases (every flipped one among them): the rest are counted."""
     # Name and id order, whatever order the suites ran or the shards came in: the report is the same.
     suites = sorted((replace(s, cases=tuple(sorted(s.cases, key=lambda c: c.id))) for s in suites),
                     key=lambda s: s.name)
@@ -83,7 +85,7 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     details: dict[str, Any] = {
         "headline": {"value": f"{rate:.1%} pass", "change": pooled},
         "baseline": {"compared": baseline is not None, "source": baseline_note},
-        "suites": {s.name: {**analysis.suite_stats[s.name], **s.to_dict()} for s in suites},
+        "suites": {s.name: {**analysis.suite_stats[s.name], **s.to_dict(full=full)} for s in suites},
         "comparisons": [c.to_dict() for c in analysis.comparisons],
         "coverage": {c.suite: {"compared": c.compared, "baseline": c.baseline, "by_input": c.by_input, "new": c.new}
                      for c in analysis.coverage},
