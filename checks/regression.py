@@ -56,6 +56,8 @@ class RegressionCheck:
             found = tuple(Finding(Severity.ERROR, d.message, exc.display, d.line) for d in exc.defects)
             return CheckResult(self.name, Status.FAIL, f"{counted(len(found), 'defect')} in cassette {exc.display}: nothing "
                                "was compared", findings=found, metrics={"failure_categories": {}})
+        # The loaded datasets are done with: freed before the baseline is read, not held to the end of the run.
+        del suites, loader
         from .regression_rerecorded import rerecorded
 
         extra: list[Finding] = []
