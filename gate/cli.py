@@ -45,6 +45,11 @@ def common_options(func: F) -> F:
     return func
 
 
+full_report_option = click.option(
+    "--full-report", is_flag=True,
+    help="Regression: keep every case in the JSON report (by default only failing cases, the rest counted).")
+
+
 def run_options(kwargs: dict[str, Any], **overrides: Any) -> Any:
     from gate.run import RunOptions
 
@@ -173,13 +178,15 @@ def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tup
 @click.option("--shard", callback=_shard, metavar="I/N", help="Regression: run only the I-th of N slices of the cases.")
 @click.option("--github-output", is_flag=True,
               help="Also write the verdict and report-path step outputs to $GITHUB_OUTPUT (GitHub Actions).")
-def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, github_output: bool, **kwargs: Any) -> None:
+@full_report_option
+def check(record: bool, no_cache: bool, shard: tuple[int, int] | None, github_output: bool, full_report: bool,
+          **kwargs: Any) -> None:
     """Run every configured check (the release gate)."""
     import os
 
     from gate.run import run_gate
 
-    extras: dict[str, Any] = {"record": record, "no_cache": no_cache}
+    extras: dict[str, Any] = {"record": record, "no_cache": no_cache, "full_report": full_report}
     if shard:
         extras["shard"] = shard
     outputs = None

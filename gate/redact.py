@@ -151,24 +151,37 @@ def clip(text: str, limit: int, values: Iterable[str] | None = None) -> str:
 
 
 def redact(obj: Any, values: Iterable[str] = ()) -> Any:
-    """A copy of a JSON-like value with every string redacted, dictionary keys included."""
+    """A JSON-like value with every string redacted, dictionary keys included (tuples become lists).
+
+    Only what changes is copied: a dict or list with nothing to redact is returned itself, so scrubbing a
+    report of 200,000 cases does not hold it twice."""
     return _redact(obj, tuple(values))
 
 
 def _redact(obj: Any, values: tuple[str, ...]) -> Any:
     if isinstance(obj, str):
-        return redact_text(obj, values)
+        text = redact_text(obj, values)
+        return obj if text == obj else text
     if isinstance(obj, dict):
-        out: dict[Any, Any] = {}
-        for key, value in obj.items():
-            new_key = _redact(key, values)
-            # Two keys that redact alike (two secrets as keys) must not lose one entry: the report keeps all.
-            n = 1
-            while new_key in out:
-                n += 1
-                new_key = f"{_redact(key, values)} ({n})"
-            out[new_key] = _redact(value, values)
-        return out
-    if isinstance(obj, (list, tuple)):
+        return _redact_dict(obj, values)
+    if isinstance(obj, list):
+        items = [_redact(v, values) for v in obj]
+        return obj if all(a is b for a, b in zip(obj, items, strict=True)) else items
+    if isinstance(obj, tuple):
         return [_redact(v, values) for v in obj]
     return obj
+
+
+def _redact_dict(obj: dict[Any, Any], values: tuple[str, ...]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    same = True
+    for key, value in obj.items():
+        new_key, new_value = _redact(key, values), _redact(value, values)
+        # Two keys that redact alike (two secrets as keys) must not lose one entry: the report keeps all.
+        n = 1
+        while new_key in out:
+            n += 1
+            new_key = f"{_redact(key, values)} ({n})"
+        same = same and new_key is key and new_value is value
+        out[new_key] = new_value
+    return obj if same else out

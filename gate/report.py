@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any
+from typing import Any, TextIO
 
 SCHEMA_VERSION = 1
 
@@ -140,14 +140,22 @@ def verdict_of(statuses: Iterable[Status]) -> Status:
 
 
 def jsonable(value: Any) -> Any:
-    """value as strict JSON holds it: NaN and infinities become null, tuples lists, other objects their text."""
+    """value as strict JSON holds it: NaN and infinities become null, tuples lists, other objects their text.
+
+    A dict or list that is already so is returned itself, not copied: a report's details can hold 200,000 cases."""
     if value is None or isinstance(value, (str, bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
+        out = {str(k): jsonable(v) for k, v in value.items()}
+        same = isinstance(value, dict) and all(k is k2 and v is v2 for (k, v), (k2, v2)
+                                               in zip(value.items(), out.items(), strict=True))
+        return value if same else out
+    if isinstance(value, list):
+        items = [jsonable(v) for v in value]
+        return value if all(a is b for a, b in zip(value, items, strict=True)) else items
+    if isinstance(value, tuple):
         return [jsonable(v) for v in value]
     return str(value)
 
@@ -155,16 +163,27 @@ def jsonable(value: Any) -> Any:
 def non_finite(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], float]]:
     """Where a JSON-like tree holds NaN or an infinity (which strict JSON cannot), in document order."""
     out: list[tuple[tuple[Any, ...], float]] = []
-    todo: list[tuple[tuple[Any, ...], Any]] = [(at, value)]
-    while todo:
-        path, item = todo.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            out.append((path, item))
-        elif isinstance(item, Mapping):
-            todo += reversed([((*path, k), v) for k, v in item.items()])
-        elif isinstance(item, (list, tuple)):
-            todo += reversed([((*path, i), v) for i, v in enumerate(item)])
+    # One iterator per open container: the walk holds the depth of the tree, not its breadth.
+    stack: list[tuple[tuple[Any, ...], Iterator[tuple[Any, Any]]]] = []
+    _visit(at, value, out, stack)
+    while stack:
+        path, items = stack[-1]
+        step = next(items, None)
+        if step is None:
+            stack.pop()
+            continue
+        _visit((*path, step[0]), step[1], out, stack)
     return out
+
+
+def _visit(path: tuple[Any, ...], item: Any, out: list[tuple[tuple[Any, ...], float]],
+           stack: list[tuple[tuple[Any, ...], Iterator[tuple[Any, Any]]]]) -> None:
+    if isinstance(item, float) and not math.isfinite(item):
+        out.append((path, item))
+    elif isinstance(item, Mapping):
+        stack.append((path, iter(item.items())))
+    elif isinstance(item, (list, tuple)):
+        stack.append((path, enumerate(item)))
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -222,6 +241,11 @@ class Report:
     def to_json(self) -> str:
         # Strict JSON: every reader (jq, JavaScript, the Action) must parse it.
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def write_json(self, out: TextIO) -> None:
+        """to_json() written piece by piece: a report of 200,000 cases is never one string in memory."""
+        json.dump(self.to_dict(), out, indent=2, ensure_ascii=False, allow_nan=False)
+        out.write("\n")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from gate.config import display_path, load_config
 from gate.context import CheckContext
@@ -78,17 +78,23 @@ def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> 
     from gate.render.markdown import render_markdown
     from gate.render.sarif import render_sarif
 
+    def rendered(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
+        def write(r: Report, out: TextIO) -> None:
+            out.write(render(r))
+        return write
+
     failed: list[str] = []
     renderers = by_name(checks)
-    for path, render in ((opts.report_json, Report.to_json), (opts.markdown, lambda r: render_markdown(r, renderers)),
-                         (opts.junit, render_junit),
-                         (opts.sarif, render_sarif)):
+    writers = ((opts.report_json, Report.write_json), (opts.markdown, rendered(lambda r: render_markdown(r, renderers))),
+               (opts.junit, rendered(render_junit)), (opts.sarif, rendered(render_sarif)))
+    for path, write in writers:
         if path is None:
             continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text(render(report), encoding="utf-8")
+            with tmp.open("w", encoding="utf-8") as out:
+                write(report, out)
             os.replace(tmp, path)
         except OSError as exc:
             # The other outputs are still written: one bad path must not lose the report.

@@ -102,7 +102,9 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
             return None, f"no baseline: {shown} cannot be read", str(exc)
         where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
     try:
-        data = valid_unicode(loads_json(raw))
+        text = raw.decode("utf-8-sig")  # as loads_json reads bytes; the bytes need not stay beside the parsed tree
+        del raw
+        data = valid_unicode(loads_json(text))
     except ValueError as exc:
         return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):

@@ -56,6 +56,8 @@ class RegressionCheck:
             found = tuple(Finding(Severity.ERROR, d.message, exc.display, d.line) for d in exc.defects)
             return CheckResult(self.name, Status.FAIL, f"{counted(len(found), 'defect')} in cassette {exc.display}: nothing "
                                "was compared", findings=found, metrics={"failure_categories": {}})
+        # The loaded datasets are done with: freed before the baseline is read, not held to the end of the run.
+        del suites, loader
         from .rerecorded import rerecorded
 
         extra: list[Finding] = []
@@ -80,7 +82,11 @@ class RegressionCheck:
         if info.tracked_cache:
             run["tracked_cache"] = info.tracked_cache
             run["cache"] = ctx.display(cfg.cache) if cfg.cache is not None else ".gate/cache"
-        result = build_result(results, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra)
+        # Every case's detail where something reads it back: a shard's (gate merge), the baseline's (it keeps every
+        # case) and --full-report's; otherwise the failing ones only.
+        full = bool(shard or ctx.options.get("baseline") or ctx.options.get("full_report"))
+        result = build_result(results, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra,
+                              full=full)
         return provenance(result)
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:

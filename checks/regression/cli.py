@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from gate.cli import common_options, run_options
+from gate.cli import common_options, full_report_option, run_options
 from gate.errors import ConfigError
 from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_text
 from gate.report import CheckResult, Report, finding_sort_key
@@ -119,7 +119,8 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
 
     extra = [Finding(Severity.ERROR, defect, cfg.baseline_rel)] if defect else []
     suites, run = merge_suites(parts, digest)
-    merged = provenance(build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra))
+    merged = provenance(build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra,
+                                     full=bool(opts.extras.get("full_report"))))
     errors = [p for p in parts if p.status.value == "error"]
     if errors:
         merged = replace(merged, status=errors[0].status, summary=f"a shard could not complete: {errors[0].summary}")
@@ -136,6 +137,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
 @click.command("merge")
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
 @common_options
-def command(reports: tuple[Path, ...], **kwargs: Any) -> None:
+@full_report_option
+def command(reports: tuple[Path, ...], full_report: bool, **kwargs: Any) -> None:
     """Combine the JSON reports of `gate check --shard I/N` runs into one, as an unsharded run gives."""
-    sys.exit(merge_reports(list(reports), run_options(kwargs)))
+    sys.exit(merge_reports(list(reports), run_options(kwargs, extras={"full_report": full_report})))

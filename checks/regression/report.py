@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gate.redact import clip
+from gate.redact import clip, secret_env_values
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 from gate.verdict import format_p
@@ -47,16 +47,19 @@ def usage_by_suite(suites: Sequence[SuiteResult]) -> dict[str, Any]:
     return out
 
 
-def _finding(s: SuiteResult, c: Any, flipped: bool) -> Finding:
+def _finding(s: SuiteResult, c: Any, flipped: bool, secrets: Sequence[str]) -> Finding:
     why = next((f"{m}: {d}" if d else m for r in c.repeats for m, d in r.failed), "failed")
     lead = "passed on the base branch, fails now" if flipped else "failed"
     # The case id travels as case_id: every view prints it once, beside the message.
-    return Finding(Severity.ERROR if flipped else Severity.NOTICE, clip(f"{lead} ({c.category}): {why}", 400),
-                   s.file, c.line, case_id=f"{s.name}/{c.id}", category=c.category)
+    return Finding(Severity.ERROR if flipped else Severity.NOTICE,
+                   clip(f"{lead} ({c.category}): {why}", 400, secrets), s.file, c.line, case_id=f"{s.name}/{c.id}",
+                   category=c.category)
 
 
 def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, baseline_note: str, gates: Gates, *,
-                 seed: int = 0, run: Mapping[str, Any] | None = None, extra_findings: Sequence[Finding] = ()) -> CheckResult:
+                 seed: int = 0, run: Mapping[str, Any] | None = None, extra_findings: Sequence[Finding] = (),
+                 full: bool = True) -> CheckResult:
+    """full=False keeps in details only the failing cases (every flipped one among them): the rest are counted."""
     # Name and id order, whatever order the suites ran or the shards came in: the report is the same.
     suites = sorted((replace(s, cases=tuple(sorted(s.cases, key=lambda c: c.id))) for s in suites),
                     key=lambda s: s.name)
@@ -66,13 +69,14 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     categories: dict[str, int] = {}
     total = passed = 0
     failures: list[Finding] = []
+    secrets = secret_env_values()  # once, not once per failing case: it reads the whole environment
     for s in suites:
         for c in s.cases:
             total += 1
             passed += c.passed
             if not c.passed:
                 categories[c.category or "quality.assertion"] = categories.get(c.category or "quality.assertion", 0) + 1
-                failures.append(_finding(s, c, s.name in regressed and (s.name, c.id) in flips))
+                failures.append(_finding(s, c, s.name in regressed and (s.name, c.id) in flips, secrets))
     findings = [*extra_findings, *(Finding(Severity.ERROR, v) for v in analysis.violations), *failures]
     rate = passed / total if total else 0.0
     pooled = _pooled_change(analysis)
@@ -83,7 +87,7 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     details: dict[str, Any] = {
         "headline": {"value": f"{rate:.1%} pass", "change": pooled},
         "baseline": {"compared": baseline is not None, "source": baseline_note},
-        "suites": {s.name: {**analysis.suite_stats[s.name], **s.to_dict()} for s in suites},
+        "suites": {s.name: {**analysis.suite_stats[s.name], **s.to_dict(full=full)} for s in suites},
         "comparisons": [c.to_dict() for c in analysis.comparisons],
         "coverage": {c.suite: {"compared": c.compared, "baseline": c.baseline, "by_input": c.by_input, "new": c.new}
                      for c in analysis.coverage},

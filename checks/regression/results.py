@@ -139,9 +139,15 @@ class SuiteResult:
     scored: tuple[str, ...]  # metrics with a graded score, compared as scores (the rest count through pass)
     cases: tuple[CaseResult, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "target": self.target, "scored_metrics": list(self.scored),
-                "cases": [c.to_dict() for c in sorted(self.cases, key=lambda c: c.id)]}
+    def to_dict(self, *, full: bool = True) -> dict[str, Any]:
+        """Every case, or (full=False) only the failing ones, which the comment shows, and how many passed:
+        a report of 200,000 cases stays readable, and is never built whole in memory."""
+        cases = sorted(self.cases if full else (c for c in self.cases if not c.passed), key=lambda c: c.id)
+        out: dict[str, Any] = {"file": self.file, "target": self.target, "scored_metrics": list(self.scored),
+                               "cases": [c.to_dict() for c in cases]}
+        if not full:
+            out["passing_omitted"] = len(self.cases) - len(cases)
+        return out
 
     @classmethod
     def from_dict(cls, name: str, d: Mapping[str, Any]) -> SuiteResult:

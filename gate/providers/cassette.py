@@ -13,18 +13,21 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
 from gate.providers.keys import plain, producer, request_key
 from gate.providers.spec import TargetError
 from gate.redact import clip
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,51 @@ def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str,
     return out
 
 
-def read_lines(path: Path, display: str | None = None, *,
-               answers_only: bool = False) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
-    """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError.
-    answers_only keeps what a replay answers from (case_id, producer, response): the recorded request is
-    most of a line and a replay never reads it, so 200,000 of them need not stay in memory."""
+def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
+    """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError."""
+    return _read(path, display, lambda item: item)
+
+
+class Answer(NamedTuple):
+    """What a replay answers from. The recorded request is most of a line and a replay never reads it, and a
+    tuple holds the rest in a quarter of the room of the line's dicts: 200,000 of them stay in memory."""
+
+    case_id: str
+    producer: Mapping[str, Any] | None
+    content: str
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_input_tokens: int | None
+    latency_s: float
+    model: str | None
+    finish_reason: str | None
+    answered_by: str | None
+
+
+def read_answers(path: Path, display: str | None = None) -> tuple[dict[str, Answer], list[Defect]]:
+    """(key -> answer, the defective lines), as read_lines reads them."""
+    seen: dict[str, Any] = {}
+    return _read(path, display, lambda item: _answer(item, seen))
+
+
+def _answer(item: Mapping[str, Any], seen: dict[str, Any]) -> Answer:
+    r = item["response"]
+    u = r.get("usage") if isinstance(r.get("usage"), dict) else {}
+    who = item.get("producer") if isinstance(item.get("producer"), dict) else None
+    if who is not None and who == seen.get("producer"):
+        who = seen["producer"]  # lines of one recording share their producer: held once, not once per answer
+    elif who is not None:
+        seen["producer"] = who
+    return Answer(str(item.get("case_id")), who, r["content"], _int(u.get("input_tokens")),
+                  _int(u.get("output_tokens")), _int(u.get("cached_input_tokens")), float(r.get("latency_s") or 0.0),  # _line_problem made sure it is a number
+                  _name(r.get("model")), _name(r.get("finish_reason")), _name(r.get("answered_by")))
+
+
+def _name(value: Any) -> str | None:
+    return sys.intern(value) if isinstance(value, str) else None
+
+
+def _read(path: Path, display: str | None, keep: Callable[[dict[str, Any]], T]) -> tuple[dict[str, T], list[Defect]]:
     shown = display or str(path)
     if not path.exists():
         raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)")
@@ -88,7 +131,8 @@ def read_lines(path: Path, display: str | None = None, *,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return {}, [Defect(raw.count(b"\n", 0, exc.start) + 1, f"not UTF-8 (byte {exc.start}): {exc.reason}")]
-    out: dict[str, dict[str, Any]] = {}
+    del raw  # the text alone from here: a large cassette is not held twice while its lines are read
+    out: dict[str, T] = {}
     defects: list[Defect] = []
     if text.startswith("\ufeff"):
         defects.append(Defect(1, "starts with a byte-order mark: save the cassette as UTF-8 without one"))
@@ -105,11 +149,8 @@ def read_lines(path: Path, display: str | None = None, *,
         if problem:
             defects.append(Defect(number, problem))
             continue
-        out[item["key"]] = {k: item.get(k) for k in _ANSWER} if answers_only else item
+        out[item["key"]] = keep(item)
     return out, defects
-
-
-_ANSWER = ("case_id", "producer", "response")
 
 
 def _line_problem(item: Any) -> str | None:
@@ -147,8 +188,8 @@ class ReplayProvider:
     def __init__(self, path: Path, display: str | None = None) -> None:
         self.path = path
         self.display = display or str(path)
-        self.entries, self.defects = read_lines(path, display, answers_only=True)
-        self.case_ids = {str(e.get("case_id")) for e in self.entries.values()}
+        self.entries, self.defects = read_answers(path, display)
+        self.case_ids = {e.case_id for e in self.entries.values()}
 
     def recorded(self, suite: str) -> bool:
         """Whether the cassette holds any answer for the suite (a case id is "suite/case")."""
@@ -164,19 +205,10 @@ class ReplayProvider:
             repeat = f" (repeat {request.repeat})" if request.repeat else ""
             raise NotRecorded(f"{case}{repeat} is not in cassette {self.display}: the request changed since it was "
                               "recorded, or it was never recorded; re-record with gate check --record")
-        r = item["response"]
-        u = r.get("usage") if isinstance(r.get("usage"), dict) else {}
-        return Response(
-            content=r["content"],
-            usage=Usage(input_tokens=_int(u.get("input_tokens")), output_tokens=_int(u.get("output_tokens")),
-                        cached_input_tokens=_int(u.get("cached_input_tokens"))),
-            latency_s=float(r.get("latency_s") or 0.0),  # read_cassette made sure it is a number
-            model=r.get("model") if isinstance(r.get("model"), str) else None,
-            finish_reason=r.get("finish_reason") if isinstance(r.get("finish_reason"), str) else None,
-            cached=True,
-            answered_by=r.get("answered_by") if isinstance(r.get("answered_by"), str) else None,
-            producer=item.get("producer") if isinstance(item.get("producer"), dict) else None,
-        )
+        usage = Usage(item.input_tokens, item.output_tokens, item.cached_input_tokens)
+        return Response(content=item.content, usage=usage, latency_s=item.latency_s, model=item.model,
+                        finish_reason=item.finish_reason, cached=True, answered_by=item.answered_by,
+                        producer=item.producer)
 
 
 class Recorder:
@@ -229,5 +261,6 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-__all__ = ["Defect", "NotRecorded", "Recorder", "ReplayProvider", "read_cassette", "read_lines", "write_cassette",
+__all__ = ["Answer", "Defect", "NotRecorded", "Recorder", "ReplayProvider", "read_answers", "read_cassette", "read_lines",
+           "write_cassette",
            "entry", "messages_of"]

@@ -95,7 +95,7 @@ def test_files_line_separators_in_a_recorded_answer_replay(tmp_path: Path) -> No
     # Passes only if the answer replays whole (YAML's own escapes name the three characters).
     config.write_text(config.read_text(encoding="utf-8") + '      metrics: [{contains: "one\\u2028two\\u2029three\\x85four"}]\n',
                       encoding="utf-8")
-    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", "--full-report", cwd=tmp_path)
     assert res.exit_code == 0, res.stdout + res.stderr
     check = res.json()["checks"][0]
     assert check["findings"] == [] and check["metrics"]["passed"] == 1

@@ -34,7 +34,7 @@ def test_regression_deepeval_geval_judged_over_http(tmp_path: Path, monkeypatch:
              "            evaluation_params: [input, actual_output]\n  judge: {model: fake}\n")
     with serve(Behaviour(answer=judge_or_model)) as server:
         config = _write_repo(tmp_path, server.url, extra=extra)
-        res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+        res = gate("check", "-c", config, "--only", "regression", "--format", "json", "--full-report", cwd=tmp_path)
         judged = [r for r in server.requests if "Evaluation Steps" in r["body"]["messages"][-1]["content"]]
     assert res.exit_code == 0, res.stdout + res.stderr
     check = _check(res)

@@ -154,7 +154,7 @@ def test_regression_dataset_json_schema_file_assert_checks_answers(tmp_path: Pat
         '{"id": "bad", "q": "", "assert": [{"json_schema": "answer.json"}]}\n', encoding="utf-8")
     config = _repo(tmp_path, f"  target: {{command: [{sys.executable!r}, app.py]}}\n  gates: {{min_pass_rate: 1}}\n"
                              "  suites:\n    - dataset: data/d.jsonl\n")
-    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", "--full-report", cwd=tmp_path)
     assert res.exit_code == 1, res.stdout + res.stderr
     check = res.json()["checks"][0]
     cases = {c["id"]: c for c in check["details"]["suites"]["d"]["cases"]}

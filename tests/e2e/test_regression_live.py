@@ -164,7 +164,7 @@ def test_regression_live_case_assert_max_cost_usd_is_priced(server: FakeOpenAI, 
                          "assert": [{"max_cost_usd": 1e-9}]}),
              json.dumps({"id": "italy", "country": "Italy", "expected": "Rome", "assert": [{"max_cost_usd": 1.0}]})]
     (tmp_path / "cases.jsonl").write_text("\n".join(cases) + "\n", encoding="utf-8")
-    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", "--full-report")
     assert res.exit_code == 0, res.stdout + res.stderr
     check = _check(res)
     assert {f["case_id"]: f["category"] for f in check["findings"] if f.get("case_id")} == {
@@ -213,7 +213,7 @@ def test_regression_replay_cost_models_yaml_price_else_recorded_model_id(tmp_pat
         entries.append(entry(asked, answer, {"provider": "openai-compatible", "model": "fake-model", "host": None,
                                              "params": {}}))
     write_cassette(tmp_path / "c.jsonl", entries)
-    res = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", "--full-report")
     assert res.exit_code == 0, res.stdout + res.stderr
     cases = {c["id"]: c for c in _check(res)["details"]["suites"]["capitals"]["cases"]}
     assert cases["france"]["category"] == "budget.cost"  # fake's models.yaml price: $1,000

@@ -100,6 +100,13 @@ def test_valid_unicode_value_nested_thousands_deep_scrubbed() -> None:
     assert out == ["\ufffd"]
 
 
+def test_valid_unicode_nothing_to_replace_returns_the_value_uncopied() -> None:
+    value = {"suites": {"s": {"cases": {"a": {"pass": True, "output": "café ✓", "repeats": [{"scores": {"m": 1}}]}}}}}
+    assert valid_unicode(value) is value
+    broken = {"ok": ["fine"], "bad": ["x\ud800"]}
+    assert valid_unicode(broken) == {"ok": ["fine"], "bad": ["x\ufffd"]} and broken["bad"] == ["x\ud800"]
+
+
 def test_loads_json_answers_from_services_keep_nan_but_not_depth() -> None:
     assert math.isnan(loads_json('{"usage": {"in": NaN}}', finite=False)["usage"]["in"])
     with pytest.raises(json.JSONDecodeError, match="nested deeper than 100 levels"):

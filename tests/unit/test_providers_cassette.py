@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gate.providers.base import ChatMessage, Request, Response, Usage
-from gate.providers.cassette import ReplayProvider, entry, read_lines, write_cassette
+from gate.providers.cassette import Answer, ReplayProvider, entry, read_lines, write_cassette
 
 
 def test_replay_provider_large_cassette_keeps_answers_not_requests(tmp_path: Path) -> None:
@@ -16,7 +16,8 @@ def test_replay_provider_large_cassette_keeps_answers_not_requests(tmp_path: Pat
     replay = ReplayProvider(tmp_path / "c.jsonl")
     assert [replay.complete(r).content for r in asks] == ["answer 0", "answer 1", "answer 2"]
     assert replay.complete(asks[1]).producer == {"model": "m"} and replay.recorded("s")
-    assert all(set(e) == {"case_id", "producer", "response"} for e in replay.entries.values())
+    assert all(isinstance(e, Answer) for e in replay.entries.values())
+    assert replay.entries[next(iter(replay.entries))].producer is replay.complete(asks[2]).producer  # held once
     # Readers that rewrite a cassette (re-recording, merging) still get whole lines.
     full, defects = read_lines(tmp_path / "c.jsonl")
     assert not defects and all(e["request"]["messages"][0]["content"].startswith("question") for e in full.values())

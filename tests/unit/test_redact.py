@@ -97,6 +97,25 @@ def test_redact_keys_that_redact_alike_all_kept() -> None:
     assert redact(keys) == {REDACTED: 1, f"{REDACTED} (2)": 2, "ok": 3}
 
 
+def test_redact_nothing_to_redact_returns_the_same_tree_uncopied() -> None:
+    tree = {"suites": {"s": {"cases": [{"id": "a", "scores": {"m": 0.5}, "repeats": [{"output": "fine"}]}]}}}
+    assert redact(tree, ["pa55-w0rd-long"]) is tree
+
+
+def test_redact_one_secret_copies_only_its_path_and_leaves_the_input_unchanged() -> None:
+    key = SHAPES["GitLab token"]
+    clean, dirty = {"id": "a", "scores": {"m": 0.5}}, {"id": "b", "output": f"token {key}"}
+    tree = {"cases": [clean, dirty], "notes": ["ok"]}
+    out = redact(tree)
+    assert out == {"cases": [clean, {"id": "b", "output": f"token {REDACTED}"}], "notes": ["ok"]}
+    assert out["cases"][0] is clean and out["notes"] is tree["notes"]
+    assert dirty["output"] == f"token {key}"  # the caller's tree is never written to
+
+
+def test_redact_tuples_become_lists() -> None:
+    assert redact({"pair": (1, "x")}) == {"pair": [1, "x"]}
+
+
 def test_clip_key_at_the_cut_leaves_no_part_of_it() -> None:
     key = "Zq81-uT5v-Lm30-Pe77-Xa4k"  # 24 characters, no known shape: only its value says it is secret
     body = '{"error": "invalid key ' + key + '"}'
