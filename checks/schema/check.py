@@ -139,7 +139,7 @@ class SchemaCheck:
         for i, key in enumerate((config.section("schema") or {}).get("ignore", [])):
             if key not in RULES and key not in BY_NAME:
                 close = difflib.get_close_matches(key, [*RULES, *BY_NAME], n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]!r}?)" if close else " (the README lists the rules)"
+                hint = f" (did you mean {close[0]!r}?)" if close else " (docs/rules.md lists the rules)"
                 raise config.error(["schema", "ignore", i], f"unknown rule {key!r}{hint}")
             out.add(rule(key).id)
         return out
