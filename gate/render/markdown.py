@@ -13,7 +13,7 @@ from typing import Any
 
 from gate.render.escape import code_span, inline, link, prose
 from gate.render.markdown_base import ICONS, Layout, Links, audience, comment_layout, linking, summary_layout
-from gate.render.markdown_base import file_link as file_link  # for checks' markdown_details, as docs/writing-checks.md says
+from gate.render.markdown_base import file_link as file_link  # for checks (docs/writing-checks.md)
 from gate.render.markdown_base import findings_markdown as findings_markdown  # likewise
 from gate.render.markdown_sections import build_sections, fit
 from gate.render.words import counted
