@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.files import FileError, read_bytes
-from gate.redact import find_secrets
+from gate.redact import SECRETS, find_secrets
 from gate.report import Finding, Severity
 
 from .markers import covered_lines
@@ -57,6 +57,8 @@ def scan_file(path: Path, display: str) -> list[Finding]:
         text = read_bytes(path, display, max_bytes=MAX_SCAN_BYTES).decode("utf-8", "replace")
     except FileError:
         return []  # too large, not a regular file, unreadable: the check that reads it says so
+    if not SECRETS.search(text):
+        return []  # one pass over the whole file: most hold no credential shape, and need no line-by-line look
     findings = []
     allowed = covered_lines(text, _ALLOW) if ALLOW_MARKER in text else {}
     # "\n" only: str.splitlines() also breaks at U+2028/U+2029/U+0085 and would shift every later line.
