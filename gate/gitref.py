@@ -48,18 +48,24 @@ class BaseRef:
         # Why no comparison is possible, in words a reviewer understands.
         self.reason = reason
         self._tree: list[str] | None = None
+        self._relpaths: dict[str, str | None] = {}
 
     @property
     def available(self) -> bool:
         return self.sha is not None
 
     def relpath(self, path: Path) -> str | None:
+        """path relative to the repository root, symlinks resolved; None outside it. Remembered per path:
+        every finding and every base read asks again for the same few thousand files."""
         if self.repo_root is None:
             return None
-        try:
-            return path.resolve().relative_to(self.repo_root).as_posix()
-        except ValueError:
-            return None
+        key = str(path)
+        if key not in self._relpaths:
+            try:
+                self._relpaths[key] = path.resolve().relative_to(self.repo_root).as_posix()
+            except ValueError:
+                self._relpaths[key] = None
+        return self._relpaths[key]
 
     def files(self) -> list[str]:
         """Repository-relative paths of every file at the base commit."""
