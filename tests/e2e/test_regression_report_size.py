@@ -4,23 +4,15 @@ case back (the baseline, `gate merge`) still gets them all, and the comment is t
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, GitRepo, gate
-from tests.e2e.support_bot_cassette import VAGUE_ANSWER, write
+from tests.conftest import GitRepo, gate
+from tests.e2e.test_regression_shard import bot_with_two_worse_answers
 
 FLIPPED = {"answers/password-1", "answers/sso-2"}
 
 
-def _bot(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot")
-    repo.commit("base")
-    repo.git("checkout", "-q", "-b", "change")
-    write(repo.path / "bot", {"answers/password-1": VAGUE_ANSWER, "answers/sso-2": VAGUE_ANSWER})
-    repo.commit("two answers got worse")
-    return repo.path / "bot" / "gate.yaml"
 
 
 def _regression(path: Path) -> dict[str, Any]:
@@ -38,7 +30,7 @@ def _check(config: Path, out: Path, *flags: str, shard: bool = False) -> dict[st
 
 
 def test_regression_report_default_keeps_failing_cases_and_counts_passing(repo: GitRepo, tmp_path: Path) -> None:
-    check = _check(_bot(repo), tmp_path / "report.json")
+    check = _check(bot_with_two_worse_answers(repo), tmp_path / "report.json")
     suites = check["details"]["suites"]
     kept = {f"{name}/{c['id']}" for name, s in suites.items() for c in s["cases"]}
     assert all(not c["pass"] for s in suites.values() for c in s["cases"])
@@ -49,7 +41,7 @@ def test_regression_report_default_keeps_failing_cases_and_counts_passing(repo: 
 
 
 def test_regression_report_full_report_keeps_every_case_and_same_comment(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     trimmed = _check(config, tmp_path / "trimmed.json")
     full = _check(config, tmp_path / "full.json", "--full-report")
     suites = full["details"]["suites"]
@@ -67,7 +59,7 @@ def test_regression_report_full_report_keeps_every_case_and_same_comment(repo: G
 
 
 def test_regression_report_same_bytes_apart_from_times(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     texts = []
     for name in ("one.json", "two.json"):
         _check(config, tmp_path / name)
@@ -80,7 +72,7 @@ def test_regression_report_same_bytes_apart_from_times(repo: GitRepo, tmp_path: 
 
 
 def test_regression_baseline_update_writes_every_case(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     res = gate("baseline", "update", "-c", config, "--only", "regression", "--report-json", tmp_path / "b.json")
     assert res.exit_code == 0, res.stdout + res.stderr
     baseline = json.loads((config.parent / ".gate" / "baseline.json").read_text(encoding="utf-8"))
@@ -89,7 +81,7 @@ def test_regression_baseline_update_writes_every_case(repo: GitRepo, tmp_path: P
 
 
 def test_regression_merge_full_report_equals_full_run(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     full = _check(config, tmp_path / "full.json", "--full-report")
     parts = []
     for i in (1, 2):

@@ -18,7 +18,8 @@ def _regression(path: Path) -> dict[str, Any]:
     return check
 
 
-def _bot(repo: GitRepo) -> Path:
+def bot_with_two_worse_answers(repo: GitRepo) -> Path:
+    """The example on main, and a branch where two answers got worse: its gate.yaml."""
     shutil.copytree(EXAMPLE, repo.path / "bot")
     repo.commit("base")
     repo.git("checkout", "-q", "-b", "change")
@@ -28,7 +29,7 @@ def _bot(repo: GitRepo) -> Path:
 
 
 def test_regression_shard_merge_equals_full_run(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     full = tmp_path / "full.json"
     res = gate("check", "-c", config, "--only", "regression", "--base-ref", "main", "--report-json", full)
     assert res.exit_code == 0, res.stdout + res.stderr
@@ -49,7 +50,7 @@ def test_regression_shard_merge_equals_full_run(repo: GitRepo, tmp_path: Path) -
 
 
 def test_regression_shard_same_slice_every_time(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     ids = []
     for n in range(2):
         out = tmp_path / f"s{n}.json"
@@ -59,7 +60,7 @@ def test_regression_shard_same_slice_every_time(repo: GitRepo, tmp_path: Path) -
 
 
 def test_regression_merge_missing_shard_exit_2(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     one = tmp_path / "one.json"
     gate("check", "-c", config, "--only", "regression", "--shard", "1/2", "--report-json", one)
     res = gate_subprocess("merge", one, "-c", config)
@@ -84,7 +85,7 @@ def _shards(config: Path, tmp_path: Path, prefix: str, count: int = 2) -> list[P
 
 
 def test_regression_merge_shards_of_different_commits_exit_2(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     [one, _] = _shards(config, tmp_path, "before")
     (repo.path / "bot" / "README.txt").write_text("a later commit\n", encoding="utf-8")
     repo.commit("later")
@@ -96,7 +97,7 @@ def test_regression_merge_shards_of_different_commits_exit_2(repo: GitRepo, tmp_
 
 
 def test_regression_merge_shards_of_different_configs_exit_2(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     [one, _] = _shards(config, tmp_path, "before")
     text = config.read_text(encoding="utf-8")
     config.write_text(text.replace("threshold: 0.75", "threshold: 0.5"), encoding="utf-8")  # a judged pass moves
@@ -108,7 +109,7 @@ def test_regression_merge_shards_of_different_configs_exit_2(repo: GitRepo, tmp_
 
 
 def test_regression_merge_garbled_shard_value_exit_2(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     [one, two] = _shards(config, tmp_path, "s")
     data = json.loads(one.read_text(encoding="utf-8"))
     next(c for c in data["checks"] if c["name"] == "regression")["details"]["run"]["shard"] = "one/two"
@@ -119,7 +120,7 @@ def test_regression_merge_garbled_shard_value_exit_2(repo: GitRepo, tmp_path: Pa
 
 
 def test_regression_merge_unwritable_output_is_exit_2_and_stdout_keeps_the_report(repo: GitRepo, tmp_path: Path) -> None:
-    config = _bot(repo)
+    config = bot_with_two_worse_answers(repo)
     [one, two] = _shards(config, tmp_path, "s")
     (tmp_path / "file").write_text("", encoding="utf-8")
     bad = tmp_path / "file" / "merged.json"
