@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
+from gate.conforms import Check, compile_schema
 from gate.redact import redact, secret_env_values
 from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
 
@@ -97,9 +98,18 @@ _short.maxstring = 60
 _short.maxother = 60
 
 
+@cache
+def quick_check(name: str) -> Check | None:
+    """A predicate that is true only for documents the shipped schema `name` accepts (see gate.conforms)."""
+    return compile_schema(load_schema(name), load_schema)
+
+
 def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violation]:
     """Every violation of schema by doc.data, sorted by position."""
     if isinstance(schema, str):
+        quick = quick_check(schema)
+        if quick is not None and quick(doc.data):
+            return []
         schema = load_schema(schema)
     validator = jsonschema.Draft202012Validator(schema, registry=_registry())
     out = [_violation(doc, err) for err in _leaves(validator.iter_errors(doc.data))]
