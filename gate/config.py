@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import ConfigError
+from gate.files import forget_resolved, resolved
 from gate.gitref import toplevel
 from gate.globs import normalise
 from gate.schemas import Violation, load_schema, validate
@@ -89,7 +90,7 @@ class GateConfig:
             self._inside(pattern, (self.root.joinpath(*parts[:ups])).resolve(), path)
             # `**` enters dot-folders (.github/prompts is where prompt files usually live), but never
             # git's own folder or the gate's state.
-            found = sorted({p.resolve() for p in self.root.glob(pattern)
+            found = sorted({resolved(p) for p in self.root.glob(pattern)
                             if p.is_file() and _SKIPPED.isdisjoint(p.relative_to(self.root).parts[:-1])})
         except (OSError, ValueError, NotImplementedError) as exc:
             raise self.error(path, f"{pattern}: not a usable glob ({exc})") from None
@@ -113,6 +114,7 @@ class GateConfig:
 
 def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | None = None) -> GateConfig:
     """Load and validate gate.yaml. extra_sections adds the schemas of plugin checks' sections."""
+    forget_resolved()  # a new run: the files may have moved since the last one in this process
     display = display_path(path)
     if not path.exists():
         raise ConfigError(f"{display}: file not found (run `gate init` to create one, or pass --config)")

@@ -193,3 +193,22 @@ def _os_problem(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "too many levels of symbolic links"
     return exc.strerror or str(exc)
+
+
+_resolved: dict[str, Path] = {}
+
+
+def resolved(path: Path) -> Path:
+    """path.resolve(), remembered for the run: the glob that finds a few thousand prompt files resolves each,
+    and every finding and base read asks for the same ones again. A resolved path is its own answer."""
+    key = str(path)
+    found = _resolved.get(key)
+    if found is None:
+        found = path.resolve()
+        _resolved[key] = found
+        _resolved.setdefault(str(found), found)
+    return found
+
+
+def forget_resolved() -> None:
+    _resolved.clear()

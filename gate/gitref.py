@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from gate.errors import ConfigError
+from gate.files import resolved
 
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -49,6 +51,8 @@ class BaseRef:
         self.reason = reason
         self._tree: list[str] | None = None
         self._relpaths: dict[str, str | None] = {}
+        self._blobs: dict[str, bytes | None] = {}
+        self._reader: threading.Thread | None = None
 
     @property
     def available(self) -> bool:
@@ -62,13 +66,37 @@ class BaseRef:
         key = str(path)
         if key not in self._relpaths:
             try:
-                self._relpaths[key] = path.resolve().relative_to(self.repo_root).as_posix()
+                self._relpaths[key] = resolved(path).relative_to(self.repo_root).as_posix()
             except ValueError:
                 self._relpaths[key] = None
         return self._relpaths[key]
 
+    def prefetch(self, relpaths: Iterable[str]) -> None:
+        """Start reading these files, and the base's list of files, while the caller does other work (parsing
+        the working copies): git runs beside the parser on a second core, and read_many then only waits."""
+        wanted = list(relpaths)
+        if not (self.sha and self.repo_root) or self._reader is not None:
+            return
+
+        def read() -> None:
+            try:
+                self._blobs.update(self._read(wanted))
+                self._list()
+            except Exception:  # noqa: BLE001 - read_many and files() read again, and say what failed
+                return
+        self._reader = threading.Thread(target=read, name="base-ref-prefetch", daemon=True)
+        self._reader.start()
+
+    def _wait(self) -> None:
+        if self._reader is not None:
+            self._reader.join()
+
     def files(self) -> list[str]:
         """Repository-relative paths of every file at the base commit."""
+        self._wait()
+        return self._list()
+
+    def _list(self) -> list[str]:
         if self._tree is None:
             self._tree = []
             if self.sha and self.repo_root:
@@ -83,6 +111,11 @@ class BaseRef:
     def read_many(self, relpaths: Iterable[str]) -> Mapping[str, bytes | None]:
         """Contents at the base commit (None where absent), in one `git cat-file --batch`."""
         wanted = list(dict.fromkeys(relpaths))
+        self._wait()
+        known = {p: self._blobs[p] for p in wanted if p in self._blobs}
+        return {**known, **self._read([p for p in wanted if p not in known])} if known else self._read(wanted)
+
+    def _read(self, wanted: list[str]) -> dict[str, bytes | None]:
         out: dict[str, bytes | None] = {p: None for p in wanted}
         if not (self.sha and self.repo_root and wanted):
             return out

@@ -129,12 +129,14 @@ def redact_text(text: str, values: Iterable[str] = ()) -> str:
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
-    # Most texts hold no marker at all: a few substring searches instead of the regex keep this linear and cheap.
+    return SECRETS.sub(REDACTED, text) if may_hold_secret(text) else text
+
+
+def may_hold_secret(text: str) -> bool:
+    """False when text cannot hold a credential shape: most texts hold no marker at all, and a few substring
+    searches cost far less than the one regex (which has no literal prefix to skip ahead with)."""
     lower = text.lower()
-    for marker in _MARKERS:
-        if marker in lower:
-            return SECRETS.sub(REDACTED, text)
-    return text
+    return any(marker in lower for marker in _MARKERS)
 
 
 def clip(text: str, limit: int, values: Iterable[str] | None = None) -> str:

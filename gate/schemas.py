@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any
 
 from gate.conforms import Check, compile_schema
 from gate.redact import redact, secret_env_values
 from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
+
+if TYPE_CHECKING:  # imported where a document fails the quick check: most runs never need them
+    import jsonschema
+    from referencing import Registry
 
 BASE_URI = "https://prodgate.dev/schemas/"
 _SUFFIX = ".schema.json"
@@ -79,6 +80,8 @@ def bundled(name: str) -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources_ = [(BASE_URI + n + _SUFFIX, Resource.from_contents(load_schema(n))) for n in schema_names()]
     return Registry().with_resources(resources_)
 
@@ -106,11 +109,13 @@ def quick_check(name: str) -> Check | None:
 
 def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violation]:
     """Every violation of schema by doc.data, sorted by position."""
+    quick = quick_check(schema) if isinstance(schema, str) else compile_schema(schema, load_schema)
+    if quick is not None and quick(doc.data):
+        return []
     if isinstance(schema, str):
-        quick = quick_check(schema)
-        if quick is not None and quick(doc.data):
-            return []
         schema = load_schema(schema)
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema, registry=_registry())
     out = [_violation(doc, err) for err in _leaves(validator.iter_errors(doc.data))]
     unique = {(v.path, v.message): v for v in out}

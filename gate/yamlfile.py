@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -51,10 +51,11 @@ for _tag, _pattern, _first in (
     _Core12Loader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
 _LOADER = _Core12Loader
 _INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
-@dataclass(frozen=True)
-class Position:
+class Position(NamedTuple):
+    # A tuple: a prompt file has a few dozen of them, and a frozen dataclass costs twice as much to make.
     line: int
     column: int
 
@@ -248,6 +249,8 @@ class _Builder:
         return value
 
     def _scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR_TAG:  # most values: the text itself, as the constructor would return it
+            return node.value
         if node.tag == _TIMESTAMP_TAG:
             # Dates stay the text the user wrote: every consumer here expects JSON types.
             return node.value

@@ -49,6 +49,7 @@ class SchemaCheck:
         models = self._models(ctx, findings)
         model_names = set(models.models) if models else set()
         untargeted = self._untargeted_suites(config)
+        ctx.base.prefetch(r for r in map(ctx.base.relpath, config.prompt_files) if r)
         head: list[HeadPrompt] = []
         for path in config.prompt_files:
             display = ctx.display(path)

@@ -8,8 +8,6 @@ from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
-
 from gate import semver
 from gate.files import loads_json
 from gate.prompts import KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, is_model_id, yaml_words
@@ -176,6 +174,8 @@ def _response_format_rules(data: Mapping[str, Any], emit: Emitter) -> None:
             emit("PG102", ("jsonSchema",), f"jsonSchema has no {key!r} field (gh-models requires name and schema)")
     inner = parsed.get("schema")
     if isinstance(inner, dict):
+        import jsonschema  # here: a prompt with a JSON Schema to check is the exception
+
         try:
             jsonschema.Draft202012Validator.check_schema(inner)
         except jsonschema.SchemaError as exc:

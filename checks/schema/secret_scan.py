@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.files import FileError, read_bytes
-from gate.redact import SECRETS, find_secrets
+from gate.redact import SECRETS, find_secrets, may_hold_secret
 from gate.report import Finding, Severity
 
 from .markers import covered_lines
@@ -57,7 +57,7 @@ def scan_file(path: Path, display: str) -> list[Finding]:
         text = read_bytes(path, display, max_bytes=MAX_SCAN_BYTES).decode("utf-8", "replace")
     except FileError:
         return []  # too large, not a regular file, unreadable: the check that reads it says so
-    if not SECRETS.search(text):
+    if not may_hold_secret(text) or not SECRETS.search(text):
         return []  # one pass over the whole file: most hold no credential shape, and need no line-by-line look
     findings = []
     allowed = covered_lines(text, _ALLOW) if ALLOW_MARKER in text else {}
