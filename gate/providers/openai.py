@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import requests
 import urllib3
 
 from gate.files import loads_json
@@ -122,7 +121,7 @@ class OpenAIProvider:
                         model=data.get("model") if isinstance(data.get("model"), str) else self.config.model,
                         finish_reason=choice.get("finish_reason"), answered_by=self.config.name)
 
-    def _read_stream(self, resp: requests.Response, started: float, timeout: float) -> Response:
+    def _read_stream(self, resp: transport.HttpResponse, started: float, timeout: float) -> Response:
         parts: list[str] = []
         ttft: float | None = None
         finish: str | None = None
@@ -156,7 +155,7 @@ class OpenAIProvider:
                         ttft_s=ttft)
 
 
-def _events(resp: requests.Response, where: str, started: float, timeout: float) -> Iterator[Any]:
+def _events(resp: transport.HttpResponse, where: str, started: float, timeout: float) -> Iterator[Any]:
     """Server-sent events, `data:` lines only, read line by line as they arrive (a buffered read would wait
     for more bytes and misstate the time to first token); the whole stream must finish within the timeout."""
     try:
