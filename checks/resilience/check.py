@@ -53,6 +53,9 @@ class ResilienceCheck:
                                    details={"target": {"url": exc.url}})
         return _result(ctx, cfg, scenarios, requests.source, requests.findings)
 
+    def markdown_details(self, result: CheckResult) -> str:
+        return markdown_details_of(result)
+
     def _scenarios(self, ctx: CheckContext, cfg: ResilienceConfig, bodies: Any, workdir: Path) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         with ExitStack() as stack:
@@ -141,6 +144,12 @@ def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, 
     details = {"headline": {"value": f"{passed}/{len(scenarios)} scenarios pass"}, "traffic": source,
                "scenarios": scenarios, "observations": [s["observation"] for s in scenarios]}
     return CheckResult("resilience", status, summary, metrics=metrics, findings=tuple(findings), details=details)
+
+
+def markdown_details_of(result: CheckResult) -> str:
+    from .render import markdown_details
+
+    return markdown_details(result)
 
 
 def _print_log(ctx: CheckContext, tail: list[str]) -> None:
