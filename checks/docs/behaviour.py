@@ -67,7 +67,8 @@ def behaviour_findings(observed: Sequence[Mapping[str, Any]], sections: Sequence
 def _documented(text: str, failed: str, models: ModelsFile | None, seen: Sequence[str]) -> list[str]:
     """The models the fallback text names as taking over from `failed`: in its models.yaml chain when it has one."""
     if models is not None and models.models:
-        chain = models.chain(failed)[1:] if failed in models.models and models.models[failed].fallback else None
-        candidates = [n for n in models.models if n != failed and (chain is None or n in chain)]
-        return [n for n in candidates if names_model(text, [n, models.models[n].model])]
+        if failed not in models.models or not models.models[failed].fallback:
+            return []  # models.yaml gives it no fallback: the document cannot say one takes over from it
+        chain = models.chain(failed)[1:]
+        return [n for n in chain if names_model(text, [n, models.models[n].model])]
     return [n for n in dict.fromkeys(seen) if n != failed and names_model(text, [n])]

@@ -60,7 +60,9 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
     served: Counter[str] = Counter()
     went: Counter[str] = Counter()
     after_failure = 0
-    faulted = sorted({name(c.model) for c in calls if failed(c)})
+    # The models the scenario broke: those the proxy injected a fault into (else those whose calls failed).
+    faulted = sorted({name(c.model) for c in calls if c.fault is not None and c.fault != Kind.SLOW.value}
+                     or {name(c.model) for c in calls if failed(c)})
     per_request: list[int] = []
     if correlated:
         for a in answers:

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import ClientError, ClientSession, ClientTimeout, DummyCookieJar, TCPConnector, web
+from aiohttp import (
+    ClientConnectionResetError,
+    ClientError,
+    ClientSession,
+    ClientTimeout,
+    DummyCookieJar,
+    TCPConnector,
+    web,
+)
 
 from .faults import NO_FAULTS, Fault, How, Kind, Plan
 
@@ -239,20 +247,24 @@ class Proxy:
                 await out.prepare(request)
                 tail = b""
                 sent = 0
-                async for chunk in answer.content.iter_any():
-                    if fault is not None and fault.kind is Kind.TRUNCATE and sent + len(chunk) > fault.after_bytes:
-                        keep = max(0, fault.after_bytes - sent)
-                        if keep:
-                            await out.write(chunk[:keep])
-                        _abort(request)
-                        return out
-                    if fault is not None and fault.kind is Kind.SLOW and fault.per_chunk_s > 0:
-                        await asyncio.sleep(fault.per_chunk_s)
-                    await out.write(chunk)
-                    sent += len(chunk)
-                    tail = (tail + chunk)[-TAIL_BYTES:]
-                await out.write_eof()
-                state.completed = True
+                try:
+                    async for chunk in answer.content.iter_any():
+                        if fault is not None and fault.kind is Kind.TRUNCATE and sent + len(chunk) > fault.after_bytes:
+                            keep = max(0, fault.after_bytes - sent)
+                            if keep:
+                                await out.write(chunk[:keep])
+                            _abort(request)
+                            return out
+                        if fault is not None and fault.kind is Kind.SLOW and fault.per_chunk_s > 0:
+                            await asyncio.sleep(fault.per_chunk_s)
+                        tail = (tail + chunk)[-TAIL_BYTES:]
+                        await out.write(chunk)
+                        sent += len(chunk)
+                    state.completed = True
+                    await out.write_eof()
+                except (ConnectionResetError, ClientConnectionResetError):
+                    # The service hung up: a whole answer (its stream's end seen) still counts as given.
+                    state.completed = state.completed or b"data: [DONE]" in tail
                 state.tokens = _usage(tail)
                 return out
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
