@@ -10,6 +10,7 @@ from gate.context import CheckContext
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, status_from_findings
 
+from .behaviour import behaviour_findings, observations
 from .config import DocsOptions, load_options
 from .read import BaseDocuments, Documents, base_documents, read_documents, required_document_findings
 from .rules import (
@@ -86,6 +87,7 @@ class DocsCheck:
                 docs: Documents, details: dict[str, Any]) -> list[Finding]:
         findings: list[Finding] = []
         anchor_file, anchor_line = docs.anchor
+        models = None
         if opts.check_fallbacks and ctx.config.models_path is not None:
             from gate.models import load_models
 
@@ -99,6 +101,11 @@ class DocsCheck:
             findings += found
             details["fallbacks"] = [{"model": r.model, "chain": list(r.chain), "undocumented": list(r.undocumented)}
                                     for r in chains]
+        observed_behaviour = observations(ctx.results)
+        if opts.check_fallbacks and observed_behaviour:
+            behaviour, found = behaviour_findings(observed_behaviour, sections, opts.catalogue, models)
+            findings += found
+            details["behaviour"] = behaviour
         if opts.check_observed:
             waivers = {w.mode: w for w in opts.waivers}
             gate_file = ctx.display(ctx.config.path)

@@ -57,6 +57,7 @@ class TargetConfig:
     # The service's log may hold what a public comment must not: by default it goes to the job summary and
     # the gate's own log only.
     log_in_comment: bool = False
+    where: str = "load.target"  # its place in gate.yaml, for messages (the resilience check starts one too)
 
 
 @dataclass(frozen=True)
@@ -137,17 +138,7 @@ def parse_load(config: GateConfig) -> LoadConfig:
         h = raw["http"]
         dataset = config.resolve(h["dataset"], "load", "http", "dataset") if "dataset" in h else None
         http = HttpConfig(h["path"], h.get("method", "POST"), h.get("body"), dataset)
-    c = raw.get("chat") or {}
-    prompts = c.get("prompts", ())
-    globs: tuple[str, ...] = (prompts,) if isinstance(prompts, str) else tuple(prompts)
-    at = [("load", "chat", "prompts")] if isinstance(prompts, str) else [
-        ("load", "chat", "prompts", i) for i in range(len(globs))]
-    chat = ChatConfig(
-        path=c.get("path", CHAT_PATH), model=c.get("model"), max_tokens=c.get("max_tokens"), prompts=globs,
-        prompt_files=tuple(sorted({f for g, where in zip(globs, at, strict=True) for f in config.glob(g, *where, required=True)})),
-        dataset=config.resolve(c["dataset"], "load", "chat", "dataset") if "dataset" in c else None,
-        stream=bool(c.get("stream", True)),
-    )
+    chat = parse_chat(config, raw.get("chat") or {}, ("load", "chat"))
     if "workers" in raw and "distributed" in raw:
         raise config.error(["load", "distributed"], "`workers` (processes on this machine) and `distributed` "
                                                     "(workers on other machines) cannot be combined")
@@ -173,7 +164,27 @@ def parse_load(config: GateConfig) -> LoadConfig:
     )
 
 
+def parse_chat(config: GateConfig, c: Mapping[str, Any], at: tuple[str, ...]) -> ChatConfig:
+    """A `chat:` mapping (path, model, max_tokens, prompts, dataset, stream) at path `at` of gate.yaml."""
+    prompts = c.get("prompts", ())
+    globs: tuple[str, ...] = (prompts,) if isinstance(prompts, str) else tuple(prompts)
+    places: list[tuple[str | int, ...]] = ([(*at, "prompts")] if isinstance(prompts, str)
+                                           else [(*at, "prompts", i) for i in range(len(globs))])
+    return ChatConfig(
+        path=c.get("path", CHAT_PATH), model=c.get("model"), max_tokens=c.get("max_tokens"), prompts=globs,
+        prompt_files=tuple(sorted({f for g, where in zip(globs, places, strict=True)
+                                   for f in config.glob(g, *where, required=True)})),
+        dataset=config.resolve(c["dataset"], *at, "dataset") if "dataset" in c else None,
+        stream=bool(c.get("stream", True)),
+    )
+
+
 def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
+    return parse_target(config, t, ("load", "target"))
+
+
+def parse_target(config: GateConfig, t: Mapping[str, Any], at: tuple[str | int, ...]) -> TargetConfig:
+    """A `target:` mapping (url, start, cwd, ready, ...) at path `at` of gate.yaml."""
     start = t.get("start")
     if isinstance(start, list):
         start = tuple(str(a) for a in start)
@@ -181,14 +192,14 @@ def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
         try:
             shlex.split(start)
         except ValueError as exc:  # e.g. "No closing quotation": found now, not when the service should start
-            raise config.error(["load", "target", "start"], f"cannot split {start!r} like a shell: {exc}") from None
+            raise config.error([*at, "start"], f"cannot split {start!r} like a shell: {exc}") from None
     cwd = None
     if "cwd" in t:
-        cwd = config.resolve(t["cwd"], "load", "target", "cwd")
+        cwd = config.resolve(t["cwd"], *at, "cwd")
         if not cwd.is_dir():
-            raise config.error(["load", "target", "cwd"], f"{t['cwd']}: not a directory")
+            raise config.error([*at, "cwd"], f"{t['cwd']}: not a directory")
     if "{port}" in str(t.get("start", "")) and "{port}" not in t["url"]:
-        raise config.error(["load", "target", "start"], "start uses {port} but url does not: the gate would not "
+        raise config.error([*at, "start"], "start uses {port} but url does not: the gate would not "
                                                         "know where the service listens")
     return TargetConfig(
         url=str(t["url"]).rstrip("/"), start=start, cwd=cwd, ready=t.get("ready"),
@@ -197,6 +208,7 @@ def _target(config: GateConfig, t: Mapping[str, Any]) -> TargetConfig:
         headers={str(k): str(v) for k, v in (t.get("headers") or {}).items()},
         headers_env={str(k): str(v) for k, v in (t.get("headers_env") or {}).items()},
         api_key_env=t.get("api_key_env"), log_in_comment=bool(t.get("log_in_comment", False)),
+        where=".".join(str(p) for p in at),
     )
 
 

@@ -17,7 +17,7 @@ from gate.render.words import counted
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
-from .config import LoadConfig
+from .config import ChatConfig, LoadConfig
 
 MAX_REQUESTS = 500
 _PARAMS = {"maxTokens": "max_tokens"}
@@ -39,11 +39,16 @@ def _spread(items: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]
 
 
 def chat_traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
+    return chat_requests(ctx, cfg.chat, "load")
+
+
+def chat_requests(ctx: CheckContext, chat: ChatConfig, section: str) -> Traffic:
+    """Chat requests from the prompts (or suites) and the dataset `chat` names; `section` names it in messages."""
     findings: list[Finding] = []
     models = _model_ids(ctx)
-    if cfg.chat.prompts:
-        items = _prompt_requests(ctx, list(cfg.chat.prompt_files), models, findings)
-        source = "testData of load.chat.prompts"
+    if chat.prompts:
+        items = _prompt_requests(ctx, list(chat.prompt_files), models, findings)
+        source = f"testData of {section}.chat.prompts"
     else:
         suites = _suite_requests(ctx, models, findings)
         if suites is not None:
@@ -51,17 +56,17 @@ def chat_traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
         else:
             items = _prompt_requests(ctx, list(ctx.config.prompt_files), models, findings)
             source = "testData of the prompt files"
-    if cfg.chat.dataset is not None:
-        extra = _dataset_messages(ctx, cfg.chat.dataset, findings)
+    if chat.dataset is not None:
+        extra = _dataset_messages(ctx, chat.dataset, findings)
         items += extra
-        source += f" and {counted(len(extra), 'row')} of {ctx.display(cfg.chat.dataset)}"
+        source += f" and {counted(len(extra), 'row')} of {ctx.display(chat.dataset)}"
     for item in items:
-        if cfg.chat.model:
-            item["model"] = cfg.chat.model
-        if cfg.chat.max_tokens:
-            item["max_tokens"] = cfg.chat.max_tokens
+        if chat.model:
+            item["model"] = chat.model
+        if chat.max_tokens:
+            item["max_tokens"] = chat.max_tokens
     if not items:
-        raise CheckIncomplete("nothing to send: no prompt file has testData and load.chat.dataset gives no rows")
+        raise CheckIncomplete(f"nothing to send: no prompt file has testData and {section}.chat.dataset gives no rows")
     return Traffic(_spread(items), f"{counted(len(items), 'request')} from the {source}", tuple(findings))
 
 

@@ -90,7 +90,7 @@ def running_target(cfg: TargetConfig, root: Path, log: Path) -> Iterator[Running
         try:
             if cfg.start is not None:
                 if not port:
-                    _refuse_taken_port(target.url)
+                    _refuse_taken_port(target.url, cfg.where)
                 target.process = _spawn(cfg, root, log, port)
             _wait_ready(target, cfg)
             yield target
@@ -99,7 +99,7 @@ def running_target(cfg: TargetConfig, root: Path, log: Path) -> Iterator[Running
                 stop(target.process)
 
 
-def _refuse_taken_port(url: str) -> None:
+def _refuse_taken_port(url: str, where: str = "load.target") -> None:
     """A fixed port that already answers belongs to another process: the gate would test that one instead
     (the service it starts then fails to bind, and looks as if it died during the run)."""
     parts = urllib.parse.urlsplit(url)
@@ -109,8 +109,8 @@ def _refuse_taken_port(url: str) -> None:
             pass
     except OSError:
         return
-    raise CheckIncomplete(f"{host}:{port} already answers before load.target.start ran: another process holds the "
-                          "target's port and would be tested instead; stop it, or put {port} in load.target.url "
+    raise CheckIncomplete(f"{host}:{port} already answers before {where}.start ran: another process holds the "
+                          f"target's port and would be tested instead; stop it, or put {{port}} in {where}.url "
                           "for a free one")
 
 
@@ -125,7 +125,7 @@ def _spawn(cfg: TargetConfig, root: Path, log: Path, port: str) -> subprocess.Po
             return subprocess.Popen(argv, cwd=cfg.cwd or root, env=env, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
-            raise CheckIncomplete(f"load.target.start: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+            raise CheckIncomplete(f"{cfg.where}.start: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
 
 
 def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
@@ -152,7 +152,7 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
             last = str(reason.strerror if isinstance(reason, OSError) and reason.strerror else reason)
         if time.monotonic() >= deadline:
             raise TargetFailed(f"the target never became ready: GET {url} gave {last} for "
-                               f"{cfg.ready_timeout_s:g}s (load.target.ready_timeout)", target)
+                               f"{cfg.ready_timeout_s:g}s ({cfg.where}.ready_timeout)", target)
         time.sleep(POLL_INTERVAL_S)
 
 

@@ -1,4 +1,5 @@
-"""The example's service (app.py) as a real process, and `gate check` on the example starting it under load."""
+"""The example's model stub (model_stub.py) and service (app.py) as real processes, and `gate check` on the example
+starting the service under load."""
 
 from __future__ import annotations
 
@@ -28,13 +29,13 @@ def app(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "cassettes").mkdir()
     (tmp_path / "cassettes" / "c.jsonl").write_text(json.dumps(cassette) + "\n" + "not json\n", encoding="utf-8")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(EXAMPLE / "app.py"), "--port", str(port), "--ttft-ms", "100",
+    proc = subprocess.Popen([sys.executable, str(EXAMPLE / "model_stub.py"), "--port", str(port), "--ttft-ms", "100",
                              "--tpot-ms", "10", "--cassettes", str(tmp_path / "cassettes")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline().startswith(f"support-bot on {url} (cassette: 1, testData: 6)")
+        assert proc.stdout.readline().startswith(f"model-stub on {url} (cassette: 1, testData: 6)")
         yield url
     finally:
         proc.terminate()
@@ -91,7 +92,7 @@ def test_example_gate_check_load_passes_and_stops_service() -> None:
     assert check["status"] == "pass" and check["metrics"]["failed"] == 0
     assert all(t["passed"] for t in check["details"]["thresholds"]) and len(check["details"]["thresholds"]) == 6
     assert check["details"]["run"]["traffic"].endswith("from the cases of 4 regression suites")
-    # app.py paces its first token at 120 ms (±20%): what the gate measured.
+    # The stub behind the service paces its first token at 120 ms (±20%): what the gate measured through it.
     assert 90 < check["metrics"]["ttft_ms"]["p50"] < 200
     port = check["details"]["target"]["url"].rsplit(":", 1)[1]
     with pytest.raises(OSError):

@@ -1,0 +1,1 @@
+"""The resilience check: break the model provider on purpose and prove the service survives."""

@@ -1,0 +1,169 @@
+"""The `resilience` check: break the model provider on purpose, through a proxy, and prove the service survives."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from gate.config import GateConfig
+from gate.context import CheckContext
+from gate.redact import redact_text
+from gate.render.escape import no_workflow_commands, terminal_text
+from gate.report import CheckResult, Finding, Severity, Status
+from gate.runner import config_secrets
+
+from ..load.scenario import chat_requests
+from ..load.target import TargetFailed, running_target
+from .config import ResilienceConfig, Scenario, parse_resilience
+from .faults import Plan
+from .outcome import judge, summarise
+from .proxy import Proxy, upstream_of
+from .traffic import Traffic, run
+
+
+class ResilienceCheck:
+    name = "resilience"
+    section = "resilience"
+    description = "Breaks the model provider on purpose through a proxy and checks that the service survives and falls back."
+    order = 45
+
+    def prepare(self, config: GateConfig) -> None:
+        parse_resilience(config)
+
+    def run(self, ctx: CheckContext) -> CheckResult:
+        cfg = parse_resilience(ctx.config)
+        if not cfg.scenarios:
+            return CheckResult(self.name, Status.SKIP, "skipped: resilience has no scenarios")
+        requests = chat_requests(ctx, cfg.chat, "resilience")
+        with tempfile.TemporaryDirectory(prefix="prodgate-resilience-") as tmp:
+            try:
+                scenarios = self._scenarios(ctx, cfg, requests.requests, Path(tmp))
+            except TargetFailed as exc:
+                _print_log(ctx, exc.log_tail)
+                return CheckResult(self.name, Status.ERROR, f"could not complete: {exc.message}",
+                                   details={"target": {"url": exc.url}})
+        return _result(ctx, cfg, scenarios, requests.source, requests.findings)
+
+    def markdown_details(self, result: CheckResult) -> str:
+        return markdown_details_of(result)
+
+    def _scenarios(self, ctx: CheckContext, cfg: ResilienceConfig, bodies: Any, workdir: Path) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        with ExitStack() as stack:
+            urls = {u.name: _started(stack, u.to, u.target, ctx.root, workdir / f"upstream-{i}.log")
+                    for i, u in enumerate(cfg.upstreams)}
+            proxy = stack.enter_context(Proxy([upstream_of(n, url) for n, url in urls.items()],
+                                              read_timeout_s=cfg.timeout_s + 5, hang_s=cfg.timeout_s + 1,
+                                              request_id_header=cfg.request_id_header))
+            env = {**cfg.target.env, **{u.env: proxy.url(u.name) for u in cfg.upstreams}}
+            target_cfg = replace(cfg.target, env=env)
+            ctx.progress.start("resilience", len(cfg.scenarios))
+            try:
+                for i, scenario in enumerate(cfg.scenarios):
+                    out.append(self._one(ctx, cfg, scenario, i, proxy, target_cfg, bodies, workdir))
+                    ctx.progress.advance()
+            finally:
+                ctx.progress.finish()
+        return out
+
+    @staticmethod
+    def _one(ctx: CheckContext, cfg: ResilienceConfig, scenario: Scenario, index: int, proxy: Proxy,
+             target_cfg: Any, bodies: Any, workdir: Path) -> dict[str, Any]:
+        # A fresh service per scenario: breakers, caches and backoffs of one scenario must not carry into the next.
+        with running_target(target_cfg, ctx.root, workdir / f"target-{index}.log") as target:
+            proxy.begin(Plan(scenario.faults, cfg.seed + index, time.monotonic()))
+            traffic = Traffic(target.url, cfg.chat.path, bodies, cfg.chat.stream, cfg.timeout_s,
+                              cfg.request_id_header, _headers(target_cfg))
+            answers = run(traffic, scenario.name, scenario.requests, scenario.concurrency,
+                          cfg.scenario_budget_s(scenario))
+            exit_code = target.exit_code()
+        calls = proxy.calls()
+        summary = summarise(cfg, scenario, answers, calls)
+        judged = judge(scenario, summary, answers, calls, cfg)
+        summary["expectations"] = [{"name": j.name, "expected": j.expected, "observed": j.observed,
+                                    "passed": j.passed, "line": j.line} for j in judged]
+        summary["passed"] = all(j.passed for j in judged) and exit_code is None
+        if exit_code is not None:
+            summary["target_exit"] = exit_code
+        return summary
+
+
+def _started(stack: ExitStack, to: str, target: Any, root: Path, log: Path) -> str:
+    """The upstream's real URL: as configured, or the stub the gate started for it (on the port it chose)."""
+    if target is None:
+        return to
+    running = stack.enter_context(running_target(target, root, log))
+    return running.url + urlsplit(to.replace("{port}", "1")).path
+
+
+def _headers(target: Any) -> dict[str, str]:
+    headers = dict(target.headers)
+    for header, var in target.headers_env.items():
+        if os.environ.get(var):
+            headers[header] = os.environ[var]
+    if target.api_key_env and os.environ.get(target.api_key_env):
+        headers["Authorization"] = f"Bearer {os.environ[target.api_key_env]}"
+    return headers
+
+
+def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, Any]], source: str,
+            traffic_findings: tuple[Finding, ...]) -> CheckResult:
+    gate_file = ctx.config.display
+    findings = list(traffic_findings)
+    for s in scenarios:
+        for e in s["expectations"]:
+            if not e["passed"]:
+                findings.append(Finding(Severity.ERROR, f"scenario '{s['name']}': {e['name']} {e['expected']}: "
+                                        f"{e['observed']}", gate_file, e["line"]))
+        if "target_exit" in s:
+            findings.append(Finding(Severity.ERROR, f"scenario '{s['name']}': the service exited with code "
+                                    f"{s['target_exit']} during the scenario", gate_file, s["line"]))
+    passed = sum(bool(s["passed"]) for s in scenarios)
+    requests = sum(s["requests"] for s in scenarios)
+    succeeded = sum(s["succeeded"] for s in scenarios)
+    categories: Counter[str] = Counter()
+    for s in scenarios:
+        categories.update(s["failure_categories"])
+    metrics = {"scenarios": len(scenarios), "scenarios_passed": passed, "requests": requests,
+               "success_rate": round(succeeded / requests, 4) if requests else 0.0,
+               "upstream_calls": sum(s["upstream_calls"] for s in scenarios),
+               "faults_injected": sum(s["faults_injected"] for s in scenarios),
+               "failure_categories": dict(sorted(categories.items()))}
+    status = Status.PASS if passed == len(scenarios) and not any(
+        f.severity is Severity.ERROR for f in findings) else Status.FAIL
+    summary = f"{passed}/{len(scenarios)} scenarios survived ({requests} requests, {metrics['faults_injected']} faults injected)"
+    details = {"headline": {"value": f"{passed}/{len(scenarios)} scenarios pass"}, "traffic": source,
+               "scenarios": scenarios, "observations": [s["observation"] for s in scenarios]}
+    return CheckResult("resilience", status, summary, metrics=metrics, findings=tuple(findings), details=details)
+
+
+def markdown_details_of(result: CheckResult) -> str:
+    from .render import markdown_details
+
+    return markdown_details(result)
+
+
+def _print_log(ctx: CheckContext, tail: list[str]) -> None:
+    if not tail:
+        return
+    secrets = config_secrets(ctx.config)
+    lines = [f"resilience: the service's log ends with ({len(tail)} lines):"]
+    lines += ["  | " + terminal_text(redact_text(line, secrets)).replace("\n", " ") for line in tail]
+    print(no_workflow_commands("\n".join(lines)), file=sys.stderr)
+
+
+def observations(result: CheckResult | None) -> list[Mapping[str, Any]]:
+    """What the resilience check saw of each scenario's fallbacks, for the docs check."""
+    if result is None:
+        return []
+    found = result.details.get("observations")
+    return [o for o in found if isinstance(o, Mapping)] if isinstance(found, list) else []

@@ -1,0 +1,322 @@
+"""The fault-injecting proxy: one loopback port per upstream, streaming chunk by chunk, recording every call.
+
+It runs its own event loop in a thread of the gate. It forwards only to the origin it was configured with
+(the request's path is kept, never its host), never follows a redirect, and records no header and no body:
+an API key on its way to the provider passes through and is written nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import (
+    ClientConnectionResetError,
+    ClientError,
+    ClientSession,
+    ClientTimeout,
+    DummyCookieJar,
+    TCPConnector,
+    web,
+)
+
+from .faults import NO_FAULTS, Fault, How, Kind, Plan
+
+MAX_BODY = 16 * 1024 * 1024
+TAIL_BYTES = 8192
+# Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself.
+_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                  "transfer-encoding", "upgrade", "host", "content-length"})
+
+
+@dataclass(frozen=True)
+class Upstream:
+    name: str
+    origin: str  # scheme://host:port, nothing else
+    base_path: str  # the path of the configured URL, e.g. /v1
+
+
+def upstream_of(name: str, url: str) -> Upstream:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    port = f":{parts.port}" if parts.port else ""
+    return Upstream(name, f"{parts.scheme}://{parts.hostname}{port}", parts.path.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the service made to an upstream, as the proxy saw it."""
+
+    t_s: float  # since the plan's start
+    upstream: str
+    model: str | None
+    status: int | None  # None: no status reached the service (reset, hang, cut before headers)
+    fault: str | None
+    completed: bool  # the whole answer reached the service
+    duration_s: float
+    request_id: str | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass
+class _State:
+    status: int | None = None
+    completed: bool = False
+    tokens: tuple[int | None, int | None] = (None, None)
+
+
+class Proxy:
+    def __init__(self, upstreams: Sequence[Upstream], *, connect_timeout_s: float = 10.0,
+                 read_timeout_s: float = 60.0, hang_s: float = 30.0, request_id_header: str = "x-request-id") -> None:
+        self.upstreams = tuple(upstreams)
+        self.connect_timeout_s, self.read_timeout_s, self.hang_s = connect_timeout_s, read_timeout_s, hang_s
+        self.request_id_header = request_id_header
+        self.ports: dict[str, int] = {}
+        self._plan = NO_FAULTS
+        self._calls: list[Call] = []
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runners: list[web.AppRunner] = []
+        self._session: ClientSession | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- the gate's side ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="prodgate-proxy", daemon=True)
+        self._thread.start()
+        self._started.wait(30)
+        if self._error is not None:
+            raise self._error
+        if not self._started.is_set():
+            raise RuntimeError("the proxy did not start within 30 s")
+
+    def url(self, name: str) -> str:
+        """What the service is given in place of the upstream's URL."""
+        up = next(u for u in self.upstreams if u.name == name)
+        return f"http://127.0.0.1:{self.ports[name]}{up.base_path}"
+
+    def begin(self, plan: Plan) -> None:
+        with self._lock:
+            self._plan = plan
+            self._calls = []
+
+    def calls(self) -> list[Call]:
+        with self._lock:
+            return list(self._calls)
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._shutdown(), loop)
+        thread.join(10)
+
+    def __enter__(self) -> Proxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the loop's side ---------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it in the gate's thread
+            self._error = exc
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    async def _open(self) -> None:
+        # No redirect is ever followed, no cookie kept, no environment proxy used: the configured origin only.
+        self._session = ClientSession(
+            connector=TCPConnector(limit=0, force_close=False), auto_decompress=False, trust_env=False,
+            cookie_jar=DummyCookieJar(), timeout=ClientTimeout(total=None, sock_connect=self.connect_timeout_s,
+                                                           sock_read=self.read_timeout_s))
+        for up in self.upstreams:
+            app = web.Application(client_max_size=MAX_BODY)
+            app.router.add_route("*", "/{tail:.*}", self._handler(up))
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+            await site.start()
+            self._runners.append(runner)
+            self.ports[up.name] = int(runner.addresses[0][1])
+
+    async def _shutdown(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        if self._session is not None:
+            await self._session.close()
+        assert self._loop is not None
+        self._loop.stop()
+
+    def _record(self, call: Call) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def _handler(self, up: Upstream) -> Any:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._forward(up, request)
+
+        return handle
+
+    async def _forward(self, up: Upstream, request: web.Request) -> web.StreamResponse:
+        t0 = time.monotonic()
+        body = await request.read()
+        model = _model(body)
+        with self._lock:
+            plan = self._plan
+        fault = plan.draw(up.name, model, t0)
+        rid = request.headers.get(self.request_id_header)
+        state = _State()
+
+        def record() -> None:
+            self._record(Call(round(t0 - plan.t0, 4), up.name, model, state.status,
+                              fault.kind.value if fault else None, state.completed,
+                              round(time.monotonic() - t0, 4), rid, *state.tokens))
+
+        try:
+            if fault is not None and fault.kind in (Kind.OUTAGE, Kind.FLAP, Kind.RATE_LIMIT, Kind.MALFORMED):
+                return await self._injected(request, fault, state, _streamed(body))
+            return await self._relay(up, request, body, fault, state)
+        finally:
+            record()
+
+    async def _injected(self, request: web.Request, fault: Fault, state: _State,
+                        stream: bool) -> web.StreamResponse:
+        if fault.kind is Kind.RATE_LIMIT:
+            state.status = 429
+            return _error(429, "rate limit reached (injected by prodgate)", "rate_limit_exceeded",
+                          {"Retry-After": f"{fault.retry_after_s:g}"})
+        if fault.kind is Kind.MALFORMED:
+            state.status, state.completed = 200, True
+            if stream:
+                return web.Response(status=200, body=b'data: {"id": "chatcmpl-x", "choices": [{"delta": \n\n',
+                                    content_type="text/event-stream")
+            return web.Response(status=200, body=b'{"id": "chatcmpl-x", "choices": [{"message": ',
+                                content_type="application/json")
+        if fault.how is How.HANG:
+            await asyncio.sleep(self.hang_s)
+            _abort(request)
+            return web.Response(status=504)
+        if fault.how is How.REFUSE:
+            _abort(request)
+            return web.Response(status=502)
+        state.status = fault.status
+        return _error(fault.status, "the model is unavailable (injected by prodgate)", "service_unavailable")
+
+    async def _relay(self, up: Upstream, request: web.Request, body: bytes, fault: Fault | None,
+                     state: _State) -> web.StreamResponse:
+        path = request.raw_path
+        if not path.startswith("/") or path.startswith("//"):
+            state.status = 400
+            return _error(400, "the proxy forwards origin-form paths only", "invalid_request")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        assert self._session is not None
+        try:
+            async with self._session.request(request.method, up.origin + path, headers=headers, data=body,
+                                             allow_redirects=False) as answer:
+                if fault is not None and fault.kind is Kind.SLOW and fault.ttfb_s > 0:
+                    await asyncio.sleep(fault.ttfb_s)
+                out = web.StreamResponse(status=answer.status, reason=answer.reason)
+                for k, v in answer.headers.items():
+                    if k.lower() not in _HOP:
+                        out.headers.add(k, v)
+                if answer.content_length is not None and fault is None:
+                    out.content_length = answer.content_length
+                state.status = answer.status
+                await out.prepare(request)
+                tail = b""
+                sent = 0
+                try:
+                    async for chunk in answer.content.iter_any():
+                        if fault is not None and fault.kind is Kind.TRUNCATE and sent + len(chunk) > fault.after_bytes:
+                            keep = max(0, fault.after_bytes - sent)
+                            if keep:
+                                await out.write(chunk[:keep])
+                            _abort(request)
+                            return out
+                        if fault is not None and fault.kind is Kind.SLOW and fault.per_chunk_s > 0:
+                            await asyncio.sleep(fault.per_chunk_s)
+                        tail = (tail + chunk)[-TAIL_BYTES:]
+                        await out.write(chunk)
+                        sent += len(chunk)
+                    state.completed = True
+                    await out.write_eof()
+                except (ConnectionResetError, ClientConnectionResetError):
+                    # The service hung up: a whole answer (its stream's end seen) still counts as given.
+                    state.completed = state.completed or b"data: [DONE]" in tail
+                state.tokens = _usage(tail)
+                return out
+        except (ClientError, asyncio.TimeoutError, OSError) as exc:
+            if state.status is not None:  # headers went out: the stream is cut, as the upstream cut it
+                _abort(request)
+                return web.Response(status=502)
+            state.status = 502
+            return _error(502, f"the upstream could not be reached ({type(exc).__name__})", "upstream_unreachable")
+
+
+def _error(status: int, message: str, code: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    body = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
+    return web.Response(status=status, body=body, content_type="application/json", headers=dict(headers or {}))
+
+
+def _abort(request: web.Request) -> None:
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+
+
+def _model(body: bytes) -> str | None:
+    if not body or len(body) > MAX_BODY or not body.lstrip().startswith(b"{"):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    model = data.get("model") if isinstance(data, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def _streamed(body: bytes) -> bool:
+    return b'"stream"' in body and b'"stream": false' not in body and b'"stream":false' not in body
+
+
+def _usage(tail: bytes) -> tuple[int | None, int | None]:
+    """Tokens from the answer's `usage` (the last SSE event carrying one, or the JSON body)."""
+    at = tail.rfind(b'"usage"')
+    if at < 0:
+        return None, None
+    candidates = [tail]
+    start = tail.rfind(b"data:", 0, at)
+    if start >= 0:
+        candidates.insert(0, tail[start + 5:].split(b"\n", 1)[0])
+    for text in candidates:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            continue
+        usage = data.get("usage") if isinstance(data, dict) else None
+        if isinstance(usage, dict):
+            tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
+            return (tin if isinstance(tin, int) else None), (tout if isinstance(tout, int) else None)
+    return None, None
