@@ -8,6 +8,9 @@ from typing import Any
 
 from .rankings import Ranking
 
+# Decimals a measure is kept to, here and in the baseline: an unchanged ranking compares equal to the digit.
+PRECISION = 9
+
 
 def _run(rankings: Mapping[str, Ranking]) -> dict[str, dict[str, float]]:
     """The rankings as a run: a score that falls with the rank, so every evaluator reads the order as given."""
@@ -39,7 +42,7 @@ def compute(measures: Sequence[str], qrels: Mapping[str, Mapping[str, int]], ran
         for metric in provider.iter_calc(group, qrels_in, run):
             row = out.get(metric.query_id)
             if row is not None:
-                row[by_measure[str(metric.measure)]] = float(metric.value)
+                row[by_measure[str(metric.measure)]] = round(float(metric.value), PRECISION)
     return out
 
 

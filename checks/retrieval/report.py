@@ -13,6 +13,7 @@ from gate.taxonomy import Category
 
 from .compare import Analysis
 from .inputs import Query
+from .measures import PRECISION
 from .rankings import Ranking
 
 NAME = "retrieval"
@@ -102,7 +103,7 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
     details["titles"] = {d: clip(titles[d], 120) for d in sorted(shown) if d in titles}
     if full:
         details["queries"] = [{"id": q, "top": list(rankings[q][:run.depth]),
-                               **({"measures": {m: round(v, 6) for m, v in values[q].items()}} if q in values else {})}
+                               **({"measures": {m: round(v, PRECISION) for m, v in values[q].items()}} if q in values else {})}
                               for q in sorted(rankings)]
     if primary is not None:
         change = f"{primary['delta'] * 100:+.1f} pts" if primary.get("delta") is not None else None

@@ -22,6 +22,7 @@ ARTICLES = HERE / "help-centre" / "articles.jsonl"
 INDEX_TITLES = True
 TOKENIZER = "porter unicode61"
 TITLE_WEIGHT = 4.0  # a word of the title counts four times a word of the body
+SCORE_DIGITS = 6  # scores are rounded to this many decimals; equal ones are ordered by id
 _WORD = re.compile(r"\w+")
 
 
@@ -51,10 +52,10 @@ class Index:
         expression = " OR ".join('"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words))
         with self.lock:
             rows = self.db.execute(
-                f"SELECT id, bm25(articles, 0.0, {TITLE_WEIGHT}, 1.0) AS s FROM articles WHERE articles MATCH ? "
-                "ORDER BY s, id LIMIT ?", (expression, int(k))).fetchall()
+                f"SELECT id, round(bm25(articles, 0.0, {TITLE_WEIGHT}, 1.0), {SCORE_DIGITS}) AS s FROM articles "
+                "WHERE articles MATCH ? ORDER BY s, id LIMIT ?", (expression, int(k))).fetchall()
         # FTS5's bm25() is lower for a better match; the score here is higher for a better one.
-        return [(doc, round(-score, 6)) for doc, score in rows]
+        return [(doc, -score) for doc, score in rows]
 
 
 _index: Index | None = None
