@@ -20,10 +20,11 @@ class Extra(str, Enum):
 
     LOAD = "load"
     DEEPEVAL = "deepeval"
+    RETRIEVAL = "retrieval"
 
     @property
     def module(self) -> str:
-        return {Extra.LOAD: "locust", Extra.DEEPEVAL: "deepeval"}[self]
+        return {Extra.LOAD: "locust", Extra.DEEPEVAL: "deepeval", Extra.RETRIEVAL: "ir_measures"}[self]
 
 
 def installed(extra: Extra) -> bool:

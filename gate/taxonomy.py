@@ -1,4 +1,4 @@
-"""The failure taxonomy shared by the regression, load and docs checks: what went wrong with an answer or a request."""
+"""The failure taxonomy shared by the regression, load, retrieval and docs checks: what went wrong with an answer or a request."""
 
 from __future__ import annotations
 
@@ -23,11 +23,14 @@ class Category(str, Enum):
     LATENCY = "budget.latency"
     TOKENS = "budget.tokens"
     COST = "budget.cost"
+    RETRIEVAL_EMPTY = "retrieval.empty"  # a retriever answered no document for a query
+    RETRIEVAL_INVALID = "retrieval.invalid_output"  # its answer is not a ranked list of document ids
+    RETRIEVAL_UNJUDGED = "retrieval.unjudged"  # it surfaces documents the relevance labels never judged
 
 
 # A check or the failure-mode catalogue may add its own category under these prefixes (e.g. output.tool_error);
 # a failure-mode document must cover what falls under them, and nothing else.
-PREFIXES = ("transport.", "output.", "quality.", "budget.")
+PREFIXES = ("transport.", "output.", "quality.", "budget.", "retrieval.")
 # The schema check's category for a credential found in a file under review: no answer failed, so no prefix.
 SECRET = "secret"
 

@@ -83,7 +83,7 @@ CATALOGUE: tuple[Mode, ...] = (
          ("budget.cost", "budget.tokens")),
     Mode("retrieval-degradation", "Retrieval degradation",
          ("retrieval", "rag", "search quality", "stale index", "knowledge base", "embedding"),
-         ()),
+         ("retrieval.empty", "retrieval.invalid_output", "retrieval.unjudged")),
     Mode("model-change", "Model or version change",
          ("model change", "model version", "version change", "model update", "model upgrade",
           "model deprecation", "deprecation", "model drift", "model retirement", "model or version change"),

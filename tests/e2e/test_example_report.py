@@ -55,6 +55,6 @@ def test_example_report_offline_run_equals_stored_reference(repo: GitRepo, tmp_p
         REFERENCE.mkdir(parents=True, exist_ok=True)
         (REFERENCE / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         (REFERENCE / "comment.md").write_text(comment, encoding="utf-8")
-    assert [c["name"] for c in report["checks"]] == ["schema", "regression", "cost", "docs"]
+    assert [c["name"] for c in report["checks"]] == ["schema", "regression", "retrieval", "cost", "docs"]
     assert report == json.loads((REFERENCE / "report.json").read_text(encoding="utf-8"))
     assert comment == (REFERENCE / "comment.md").read_text(encoding="utf-8")

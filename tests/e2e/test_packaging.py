@@ -74,7 +74,8 @@ def _core_gate(python: Path, *args: str | Path, cwd: Path) -> subprocess.Complet
 
 
 def test_packaging_core_install_has_no_extra(core_python: Path, tmp_path: Path) -> None:
-    probe = "import importlib.util as u; print([m for m in ('locust', 'deepeval', 'gevent', 'gate') if u.find_spec(m)])"
+    probe = ("import importlib.util as u; "
+             "print([m for m in ('locust', 'deepeval', 'gevent', 'ir_measures', 'gate') if u.find_spec(m)])")
     proc = subprocess.run([str(core_python), "-I", "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                           check=True)
     assert proc.stdout.strip() == "['gate']"
@@ -109,11 +110,12 @@ def test_packaging_core_install_deepeval_metric_is_exit_2_at_its_line(core_pytho
                           "which is not installed: run pip install 'prodgate[deepeval]'\n")
 
 
-def test_packaging_core_install_runs_the_example_but_load(core_python: Path, tmp_path: Path) -> None:
+def test_packaging_core_install_runs_the_example_but_load_and_retrieval(core_python: Path, tmp_path: Path) -> None:
     shutil.copytree(EXAMPLE, tmp_path / "ex", ignore=shutil.ignore_patterns(".gate"))
     help_ = _core_gate(core_python, "--help", cwd=tmp_path)
     assert help_.returncode == 0 and "  merge " in help_.stdout
-    res = _core_gate(core_python, "check", "--skip", "load", "--format", "json", cwd=tmp_path / "ex")
+    res = _core_gate(core_python, "check", "--skip", "load", "--skip", "retrieval", "--format", "json",
+                     cwd=tmp_path / "ex")
     assert res.returncode == 0, res.stderr
     statuses = {c["name"]: c["status"] for c in json.loads(res.stdout)["checks"]}
     assert set(statuses) == {"schema", "regression", "cost", "docs"}
@@ -158,14 +160,15 @@ def test_packaging_locks_hold_each_requirement_of_their_extra_with_hashes() -> N
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     core = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
     extras = {name: {canonicalize_name(Requirement(r).name) for r in reqs}
-              for name, reqs in project["optional-dependencies"].items() if name in ("load", "deepeval")}
+              for name, reqs in project["optional-dependencies"].items() if name in ("load", "deepeval", "retrieval")}
     wanted = {"core": core, "load": core | extras["load"], "deepeval": core | extras["deepeval"],
-              "all": core | extras["load"] | extras["deepeval"]}
+              "retrieval": core | extras["retrieval"],
+              "all": core | extras["load"] | extras["deepeval"] | extras["retrieval"]}
     for name, needs in wanted.items():
         lock = REPO / "requirements" / f"{name}.lock"
         pins = _pins(lock)
         assert needs <= set(pins), (name, sorted(needs - set(pins)))
-        assert not ({"locust", "deepeval"} - needs) & set(pins), name  # no extra it does not name
+        assert not ({"locust", "deepeval", "ir-measures"} - needs) & set(pins), name  # no extra it does not name
         lines = lock.read_text().splitlines()
         hashed = [lines[i + 1].strip().startswith("--hash=sha256:") for i, line in enumerate(lines) if line[:1].isalnum()]
         assert hashed and all(hashed), name

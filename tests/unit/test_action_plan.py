@@ -15,8 +15,9 @@ from tests.conftest import EXAMPLE, REPO
 
 
 def test_action_plan_needed_extras_follow_the_keys_gate_yaml_uses() -> None:
-    assert needed_extras((EXAMPLE / "gate.yaml").read_text()) == (Extra.LOAD,)
+    assert needed_extras((EXAMPLE / "gate.yaml").read_text()) == (Extra.LOAD, Extra.RETRIEVAL)
     assert needed_extras("version: 1\nschema: {}\n") == ()
+    assert needed_extras("version: 1\nretrieval: {target: {run: r.trec}}\n") == (Extra.RETRIEVAL,)
     metric = "regression:\n  suites:\n    - metrics:\n        - {name: c, deepeval: GEval}\n"
     assert needed_extras(metric) == (Extra.DEEPEVAL,)
     assert needed_extras('{"version": 1, "load": {}}') == (Extra.LOAD,)  # flow style, quoted
@@ -28,10 +29,10 @@ def test_action_plan_needed_extras_follow_the_keys_gate_yaml_uses() -> None:
 def test_action_plan_extras_input_names_auto_all_none_or_extras() -> None:
     assert parse_extras("auto", "load: {}\n") == (Extra.LOAD,)
     assert parse_extras("auto", None) == ()  # no gate.yaml: the gate itself says so, with exit 2
-    assert parse_extras("all", None) == (Extra.LOAD, Extra.DEEPEVAL)
+    assert parse_extras("all", None) == (Extra.LOAD, Extra.DEEPEVAL, Extra.RETRIEVAL)
     assert parse_extras(" none ", "load: {}\n") == ()
     assert parse_extras("deepeval, load", None) == (Extra.LOAD, Extra.DEEPEVAL)
-    with pytest.raises(PlanError, match=r"^input extras: unknown lod \(known: auto, all, none, deepeval, load\)$"):
+    with pytest.raises(PlanError, match=r"^input extras: unknown lod \(known: auto, all, none, deepeval, load, retrieval\)$"):
         parse_extras("lod", None)
 
 
@@ -85,4 +86,4 @@ def test_action_plan_runs_on_the_standard_library_alone(tmp_path: Path) -> None:
     bad = subprocess.run([*args, "loud", "/t/venv", str(tmp_path), ".", "gate.yaml"], cwd=tmp_path,
                          capture_output=True, text=True, check=False)
     assert (bad.returncode, bad.stdout) == (2, "")
-    assert bad.stderr == "::error title=prodgate::input extras: unknown loud (known: auto, all, none, deepeval, load)\n"
+    assert bad.stderr == "::error title=prodgate::input extras: unknown loud (known: auto, all, none, deepeval, load, retrieval)\n"

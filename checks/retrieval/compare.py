@@ -1,0 +1,157 @@
+"""Head against the base branch's baseline, query by query: every measure's paired comparison (Holm across the
+measures, the gates' verdicts), Judged@k on both sides with the unjudged documents, drift, and the lost queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate import stats
+from gate.verdict import Evidence, Verdict, decide
+
+from .baseline import Baseline
+from .config import RetrievalConfig
+from .drift import drift
+from .inputs import Query
+from .measures import unjudged_ids
+from .paired import paired_tests, resamples_for
+from .rankings import Ranking
+
+LOST_SHOWN = 10
+
+
+def pts(x: float) -> str:
+    return f"{abs(x) * 100:.1f} pts"
+
+
+def verdict_text(v: Verdict, delta: float, tolerance: float, n: int, mde: float | None) -> str:
+    if v is Verdict.REGRESSION:
+        return f"regression: drop of {pts(delta)}" + (f" (beyond the {tolerance * 100:g}-pt tolerance)" if tolerance else "")
+    if v is Verdict.TOO_FEW:
+        return f"too few queries to tell (n={n})"
+    if v is Verdict.SIGNIFICANT_WITHIN_TOLERANCE:
+        return f"drop of {pts(delta)} is significant but within the {tolerance * 100:g}-pt tolerance"
+    if v is Verdict.IMPROVED:
+        return f"improved by {pts(delta)}"
+    if mde is None:
+        return f"no drop, but too few queries (n={n}) for any drop to be significant"
+    return "no significant change"
+
+
+@dataclass
+class Analysis:
+    measures: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    judged: dict[str, Any] = field(default_factory=dict)
+    drift: dict[str, Any] | None = None
+    lost: list[dict[str, Any]] = field(default_factory=list)
+    unjudged_warning: str | None = None
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None or x != x else round(x, 6)
+
+
+def analyse(cfg: RetrievalConfig, queries: Mapping[str, Query], values: Mapping[str, Mapping[str, float]],
+            rankings: Mapping[str, Ranking], qrels: Mapping[str, Mapping[str, int]],
+            baseline: Baseline | None) -> Analysis:
+    """`values`: per judged query that was retrieved, its measures (the configured ones and Judged@depth)."""
+    out = Analysis()
+    judged_ids = sorted(values)
+    heads = {m: _mean([values[q][m] for q in judged_ids]) for m in cfg.measures}
+    for m in cfg.measures:
+        g = cfg.gates.of(m)
+        if g.min is not None and judged_ids and heads[m] < g.min:
+            out.violations.append(f"{m}: {heads[m]:.3f} is below the minimum {g.min:g}")
+    paired = [q for q in judged_ids if baseline is not None and q in baseline.measures]
+    rows = {m: {"measure": m, "head": _r(heads[m]), "n": len(judged_ids)} for m in cfg.measures}
+    if baseline is not None:
+        _compare(cfg, values, baseline, paired, queries, rows, out)
+        for item in out.lost:
+            item["before"] = list(baseline.top.get(item["query"], ())[:5])
+            item["after"] = list(rankings.get(item["query"], ())[:5])
+    out.measures = [rows[m] for m in cfg.measures]
+    _judged(cfg, values, rankings, qrels, baseline, paired, out)
+    if baseline is not None:
+        d = drift(rankings, baseline.top, depth=cfg.drift.depth, p=cfg.drift.p, threshold=cfg.drift.threshold)
+        out.drift = {"depth": cfg.drift.depth, "p": cfg.drift.p, "threshold": cfg.drift.threshold,
+                     "compared": d.compared, "changed": d.changed, "share": _r(d.share), "mean_rbo": _r(d.mean_rbo),
+                     "max_changed_share": cfg.drift.max_changed_share,
+                     "most_moved": [{"query": mv.query, "text": queries[mv.query].text if mv.query in queries else "",
+                                     "rbo": _r(mv.rbo), "before": list(mv.before), "after": list(mv.after)}
+                                    for mv in d.most_moved]}
+        limit = cfg.drift.max_changed_share
+        if limit is not None and d.compared and d.share > limit:
+            out.violations.append(f"drift: the top {cfg.drift.depth} of {d.changed} of {d.compared} queries moved "
+                                  f"(RBO < {cfg.drift.threshold:g}): {d.share:.0%}, above drift.max_changed_share "
+                                  f"{limit:.0%}")
+    return out
+
+
+def _compare(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], baseline: Baseline, paired: list[str],
+             queries: Mapping[str, Query], rows: dict[str, dict[str, Any]], out: Analysis) -> None:
+    measured = [m for m in cfg.measures if paired and all(m in baseline.measures[q] for q in paired)]
+    for m in cfg.measures:
+        if m not in measured:
+            out.notes.append(f"{m}: not in the baseline for every query (a new measure): absolute figures only")
+    if not measured:
+        if not paired:
+            out.notes.append("no judged query of this run is in the baseline: nothing to compare")
+        return
+    base = [[float(baseline.measures[q][m]) for m in measured] for q in paired]
+    head = [[values[q][m] for m in measured] for q in paired]
+    clustered = any(queries[q].cluster is not None for q in paired)
+    clusters = [stats.sampling_unit(q, queries[q].cluster) for q in paired] if clustered else None
+    margins = [cfg.gates.of(m).max_drop for m in measured]
+    results = paired_tests(base, head, clusters=clusters, margins=margins, alpha=cfg.gates.alpha, seed=cfg.seed)
+    adjusted = stats.holm({m: r.p_value for m, r in zip(measured, results, strict=True)})
+    units = len(set(clusters)) if clusters else len(paired)
+    test = ("exact" if units <= 16 else "randomisation") + (" (clusters)" if clustered else "")
+    for j, (m, r) in enumerate(zip(measured, results, strict=True)):
+        tolerance = margins[j]
+        found = decide(Evidence(r.delta, r.interval.high, adjusted[m], r.p_beyond, r.mde), alpha=cfg.gates.alpha,
+                       tolerance=tolerance, decision=cfg.gates.decision)
+        mde = None if r.mde != r.mde else r.mde
+        rows[m].update({
+            "base": _r(_mean([b[j] for b in base])), "head_paired": _r(_mean([h[j] for h in head])),
+            "delta": _r(r.delta), "ci95": [_r(r.interval.low), _r(r.interval.high)], "p_value": _r(r.p_value),
+            "p_adjusted": _r(adjusted[m]), "p_beyond_tolerance": _r(r.p_beyond), "mde": _r(mde), "n_paired": r.n,
+            "test": test, "tolerance": tolerance, "alpha": cfg.gates.alpha, "verdict": found.value,
+            "verdict_text": verdict_text(found, r.delta, tolerance, r.n, mde), "regression": found is Verdict.REGRESSION,
+        })
+        if found is Verdict.REGRESSION:
+            out.violations.append(f"{m} regressed: {rows[m]['head_paired']:.3f} vs {rows[m]['base']:.3f} "
+                                  f"({r.delta * 100:+.1f} pts, 95% CI {r.interval.low * 100:+.1f} to "
+                                  f"{r.interval.high * 100:+.1f}, p={adjusted[m]:.3g} after Holm)")
+    rows[measured[0]]["resamples"] = resamples_for(units)
+    primary = measured[0]
+    losses = sorted(((values[q][primary] - float(baseline.measures[q][primary]), q) for q in paired), key=lambda x: x)
+    out.lost = [{"query": q, "text": queries[q].text, "measure": primary, "base": _r(float(baseline.measures[q][primary])),
+                 "head": _r(values[q][primary]), "delta": _r(d)} for d, q in losses[:LOST_SHOWN] if d < 0]
+
+
+def _judged(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], rankings: Mapping[str, Ranking],
+            qrels: Mapping[str, Mapping[str, int]], baseline: Baseline | None, paired: list[str], out: Analysis) -> None:
+    name = cfg.judged.measure
+    judged_ids = sorted(values)
+    info: dict[str, Any] = {"measure": name, "head": _r(_mean([values[q][name] for q in judged_ids]))}
+    unjudged = unjudged_ids(rankings, qrels, cfg.judged.depth, judged_ids)
+    info["unjudged"] = [[doc, n] for doc, n in unjudged]
+    with_base = [q for q in paired if name in (baseline.measures[q] if baseline else {})]
+    if baseline is not None and with_base:
+        base = _mean([float(baseline.measures[q][name]) for q in with_base])
+        head = _mean([values[q][name] for q in with_base])
+        info.update({"base": _r(base), "head_paired": _r(head), "delta": _r(head - base)})
+        if head - base < -cfg.judged.max_drop:
+            shown = ", ".join(doc for doc, _ in unjudged[:5])
+            out.unjudged_warning = (
+                f"{name} fell from {base:.1%} to {head:.1%}: the change surfaces documents the relevance judgements "
+                f"never labelled, which count as not relevant and make every measure look worse; label them before "
+                f"trusting a drop (most frequent: {shown})")
+    out.judged = info

@@ -1,0 +1,178 @@
+"""The `retrieval:` section of gate.yaml as typed values, with semantic errors at gate.yaml:line:col."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+from gate.verdict import Decision
+
+SECTION = "retrieval"
+TARGET_KINDS = ("http", "python", "command", "run")
+DEFAULT_MEASURES = ("nDCG@10", "P@5", "R@20", "RR", "AP")
+# Families whose every value lies in [0, 1] (the statistics assume it) and that ir-measures computes with
+# trec_eval's code (pytrec_eval), or with its own implementation for Judged.
+FAMILIES = ("nDCG", "P", "R", "RR", "AP", "Judged", "Success", "Rprec", "Bpref", "infAP")
+DEFAULT_BASELINE = ".gate/retrieval-baseline.json"
+
+
+@dataclass(frozen=True)
+class MeasureGate:
+    min: float | None = None
+    max_drop: float = 0.0
+
+
+@dataclass(frozen=True)
+class Gates:
+    alpha: float = 0.05
+    decision: Decision = Decision.NON_INFERIORITY
+    measures: Mapping[str, MeasureGate] = field(default_factory=dict)
+
+    def of(self, measure: str) -> MeasureGate:
+        return self.measures.get(measure) or MeasureGate()
+
+
+@dataclass(frozen=True)
+class Drift:
+    depth: int = 10
+    p: float = 0.9
+    threshold: float = 0.8
+    max_changed_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Judged:
+    depth: int = 10
+    max_drop: float = 0.05
+
+    @property
+    def measure(self) -> str:
+        return f"Judged@{self.depth}"
+
+
+@dataclass(frozen=True)
+class ResultShape:
+    """How a ranked list is read from an answer: JSON paths (already parsed into steps) and a chunk rule."""
+
+    path: tuple[str | int, ...] | None = None
+    id: tuple[str | int, ...] | None = None
+    score: tuple[str | int, ...] | None = None
+    doc_id: tuple[str | int, ...] | None = None
+    chunk_pattern: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    target: Mapping[str, Any]
+    kind: str
+    queries: Path
+    qrels: Path
+    corpus: Path | None
+    run_file: Path | None
+    results: ResultShape
+    k: int = 100
+    measures: tuple[str, ...] = DEFAULT_MEASURES
+    gates: Gates = field(default_factory=Gates)
+    drift: Drift = field(default_factory=Drift)
+    judged: Judged = field(default_factory=Judged)
+    baseline: Path = Path(DEFAULT_BASELINE)
+    baseline_rel: str = DEFAULT_BASELINE
+    concurrency: int = 8
+    rpm: float | None = None
+    retries: int = 3
+    timeout: float | None = None
+    seed: int = 0
+
+
+def measure_problem(name: str) -> str | None:
+    """Why `name` is not a measure this check computes, or None. Needs ir-measures."""
+    import ir_measures
+
+    try:
+        measure = ir_measures.parse_measure(name)
+    except Exception as exc:  # ir-measures raises several types for a name it cannot read
+        return f"{name!r} is not a measure ir-measures knows ({type(exc).__name__}: {exc})"
+    if measure.NAME not in FAMILIES:
+        return f"{name!r}: the retrieval check computes {', '.join(FAMILIES)} (measures between 0 and 1)"
+    return None
+
+
+def _path(config: GateConfig, value: Any, *at: str | int) -> tuple[str | int, ...] | None:
+    from gate.providers import jsonpath
+
+    if value is None:
+        return None
+    try:
+        return jsonpath.parse(str(value))
+    except jsonpath.PathError as exc:
+        raise config.error(list(at), str(exc)) from None
+
+
+def _shape(config: GateConfig, raw: Mapping[str, Any]) -> ResultShape:
+    at = (SECTION, "results")
+    pattern = None
+    if raw.get("chunk_pattern") is not None:
+        try:
+            pattern = re.compile(str(raw["chunk_pattern"]))
+        except re.error as exc:
+            raise config.error([*at, "chunk_pattern"], f"not a regular expression: {exc}") from None
+        if pattern.groups < 1:
+            raise config.error([*at, "chunk_pattern"], "needs a group: the document id is its first group")
+    if pattern is not None and raw.get("doc_id") is not None:
+        raise config.error([*at, "chunk_pattern"], "give doc_id or chunk_pattern, not both")
+    return ResultShape(path=_path(config, raw.get("path"), *at, "path"), id=_path(config, raw.get("id"), *at, "id"),
+                       score=_path(config, raw.get("score"), *at, "score"),
+                       doc_id=_path(config, raw.get("doc_id"), *at, "doc_id"), chunk_pattern=pattern)
+
+
+def _file(config: GateConfig, raw: Mapping[str, Any], key: str, *at: str) -> Path:
+    path = config.resolve(str(raw[key]), *at, key)
+    if path.is_dir():
+        raise config.error([*at, key], f"{raw[key]}: is a directory, not a file")
+    return path
+
+
+def parse_config(config: GateConfig) -> RetrievalConfig:
+    """The section, checked beyond its JSON Schema; a problem is a ConfigError at its line (exit 2)."""
+    raw = config.section(SECTION) or {}
+    target = raw.get("target") or {}
+    kinds = [k for k in TARGET_KINDS if k in target]
+    if len(kinds) != 1:
+        found = f", not {' and '.join(kinds)}" if kinds else ""
+        raise config.error([SECTION, "target"], f"a target needs exactly one of {', '.join(TARGET_KINDS)}{found}")
+    kind = kinds[0]
+    run_file = _file(config, target, "run", SECTION, "target") if kind == "run" else None
+    measures = tuple(raw.get("measures") or DEFAULT_MEASURES)
+    for i, name in enumerate(measures):
+        problem = measure_problem(name)
+        if problem:
+            at: list[str | int] = [SECTION, "measures", i] if "measures" in raw else [SECTION]
+            raise config.error(at, problem)
+    g = raw.get("gates") or {}
+    gated = g.get("measures") or {}
+    for name in gated:
+        if name not in measures:
+            raise config.error([SECTION, "gates", "measures", name],
+                               f"{name!r} is not one of the measures ({', '.join(measures)})")
+    gates = Gates(alpha=float(g.get("alpha", 0.05)), decision=Decision(g.get("decision", Decision.NON_INFERIORITY.value)),
+                  measures={name: MeasureGate(None if v.get("min") is None else float(v["min"]),
+                                              float(v.get("max_drop", 0.0))) for name, v in gated.items()})
+    d = raw.get("drift") or {}
+    drift = Drift(int(d.get("depth", 10)), float(d.get("p", 0.9)), float(d.get("threshold", 0.8)),
+                  None if d.get("max_changed_share") is None else float(d["max_changed_share"]))
+    j = raw.get("judged") or {}
+    judged = Judged(int(j.get("depth", 10)), float(j.get("max_drop", 0.05)))
+    baseline_rel = str(raw.get("baseline", DEFAULT_BASELINE))
+    return RetrievalConfig(
+        target=target, kind=kind, queries=_file(config, raw, "queries", SECTION), qrels=_file(config, raw, "qrels", SECTION),
+        corpus=_file(config, raw, "corpus", SECTION) if raw.get("corpus") is not None else None, run_file=run_file,
+        results=_shape(config, raw.get("results") or {}), k=int(raw.get("k", 100)), measures=measures, gates=gates,
+        drift=drift, judged=judged, baseline=config.resolve(baseline_rel, SECTION, "baseline", must_exist=False),
+        baseline_rel=baseline_rel, concurrency=int(raw.get("concurrency", 8)),
+        rpm=None if raw.get("rpm") is None else float(raw["rpm"]), retries=int(raw.get("retries", 3)),
+        timeout=None if raw.get("timeout") is None else float(raw["timeout"]), seed=int(raw.get("seed", 0)),
+    )

@@ -1,0 +1,67 @@
+"""Per-query measures by the field's reference implementations: ir-measures over pytrec_eval (trec_eval's own
+code), and ir-measures' Judged. A judged query the retriever returned nothing for scores 0 (trec_eval -c)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .rankings import Ranking
+
+# Decimals a measure is kept to, here and in the baseline: an unchanged ranking compares equal to the digit.
+PRECISION = 9
+
+
+def _run(rankings: Mapping[str, Ranking]) -> dict[str, dict[str, float]]:
+    """The rankings as a run: a score that falls with the rank, so every evaluator reads the order as given."""
+    return {qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)}
+            for qid, docs in rankings.items() if docs}
+
+
+def compute(measures: Sequence[str], qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Ranking],
+            queries: Iterable[str]) -> dict[str, dict[str, float]]:
+    """{query: {measure name as configured: value}} for every query of `queries` that has judgements."""
+    import ir_measures
+
+    wanted = [q for q in queries if q in qrels]
+    parsed = {name: ir_measures.parse_measure(name) for name in measures}
+    by_measure = {str(m): name for name, m in parsed.items()}
+    out: dict[str, dict[str, float]] = {q: dict.fromkeys(measures, 0.0) for q in wanted}
+    if not wanted:
+        return out
+    qrels_in = {q: dict(qrels[q]) for q in wanted}
+    run = _run({q: rankings[q] for q in wanted if q in rankings})
+    if not run:
+        return out
+    judged = [m for m in parsed.values() if m.NAME == "Judged"]
+    trec = [m for m in parsed.values() if m.NAME != "Judged"]
+    groups: list[tuple[Any, list[Any]]] = [(ir_measures.pytrec_eval, trec), (ir_measures.judged, judged)]
+    for provider, group in groups:
+        if not group:
+            continue
+        for metric in provider.iter_calc(group, qrels_in, run):
+            row = out.get(metric.query_id)
+            if row is not None:
+                row[by_measure[str(metric.measure)]] = round(float(metric.value), PRECISION)
+    return out
+
+
+def judged_share(ranking: Ranking, judged: Mapping[str, int], depth: int) -> float:
+    """Judged@depth as ir-measures defines it (judged documents over those returned, up to depth), for queries
+    that have no judgements and so no measures: 0."""
+    top = ranking[:depth]
+    return sum(doc in judged for doc in top) / len(top) if top else 0.0
+
+
+def unjudged_ids(rankings: Mapping[str, Ranking], qrels: Mapping[str, Mapping[str, int]], depth: int,
+                 queries: Iterable[str], limit: int = 10) -> list[tuple[str, int]]:
+    """The documents most often in the top `depth` of judged queries without a judgement for that query."""
+    counts: dict[str, int] = {}
+    for q in queries:
+        judged = qrels.get(q)
+        if not judged:
+            continue
+        for doc in rankings.get(q, ())[:depth]:
+            if doc not in judged:
+                counts[doc] = counts.get(doc, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]

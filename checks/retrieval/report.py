@@ -1,0 +1,126 @@
+"""Everything the retrieval check found, as its CheckResult: status, summary, findings, metrics and details."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gate.redact import clip
+from gate.render.words import counted
+from gate.report import CheckResult, Finding, Severity, Status
+from gate.taxonomy import Category
+
+from .compare import Analysis
+from .inputs import Query
+from .measures import PRECISION
+from .rankings import Ranking
+
+NAME = "retrieval"
+MAX_QUERY_FINDINGS = 20  # one finding per failed query up to here; the rest are counted
+
+
+@dataclass
+class Run:
+    """What happened before the comparison: where the rankings came from and what went wrong with them."""
+
+    target: str
+    queries_file: str
+    k: int
+    depth: int
+    failed: Mapping[str, tuple[Category, str]] = field(default_factory=dict)
+    unlabelled: Sequence[str] = ()
+    unknown_in_run: int = 0
+    calls: int = 0
+    retried: int = 0
+    baseline_source: str = ""
+    baseline_defect: str | None = None
+    baseline_file: str = ""
+
+
+def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
+    out = []
+    for qid, (category, message) in sorted(run.failed.items())[:MAX_QUERY_FINDINGS]:
+        q = queries[qid]
+        out.append(Finding(Severity.ERROR, clip(f"the target gave no ranking ({category.value}): {message}", 400),
+                           run.queries_file, q.line, case_id=qid, category=category.value))
+    if len(run.failed) > MAX_QUERY_FINDINGS:
+        out.append(Finding(Severity.ERROR, f"… and {len(run.failed) - MAX_QUERY_FINDINGS} more queries without a "
+                           "ranking (see details.failed)", run.queries_file))
+    return out
+
+
+def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], rankings: Mapping[str, Ranking],
+                 values: Mapping[str, Mapping[str, float]], titles: Mapping[str, str], *, full: bool) -> CheckResult:
+    categories: dict[str, int] = {}
+    for category, _ in run.failed.values():
+        categories[category.value] = categories.get(category.value, 0) + 1
+    findings = [Finding(Severity.ERROR, v) for v in analysis.violations]
+    findings += _query_findings(run, queries)
+    if run.baseline_defect:
+        findings.append(Finding(Severity.ERROR, run.baseline_defect, run.baseline_file))
+    empty = sorted(q for q, r in rankings.items() if not r)
+    if empty:
+        categories[Category.RETRIEVAL_EMPTY.value] = len(empty)
+        findings.append(Finding(Severity.WARNING, f"{counted(len(empty), 'query', 'queries')} got no document back "
+                                f"(every measure scores them 0): {', '.join(empty[:5])}"
+                                + (" …" if len(empty) > 5 else ""), run.queries_file,
+                                category=Category.RETRIEVAL_EMPTY.value))
+    if analysis.unjudged_warning:
+        categories[Category.RETRIEVAL_UNJUDGED.value] = len(analysis.judged.get("unjudged") or [])
+        findings.append(Finding(Severity.WARNING, analysis.unjudged_warning, category=Category.RETRIEVAL_UNJUDGED.value))
+    if run.unlabelled:
+        findings.append(Finding(Severity.NOTICE, f"{counted(len(run.unlabelled), 'query', 'queries')} without relevance "
+                                "judgements: left out of the measures, kept in drift", run.queries_file))
+    if run.unknown_in_run:
+        findings.append(Finding(Severity.NOTICE, f"the run file ranks {counted(run.unknown_in_run, 'query', 'queries')} "
+                                "the queries file does not have: ignored"))
+    status = Status.FAIL if any(f.severity is Severity.ERROR for f in findings) else \
+        Status.WARN if any(f.severity is Severity.WARNING for f in findings) else Status.PASS
+    primary = analysis.measures[0] if analysis.measures else None
+    metrics: dict[str, Any] = {"queries": len(queries), "judged_queries": len(values), "failed_queries": len(run.failed),
+                               "failure_categories": dict(sorted(categories.items()))}
+    for row in analysis.measures:
+        metrics[row["measure"]] = row["head"]
+    if analysis.judged:
+        metrics[analysis.judged["measure"]] = analysis.judged.get("head")
+    if analysis.drift is not None:
+        metrics["drift_changed_share"] = analysis.drift["share"]
+    details: dict[str, Any] = {
+        "run": {"target": run.target, "k": run.k, "depth": run.depth, "queries": len(queries), "judged": len(values),
+                "calls": run.calls, "retried": run.retried},
+        "baseline": {"source": run.baseline_source},
+        "measures": analysis.measures, "judged": analysis.judged, "lost": analysis.lost,
+        "violations": analysis.violations, "notes": analysis.notes,
+    }
+    if analysis.drift is not None:
+        details["drift"] = analysis.drift
+    if run.failed:
+        details["failed"] = {q: {"category": c.value, "message": clip(m, 300)} for q, (c, m) in sorted(run.failed.items())}
+    shown = {d for item in analysis.lost for d in (*item.get("before", ()), *item.get("after", ()))}
+    shown |= {d for item in (analysis.drift or {}).get("most_moved", []) for d in (*item["before"], *item["after"])}
+    shown |= {doc for doc, _ in analysis.judged.get("unjudged") or []}
+    details["titles"] = {d: clip(titles[d], 120) for d in sorted(shown) if d in titles}
+    if full:
+        details["queries"] = [{"id": q, "top": list(rankings[q][:run.depth]),
+                               **({"measures": {m: round(v, PRECISION) for m, v in values[q].items()}} if q in values else {})}
+                              for q in sorted(rankings)]
+    if primary is not None:
+        change = f"{primary['delta'] * 100:+.1f} pts" if primary.get("delta") is not None else None
+        details["headline"] = {"value": f"{primary['measure']} {primary['head']:.3f}", "change": change}
+    return CheckResult(NAME, status, _summary(primary, analysis, len(values)), metrics=metrics,
+                       findings=tuple(findings), details=details)
+
+
+def _summary(primary: Mapping[str, Any] | None, analysis: Analysis, judged: int) -> str:
+    if primary is None:
+        return "no measure"
+    text = f"{primary['measure']} {primary['head']:.3f} on {counted(judged, 'judged query', 'judged queries')}"
+    if primary.get("delta") is not None:
+        text += f"; {primary['delta'] * 100:+.1f} pts vs the base branch ({primary['verdict_text']})"
+    elif analysis.notes:
+        text += "; " + analysis.notes[-1]
+    if analysis.violations:
+        more = f" (+{len(analysis.violations) - 1} more)" if len(analysis.violations) > 1 else ""
+        text += f"; {analysis.violations[0]}{more}"
+    return text

@@ -1,0 +1,162 @@
+"""How the queries reach the retriever: the provider layer's http and command targets and a python function called
+as function(query, k), all run by its executor (concurrency, rate limit, retries, timeouts); or a run file."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.config import GateConfig
+from gate.progress import Progress
+from gate.providers import limits
+from gate.providers.base import Category, Provider, ProviderError, Request, Response
+from gate.redact import clip
+
+from .config import SECTION, RetrievalConfig
+from .inputs import Query
+from .rankings import InvalidAnswer, Ranking, read_answer
+
+
+class FunctionTarget:
+    """python: "pkg.mod:function", called as function(query, k) and returning ids or (id, score) pairs best first
+    (a list, or an object holding one). It may be async. With a timeout it runs in a thread of its own and is
+    abandoned (not killed) when late."""
+
+    def __init__(self, ref: str, root: Path, *, timeout: float | None = None) -> None:
+        from gate.providers.pycall import load_function
+
+        self.ref = ref
+        self.function: Callable[..., Any] = load_function(ref, root)
+        self.timeout = timeout
+
+    def identity(self) -> Mapping[str, Any]:
+        return {"kind": "python", "function": self.ref}
+
+    def complete(self, request: Request) -> Response:
+        query, k = request.variables["query"], request.variables["k"]
+        timeout = request.timeout_s or self.timeout
+        limits.before_call()
+        started = time.monotonic()
+        value = self._call(query, k) if timeout is None else self._within(query, k, timeout)
+        try:
+            content = json.dumps(value, ensure_ascii=False, allow_nan=False, default=_plain)
+        except (TypeError, ValueError) as exc:
+            raise ProviderError(Category.RETRIEVAL_INVALID, f"{self.ref} returned what JSON cannot hold: {exc}") from exc
+        return Response(content=content, latency_s=time.monotonic() - started, model="python")
+
+    def _call(self, query: str, k: int) -> Any:
+        try:
+            result = self.function(query, k)
+            if inspect.isawaitable(result):
+                result = asyncio.run(_awaited(result))
+            return result
+        except ProviderError:
+            raise
+        except Exception as exc:  # the retriever's own failure is a finding, not a crash of the gate
+            raise ProviderError(Category.SERVER_ERROR, clip(f"{self.ref} raised {type(exc).__name__}: {exc}", 300)) from exc
+
+    def _within(self, query: str, k: int, timeout: float) -> Any:
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["value"] = self._call(query, k)
+            except ProviderError as exc:
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, daemon=True, name="prodgate-retrieval-target")
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            raise ProviderError(Category.TIMEOUT, f"{self.ref} did not return within {timeout:g} s", retryable=True)
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str] | None = None) -> Provider:
+    """The provider of the target spec; a spec that cannot be built is a ConfigError at its line (exit 2)."""
+    from gate.providers.command import CommandProvider
+    from gate.providers.endpoint import HttpProvider
+    from gate.providers.spec import TargetError
+
+    spec = cfg.target
+    timeout = spec.get("timeout") or cfg.timeout
+    at = [SECTION, "target", cfg.kind]
+    try:
+        if cfg.kind == "http":
+            raw = dict(spec["http"])
+            if cfg.results.path is not None:
+                raw["answer"] = _path_text(cfg.results.path)
+            return HttpProvider(raw, os.environ if env is None else env, timeout=timeout)
+        if cfg.kind == "command":
+            return CommandProvider(spec["command"], config.root, os.environ if env is None else env, timeout=timeout)
+        return FunctionTarget(str(spec["python"]), config.root, timeout=timeout)
+    except TargetError as exc:
+        raise config.error(at, str(exc)) from None
+
+
+def _path_text(steps: tuple[str | int, ...]) -> str:
+    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f"[{json.dumps(s)}]" for s in steps)
+
+
+@dataclass
+class Retrieved:
+    """Every query's ranking, and the queries that got none, with why and the failure category."""
+
+    rankings: dict[str, Ranking] = field(default_factory=dict)
+    failed: dict[str, tuple[Category, str]] = field(default_factory=dict)
+    calls: int = 0
+    retried: int = 0
+
+
+def retrieve(provider: Provider, cfg: RetrievalConfig, queries: Sequence[Query], progress: Progress) -> Retrieved:
+    from gate.providers.executor import run_all
+
+    requests = [Request(variables={"query": q.text, "k": cfg.k}, case_id=q.id) for q in queries]
+    results = run_all(provider, requests, concurrency=cfg.concurrency, rpm=cfg.rpm, retries=cfg.retries,
+                      timeout=cfg.timeout, progress=progress, label="queries", seed=cfg.seed)
+    out = Retrieved(calls=len(requests))
+    # An http target has already applied results.path (as its `answer`); the others apply it here.
+    apply_path = cfg.kind != "http"
+    for q, result in zip(queries, results, strict=True):
+        if isinstance(result, ProviderError):
+            out.failed[q.id] = (result.category, result.message)
+            out.retried += max(0, result.attempts - 1)
+            continue
+        out.retried += max(0, result.attempts - 1)
+        try:
+            value = _answer_value(result.content, cfg.kind)
+            out.rankings[q.id] = read_answer(value, cfg.results, cfg.k, apply_path=apply_path)
+        except InvalidAnswer as exc:
+            out.failed[q.id] = (Category.RETRIEVAL_INVALID, str(exc))
+    return out
+
+
+def _answer_value(content: str, kind: str) -> Any:
+    from gate.files import loads_json
+
+    try:
+        return loads_json(content, finite=False)
+    except ValueError:
+        if kind == "http" and content.strip() == "":
+            return []
+        raise InvalidAnswer("the answer is not JSON") from None
