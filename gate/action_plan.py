@@ -48,10 +48,13 @@ def parse_extras(value: str, config_text: str | None) -> tuple[Extra, ...]:
 
 
 def lock_name(extras: Sequence[Extra]) -> str:
-    """requirements/<name>.lock: core, one extra by its name, or all."""
-    if not extras:
+    """requirements/<name>.lock: core, the extras' names joined by `-` (load-retrieval), or all of them. One lock
+    for each combination: a gate.yaml that needs two extras never installs the third (deepeval alone is
+    hundreds of megabytes)."""
+    wanted = [e.value for e in Extra if e in extras]
+    if not wanted:
         return "core"
-    return extras[0].value if len(extras) == 1 else "all"
+    return "all" if len(wanted) == len(Extra) else "-".join(wanted)
 
 
 def _files(root: Path) -> Iterable[Path]:

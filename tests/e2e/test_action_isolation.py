@@ -182,5 +182,5 @@ def test_action_shadow_modules_in_the_checkout_never_run_and_a_failing_gate_stil
     assert run.step("restore").with_["key"].startswith("prodgate-Linux-")
     assert len(run.step("restore").with_["key"].split("-")[2]) == 20
     # The venv's key: planned by a Python that read gate.yaml as text (it has a load section), outside the checkout.
-    assert run.step("restore-venv").with_["key"].startswith("prodgate-venv-Linux-load-")
+    assert run.step("restore-venv").with_["key"].startswith("prodgate-venv-Linux-load-retrieval-")
     assert run.step("restore-venv").with_["path"] == str(tmp_path / "runner-temp" / "prodgate-venv")

@@ -155,15 +155,18 @@ def _pins(lock: Path) -> dict[str, set[str]]:
 
 def test_packaging_locks_hold_each_requirement_of_their_extra_with_hashes() -> None:
     """An offline guard; `requirements/compile --check` (in .ci/run) compares them with a fresh resolution."""
+    import itertools
     import tomllib
+
+    from gate.action_plan import lock_name
+    from gate.extras import Extra
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     core = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
     extras = {name: {canonicalize_name(Requirement(r).name) for r in reqs}
               for name, reqs in project["optional-dependencies"].items() if name in ("load", "deepeval", "retrieval")}
-    wanted = {"core": core, "load": core | extras["load"], "deepeval": core | extras["deepeval"],
-              "retrieval": core | extras["retrieval"],
-              "all": core | extras["load"] | extras["deepeval"] | extras["retrieval"]}
+    wanted = {lock_name(combo): core.union(*(extras[e.value] for e in combo))
+              for n in range(len(Extra) + 1) for combo in itertools.combinations(Extra, n)}
     for name, needs in wanted.items():
         lock = REPO / "requirements" / f"{name}.lock"
         pins = _pins(lock)

@@ -96,3 +96,18 @@ def test_retrieval_answer_chunks_map_to_documents_deduplicated_by_first_rank() -
 def test_retrieval_answer_invalid_says_what_is_wrong(answer: object, problem: str) -> None:
     with pytest.raises(InvalidAnswer, match=problem):
         read_answer(answer, ResultShape(), 10)
+
+
+def test_retrieval_judged_equals_ir_measures_own_provider() -> None:
+    # Judged@k is computed on the rankings as they are; ir-measures' provider is the definition it must meet.
+    import ir_measures
+
+    qrels = {"a": {"x": 2, "y": 0, "z": 1}, "b": {"y": 1}, "c": {"q": 1}, "d": {"x": 1}}
+    rankings = {"a": ("w", "y", "x", "v", "z", "u"), "b": ("x", "w"), "c": ("q",), "d": ("m", "n", "o")}
+    names = ("Judged@1", "Judged@2", "Judged@5", "Judged@10", "Judged")
+    got = compute(names, qrels, rankings, list(qrels))
+    run = {q: {doc: float(len(docs) - i) for i, doc in enumerate(docs)} for q, docs in rankings.items()}
+    for metric in ir_measures.judged.iter_calc([ir_measures.parse_measure(n) for n in names], qrels, run):
+        name = str(metric.measure)
+        assert got[metric.query_id][name] == pytest.approx(metric.value, abs=1e-9), (metric.query_id, name)
+    assert (got["a"]["Judged@5"], got["b"]["Judged@10"], got["c"]["Judged@10"]) == pytest.approx((3 / 5, 0.0, 1.0))
