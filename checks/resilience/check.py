@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from gate.config import GateConfig
@@ -25,9 +25,9 @@ from ..load.scenario import chat_requests
 from ..load.target import TargetFailed, running_target
 from .config import ResilienceConfig, Scenario, parse_resilience
 from .faults import Plan
-from .outcome import judge, summarise
-from .proxy import Proxy, upstream_of
-from .traffic import Traffic, run
+
+if TYPE_CHECKING:  # aiohttp is imported by the run alone: `gate validate` and every other check never pay for it
+    from .proxy import Proxy
 
 
 class ResilienceCheck:
@@ -57,6 +57,8 @@ class ResilienceCheck:
         return markdown_details_of(result)
 
     def _scenarios(self, ctx: CheckContext, cfg: ResilienceConfig, bodies: Any, workdir: Path) -> list[dict[str, Any]]:
+        from .proxy import Proxy, upstream_of
+
         out: list[dict[str, Any]] = []
         with ExitStack() as stack:
             urls = {u.name: _started(stack, u.to, u.target, ctx.root, workdir / f"upstream-{i}.log")
@@ -78,6 +80,9 @@ class ResilienceCheck:
     @staticmethod
     def _one(ctx: CheckContext, cfg: ResilienceConfig, scenario: Scenario, index: int, proxy: Proxy,
              target_cfg: Any, bodies: Any, workdir: Path) -> dict[str, Any]:
+        from .outcome import judge, summarise
+        from .traffic import Traffic, run
+
         # A fresh service per scenario: breakers, caches and backoffs of one scenario must not carry into the next.
         with running_target(target_cfg, ctx.root, workdir / f"target-{index}.log") as target:
             proxy.begin(Plan(scenario.faults, cfg.seed + index, time.monotonic()))

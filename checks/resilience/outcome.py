@@ -6,13 +6,15 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..load.thresholds import Threshold, format_value
 from .config import ResilienceConfig, Scenario
 from .faults import MODE_OF, Kind
-from .proxy import Call
-from .traffic import Answer
+
+if TYPE_CHECKING:
+    from .proxy import Call
+    from .traffic import Answer
 
 
 @dataclass(frozen=True)
