@@ -118,7 +118,7 @@ def test_packaging_core_install_runs_the_example_but_load_and_retrieval(core_pyt
                      cwd=tmp_path / "ex")
     assert res.returncode == 0, res.stderr
     statuses = {c["name"]: c["status"] for c in json.loads(res.stdout)["checks"]}
-    assert set(statuses) == {"schema", "regression", "cost", "docs"}
+    assert set(statuses) == {"schema", "regression", "cost", "docs", "resilience"}  # aiohttp is core
     assert set(statuses.values()) <= {"pass", "warn"}, statuses
 
 
