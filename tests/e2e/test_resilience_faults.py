@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from prodgate_checks.load.target import free_port
 from prodgate_checks.resilience.faults import Fault, How, Kind, Plan
 from prodgate_checks.resilience.proxy import Call, Proxy, upstream_of
 from prodgate_checks.resilience.traffic import Traffic, run
 
+from tests.conftest import EXAMPLE
 from tests.servers.openai_fake import Behaviour, serve
 
 
@@ -172,3 +177,30 @@ def test_resilience_proxy_hang_outliving_its_scenario_is_recorded_in_its_own(ups
         assert held and held[0] >= 2.5  # it was held through the change of scenario
         time.sleep(0.3)
         assert [(c.fault, c.status) for c in proxy.calls()] == [(None, 200)]
+
+
+def test_resilience_fault_rate_limit_retry_after_reaches_the_service_which_waits_it_out(upstream: Any) -> None:
+    """The example service, rate-limited on the one model it may use, waits the Retry-After before its retry."""
+    port = free_port()
+    with Proxy([upstream_of("openai", upstream.url + "/v1")]) as proxy:
+        proc = subprocess.Popen([sys.executable, str(EXAMPLE / "app.py"), "--port", str(port), "--no-fallback"],
+                                env={**os.environ, "OPENAI_BASE_URL": proxy.url("openai")}, stdout=subprocess.PIPE,
+                                text=True)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline().startswith("support-bot on")
+            proxy.begin(Plan((Fault(Kind.RATE_LIMIT, retry_after_s=1.5),), 0, time.monotonic()))
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            conn.request("POST", "/chat", json.dumps({"messages": [{"role": "user", "content": "hi"}]}),
+                         {"Content-Type": "application/json", "X-Request-Id": "r-1"})
+            resp = conn.getresponse()
+            status, body = resp.status, json.loads(resp.read())
+            conn.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            if proc.stdout:
+                proc.stdout.close()
+        first, second = settled(proxy, 2)
+    assert status == 503 and "HTTP 429" in body["error"]["message"]
+    assert (first.fault, second.fault, first.request_id) == ("rate_limit", "rate_limit", "r-1")
+    assert 1.4 <= second.t_s - first.t_s < 10  # it waited the 1.5 s it was told to
