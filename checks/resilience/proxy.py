@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,11 @@ from .faults import NO_FAULTS, Fault, How, Kind, Plan
 
 MAX_BODY = 16 * 1024 * 1024
 TAIL_BYTES = 8192
+# What aiohttp would log of a request it cannot parse (with a traceback) goes nowhere: the service under test
+# answers for its own requests in the check's results, not in the gate's log.
+_LOG = logging.getLogger("prodgate.resilience.proxy")
+_LOG.addHandler(logging.NullHandler())
+_LOG.propagate = False
 # Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself.
 _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                   "transfer-encoding", "upgrade", "host", "content-length"})
@@ -157,7 +163,7 @@ class Proxy:
             app = web.Application(client_max_size=MAX_BODY)
             app.router.add_route("*", "/{tail:.*}", self._handler(up))
             # A hang in flight is not waited for at shutdown (aiohttp would wait up to a minute).
-            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0, logger=_LOG)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
             await site.start()
