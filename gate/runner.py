@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -17,6 +18,7 @@ from gate.gitref import BaseRef
 from gate.progress import Progress, silent
 from gate.redact import MIN_SECRET_LEN, looks_like_env_name, redact, redact_text, secret_env_names, secret_env_values
 from gate.registry import Broken, Check
+from gate.render.escape import no_workflow_commands
 from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, strict_result
 
 
@@ -28,11 +30,12 @@ def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str
             raise ConfigError(f"unknown check {name!r} (known: {', '.join(sorted(known))})")
 
 
-def prepare(checks: Sequence[Check], config: GateConfig) -> dict[str, str]:
+def prepare(checks: Sequence[Check], config: GateConfig) -> dict[str, tuple[str, str]]:
     """Let every check validate its own section before anything runs (a ConfigError is exit 2).
 
-    Returns the checks whose prepare() crashed, with why: each is that check's error, not the run's."""
-    crashed: dict[str, str] = {}
+    Returns the checks whose prepare() crashed, with why and the traceback: each is that check's error, not
+    the run's."""
+    crashed: dict[str, tuple[str, str]] = {}
     for check in checks:
         hook = getattr(check, "prepare", None)
         if hook is not None and config.section(check.section) is not None:
@@ -41,7 +44,7 @@ def prepare(checks: Sequence[Check], config: GateConfig) -> dict[str, str]:
             except GateError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one check's defect must not lose the others' results
-                crashed[check.name] = f"check crashed: {type(exc).__name__}: {exc}"
+                crashed[check.name] = (f"check crashed: {type(exc).__name__}: {exc}", traceback.format_exc())
     return crashed
 
 
@@ -71,9 +74,15 @@ def run_checks(
     for check in chosen:
         ctx = CheckContext(config, base, dict(options or {}), progress or silent(), dict(results), debug)
         if check.name in crashed:
-            result = _scrub(CheckResult(check.name, Status.ERROR, crashed[check.name]), secrets)
+            message, trace = crashed[check.name]
+            result = CheckResult(check.name, Status.ERROR, message, details={"traceback": trace} if debug else {})
         else:
-            result = _scrub(_run_one(check, ctx, debug), secrets)
+            result = _run_one(check, ctx, debug)
+        result = _scrub(result, secrets)
+        shown = result.details.get("traceback")
+        if debug and result.status is Status.ERROR and isinstance(shown, str):
+            # --debug shows where a check crashed, on stderr; the report keeps its one line and the same text.
+            print(no_workflow_commands(f"{check.name}: {result.summary}\n{shown.rstrip()}"), file=sys.stderr)
         results[check.name] = result
         ordered.append(result)
         if on_result:

@@ -150,9 +150,21 @@ def _scenario(config: GateConfig, s: Mapping[str, Any], i: int, upstreams: Seque
                     config.doc.locate(at).line)
 
 
+# The options each type of fault reads; one given to another type would be silently ignored.
+OPTIONS = {Kind.OUTAGE: ("how", "status"), Kind.RATE_LIMIT: ("retry_after",), Kind.SLOW: ("ttfb", "per_chunk"),
+           Kind.TRUNCATE: ("after_bytes",), Kind.MALFORMED: (), Kind.FLAP: ("down", "every", "how", "status")}
+_COMMON = ("type", "upstream", "model", "share")
+
+
 def _fault(config: GateConfig, f: Mapping[str, Any], at: tuple[str | int, ...], upstreams: Sequence[str],
            models: Mapping[str, str]) -> Fault:
     kind = Kind(f["type"])
+    for key in f:
+        if key not in _COMMON and key not in OPTIONS[kind]:
+            owners = [k.value for k, keys in OPTIONS.items() if key in keys]
+            raise config.error([*at, key], f"`{key}` is an option of {' and '.join(owners)}, not of {kind.value}")
+    if kind is Kind.SLOW and not (seconds(f.get("ttfb", 0)) > 0 or seconds(f.get("per_chunk", 0)) > 0):
+        raise config.error(list(at), "a slow fault needs `ttfb` or `per_chunk` above 0 (e.g. ttfb: 2s)")
     upstream = None
     if "upstream" in f:
         upstream = str(f["upstream"])

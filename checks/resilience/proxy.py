@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,11 @@ from .faults import NO_FAULTS, Fault, How, Kind, Plan
 
 MAX_BODY = 16 * 1024 * 1024
 TAIL_BYTES = 8192
+# What aiohttp would log of a request it cannot parse (with a traceback) goes nowhere: the service under test
+# answers for its own requests in the check's results, not in the gate's log.
+_LOG = logging.getLogger("prodgate.resilience.proxy")
+_LOG.addHandler(logging.NullHandler())
+_LOG.propagate = False
 # Hop-by-hop headers (RFC 9110 7.6.1) and those the proxy sets itself.
 _HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                   "transfer-encoding", "upgrade", "host", "content-length"})
@@ -106,6 +112,8 @@ class Proxy:
         return f"http://127.0.0.1:{self.ports[name]}{up.base_path}"
 
     def begin(self, plan: Plan) -> None:
+        """Start a scenario. A call still in flight from the last one (a hang outlives its scenario) is recorded
+        in that scenario's list, never in this one's."""
         with self._lock:
             self._plan = plan
             self._calls = []
@@ -154,7 +162,8 @@ class Proxy:
         for up in self.upstreams:
             app = web.Application(client_max_size=MAX_BODY)
             app.router.add_route("*", "/{tail:.*}", self._handler(up))
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            # A hang in flight is not waited for at shutdown (aiohttp would wait up to a minute).
+            runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0, logger=_LOG)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
             await site.start()
@@ -169,10 +178,6 @@ class Proxy:
         assert self._loop is not None
         self._loop.stop()
 
-    def _record(self, call: Call) -> None:
-        with self._lock:
-            self._calls.append(call)
-
     def _handler(self, up: Upstream) -> Any:
         async def handle(request: web.Request) -> web.StreamResponse:
             return await self._forward(up, request)
@@ -184,15 +189,16 @@ class Proxy:
         body = await request.read()
         model = _model(body)
         with self._lock:
-            plan = self._plan
+            plan, calls = self._plan, self._calls
         fault = plan.draw(up.name, model, t0)
         rid = request.headers.get(self.request_id_header)
         state = _State()
 
         def record() -> None:
-            self._record(Call(round(t0 - plan.t0, 4), up.name, model, state.status,
-                              fault.kind.value if fault else None, state.completed,
-                              round(time.monotonic() - t0, 4), rid, *state.tokens))
+            call = Call(round(t0 - plan.t0, 4), up.name, model, state.status, fault.kind.value if fault else None,
+                        state.completed, round(time.monotonic() - t0, 4), rid, *state.tokens)
+            with self._lock:
+                calls.append(call)
 
         try:
             if fault is not None and fault.kind in (Kind.OUTAGE, Kind.FLAP, Kind.RATE_LIMIT, Kind.MALFORMED):

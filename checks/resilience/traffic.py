@@ -135,8 +135,12 @@ async def _stream(resp: ClientResponse, i: int, rid: str, ms: Any) -> Answer:
                 err = event["error"]
                 error = (Category.TRUNCATED.value, str(err.get("message") if isinstance(err, dict) else err))
                 break
-            for choice in (event.get("choices") or []) if isinstance(event, dict) else []:
-                delta = (choice or {}).get("delta") or {}
+            choices = event.get("choices") if isinstance(event, dict) else None
+            # The service's text is untrusted: what is not a chat chunk's shape carries nothing, and is passed over.
+            for choice in choices if isinstance(choices, list) else []:
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta") or {}
                 piece = delta.get("content") if isinstance(delta, dict) else None
                 if piece:
                     if ttft is None:

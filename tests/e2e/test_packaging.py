@@ -156,6 +156,7 @@ def _pins(lock: Path) -> dict[str, set[str]]:
 def test_packaging_locks_hold_each_requirement_of_their_extra_with_hashes() -> None:
     """An offline guard; `requirements/compile --check` (in .ci/run) compares them with a fresh resolution."""
     import itertools
+
     import tomllib
 
     from gate.action_plan import lock_name

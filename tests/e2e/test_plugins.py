@@ -148,6 +148,27 @@ def test_plugin_prepare_crash_is_its_error_and_others_survive(tmp_path: Path) ->
     assert checks["leaky"]["status"] == "pass"
 
 
+def test_plugin_prepare_crash_traceback_only_with_debug(tmp_path: Path) -> None:
+    install_plugin(tmp_path / "site", "picky = demo_checks:Picky\n")
+    (tmp_path / "gate.yaml").write_text("version: 1\npicky: {}\ncrashy: {}\n")
+    env = {"PYTHONPATH": str(tmp_path / "site")}
+    plain = gate_subprocess("check", "--format", "json", cwd=tmp_path, env=env)
+    debug = gate_subprocess("check", "--format", "json", "--debug", cwd=tmp_path, env=env)
+    assert plain.exit_code == debug.exit_code == 3, debug.stderr
+    assert "Traceback" not in plain.stderr and "demo_checks.py" not in plain.stderr
+    for res in (plain, debug):  # the one line stays the summary either way
+        checks = {c["name"]: c for c in res.json()["checks"]}
+        assert checks["picky"]["summary"] == "check crashed: KeyError: 'threshold'"
+    # With --debug, where each check crashed: prepare() of one, run() of the other.
+    prepare_line = PLUGINS.splitlines().index("        raise KeyError(\"threshold\")") + 1
+    run_line = PLUGINS.splitlines().index("        raise RuntimeError(\"boom\")") + 1
+    assert debug.stderr.count("Traceback (most recent call last):") == 2
+    assert f'demo_checks.py", line {prepare_line}, in prepare' in debug.stderr
+    assert f'demo_checks.py", line {run_line}, in run' in debug.stderr
+    assert "picky: check crashed: KeyError: 'threshold'" in debug.stderr
+    assert "Traceback" in {c["name"]: c for c in debug.json()["checks"]}["picky"]["details"]["traceback"]
+
+
 def test_plugin_printing_to_stdout_leaves_the_json_report_parseable(tmp_path: Path) -> None:
     install_plugin(tmp_path / "site", "chatty = demo_checks:Chatty\n")
     (tmp_path / "gate.yaml").write_text("version: 1\nchatty: {}\n")

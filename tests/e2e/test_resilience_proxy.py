@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -178,3 +179,27 @@ def test_resilience_proxy_unreachable_upstream_is_502_recorded() -> None:
         calls = settled(p, 1)
     assert status == 502 and b"could not be reached" in body
     assert [(c.status, c.completed) for c in calls] == [(502, False)]
+
+
+def test_resilience_proxy_request_target_naming_another_host_never_leaves(upstream: Any, proxy: Proxy,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    proxy.begin(Plan((), 0, time.monotonic()))
+    body = json.dumps(chat(False)).encode()
+    with serve() as other:
+        elsewhere = other.url.split("//", 1)[1]
+        for target in (f"{other.url}/v1/chat/completions", f"//{elsewhere}/v1/chat/completions", "*",
+                       "/v1/chat/completions"):
+            with socket.create_connection(("127.0.0.1", proxy.ports["openai"]), timeout=10) as s:
+                s.sendall(f"POST {target} HTTP/1.1\r\nHost: {elsewhere}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+                answer = b""
+                while chunk := s.recv(65536):
+                    answer += chunk
+            assert answer.split(b" ", 2)[1] == (b"200" if target.startswith("/v1") else b"400"), target
+        assert other.requests == []
+    # Only the origin-form path reached the configured upstream, under its own Host.
+    assert [(r["path"], r["headers"]["Host"]) for r in upstream.requests] == [
+        ("/v1/chat/completions", upstream.url.split("//", 1)[1])]
+    # A request aiohttp cannot parse is logged (with its traceback) to the proxy's own logger, which prints
+    # nowhere, not to aiohttp's, which would print it into the gate's output.
+    assert [r.name for r in caplog.records if r.name.startswith("aiohttp")] == []

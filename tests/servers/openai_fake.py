@@ -163,8 +163,10 @@ class FakeOpenAI:
                     self.end_headers()
                     self.wfile.write(data)
                 elif fault.kind == "truncate":
+                    # An answer delimited by the connection's close, which comes before the stream's end.
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
                     self.end_headers()
                     self.wfile.write(b'data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n')
                     self.wfile.flush()
@@ -178,12 +180,14 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
+                # As hosted providers do: chunked, so a client (or a proxy) knows where the answer ends
+                # while the connection stays open for the next request.
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 model = body.get("model", "fake-model")
 
                 def send(obj: Any) -> None:
-                    self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
-                    self.wfile.flush()
+                    self._chunk(b"data: " + json.dumps(obj).encode() + b"\n\n")
 
                 send({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model,
                       "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]})
@@ -199,7 +203,12 @@ class FakeOpenAI:
                 if (body.get("stream_options") or {}).get("include_usage"):
                     send({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model, "choices": [],
                           "usage": server.usage(body, text)})
-                self.wfile.write(b"data: [DONE]\n\n")
+                self._chunk(b"data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            def _chunk(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
 
         class Server(ThreadingHTTPServer):

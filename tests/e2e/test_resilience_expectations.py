@@ -1,0 +1,171 @@
+"""`gate check` on services that cannot be served: a clear error in time passes, a hang or a retry storm fails."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import EXAMPLE, gate_subprocess
+
+# A service for these tests. Its behaviour when the provider fails is chosen by the scenario, whose name the
+# request id carries: `storm` retries 10 times, `hang` never answers, anything else answers 503 at once.
+SERVICE = '''
+import http.client, json, os, sys, time, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+BASE = urllib.parse.urlsplit(os.environ["OPENAI_BASE_URL"])
+
+
+def ask(body, rid):
+    conn = http.client.HTTPConnection(BASE.hostname, BASE.port, timeout=30)
+    try:
+        conn.request("POST", BASE.path + "/chat/completions", json.dumps(body),
+                     {"Content-Type": "application/json", "X-Request-Id": rid})
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    except (OSError, http.client.HTTPException):
+        return None, b""
+    finally:
+        conn.close()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send(200, {"ok": True})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        rid = self.headers.get("X-Request-Id", "")
+        attempts = 10 if "-storm-" in rid else 1
+        for _ in range(attempts):
+            status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+            if status == 200:
+                self.send(200, json.loads(data))
+                return
+        if "-hang-" in rid:
+            time.sleep(600)
+        self.send(503, {"error": {"message": "no model could answer"}})
+
+    def send(self, status, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+'''
+
+GATE = '''version: 1
+prompts: ["prompts/**/*.prompt.yml"]
+models: models.yaml
+resilience:
+  target:
+    url: http://127.0.0.1:{{port}}
+    start: "{start}"
+    ready: /healthz
+    ready_timeout: 20s
+  upstreams:
+    - env: OPENAI_BASE_URL
+      to: http://127.0.0.1:{{port}}/v1
+      start: "{{python}} model_stub.py --port {{port}} --ttft-ms 5 --tpot-ms 1"
+      ready: /healthz
+  chat: {{path: /chat, stream: false}}
+  requests: 4
+  concurrency: 4
+  timeout: 3s
+  scenarios:
+{scenarios}'''
+
+
+def project(tmp_path: Path, start: str, scenarios: str) -> Path:
+    copy = tmp_path / "support-bot"
+    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns(".gate", "__pycache__"))
+    (copy / "service.py").write_text(SERVICE)
+    (copy / "gate.yaml").write_text(GATE.format(start=start, scenarios=scenarios))
+    return copy
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def scenarios_of(res: Any) -> dict[str, Any]:
+    [check] = res.json()["checks"]
+    return {s["name"]: s for s in check["details"]["scenarios"]}
+
+
+def expectation(scenario: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(e for e in scenario["expectations"] if e["name"] == name)
+
+
+def test_resilience_every_upstream_down_the_example_errors_quickly_and_passes(tmp_path: Path) -> None:
+    copy = project(tmp_path, "{python} app.py --port {port}", '''
+    - name: all-down
+      faults: [{type: outage, upstream: OPENAI_BASE_URL}]
+      expect: {time_to_error: 3s, max_upstream_calls_per_request: 6}
+    - name: all-refused
+      faults: [{type: outage, upstream: OPENAI_BASE_URL, how: refuse}]
+      expect: {time_to_error: "p(95) < 3s"}
+''')
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    for s in scenarios_of(res).values():
+        assert s["passed"] and s["succeeded"] == 0 and s["correlated"]
+        assert s["failure_categories"] == {"transport.server_error": 4}
+        assert [e["message"] for e in s["errors"]][0].startswith("no model could answer")
+        assert s["time_to_error_ms"] < 3000
+        # The whole chain was tried (router, primary, backup: two calls each at most), every call answered by the
+        # downed proxy.
+        assert {"primary", "backup"} <= set(s["observation"]["called"]) and s["calls_per_request"]["max"] <= 6
+        assert s["faults_injected"] == s["upstream_calls"] > 0
+
+
+def test_resilience_hang_fails_time_to_error_and_retry_storm_fails_calls_per_request(tmp_path: Path) -> None:
+    copy = project(tmp_path, "{python} service.py {port}", '''
+    - name: quick
+      faults: [{type: outage, upstream: OPENAI_BASE_URL}]
+      expect: {time_to_error: 2s, max_upstream_calls_per_request: 3}
+    - name: hang
+      faults: [{type: outage, upstream: OPENAI_BASE_URL}]
+      expect:
+        time_to_error: 2s
+    - name: storm
+      faults: [{type: outage, upstream: OPENAI_BASE_URL}]
+      expect:
+        time_to_error: 2s
+        max_upstream_calls_per_request: 3
+''')
+    gate_yaml = copy / "gate.yaml"
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    [check] = res.json()["checks"]
+    assert check["status"] == "fail" and check["metrics"]["scenarios_passed"] == 1
+    quick, hang, storm = (scenarios_of(res)[n] for n in ("quick", "hang", "storm"))
+    assert quick["passed"] and quick["calls_per_request"]["max"] == 1
+    tte = expectation(hang, "time_to_error")
+    assert not hang["passed"] and not tte["passed"] and "4 never answered" in tte["observed"]
+    assert hang["failure_categories"] == {"transport.timeout": 4}
+    calls = expectation(storm, "max_upstream_calls_per_request")
+    assert not calls["passed"] and calls["observed"] == "10 at most" and storm["correlated"]
+    assert expectation(storm, "time_to_error")["passed"]  # it does answer, after its storm
+    # Each failed expectation is an error at its own line of gate.yaml.
+    lines = gate_yaml.read_text().splitlines()
+    at = {(f["line"], f["message"].split(":")[0]) for f in check["findings"]}
+    hang_line = next(i for i, line in enumerate(lines, 1) if "name: hang" in line) + 3
+    storm_line = next(i for i, line in enumerate(lines, 1) if "name: storm" in line) + 4
+    assert lines[hang_line - 1].strip().startswith("time_to_error")
+    assert lines[storm_line - 1].strip().startswith("max_upstream_calls_per_request")
+    assert at == {(hang_line, "scenario 'hang'"), (storm_line, "scenario 'storm'")}

@@ -1,0 +1,114 @@
+"""The resilience check on bad input and on services that quit or never answer: exit codes, lines, bounded time."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from prodgate_checks.resilience.traffic import Traffic, run
+
+from tests.conftest import EXAMPLE, alive, gate, gate_subprocess
+
+SCENARIO = "      faults: [{type: rate_limit, model: primary, share: 50%, retry_after: 1s}]\n"
+FALLBACK = "        fallback: backup\n        max_upstream_calls_per_request: 3\n"
+
+
+def _copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "support-bot"
+    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns(".gate", "__pycache__"))
+    return copy
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    (SCENARIO, SCENARIO.replace("50%", "150%"), "share must be above 0% and at most 100%, not '150%'"),
+    (SCENARIO, SCENARIO.replace("50%", "0%"), "share must be above 0% and at most 100%, not '0%'"),
+    (SCENARIO, SCENARIO.replace("retry_after: 1s", "retry_after: -1s"), "faults[0].retry_after: '-1s' does not match"),
+    (SCENARIO, SCENARIO.replace("retry_after: 1s", "ttfb: 2s"), "`ttfb` is an option of slow, not of rate_limit"),
+    (SCENARIO, SCENARIO.replace("rate_limit", "slow").replace("retry_after: 1s", "ttfb: 0s"),
+     "a slow fault needs `ttfb` or `per_chunk` above 0"),
+    (SCENARIO, SCENARIO.replace("rate_limit", "flap").replace("retry_after: 1s", "down: 3s, every: 2s"),
+     "down (3s) must be above 0 and shorter than every (2s)"),
+    (FALLBACK, FALLBACK.replace("backup", "bakup"), "unknown model 'bakup': not a name or model id of models.yaml "
+                                                    "(did you mean 'backup'?)"),
+], ids=["share-above-100", "share-0", "negative-duration", "option-of-another-type", "slow-without-delay",
+        "flap-down-longer-than-every", "unknown-fallback-model"])
+def test_resilience_bad_value_exit_2_at_its_line(tmp_path: Path, old: str, new: str, message: str) -> None:
+    copy = _copy(tmp_path)
+    text = (copy / "gate.yaml").read_text()
+    assert text.count(old) == 1
+    at = text[:text.index(old)].count("\n") + 1 + next(i for i, (a, b) in enumerate(
+        zip(old.splitlines(), new.splitlines(), strict=True)) if a != b)
+    (copy / "gate.yaml").write_text(text.replace(old, new))
+    res = gate("check", "--only", "resilience", cwd=copy)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith(f"error: gate.yaml:{at}:") and message in line, line
+
+
+def test_resilience_service_quitting_at_once_exit_3_nothing_left(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    # The service leaves a child behind in its process group and quits; the stub records its own pid.
+    (copy / "quitter.py").write_text(
+        "import os, subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        "open('pids', 'a').write(f'{os.getpid()}\\n{child.pid}\\n')\n"
+        "sys.exit(4)\n")
+    (copy / "stub.py").write_text(
+        "import os, runpy, sys\n"
+        "open('pids', 'a').write(f'{os.getpid()}\\n')\n"
+        "sys.argv = ['model_stub.py', *sys.argv[1:]]\n"
+        "runpy.run_path('model_stub.py', run_name='__main__')\n")
+    text = (copy / "gate.yaml").read_text()
+    text = text.replace('start: "{python} app.py --port {port}"\n', 'start: "{python} quitter.py"\n')
+    text = text.replace('start: "{python} model_stub.py --port {port} ', 'start: "{python} stub.py --port {port} ')
+    (copy / "gate.yaml").write_text(text)
+    t0 = time.monotonic()
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json", timeout=90)
+    assert res.exit_code == 3, res.stdout + res.stderr
+    assert time.monotonic() - t0 < 19  # it did not wait out the ready_timeout (20 s)
+    [check] = res.json()["checks"]
+    assert check["status"] == "error"
+    assert check["summary"] == "could not complete: the target's start command exited with code 4 before it was ready"
+    pids = [int(p) for p in (copy / "pids").read_text().split()]
+    assert len(pids) == 3 and not any(alive(p) for p in pids)  # the service, its child, the stub
+
+
+def test_resilience_scenario_budget_ends_requests_a_service_never_answers() -> None:
+    """A service that takes connections and never answers: the scenario ends at its budget, well before the
+    requests' own timeout, and every request is a timeout that says so."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        traffic = Traffic(url, "/chat", [{"messages": [{"role": "user", "content": "hi"}]}], True, 60, "X-Request-Id",
+                          {})
+        t0 = time.monotonic()
+        answers = run(traffic, "silent", 6, 3, 2.0)
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        server.close()
+    assert 1.9 <= took < 20  # the 2 s budget, not the 60 s timeout
+    assert [(a.ok, a.status, a.category) for a in answers] == [(False, None, "transport.timeout")] * 6
+    assert {a.message for a in answers} == {"not answered within the scenario's budget"}
