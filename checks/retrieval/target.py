@@ -92,8 +92,10 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str] | None = None) -> Provider:
-    """The provider of the target spec; a spec that cannot be built is a ConfigError at its line (exit 2)."""
+def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str] | None = None, *,
+                 url: str | None = None) -> Provider:
+    """The provider of the target spec; a spec that cannot be built is a ConfigError at its line (exit 2).
+    `url`: an http target's url where the service the gate started listens (its `{port}` filled in)."""
     from gate.providers.command import CommandProvider
     from gate.providers.endpoint import HttpProvider
     from gate.providers.spec import TargetError
@@ -103,7 +105,9 @@ def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str
     at = [SECTION, "target", cfg.kind]
     try:
         if cfg.kind == "http":
-            raw = dict(spec["http"])
+            raw = cfg.http_spec
+            if url is not None:
+                raw["url"] = url
             if cfg.results.path is not None:
                 raw["answer"] = _path_text(cfg.results.path)
             return HttpProvider(raw, os.environ if env is None else env, timeout=timeout)
@@ -126,6 +130,7 @@ class Retrieved:
     failed: dict[str, tuple[Category, str]] = field(default_factory=dict)
     calls: int = 0
     retried: int = 0
+    service_exit: int | None = None  # the exit code of a service the gate started that stopped during the run
 
 
 def retrieve(provider: Provider, cfg: RetrievalConfig, queries: Sequence[Query], progress: Progress) -> Retrieved:
