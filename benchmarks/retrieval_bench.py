@@ -4,7 +4,8 @@
     python benchmarks/retrieval_bench.py --queries 10000 --depth 100 --http 500
 
 1. measures, comparison with a baseline and drift for N queries x depth D (synthetic rankings and judgements);
-2. an http target answering in 20 ms, N queries at concurrency 16, against the ideal N / 16 * 20 ms."""
+2. an http target answering in 20 ms, N queries at concurrency 16, against the ideal N / 16 * 20 ms, with the
+   gate's CPU per query, and bare http.client threads on the same server for what the machine allows."""
 
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from prodgate_checks.retrieval.inputs import Query
 from prodgate_checks.retrieval.measures import compute
 
 
-def _config(**kw: Any) -> RetrievalConfig:
+def _config(kind: str = "run", **kw: Any) -> RetrievalConfig:
     from pathlib import Path
 
-    return RetrievalConfig(target={}, kind="run", queries=Path("q"), qrels=Path("r"), corpus=None, run_file=None,
+    return RetrievalConfig(target={}, kind=kind, queries=Path("q"), qrels=Path("r"), corpus=None, run_file=None,
                            results=ResultShape(), **kw)
 
 
@@ -90,16 +91,54 @@ def bench_http(n: int, concurrency: int = 16) -> None:
     server.start()
     url = f"http://127.0.0.1:{ready.get(timeout=10)}/search"
     provider = HttpProvider({"url": url, "method": "GET", "query": {"q": "{{query}}", "k": "{{k}}"}}, {})
-    cfg = _config(k=10, concurrency=concurrency)
+    cfg = _config("http", k=10, concurrency=concurrency)
     queries = [Query(f"q{i}", f"q{i}", None, i + 1) for i in range(n)]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     got = retrieve(provider, cfg, queries, silent())
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
+    floor, floor_cpu = _bare_clients(url, n, concurrency)
     ideal = n / concurrency * _Slow.delay
     server.terminate()
     server.join()
     print(f"http: {n} queries at 20 ms, concurrency {concurrency}: {took:.3f} s, ideal {ideal:.3f} s, "
-          f"{took / ideal:.2f}x ({len(got.rankings)} ranked, {len(got.failed)} failed)")
+          f"{took / ideal:.2f}x ({len(got.rankings)} ranked, {len(got.failed)} failed); the gate's CPU "
+          f"{cpu / n * 1000:.2f} ms per query. Bare http.client threads on the same server: {floor:.3f} s, "
+          f"{floor / ideal:.2f}x, {floor_cpu / n * 1000:.2f} ms CPU per query")
+
+
+def _bare_clients(url: str, n: int, concurrency: int) -> tuple[float, float]:
+    """The same calls from bare http.client connections (no pool, retries, limits or parsing of a ranking):
+    what this machine allows at this moment, to read the gate's figure against."""
+    import http.client
+    import queue
+    import socket
+    import threading
+
+    parts = urlsplit(url)
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for i in range(n):
+        todo.put(i)
+
+    def work() -> None:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 sets it
+        while True:
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                break
+            conn.request("GET", f"{parts.path}?q=q{i}&k=10")
+            json.loads(conn.getresponse().read())
+        conn.close()
+
+    threads = [threading.Thread(target=work) for _ in range(concurrency)]
+    started, cpu = time.perf_counter(), time.process_time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def main() -> None:

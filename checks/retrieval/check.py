@@ -48,13 +48,17 @@ class RetrievalCheck:
         if defects:
             return CheckResult(self.name, Status.FAIL, f"{counted(len(defects), 'defect')} in the labelled files: "
                                "nothing was measured", findings=tuple(defects), metrics={"failure_categories": {}})
+        service_exit = None
         if cfg.run_file is None:
-            from .target import build_target, retrieve
+            from .service import retrieve_all
 
-            retrieved = retrieve(build_target(ctx.config, cfg), cfg, list(inputs.queries.values()), ctx.progress)
+            retrieved = retrieve_all(ctx, cfg, list(inputs.queries.values()))
+            service_exit = retrieved.service_exit
             if inputs.queries and len(retrieved.failed) == len(inputs.queries):
                 _, message = next(iter(retrieved.failed.values()))
-                raise CheckIncomplete(f"the target answered none of the {len(inputs.queries)} queries: {message}")
+                stopped = "" if service_exit is None else f" (the service exited with code {service_exit})"
+                raise CheckIncomplete(f"the target answered none of the {len(inputs.queries)} queries{stopped}: "
+                                      f"{message}")
             rankings, failed = retrieved.rankings, retrieved.failed
             calls, retried = retrieved.calls, retrieved.retried
         measures = tuple(dict.fromkeys((*cfg.measures, cfg.judged.measure)))
@@ -67,7 +71,7 @@ class RetrievalCheck:
         run = Run(target=cfg.kind, queries_file=ctx.display(cfg.queries), k=cfg.k, depth=cfg.drift.depth,
                   failed=failed, unlabelled=[q for q in inputs.queries if q not in inputs.qrels],
                   unknown_in_run=unknown, calls=calls, retried=retried, baseline_source=source,
-                  baseline_defect=defect, baseline_file=cfg.baseline_rel)
+                  baseline_defect=defect, baseline_file=cfg.baseline_rel, service_exit=service_exit)
         full = bool(ctx.options.get("baseline") or ctx.options.get("full_report"))
         return build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full)
 

@@ -11,6 +11,8 @@ from typing import Any
 from gate.config import GateConfig
 from gate.verdict import Decision
 
+from ..load.config import TargetConfig, parse_target
+
 SECTION = "retrieval"
 TARGET_KINDS = ("http", "python", "command", "run")
 DEFAULT_MEASURES = ("nDCG@10", "P@5", "R@20", "RR", "AP")
@@ -18,6 +20,8 @@ DEFAULT_MEASURES = ("nDCG@10", "P@5", "R@20", "RR", "AP")
 # trec_eval's code (pytrec_eval), or with its own implementation for Judged.
 FAMILIES = ("nDCG", "P", "R", "RR", "AP", "Judged", "Success", "Rprec", "Bpref", "infAP")
 DEFAULT_BASELINE = ".gate/retrieval-baseline.json"
+# Keys of an http target that start the service under test, as the load and resilience checks' `target` has them.
+SERVICE_KEYS = ("start", "cwd", "ready", "ready_timeout", "env")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,12 @@ class RetrievalConfig:
     retries: int = 3
     timeout: float | None = None
     seed: int = 0
+    service: TargetConfig | None = None  # an http target's service, when the gate starts it or waits for it
+
+    @property
+    def http_spec(self) -> dict[str, Any]:
+        """The http target as the provider layer reads it: without the keys that start the service."""
+        return {k: v for k, v in dict(self.target.get("http") or {}).items() if k not in SERVICE_KEYS}
 
 
 def measure_problem(name: str) -> str | None:
@@ -175,4 +185,38 @@ def parse_config(config: GateConfig) -> RetrievalConfig:
         baseline_rel=baseline_rel, concurrency=int(raw.get("concurrency", 8)),
         rpm=None if raw.get("rpm") is None else float(raw["rpm"]), retries=int(raw.get("retries", 3)),
         timeout=None if raw.get("timeout") is None else float(raw["timeout"]), seed=int(raw.get("seed", 0)),
+        service=_service(config, target.get("http")) if kind == "http" else None,
     )
+
+
+def _service(config: GateConfig, http: Any) -> TargetConfig | None:
+    """The service an http target starts (`start`) or waits for (`ready`), as the load check's target: the url's
+    scheme, host and port are where it listens, `{port}` a free port the gate chooses."""
+    at = (SECTION, "target", "http")
+    if not isinstance(http, Mapping):
+        return None  # the provider says what is wrong with it
+    url = str(http.get("url", ""))
+    origin = _origin(url)
+    if "start" not in http:
+        if "{port}" in url:
+            raise config.error([*at, "url"], "url uses {port} but there is no `start`: the gate would not know "
+                                             "what listens there")
+        for key in ("cwd", "env"):
+            if key in http:
+                raise config.error([*at, key], f"{key} applies to the service the gate starts: give `start` too")
+        if "ready" not in http:
+            if "ready_timeout" in http:
+                raise config.error([*at, "ready_timeout"], "ready_timeout applies to `start` or `ready`")
+            return None
+    if origin is None:
+        raise config.error([*at, "url"], f"{url!r}: give scheme, host and port (http://host:port/path)")
+    if "{port}" in url.replace(origin, "", 1):
+        raise config.error([*at, "url"], "{port} belongs in the url's host and port, not its path or query")
+    return parse_target(config, {**{k: http[k] for k in SERVICE_KEYS if k in http}, "url": origin}, at)
+
+
+def _origin(url: str) -> str | None:
+    """scheme://host:port of a url (`{port}` kept as written); None when it has no host."""
+    scheme, sep, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{netloc}" if sep and netloc else None

@@ -99,7 +99,13 @@ def read_queries(path: Path, display: str, inputs: Inputs) -> None:
             inputs.defect(display, number, f"duplicate query id {qid!r} (first at line {inputs.queries[qid].line})")
             continue
         meta = record.get("metadata")
-        cluster = meta.get("cluster") if isinstance(meta, Mapping) else record.get("cluster")
+        # JSONL nests it under metadata; a CSV or TSV header names it `cluster` or `metadata.cluster`.
+        cluster = meta.get("cluster") if isinstance(meta, Mapping) else record.get("cluster",
+                                                                                    record.get("metadata.cluster"))
+        if cluster not in (None, "") and _ident(cluster) is None:
+            inputs.defect(display, number, f"query {qid!r}: a cluster is a string or a whole number, not "
+                                           f"{str(cluster)[:40]!r}")
+            continue
         inputs.queries[qid] = Query(qid, query, _ident(cluster) if cluster not in (None, "") else None, number)
     if not inputs.queries and not inputs.defects:
         inputs.defect(display, None, "no query: the file is empty")

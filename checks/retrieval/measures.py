@@ -13,8 +13,9 @@ PRECISION = 9
 
 def _run(rankings: Mapping[str, Ranking]) -> dict[str, dict[str, float]]:
     """The rankings as a run: a score that falls with the rank, so every evaluator reads the order as given."""
-    return {qid: {doc: float(len(docs) - i) for i, doc in enumerate(docs)}
-            for qid, docs in rankings.items() if docs}
+    longest = max((len(docs) for docs in rankings.values()), default=0)
+    scores = [float(n) for n in range(longest, 0, -1)]  # a ranking of length L takes the last L: L .. 1
+    return {qid: dict(zip(docs, scores[longest - len(docs):], strict=True)) for qid, docs in rankings.items() if docs}
 
 
 def compute(measures: Sequence[str], qrels: Mapping[str, Mapping[str, int]], rankings: Mapping[str, Ranking],
@@ -24,7 +25,10 @@ def compute(measures: Sequence[str], qrels: Mapping[str, Mapping[str, int]], ran
 
     wanted = [q for q in queries if q in qrels]
     parsed = {name: ir_measures.parse_measure(name) for name in measures}
-    by_measure = {str(m): name for name, m in parsed.items()}
+    # ir-measures hands back the very measure objects it was given: found by identity, not by their text (a
+    # measure's str() and hash() format it anew on every call, 50,000 calls at 10,000 queries).
+    by_measure = {id(m): name for name, m in parsed.items()}
+    names = {str(m): name for name, m in parsed.items()}  # should another version hand back copies
     out: dict[str, dict[str, float]] = {q: dict.fromkeys(measures, 0.0) for q in wanted}
     if not wanted:
         return out
@@ -37,7 +41,8 @@ def compute(measures: Sequence[str], qrels: Mapping[str, Mapping[str, int]], ran
         for metric in ir_measures.pytrec_eval.iter_calc(trec, qrels_in, run):
             row = out.get(metric.query_id)
             if row is not None:
-                row[by_measure[str(metric.measure)]] = round(float(metric.value), PRECISION)
+                name = by_measure.get(id(metric.measure)) or names[str(metric.measure)]
+                row[name] = round(float(metric.value), PRECISION)
     # Judged@k by ir-measures' own definition, on the rankings as they are (its provider re-sorts the whole run
     # first: most of the time of 10,000 queries); tests/unit/test_retrieval_measures.py holds the two equal.
     for name, measure in parsed.items():

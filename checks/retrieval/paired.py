@@ -89,7 +89,10 @@ def _sign_flips(sums: Any, total: float, observed: Any, k: int, rng: Any, resamp
     rows = max(1, _CHUNK_CELLS // k)
     for start in range(0, n_samples, rows):
         r = min(rows, n_samples - start)
-        signs = np.where(rng.random((r, k)) < 0.5, -1.0, 1.0)
+        # The sign of u - 0.5 for u uniform in [0, 1): -1 below one half, +1 from it, in place, in one pass.
+        signs = rng.random((r, k))
+        signs -= 0.5
+        np.copysign(1.0, signs, out=signs)
         flipped = signs @ sums / total
         count += np.count_nonzero(np.abs(flipped) >= threshold, axis=0)
     return count, None
@@ -101,11 +104,15 @@ def _bootstrap(sums: Any, sizes: Any, k: int, rng: Any, n_samples: int) -> Any:
 
     out = np.empty((n_samples, sums.shape[1]))
     rows = max(1, _CHUNK_CELLS // k)
+    # Without clusters every unit has size 1: each resample holds k of them, exactly.
+    single = bool(np.all(sizes == 1))
     for start in range(0, n_samples, rows):
         r = min(rows, n_samples - start)
-        draws = rng.integers(0, k, size=(r, k)) + (np.arange(r) * k)[:, None]
+        draws = rng.integers(0, k, size=(r, k))
+        draws += (np.arange(r) * k)[:, None]  # row i counts into cells i*k .. i*k+k-1
         counts = np.bincount(draws.ravel(), minlength=r * k).reshape(r, k).astype(float)
-        out[start:start + r] = (counts @ sums) / (counts @ sizes)[:, None]
+        out[start:start + r] = counts @ sums
+        out[start:start + r] /= float(k) if single else (counts @ sizes)[:, None]
     return out
 
 

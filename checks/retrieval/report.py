@@ -36,6 +36,7 @@ class Run:
     baseline_source: str = ""
     baseline_defect: str | None = None
     baseline_file: str = ""
+    service_exit: int | None = None
 
 
 def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
@@ -57,6 +58,9 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
         categories[category.value] = categories.get(category.value, 0) + 1
     findings = [Finding(Severity.ERROR, v) for v in analysis.violations]
     findings += _query_findings(run, queries)
+    if run.service_exit is not None:
+        findings.append(Finding(Severity.ERROR, f"the service (retrieval.target.http.start) exited with code "
+                                f"{run.service_exit} during the run; the end of its log is in the gate's log"))
     if run.baseline_defect:
         findings.append(Finding(Severity.ERROR, run.baseline_defect, run.baseline_file))
     empty = sorted(q for q, r in rankings.items() if not r)

@@ -92,8 +92,10 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str] | None = None) -> Provider:
-    """The provider of the target spec; a spec that cannot be built is a ConfigError at its line (exit 2)."""
+def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str] | None = None, *,
+                 url: str | None = None) -> Provider:
+    """The provider of the target spec; a spec that cannot be built is a ConfigError at its line (exit 2).
+    `url`: an http target's url where the service the gate started listens (its `{port}` filled in)."""
     from gate.providers.command import CommandProvider
     from gate.providers.endpoint import HttpProvider
     from gate.providers.spec import TargetError
@@ -103,7 +105,9 @@ def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str
     at = [SECTION, "target", cfg.kind]
     try:
         if cfg.kind == "http":
-            raw = dict(spec["http"])
+            raw = cfg.http_spec
+            if url is not None:
+                raw["url"] = url
             if cfg.results.path is not None:
                 raw["answer"] = _path_text(cfg.results.path)
             return HttpProvider(raw, os.environ if env is None else env, timeout=timeout)
@@ -118,6 +122,44 @@ def _path_text(steps: tuple[str | int, ...]) -> str:
     return "$" + "".join(f"[{s}]" if isinstance(s, int) else f"[{json.dumps(s)}]" for s in steps)
 
 
+@dataclass(frozen=True)
+class Ranked(Response):
+    """An answer already read as a ranking, by the worker that received it."""
+
+    ranking: Ranking = ()
+
+
+class RankingTarget:
+    """A target whose every answer is read as a ranking where it arrives; an http target's straight from the
+    body it parsed, not written out as text and parsed again. An answer that is no ranking is the query's
+    failure (retrieval.invalid_output), never retried."""
+
+    def __init__(self, inner: Provider, cfg: RetrievalConfig) -> None:
+        from gate.providers.endpoint import HttpProvider
+
+        self.inner = inner
+        self.http = inner if isinstance(inner, HttpProvider) else None
+        self.shape, self.k, self.kind = cfg.results, cfg.k, cfg.kind
+
+    def identity(self) -> Mapping[str, Any]:
+        return self.inner.identity()
+
+    def complete(self, request: Request) -> Response:
+        if self.http is not None:
+            value, latency = self.http.answer_value(request)
+        else:
+            response = self.inner.complete(request)
+            value, latency = response.content, response.latency_s
+        try:
+            if isinstance(value, str):
+                value = _answer_value(value, self.kind)
+            # An http target has already applied results.path (as its `answer`); the others apply it here.
+            ranking = read_answer(value, self.shape, self.k, apply_path=self.kind != "http")
+        except InvalidAnswer as exc:
+            raise ProviderError(Category.RETRIEVAL_INVALID, str(exc)) from None
+        return Ranked(content="", latency_s=latency, model=self.kind, ranking=ranking)
+
+
 @dataclass
 class Retrieved:
     """Every query's ranking, and the queries that got none, with why and the failure category."""
@@ -126,28 +168,22 @@ class Retrieved:
     failed: dict[str, tuple[Category, str]] = field(default_factory=dict)
     calls: int = 0
     retried: int = 0
+    service_exit: int | None = None  # the exit code of a service the gate started that stopped during the run
 
 
 def retrieve(provider: Provider, cfg: RetrievalConfig, queries: Sequence[Query], progress: Progress) -> Retrieved:
     from gate.providers.executor import run_all
 
     requests = [Request(variables={"query": q.text, "k": cfg.k}, case_id=q.id) for q in queries]
-    results = run_all(provider, requests, concurrency=cfg.concurrency, rpm=cfg.rpm, retries=cfg.retries,
-                      timeout=cfg.timeout, progress=progress, label="queries", seed=cfg.seed)
+    results = run_all(RankingTarget(provider, cfg), requests, concurrency=cfg.concurrency, rpm=cfg.rpm,
+                      retries=cfg.retries, timeout=cfg.timeout, progress=progress, label="queries", seed=cfg.seed)
     out = Retrieved(calls=len(requests))
-    # An http target has already applied results.path (as its `answer`); the others apply it here.
-    apply_path = cfg.kind != "http"
     for q, result in zip(queries, results, strict=True):
+        out.retried += max(0, result.attempts - 1)
         if isinstance(result, ProviderError):
             out.failed[q.id] = (result.category, result.message)
-            out.retried += max(0, result.attempts - 1)
-            continue
-        out.retried += max(0, result.attempts - 1)
-        try:
-            value = _answer_value(result.content, cfg.kind)
-            out.rankings[q.id] = read_answer(value, cfg.results, cfg.k, apply_path=apply_path)
-        except InvalidAnswer as exc:
-            out.failed[q.id] = (Category.RETRIEVAL_INVALID, str(exc))
+        elif isinstance(result, Ranked):
+            out.rankings[q.id] = result.ranking
     return out
 
 

@@ -5,8 +5,11 @@
 
 POST /chat        {"messages": [...], "stream": true|false, "model"?: a name or id of models.yaml}; the answer
                   is an OpenAI chat completion (a stream of chunks with `stream`), `model` saying who answered
-GET|POST /search  {"query": ..., "k": 5} -> {"results": [{"id": ..., "score": ...}]} (needs retriever.py)
+GET|POST /search  {"query": ..., "k": 5} -> {"results": [{"id": ..., "score": ...}]} (needs retriever.py; GET
+                  takes them as URL parameters); --no-titles and --tokenizer build retriever.py's variants
 GET /healthz
+
+Search needs no model provider: `python app.py --port 8000` serves it as it is.
 
 Every model call goes to OPENAI_BASE_URL (the key, if any, from OPENAI_API_KEY). A request starts with the
 model it names (default: models.yaml's `default`) and walks its fallback chain from models.yaml: a failed
@@ -413,7 +416,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-ttl", type=float, default=60.0, help="seconds a non-streamed answer is reused")
     parser.add_argument("--with-stub", metavar="ARGS", default=None,
                         help="start model_stub.py with these arguments and use it as the provider")
+    parser.add_argument("--no-titles", action="store_true", help="search: index the articles' bodies only")
+    parser.add_argument("--tokenizer", default=None, help="search: the FTS5 tokenizer (default: retriever.py's)")
     args = parser.parse_args(argv)
+    if args.no_titles or args.tokenizer:
+        import retriever
+
+        retriever.configure(titles=retriever.INDEX_TITLES and not args.no_titles,
+                            tokenizer=args.tokenizer or retriever.TOKENIZER)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the stub too when stopped
     stub = None
     base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1")

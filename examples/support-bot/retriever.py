@@ -4,7 +4,8 @@
     python retriever.py --port 8001       # GET /search?q=...&k=10 -> {"query", "results": [{"id", "title", "score"}]}
 
 Standard library only. The index holds each article's title and body; --no-titles and --tokenizer build the
-variants a change to the index might bring (the titles dropped, another tokenizer)."""
+variants a change to the index might bring (the titles dropped, another tokenizer), here and in app.py, which
+serves search() at /search and passes them on through configure()."""
 
 from __future__ import annotations
 
@@ -62,13 +63,22 @@ _index: Index | None = None
 _index_lock = threading.Lock()
 
 
+def configure(*, titles: bool = INDEX_TITLES, tokenizer: str = TOKENIZER) -> None:
+    """Build the index search() uses as this variant: with or without the titles, with this tokenizer."""
+    global _index
+    index = Index(titles=titles, tokenizer=tokenizer)
+    with _index_lock:
+        _index = index
+
+
 def search(query: str, k: int = 10) -> list[tuple[str, float]]:
     """The example's retriever: the top k articles for a query, as (id, score) best first."""
     global _index
     with _index_lock:
         if _index is None:
-            _index = Index()
-    return _index.search(query, k)
+            _index = Index(titles=INDEX_TITLES, tokenizer=TOKENIZER)
+        index = _index
+    return index.search(query, k)
 
 
 def serve(index: Index, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:

@@ -65,35 +65,12 @@ class HttpProvider:
         return {"kind": "http", **self.raw_identity}
 
     def complete(self, request: Request) -> Response:
-        if self.problem:
-            raise ProviderError(Category.CLIENT_ERROR, self.problem)
-        variables = template_variables(request)
-        url_vars = {k: quote(v if isinstance(v, str) else as_text(v), safe="") for k, v in variables.items()}
-        url = fill(self.url_template, url_vars)
-        query = {k: as_text(fill(v, variables)) for k, v in self.query.items()} or None
-        body = fill(self.body, variables) if self.body is not None and self.method != "GET" else None
-        timeout = request.timeout_s or self.timeout
-        limits.before_call()
-        started = time.monotonic()
-        resp = transport.send(self.method, url, timeout=timeout, headers=self.headers, json_body=body, params=query)
-        try:
-            text = resp.text
-            data: Any = None
-            if self.answer is not None or self.usage or _is_json(resp.headers.get("Content-Type", "")):
-                data = transport.json_body(resp, url.split("?", 1)[0])
-        finally:
-            resp.close()
-        latency = time.monotonic() - started
+        data, text, latency, where = self._exchange(request, with_text=True)
         answer = self.answer
         if answer is None:
-            content = data if isinstance(data, str) else text
+            content = data if isinstance(data, str) else text or ""
         else:
-            try:
-                content = as_text(jsonpath.find(data, answer))
-            except KeyError as exc:
-                raise ProviderError(Category.SERVER_ERROR,
-                                    f"the answer from {url.split('?', 1)[0]} has nothing at {exc.args[0]} "
-                                    f"(http.answer: {jsonpath.format_path(answer)})") from exc
+            content = as_text(self._at_answer(data, where))
         counts: dict[str, int | None] = {}
         for name, steps in self.usage.items():
             try:
@@ -102,6 +79,53 @@ class HttpProvider:
                 value = None
             counts[name] = token_count(value)
         return Response(content=content, usage=Usage(**counts), latency_s=latency, model="http")
+
+
+    def answer_value(self, request: Request) -> tuple[Any, float]:
+        """(the answer, seconds) for a reader of JSON: the value at `answer` (else the whole body) as parsed,
+        when the body is JSON or `answer` is set; else the body's text. The same answer `complete` gives as
+        text, without writing it out and parsing it again (a string it would give as is, this gives as is)."""
+        data, text, latency, where = self._exchange(request, with_text=False)
+        if self.answer is not None:
+            found = self._at_answer(data, where)
+            return ("" if found is None else found), latency  # as_text's "" for null
+        return (text if text is not None else data), latency
+
+    def _exchange(self, request: Request, *, with_text: bool) -> tuple[Any, str | None, float, str]:
+        """(parsed body or None, body text, seconds, where) of one call. The body is parsed when it says it is
+        JSON or a path is read from it; its text is decoded when asked for or when it was not parsed (else
+        None)."""
+        if self.problem:
+            raise ProviderError(Category.CLIENT_ERROR, self.problem)
+        variables = template_variables(request)
+        url = self.url_template
+        if "{{" in url:  # a url without placeholders needs none of its variables quoted
+            url = fill(url, {k: quote(v if isinstance(v, str) else as_text(v), safe="") for k, v in variables.items()})
+        query = {k: as_text(fill(v, variables)) for k, v in self.query.items()} or None
+        body = fill(self.body, variables) if self.body is not None and self.method != "GET" else None
+        timeout = request.timeout_s or self.timeout
+        limits.before_call()
+        started = time.monotonic()
+        resp = transport.send(self.method, url, timeout=timeout, headers=self.headers, json_body=body, params=query)
+        where = url.split("?", 1)[0]
+        try:
+            data: Any = None
+            parsed = self.answer is not None or bool(self.usage) or _is_json(resp.headers.get("Content-Type", ""))
+            if parsed:
+                data = transport.json_body(resp, where)
+            text = resp.text if with_text or not parsed else None
+        finally:
+            resp.close()
+        return data, text, time.monotonic() - started, where
+
+    def _at_answer(self, data: Any, where: str) -> Any:
+        assert self.answer is not None
+        try:
+            return jsonpath.find(data, self.answer)
+        except KeyError as exc:
+            raise ProviderError(Category.SERVER_ERROR,
+                                f"the answer from {where} has nothing at {exc.args[0]} "
+                                f"(http.answer: {jsonpath.format_path(self.answer)})") from exc
 
 
 def _is_json(content_type: str) -> bool:

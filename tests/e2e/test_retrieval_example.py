@@ -1,5 +1,6 @@
-"""The example's help-centre retriever through the real CLI on a real git repository: unchanged it passes; dropping
-the article titles from the index fails with the lost queries listed; ordering equal scores differently passes."""
+"""The example's help-centre retriever through the real CLI on a real git repository, asked through the service
+(app.py's /search, which the gate starts): unchanged it passes; dropping the article titles from the index fails
+with the lost queries listed; ordering equal scores differently passes."""
 
 from __future__ import annotations
 
@@ -53,12 +54,18 @@ def test_retrieval_example_unchanged_passes_against_its_baseline(repo: GitRepo, 
     assert all(r["verdict"] == "no_significant_change" for r in rows.values()), rows
     assert check["details"]["drift"]["changed"] == 0 and check["details"]["drift"]["compared"] == 66
     assert check["metrics"]["judged_queries"] == 65 and check["metrics"]["failure_categories"] == {}
+    assert check["details"]["run"]["target"] == "http" and check["details"]["run"]["calls"] == 66
     assert "| nDCG@‍10 | " in md and "Drift:** the top 10 moved (RBO < 0.8) for 0 of 66 queries" in md
 
 
 def test_retrieval_example_titles_dropped_from_the_index_fails_with_lost_queries(repo: GitRepo, tmp_path: Path) -> None:
     _example(repo)
-    _edit(repo, "INDEX_TITLES = True", "INDEX_TITLES = False")
+    # The change starts the service with the index of the article bodies only.
+    config = repo.path / BOT / "gate.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert text.count('start: "{python} app.py --port {port}"\n') == 2  # resilience's, then retrieval's
+    head, _, tail = text.rpartition('start: "{python} app.py --port {port}"\n')
+    config.write_text(head + 'start: "{python} app.py --port {port} --no-titles"\n' + tail, encoding="utf-8")
     repo.commit("index the article bodies only")
     code, check, md = _check(repo, tmp_path)
     assert code == 1 and check["status"] == "fail"

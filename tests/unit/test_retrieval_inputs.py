@@ -47,6 +47,23 @@ def test_retrieval_inputs_csv_queries_and_jsonl_qrels_read(tmp_path: Path) -> No
     assert _defects(inputs) == [("corpus.jsonl", 2, "a document needs an `id` and a `title` (text)")]
 
 
+def test_retrieval_inputs_cluster_from_a_csv_metadata_column_or_a_defect(tmp_path: Path) -> None:
+    q = tmp_path / "queries.csv"
+    q.write_text("id,query,metadata.cluster\nq1,reset password,acct\nq2,forgot my password,acct\nq3,invoices,\n",
+                 encoding="utf-8")
+    j = tmp_path / "more.jsonl"
+    j.write_text('{"id": "a", "query": "alpha", "metadata": {"cluster": ["x"]}}\n'
+                 '{"id": "b", "query": "beta", "metadata": {"cluster": 4}}\n', encoding="utf-8")
+    r = tmp_path / "qrels.txt"
+    r.write_text("q1 0 d1 1\n", encoding="utf-8")
+    inputs = read_inputs(q, r, None, lambda p: p.name)
+    assert [inputs.queries[k].cluster for k in ("q1", "q2", "q3")] == ["acct", "acct", None]
+    inputs = read_inputs(j, tmp_path / "empty.txt", None, lambda p: p.name)
+    assert inputs.defects[0].file == "more.jsonl" and inputs.defects[0].line == 1
+    assert inputs.defects[0].message == "query 'a': a cluster is a string or a whole number, not \"['x']\""
+    assert list(inputs.queries) == ["b"] and inputs.queries["b"].cluster == "4"
+
+
 def test_retrieval_run_file_bad_lines_and_unknown_queries(tmp_path: Path) -> None:
     run = tmp_path / "run.trec"
     run.write_text("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 x t\nq1 Q0 d1 3 1.0 t\nzz Q0 d1 1 1.0 t\nq1 d2\n", encoding="utf-8")

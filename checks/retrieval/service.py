@@ -1,0 +1,65 @@
+"""An http target's service under test, started (`start`) or waited for (`ready`) by the load check's own target
+machinery: a free `{port}`, its whole process group always stopped, exit 3 when it never becomes ready."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from gate.context import CheckContext
+from gate.providers.base import Category
+from gate.redact import redact_text
+from gate.render.escape import no_workflow_commands, terminal_text
+from gate.runner import config_secrets
+
+from ..load.target import RunningTarget, TargetFailed, running_target
+from .config import RetrievalConfig
+from .inputs import Query
+from .target import Retrieved, build_target, retrieve
+
+EXIT_GRACE_S = 1.0
+
+
+def retrieve_all(ctx: CheckContext, cfg: RetrievalConfig, queries: Sequence[Query]) -> Retrieved:
+    """Every query through the target; with a service to start, while it runs."""
+    if cfg.service is None:
+        return retrieve(build_target(ctx.config, cfg), cfg, queries, ctx.progress)
+    path = str(cfg.http_spec["url"])[len(cfg.service.url):]  # the url after scheme://host:port
+    with tempfile.TemporaryDirectory(prefix="prodgate-retrieval-") as tmp:
+        try:
+            with running_target(cfg.service, ctx.root, Path(tmp) / "service.log") as service:
+                got = retrieve(build_target(ctx.config, cfg, url=service.url + path), cfg, queries, ctx.progress)
+                got.service_exit = _exit_code(service, got)
+                tail = service.log_tail() if got.service_exit is not None else []
+        except TargetFailed as exc:
+            print_log(ctx, exc.log_tail)
+            raise
+    print_log(ctx, tail)
+    return got
+
+
+def _exit_code(service: RunningTarget, got: Retrieved) -> int | None:
+    """The service's exit code if it stopped. A process closes its sockets before it is reaped: when queries
+    could not connect, it is given a moment to show that it exited rather than look alive."""
+    code = service.exit_code()
+    lost = any(category is Category.CONNECTION for category, _ in got.failed.values())
+    if code is None and lost and service.process is not None:
+        try:
+            code = service.process.wait(timeout=EXIT_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+    return code
+
+
+def print_log(ctx: CheckContext, tail: Sequence[str]) -> None:
+    """The end of the service's log to the gate's own log (stderr), redacted: never to the report or the comment,
+    which are public, as the load check keeps it (a service's log may hold what they must not)."""
+    if not tail:
+        return
+    secrets = config_secrets(ctx.config)
+    lines = [f"retrieval: the service's log ends with ({len(tail)} lines):"]
+    lines += ["  | " + terminal_text(redact_text(line, secrets)).replace("\n", " ") for line in tail]
+    print(no_workflow_commands("\n".join(lines)), file=sys.stderr)
