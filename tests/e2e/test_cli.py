@@ -53,8 +53,8 @@ def test_cli_validate_with_every_engine_configured_imports_none(tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr[-2000:]
     roots = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "prodgate_checks" in roots
-    # Nor the run-time engines of the checks it only prepares: the resilience proxy, trec_eval.
-    assert not {"locust", "gevent", "deepeval", "aiohttp", "pytrec_eval"} & roots
+    # Nor the run-time engines of the checks it only prepares: the resilience proxy, the retrieval measures.
+    assert not {"locust", "gevent", "deepeval", "aiohttp", "ir_measures", "pytrec_eval"} & roots
 
 
 def test_cli_builtin_verb_help_table_matches_each_command() -> None:

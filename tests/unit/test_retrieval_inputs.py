@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from prodgate_checks.retrieval.inputs import read_inputs
 from prodgate_checks.retrieval.rankings import read_run
 
@@ -78,3 +79,22 @@ def test_retrieval_run_file_bad_lines_and_unknown_queries(tmp_path: Path) -> Non
     jsonl.write_text('{"query_id": "q1", "doc_id": "b", "rank": 2}\n{"query_id": "q1", "doc_id": "a", "rank": 1}\n',
                      encoding="utf-8")
     assert read_run(jsonl, "run.jsonl", {"q1": None}, 10).rankings == {"q1": ("a", "b")}
+
+
+@pytest.mark.parametrize("name", ["nDCG", "nDCG@10", "P@5", "P", "R@20", "RR", "RR@10", "AP", "AP@100", "Judged@10",
+                                  "Judged@999999"])
+def test_retrieval_measure_names_known_without_ir_measures_are_ones_it_reads(name: str) -> None:
+    import ir_measures
+    from prodgate_checks.retrieval.config import _PLAIN_MEASURE, FAMILIES, measure_problem
+
+    assert _PLAIN_MEASURE.fullmatch(name) and measure_problem(name) is None
+    assert ir_measures.parse_measure(name).NAME in FAMILIES
+
+
+@pytest.mark.parametrize(("name", "known"), [("ndcg@10", False), ("P@x", False),
+                                             ("Success@10", True), ("Rprec", True), ("ERR@10", False)])
+def test_retrieval_measure_names_not_plain_are_asked_of_ir_measures(name: str, known: bool) -> None:
+    from prodgate_checks.retrieval.config import _PLAIN_MEASURE, measure_problem
+
+    assert not _PLAIN_MEASURE.fullmatch(name)
+    assert (measure_problem(name) is None) is known
