@@ -112,9 +112,26 @@ class Baseline:
     source: str
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], source: str) -> Baseline:
-        suites = {name: dict(s.get("cases") or {}) for name, s in (data.get("suites") or {}).items()}
+    def from_dict(cls, data: dict[str, Any], source: str) -> Baseline:
+        """Takes the parsed file apart suite by suite (it is not used after), keeping of each case what the
+        comparison reads: a large baseline is never held twice."""
+        raw = data.get("suites") or {}
+        suites: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for name in list(raw):
+            cases = (raw.pop(name) or {}).get("cases") or {}
+            suites[name] = {case_id: _compact(case) for case_id, case in cases.items()}
         return cls(suites, source)
+
+
+_KEPT = ("pass", "scores", "input_sha", "output", "category")
+
+
+def _compact(case: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: case[k] for k in _KEPT if k in case}
+    repeats = case.get("repeats") or []
+    if len(repeats) > 1:  # one repeat cannot disagree with itself: only several say whether the model is stochastic
+        out["repeats"] = [{"pass": r.get("pass")} for r in repeats if isinstance(r, Mapping)]
+    return out
 
 
 @dataclass(frozen=True)

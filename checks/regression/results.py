@@ -121,8 +121,11 @@ def aggregate(case_id: str, line: int, repeats: Sequence[RepeatResult], pass_at:
             if r.category:
                 counts[r.category] = counts.get(r.category, 0) + 1
         category = max(sorted(counts), key=lambda c: counts[c]) if counts else "quality.assertion"
-    names = sorted({n for r in repeats for n in r.scores})
-    scores = {n: sum(r.scores.get(n, 0.0) for r in repeats) / len(repeats) for n in names} if repeats else {}
+    if len(repeats) == 1:
+        scores = repeats[0].scores  # the mean of one: shared, not copied (a run may hold 200,000 cases)
+    else:
+        names = sorted({n for r in repeats for n in r.scores})
+        scores = {n: sum(r.scores.get(n, 0.0) for r in repeats) / len(repeats) for n in names} if repeats else {}
     return CaseResult(case_id, line, passed, category, scores, tuple(repeats), cluster,
                       "" if passed else input_text[:MAX_TEXT], input_sha=input_digest(input_text))
 

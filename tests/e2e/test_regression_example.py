@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gate.providers.cassette import write_cassette
 from tests.conftest import EXAMPLE, GitRepo, gate
 from tests.e2e.support_bot_cassette import VAGUE_ANSWER, build, default_answer, write
@@ -95,6 +97,27 @@ def test_regression_example_same_inputs_same_report_bytes(repo: GitRepo) -> None
         check.pop("duration_s")
         runs.append(json.dumps(check, sort_keys=True))
     assert runs[0] == runs[1]
+
+
+def test_regression_example_chunks_of_any_size_give_the_same_report(repo: GitRepo,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cases are answered, judged and summed up a chunk at a time (a run never holds every answer at once): the
+    report is the same whatever the chunk, with judged suites, flips and cases split across chunks."""
+    from prodgate_checks.regression import execute
+
+    bot = _example_repo(repo)
+    write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
+    repo.commit("answers got vaguer")
+    runs = []
+    for size in (execute.CHUNK_CASES, 7, 1):
+        monkeypatch.setattr(execute, "CHUNK_CASES", size)
+        res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+        assert res.exit_code == 1, res.stdout + res.stderr
+        check = _regression(res)
+        check.pop("duration_s")
+        runs.append(json.dumps(check, sort_keys=True))
+    assert runs[0] == runs[1] == runs[2]
+    assert json.loads(runs[0])["details"]["run"]["judge_requests"] > 0  # judged suites, graded in every chunk size
 
 
 def _vars(bot: Path, case: str) -> dict[str, Any]:
