@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 RESERVED = ("id", "expected", "metadata", "assert")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     id: str
     variables: Mapping[str, Any]  # the template variables, `expected` included (as gh-models' testData)
@@ -68,8 +68,10 @@ class SchemaFiles:
         return self.read[path]
 
 
-def case_from_row(row: Mapping[str, Any], case_id: str, line: int,
-                  schemas: SchemaFiles) -> tuple[Case | None, list[Problem]]:
+def case_from_row(row: Mapping[str, Any], case_id: str, line: int, schemas: SchemaFiles, *,
+                  owned: bool = False) -> tuple[Case | None, list[Problem]]:
+    """The case a row holds. `owned`: the row was parsed for this call alone (a JSONL or CSV line, not a cached
+    YAML document's data), and becomes the case's variables."""
     problems: list[Problem] = []
     metadata = row.get("metadata") or {}
     if not isinstance(metadata, dict):
@@ -96,10 +98,17 @@ def case_from_row(row: Mapping[str, Any], case_id: str, line: int,
                 continue
             spec = replace(spec, value=value)
         asserts.append(spec)
-    variables = {k: v for k, v in row.items() if k not in ("id", "metadata", "assert")}
     if problems:
         return None, problems
-    return Case(case_id, variables, row.get("expected"), dict(metadata), tuple(asserts), line), []
+    if owned and isinstance(row, dict):
+        # A row parsed for this dataset alone becomes the case's variables, not a copy: 200,000 rows stay small.
+        for key in ("id", "metadata", "assert"):
+            row.pop(key, None)
+        variables: Mapping[str, Any] = row
+    else:
+        variables = {k: v for k, v in row.items() if k not in ("id", "metadata", "assert")}
+        metadata = dict(metadata)
+    return Case(case_id, variables, row.get("expected"), metadata, tuple(asserts), line), []
 
 
 @cache
@@ -186,16 +195,17 @@ def load_dataset(path: Path, display: str, root: Path | None = None, *,
             else:
                 found = _jsonl_rows(text)
         rows = list(islice(found, max_cases + 1))
+        owned = path.suffix.lower() not in (".yaml", ".yml", ".json")
     except YamlError as exc:
         return [], [Problem(exc.problem, exc.line or 1, exc.column or 1)]
     if len(rows) > max_cases:
         return [], [Problem(f"more than {max_cases:,} cases: raise regression.max_cases in gate.yaml to run them all",
                             rows[max_cases][0])]
-    return rows_to_cases(rows, SchemaFiles(path.parent, root or path.parent))
+    return rows_to_cases(rows, SchemaFiles(path.parent, root or path.parent), owned=owned)
 
 
-def rows_to_cases(rows: list[tuple[int, Any, Problem | None]],
-                  schemas: SchemaFiles) -> tuple[list[Case], list[Problem]]:
+def rows_to_cases(rows: list[tuple[int, Any, Problem | None]], schemas: SchemaFiles, *,
+                  owned: bool = False) -> tuple[list[Case], list[Problem]]:
     cases: list[Case] = []
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -216,7 +226,7 @@ def rows_to_cases(rows: list[tuple[int, Any, Problem | None]],
             problems.append(Problem(f"duplicate case id {case_id!r} (first on line {seen[case_id]})", line))
             continue
         seen[case_id] = line
-        case, more = case_from_row(row, case_id, line, schemas)
+        case, more = case_from_row(row, case_id, line, schemas, owned=owned)
         problems += more
         if case is not None:
             cases.append(case)
