@@ -18,6 +18,7 @@ SECTION = "resilience"
 DEFAULT_REQUESTS = 20
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_DURATION = 600.0
 MAX_SCENARIO_S = 120.0
 
 
@@ -61,6 +62,8 @@ class ResilienceConfig:
     request_id_header: str
     scenarios: tuple[Scenario, ...]
     model_names: Mapping[str, str]  # model id -> its name in models.yaml
+    max_duration_s: float = DEFAULT_MAX_DURATION  # the whole check; the scenarios left when it is up are not run
+    max_duration_line: int = 0
 
     def scenario_budget_s(self, scenario: Scenario) -> float:
         """The longest a scenario may take: every round of requests timing out, at most MAX_SCENARIO_S."""
@@ -82,6 +85,9 @@ def parse_resilience(config: GateConfig) -> ResilienceConfig:
     timeout_s = seconds(raw.get("timeout", DEFAULT_TIMEOUT))
     if timeout_s <= 0:
         raise config.error([SECTION, "timeout"], f"timeout must be above 0, not {raw.get('timeout')!r}")
+    max_duration_s = seconds(raw.get("max_duration", DEFAULT_MAX_DURATION))
+    if max_duration_s <= 0:
+        raise config.error([SECTION, "max_duration"], f"max_duration must be above 0, not {raw.get('max_duration')!r}")
     scenarios = []
     for i, s in enumerate(raw.get("scenarios") or []):
         scenarios.append(_scenario(config, s, i, names, models, requests, concurrency))
@@ -91,7 +97,8 @@ def parse_resilience(config: GateConfig) -> ResilienceConfig:
             raise config.error([SECTION, "scenarios", i, "name"], f"two scenarios are named {name!r}")
     return ResilienceConfig(target, upstreams, chat, timeout_s, int(raw.get("seed", 0)),
                             str(raw.get("request_id_header", "X-Request-Id")), tuple(scenarios),
-                            {model_id: name for name, model_id in reversed(list(models.items()))})
+                            {model_id: name for name, model_id in reversed(list(models.items()))},
+                            max_duration_s, config.doc.locate((SECTION, "max_duration")).line)
 
 
 def _upstream(config: GateConfig, u: Mapping[str, Any], i: int) -> UpstreamConfig:

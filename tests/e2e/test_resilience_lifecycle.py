@@ -112,3 +112,56 @@ def test_resilience_scenario_budget_ends_requests_a_service_never_answers() -> N
     assert 1.9 <= took < 20  # the 2 s budget, not the 60 s timeout
     assert [(a.ok, a.status, a.category) for a in answers] == [(False, None, "transport.timeout")] * 6
     assert {a.message for a in answers} == {"not answered within the scenario's budget"}
+
+
+def test_resilience_max_duration_cuts_a_slow_scenario_exit_3_figures_kept_nothing_left(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    # The service and the stub record their pids, so that the test can see they were all stopped.
+    for name, script in (("svc.py", "app.py"), ("stub.py", "model_stub.py")):
+        (copy / name).write_text("import os, runpy, sys\n"
+                                 "open('pids', 'a').write(f'{os.getpid()}\\n')\n"
+                                 f"sys.argv = ['{script}', *sys.argv[1:]]\n"
+                                 f"runpy.run_path('{script}', run_name='__main__')\n")
+    text = (copy / "gate.yaml").read_text()
+    text = text.replace('start: "{python} app.py --port {port}"\n', 'start: "{python} svc.py --port {port}"\n')
+    text = text.replace('start: "{python} model_stub.py --port {port} ', 'start: "{python} stub.py --port {port} ')
+    start, end = text.index("  requests: 24\n"), text.index("\nretrieval:")
+    # A quick control run, then a scenario of at least 8 x 8 s one after another, then one that never starts.
+    text = text[:start] + """  requests: 2
+  concurrency: 2
+  timeout: 10s
+  max_duration: 20s
+  scenarios:
+    - name: control
+      faults: []
+      expect: {success_rate: ">= 95%"}
+    - name: crawl
+      requests: 8
+      concurrency: 1
+      faults: [{type: slow, model: primary, ttfb: 8s}]
+      expect: {success_rate: ">= 95%"}
+    - name: never
+      faults: [{type: outage, model: primary}]
+      expect: {fallback: backup}
+""" + text[end:]
+    (copy / "gate.yaml").write_text(text)
+    at = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("  max_duration:"))
+    t0 = time.monotonic()
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json", timeout=120)
+    took = time.monotonic() - t0
+    assert res.exit_code == 3, res.stdout + res.stderr
+    assert took < 55  # 20 s and the stops; the crawl alone would take over a minute
+    [check] = res.json()["checks"]
+    assert check["status"] == "error"
+    assert check["summary"] == "could not complete: 2 of 3 scenarios not run within max_duration (20s) (1 ran, 1 survived)"
+    [finding] = [f for f in check["findings"] if "max_duration" in f["message"]]
+    assert finding["line"] == at and finding["message"] == ("2 of 3 scenarios not run within max_duration (20s): "
+                                                            "crawl (cut short), never")
+    control, crawl = check["details"]["scenarios"]
+    assert control["name"] == "control" and control["passed"] and control["succeeded"] == 2
+    assert [e["passed"] for e in control["expectations"]] == [True]
+    assert crawl["cut"] and not crawl["passed"] and crawl["expectations"] == [] and crawl["requests"] == 8
+    assert check["details"]["not_run"] == ["crawl", "never"]
+    assert [o["scenario"] for o in check["details"]["observations"]] == ["control"]
+    pids = [int(p) for p in (copy / "pids").read_text().split()]
+    assert len(pids) == 3 and not any(alive(p) for p in pids)  # the stub, both services
