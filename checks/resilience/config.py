@@ -195,20 +195,24 @@ def _fault(config: GateConfig, f: Mapping[str, Any], at: tuple[str | int, ...], 
                  int(f.get("after_bytes", 64)), down, every, config.doc.locate(at).line)
 
 
-def _threshold(config: GateConfig, metric: str, text: str, at: Sequence[str | int], index: int = 0) -> Threshold:
+def _threshold(config: GateConfig, metric: str, text: str, at: Sequence[str | int], index: int = 0,
+               wording: str | None = None) -> Threshold:
+    """A k6-style threshold; `wording` says what the key takes, in place of a message about the threshold the
+    gate made of its value (which is not what the user wrote)."""
     try:
         return parse(metric, text, index)
     except ThresholdError as exc:
-        raise config.error(list(at), str(exc)) from None
+        raise config.error(list(at), wording or str(exc)) from None
 
 
 def _expect(config: GateConfig, e: Mapping[str, Any], at: tuple[str | int, ...], models: Mapping[str, str]) -> Expect:
     lines = {key: config.doc.locate((*at, key)).line for key in e}
     success = None
     if "success_rate" in e:
-        text = str(e["success_rate"]).strip()
-        text = text if text.startswith("rate") else "rate " + text
-        success = _threshold(config, "error_rate", text, (*at, "success_rate"))
+        raw = str(e["success_rate"]).strip()
+        success = _threshold(config, "error_rate", raw if raw.startswith("rate") else "rate " + raw,
+                             (*at, "success_rate"), wording="success_rate must compare the share of requests "
+                             f"answered with one from 0% to 100%, such as '>= 95%', not {raw!r}")
     trends: dict[str, tuple[Threshold, ...]] = {}
     for metric in ("latency", "ttft"):
         value = e.get(metric) or []
@@ -220,10 +224,10 @@ def _expect(config: GateConfig, e: Mapping[str, Any], at: tuple[str | int, ...],
         fallback, fallback_id = _model(config, e["fallback"], (*at, "fallback"), models)
     tte = None
     if "time_to_error" in e:
-        text = str(e["time_to_error"]).strip()
-        if text[:1].isdigit():
-            text = "max <= " + text
-        tte = _threshold(config, "latency", text, (*at, "time_to_error"))
+        raw = str(e["time_to_error"]).strip()
+        tte = _threshold(config, "latency", "max <= " + raw if raw[:1].isdigit() or raw[:1] == "-" else raw,
+                         (*at, "time_to_error"), wording="time_to_error must be a duration such as 5s, or a "
+                         f"threshold such as 'p(95) < 2s' (durations not below 0), not {raw!r}")
     calls = e.get("max_upstream_calls_per_request")
     return Expect(success, trends["latency"], trends["ttft"], fallback, fallback_id,
                   int(calls) if calls is not None else None, tte, lines)

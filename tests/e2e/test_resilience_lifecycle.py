@@ -15,6 +15,8 @@ from tests.conftest import EXAMPLE, alive, gate, gate_subprocess
 
 SCENARIO = "      faults: [{type: rate_limit, model: primary, share: 50%, retry_after: 1s}]\n"
 FALLBACK = "        fallback: backup\n        max_upstream_calls_per_request: 3\n"
+EXPECT = '        success_rate: ">= 95%"\n' + FALLBACK + '        latency: "p(95) < 3s"\n'
+TIMEOUT = "  timeout: 10s\n"
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -26,7 +28,22 @@ def _copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("old", "new", "message"), [
     (SCENARIO, SCENARIO.replace("50%", "150%"), "share must be above 0% and at most 100%, not '150%'"),
     (SCENARIO, SCENARIO.replace("50%", "0%"), "share must be above 0% and at most 100%, not '0%'"),
-    (SCENARIO, SCENARIO.replace("retry_after: 1s", "retry_after: -1s"), "faults[0].retry_after: '-1s' does not match"),
+    (SCENARIO, SCENARIO.replace("retry_after: 1s", "retry_after: -1s"),
+     "faults[0].retry_after: must be a duration such as 500ms or 2s, not '-1s'"),
+    (SCENARIO, SCENARIO.replace("rate_limit", "slow").replace("retry_after: 1s", "ttfb: -1s"),
+     "faults[0].ttfb: must be a duration such as 500ms or 2s, not '-1s'"),
+    (SCENARIO, SCENARIO.replace("share: 50%", "share: 1.5"),
+     "faults[0].share: must be a share above 0 and at most 100%, such as 25% (or a fraction such as 0.25), not 1.5"),
+    (TIMEOUT, "  max_duration: -1m\n", "resilience.max_duration: must be a duration such as 500ms or 2s, not '-1m'"),
+    (EXPECT, EXPECT.replace('">= 95%"', '">= 95 percent"'),
+     "success_rate must compare the share of requests answered with one from 0% to 100%, such as '>= 95%', "
+     "not '>= 95 percent'"),
+    (EXPECT, EXPECT.replace('">= 95%"', '">= 150%"'), "not '>= 150%'"),
+    (EXPECT, EXPECT.replace('latency: "p(95) < 3s"', "time_to_error: -3s"),
+     "time_to_error must be a duration such as 5s, or a threshold such as 'p(95) < 2s' (durations not below 0), "
+     "not '-3s'"),
+    (EXPECT, EXPECT.replace('"p(95) < 3s"', '"p(95) < -1s"'),
+     "'p(95) < -1s': latency is a duration, never below 0 (such as 500ms or 2s)"),
     (SCENARIO, SCENARIO.replace("retry_after: 1s", "ttfb: 2s"), "`ttfb` is an option of slow, not of rate_limit"),
     (SCENARIO, SCENARIO.replace("rate_limit", "slow").replace("retry_after: 1s", "ttfb: 0s"),
      "a slow fault needs `ttfb` or `per_chunk` above 0"),
@@ -34,7 +51,9 @@ def _copy(tmp_path: Path) -> Path:
      "down (3s) must be above 0 and shorter than every (2s)"),
     (FALLBACK, FALLBACK.replace("backup", "bakup"), "unknown model 'bakup': not a name or model id of models.yaml "
                                                     "(did you mean 'backup'?)"),
-], ids=["share-above-100", "share-0", "negative-duration", "option-of-another-type", "slow-without-delay",
+], ids=["share-above-100", "share-0", "negative-duration", "negative-ttfb", "share-above-1", "duration-in-words",
+        "success-rate-in-words", "success-rate-above-100", "negative-time-to-error", "negative-latency",
+        "option-of-another-type", "slow-without-delay",
         "flap-down-longer-than-every", "unknown-fallback-model"])
 def test_resilience_bad_value_exit_2_at_its_line(tmp_path: Path, old: str, new: str, message: str) -> None:
     copy = _copy(tmp_path)
