@@ -166,7 +166,8 @@ def test_resilience_max_duration_cuts_a_slow_scenario_exit_3_figures_kept_nothin
     (copy / "gate.yaml").write_text(text)
     at = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("  max_duration:"))
     t0 = time.monotonic()
-    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json", timeout=120)
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json",
+                          "--markdown", tmp_path / "c.md", timeout=120)
     took = time.monotonic() - t0
     assert res.exit_code == 3, res.stdout + res.stderr
     assert took < 55  # 20 s and the stops; the crawl alone would take over a minute
@@ -184,3 +185,6 @@ def test_resilience_max_duration_cuts_a_slow_scenario_exit_3_figures_kept_nothin
     assert [o["scenario"] for o in check["details"]["observations"]] == ["control"]
     pids = [int(p) for p in (copy / "pids").read_text().split()]
     assert len(pids) == 3 and not any(alive(p) for p in pids)  # the stub, both services
+    comment = (tmp_path / "c.md").read_text()
+    assert "| crawl | slow of primary | 8 |" in comment and "| cut short |" in comment
+    assert "scenarios not run within max\\_duration" in comment and "crawl \\(cut short\\), never" in comment
