@@ -19,7 +19,8 @@ Check = Callable[[Any], bool]
 # Keywords that never make a document invalid (annotations), and `format`, which jsonschema only asserts when
 # it is given a format checker (validation here never is).
 _ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "$defs", "definitions", "title", "description", "default",
-                          "examples", "deprecated", "readOnly", "writeOnly", "format", "markdownDescription"})
+                          "examples", "deprecated", "readOnly", "writeOnly", "format", "markdownDescription",
+                          "errorMessage"})
 
 
 class Unsupported(Exception):

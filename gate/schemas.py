@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import reprlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -122,15 +122,21 @@ def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violati
     return sorted(unique.values(), key=lambda v: (v.position.line, v.position.column, v.message))
 
 
-def _leaves(errors: Iterator[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
+def _leaves(errors: Iterable[jsonschema.ValidationError]) -> Iterator[jsonschema.ValidationError]:
     for err in errors:
-        if err.context and err.validator in ("anyOf", "oneOf"):
+        if err.context and err.validator in ("anyOf", "oneOf") and not _worded(err):
             # The alternative whose type matched says most about what the user meant.
             typed = [e for e in err.context if not (e.validator == "type" and not e.relative_path)]
             if typed:
-                yield max(typed, key=lambda e: len(e.relative_path))
+                yield from _leaves([max(typed, key=lambda e: len(e.relative_path))])
                 continue
         yield err
+
+
+def _worded(err: jsonschema.ValidationError) -> str | None:
+    """What a schema says in words of a value it rejects (its `errorMessage`), rather than a regular expression."""
+    message = err.schema.get("errorMessage") if isinstance(err.schema, dict) else None
+    return message if isinstance(message, str) else None
 
 
 def _violation(doc: YamlDocument, err: jsonschema.ValidationError) -> Violation:
@@ -152,6 +158,9 @@ def _violation(doc: YamlDocument, err: jsonschema.ValidationError) -> Violation:
         # Likely a credential pasted where a variable's name belongs: never echoed, not even shortened.
         return Violation(path, doc.locate(path), "must name an environment variable (letters, digits, _), "
                                                  "not hold its value; the value is not shown")
+    worded = _worded(err)
+    if worded is not None:
+        return Violation(path, doc.locate(path), f"{worded}, not {_short.repr(redact(err.instance, secret_env_values()))}")
     message = err.message
     if err.validator in ("type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "pattern", "format"):
         # Redacted before reprlib shortens it: a shortened key matches neither its shape nor its value.

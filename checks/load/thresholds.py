@@ -96,10 +96,14 @@ def _value(metric: str, kind: Kind, text: str, number: Decimal, unit: str | None
     if kind is Kind.TIME:
         if unit == "%":
             raise ThresholdError(f"{text!r}: {metric} is a duration: use ms, s or m, not %")
+        if number < 0:
+            raise ThresholdError(f"{text!r}: {metric} is a duration, never below 0 (such as 500ms or 2s)")
         # A bare number is milliseconds, as in k6.
         return float(number * _TIME_UNITS[unit or "ms"])
     if kind is Kind.RATE:
         if unit == "%":
+            if not 0 <= number <= 100:
+                raise ThresholdError(f"{text!r}: {metric} is a share, from 0% to 100%")
             return float(number / 100)
         if unit is not None:
             raise ThresholdError(f"{text!r}: {metric} is a fraction: write 1% or 0.01, not a duration")

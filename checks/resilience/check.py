@@ -43,10 +43,11 @@ class ResilienceCheck:
         cfg = parse_resilience(ctx.config)
         if not cfg.scenarios:
             return CheckResult(self.name, Status.SKIP, "skipped: resilience has no scenarios")
+        deadline = time.monotonic() + cfg.max_duration_s
         requests = chat_requests(ctx, cfg.chat, "resilience")
         with tempfile.TemporaryDirectory(prefix="prodgate-resilience-") as tmp:
             try:
-                scenarios = self._scenarios(ctx, cfg, requests.requests, Path(tmp))
+                scenarios = self._scenarios(ctx, cfg, requests.requests, Path(tmp), deadline)
             except TargetFailed as exc:
                 _print_log(ctx, exc.log_tail)
                 return CheckResult(self.name, Status.ERROR, f"could not complete: {exc.message}",
@@ -56,7 +57,8 @@ class ResilienceCheck:
     def markdown_details(self, result: CheckResult) -> str:
         return markdown_details_of(result)
 
-    def _scenarios(self, ctx: CheckContext, cfg: ResilienceConfig, bodies: Any, workdir: Path) -> list[dict[str, Any]]:
+    def _scenarios(self, ctx: CheckContext, cfg: ResilienceConfig, bodies: Any, workdir: Path,
+                   deadline: float) -> list[dict[str, Any]]:
         from .proxy import Proxy, upstream_of
 
         out: list[dict[str, Any]] = []
@@ -71,28 +73,38 @@ class ResilienceCheck:
             ctx.progress.start("resilience", len(cfg.scenarios))
             try:
                 for i, scenario in enumerate(cfg.scenarios):
-                    out.append(self._one(ctx, cfg, scenario, i, proxy, target_cfg, bodies, workdir))
+                    if time.monotonic() >= deadline:
+                        break  # max_duration is up: the rest are not run
+                    out.append(self._one(ctx, cfg, scenario, i, proxy, target_cfg, bodies, workdir, deadline))
                     ctx.progress.advance()
+                    if out[-1].get("cut"):
+                        break
             finally:
                 ctx.progress.finish()
         return out
 
     @staticmethod
     def _one(ctx: CheckContext, cfg: ResilienceConfig, scenario: Scenario, index: int, proxy: Proxy,
-             target_cfg: Any, bodies: Any, workdir: Path) -> dict[str, Any]:
+             target_cfg: Any, bodies: Any, workdir: Path, deadline: float) -> dict[str, Any]:
         from .outcome import judge, summarise
-        from .traffic import Traffic, run
+        from .traffic import UNANSWERED, Traffic, run
 
         # A fresh service per scenario: breakers, caches and backoffs of one scenario must not carry into the next.
         with running_target(target_cfg, ctx.root, workdir / f"target-{index}.log") as target:
             proxy.begin(Plan(scenario.faults, cfg.seed + index, time.monotonic()))
             traffic = Traffic(target.url, cfg.chat.path, bodies, cfg.chat.stream, cfg.timeout_s,
                               cfg.request_id_header, _headers(target_cfg))
-            answers = run(traffic, scenario.name, scenario.requests, scenario.concurrency,
-                          cfg.scenario_budget_s(scenario))
+            # The scenario's own budget, or what is left of max_duration when that is less.
+            left = max(0.0, deadline - time.monotonic())
+            budget = cfg.scenario_budget_s(scenario)
+            answers = run(traffic, scenario.name, scenario.requests, scenario.concurrency, min(budget, left))
             exit_code = target.exit_code()
         calls = proxy.calls()
         summary = summarise(cfg, scenario, answers, calls)
+        if left < budget and any(a.message == UNANSWERED for a in answers):
+            # Cut short by max_duration: its figures are kept, but half a scenario is no verdict on it.
+            summary.update(expectations=[], passed=False, cut=True)
+            return summary
         judged = judge(scenario, summary, answers, calls, cfg)
         summary["expectations"] = [{"name": j.name, "expected": j.expected, "observed": j.observed,
                                     "passed": j.passed, "line": j.line} for j in judged]
@@ -132,6 +144,14 @@ def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, 
         if "target_exit" in s:
             findings.append(Finding(Severity.ERROR, f"scenario '{s['name']}': the service exited with code "
                                     f"{s['target_exit']} during the scenario", gate_file, s["line"]))
+    ran = [s for s in scenarios if not s.get("cut")]
+    not_run = [s.name for s in cfg.scenarios[len(ran):]]
+    if not_run:
+        cut = {s["name"] for s in scenarios if s.get("cut")}
+        names = [f"{n} (cut short)" if n in cut else n for n in not_run]
+        findings.append(Finding(Severity.ERROR, f"{len(not_run)} of {len(cfg.scenarios)} scenarios not run within "
+                                f"max_duration ({cfg.max_duration_s:g}s): {', '.join(names)}", gate_file,
+                                cfg.max_duration_line))
     passed = sum(bool(s["passed"]) for s in scenarios)
     requests = sum(s["requests"] for s in scenarios)
     succeeded = sum(s["succeeded"] for s in scenarios)
@@ -146,8 +166,15 @@ def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, 
     status = Status.PASS if passed == len(scenarios) and not any(
         f.severity is Severity.ERROR for f in findings) else Status.FAIL
     summary = f"{passed}/{len(scenarios)} scenarios survived ({requests} requests, {metrics['faults_injected']} faults injected)"
-    details = {"headline": {"value": f"{passed}/{len(scenarios)} scenarios pass"}, "traffic": source,
-               "scenarios": scenarios, "observations": [s["observation"] for s in scenarios]}
+    if not_run:
+        status = Status.ERROR
+        summary = (f"could not complete: {len(not_run)} of {len(cfg.scenarios)} scenarios not run within max_duration "
+                   f"({cfg.max_duration_s:g}s) ({len(ran)} ran, {passed} survived)")
+    details: dict[str, Any] = {"headline": {"value": f"{passed}/{len(cfg.scenarios)} scenarios pass"},
+                               "traffic": source, "scenarios": scenarios,
+                               "observations": [s["observation"] for s in ran]}
+    if not_run:
+        details["not_run"] = not_run
     return CheckResult("resilience", status, summary, metrics=metrics, findings=tuple(findings), details=details)
 
 

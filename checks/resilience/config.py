@@ -18,6 +18,7 @@ SECTION = "resilience"
 DEFAULT_REQUESTS = 20
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_DURATION = 600.0
 MAX_SCENARIO_S = 120.0
 
 
@@ -61,6 +62,8 @@ class ResilienceConfig:
     request_id_header: str
     scenarios: tuple[Scenario, ...]
     model_names: Mapping[str, str]  # model id -> its name in models.yaml
+    max_duration_s: float = DEFAULT_MAX_DURATION  # the whole check; the scenarios left when it is up are not run
+    max_duration_line: int = 0
 
     def scenario_budget_s(self, scenario: Scenario) -> float:
         """The longest a scenario may take: every round of requests timing out, at most MAX_SCENARIO_S."""
@@ -82,6 +85,9 @@ def parse_resilience(config: GateConfig) -> ResilienceConfig:
     timeout_s = seconds(raw.get("timeout", DEFAULT_TIMEOUT))
     if timeout_s <= 0:
         raise config.error([SECTION, "timeout"], f"timeout must be above 0, not {raw.get('timeout')!r}")
+    max_duration_s = seconds(raw.get("max_duration", DEFAULT_MAX_DURATION))
+    if max_duration_s <= 0:
+        raise config.error([SECTION, "max_duration"], f"max_duration must be above 0, not {raw.get('max_duration')!r}")
     scenarios = []
     for i, s in enumerate(raw.get("scenarios") or []):
         scenarios.append(_scenario(config, s, i, names, models, requests, concurrency))
@@ -91,7 +97,8 @@ def parse_resilience(config: GateConfig) -> ResilienceConfig:
             raise config.error([SECTION, "scenarios", i, "name"], f"two scenarios are named {name!r}")
     return ResilienceConfig(target, upstreams, chat, timeout_s, int(raw.get("seed", 0)),
                             str(raw.get("request_id_header", "X-Request-Id")), tuple(scenarios),
-                            {model_id: name for name, model_id in reversed(list(models.items()))})
+                            {model_id: name for name, model_id in reversed(list(models.items()))},
+                            max_duration_s, config.doc.locate((SECTION, "max_duration")).line)
 
 
 def _upstream(config: GateConfig, u: Mapping[str, Any], i: int) -> UpstreamConfig:
@@ -188,20 +195,24 @@ def _fault(config: GateConfig, f: Mapping[str, Any], at: tuple[str | int, ...], 
                  int(f.get("after_bytes", 64)), down, every, config.doc.locate(at).line)
 
 
-def _threshold(config: GateConfig, metric: str, text: str, at: Sequence[str | int], index: int = 0) -> Threshold:
+def _threshold(config: GateConfig, metric: str, text: str, at: Sequence[str | int], index: int = 0,
+               wording: str | None = None) -> Threshold:
+    """A k6-style threshold; `wording` says what the key takes, in place of a message about the threshold the
+    gate made of its value (which is not what the user wrote)."""
     try:
         return parse(metric, text, index)
     except ThresholdError as exc:
-        raise config.error(list(at), str(exc)) from None
+        raise config.error(list(at), wording or str(exc)) from None
 
 
 def _expect(config: GateConfig, e: Mapping[str, Any], at: tuple[str | int, ...], models: Mapping[str, str]) -> Expect:
     lines = {key: config.doc.locate((*at, key)).line for key in e}
     success = None
     if "success_rate" in e:
-        text = str(e["success_rate"]).strip()
-        text = text if text.startswith("rate") else "rate " + text
-        success = _threshold(config, "error_rate", text, (*at, "success_rate"))
+        raw = str(e["success_rate"]).strip()
+        success = _threshold(config, "error_rate", raw if raw.startswith("rate") else "rate " + raw,
+                             (*at, "success_rate"), wording="success_rate must compare the share of requests "
+                             f"answered with one from 0% to 100%, such as '>= 95%', not {raw!r}")
     trends: dict[str, tuple[Threshold, ...]] = {}
     for metric in ("latency", "ttft"):
         value = e.get(metric) or []
@@ -213,10 +224,10 @@ def _expect(config: GateConfig, e: Mapping[str, Any], at: tuple[str | int, ...],
         fallback, fallback_id = _model(config, e["fallback"], (*at, "fallback"), models)
     tte = None
     if "time_to_error" in e:
-        text = str(e["time_to_error"]).strip()
-        if text[:1].isdigit():
-            text = "max <= " + text
-        tte = _threshold(config, "latency", text, (*at, "time_to_error"))
+        raw = str(e["time_to_error"]).strip()
+        tte = _threshold(config, "latency", "max <= " + raw if raw[:1].isdigit() or raw[:1] == "-" else raw,
+                         (*at, "time_to_error"), wording="time_to_error must be a duration such as 5s, or a "
+                         f"threshold such as 'p(95) < 2s' (durations not below 0), not {raw!r}")
     calls = e.get("max_upstream_calls_per_request")
     return Expect(success, trends["latency"], trends["ttft"], fallback, fallback_id,
                   int(calls) if calls is not None else None, tte, lines)

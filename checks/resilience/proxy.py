@@ -187,7 +187,7 @@ class Proxy:
     async def _forward(self, up: Upstream, request: web.Request) -> web.StreamResponse:
         t0 = time.monotonic()
         body = await request.read()
-        model = _model(body)
+        model, stream = _asked(body)
         with self._lock:
             plan, calls = self._plan, self._calls
         fault = plan.draw(up.name, model, t0)
@@ -202,7 +202,7 @@ class Proxy:
 
         try:
             if fault is not None and fault.kind in (Kind.OUTAGE, Kind.FLAP, Kind.RATE_LIMIT, Kind.MALFORMED):
-                return await self._injected(request, fault, state, _streamed(body))
+                return await self._injected(request, fault, state, stream)
             return await self._relay(up, request, body, fault, state)
         finally:
             record()
@@ -292,19 +292,19 @@ def _abort(request: web.Request) -> None:
         transport.abort()
 
 
-def _model(body: bytes) -> str | None:
+def _asked(body: bytes) -> tuple[str | None, bool]:
+    """(model, streamed) of a chat request, from its JSON (the body is capped at MAX_BODY): the `model` field,
+    and whether `stream` is true. A body that is not a JSON object names no model and asks for no stream."""
     if not body or len(body) > MAX_BODY or not body.lstrip().startswith(b"{"):
-        return None
+        return None, False
     try:
         data = json.loads(body)
-    except ValueError:
-        return None
-    model = data.get("model") if isinstance(data, dict) else None
-    return model if isinstance(model, str) else None
-
-
-def _streamed(body: bytes) -> bool:
-    return b'"stream"' in body and b'"stream": false' not in body and b'"stream":false' not in body
+    except (ValueError, RecursionError):
+        return None, False
+    if not isinstance(data, dict):
+        return None, False
+    model = data.get("model")
+    return (model if isinstance(model, str) else None), data.get("stream") is True
 
 
 def _usage(tail: bytes) -> tuple[int | None, int | None]:

@@ -43,7 +43,7 @@ def _table(scenarios: Sequence[Mapping[str, Any]]) -> str:
                           for m, v in (s.get("model_share") or {}).items()) or "–"
         lines.append(f"| {inline(str(s['name']), 60)} | {faults} | {s['requests']} | "
                      f"{100 * float(s['success_rate']):.1f}% | {_ms((s.get('latency_ms') or {}).get('p95'))} | "
-                     f"{calls} | {share} | {_ICON[bool(s['passed'])]} |")
+                     f"{calls} | {share} | {'cut short' if s.get('cut') else _ICON[bool(s['passed'])]} |")
     return "\n".join(lines)
 
 

@@ -14,6 +14,7 @@ from aiohttp import ClientConnectionError, ClientError, ClientResponse, ClientSe
 from gate.taxonomy import Category
 
 MAX_ERROR_TEXT = 160
+UNANSWERED = "not answered within the scenario's budget"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ async def _run(traffic: Traffic, scenario: str, requests: int, concurrency: int,
     for i in range(requests):
         if i not in answers:
             answers[i] = Answer(i, _rid(scenario, i), False, None, (time.monotonic() - t0) * 1000,
-                                category=Category.TIMEOUT.value, message="not answered within the scenario's budget")
+                                category=Category.TIMEOUT.value, message=UNANSWERED)
     return [answers[i] for i in range(requests)]
 
 

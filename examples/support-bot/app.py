@@ -15,6 +15,8 @@ Every model call goes to OPENAI_BASE_URL (the key, if any, from OPENAI_API_KEY).
 model it names (default: models.yaml's `default`) and walks its fallback chain from models.yaml: a failed
 call (5xx, connection error, timeout, malformed answer) is retried once after a short backoff with jitter,
 a rate-limited one moves on at once; a circuit breaker skips a model after 5 consecutive failures for 30 s.
+An answer is malformed when it is not JSON, has no choices or no text; a stream, when its first event is not
+a chat chunk (once a stream is relayed, a break is passed on as an error event: the customer has part of it).
 Non-streamed answers are cached for a minute. `--no-fallback` switches the chain off (the primary only).
 Standard library and PyYAML.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import random
@@ -35,15 +38,17 @@ import threading
 import time
 import urllib.parse
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 HERE = Path(__file__).resolve().parent
 MAX_BODY = 1 << 20
+T = TypeVar("T")
 
 
 class CallFailed(Exception):
@@ -169,6 +174,39 @@ class Provider:
                              retry_after=retry_after)
         return conn, resp
 
+    def answer(self, model: Model, messages: list[Any], request_id: str | None) -> dict[str, Any]:
+        """A whole chat completion with text in it; CallFailed otherwise, a malformed answer included."""
+        conn, resp = self.open(model, messages, False, request_id)
+        try:
+            data: dict[str, Any] = json.loads(resp.read())
+            content = data["choices"][0]["message"]["content"]
+            if not isinstance(content, str) or not content:
+                raise ValueError("no text")
+        except (ValueError, KeyError, IndexError, TypeError, OSError, http.client.HTTPException):
+            raise CallFailed(f"{model.name}: malformed answer") from None
+        finally:
+            conn.close()
+        return data
+
+    def stream(self, model: Model, messages: list[Any], request_id: str | None) -> tuple[Any, Any, bytes]:
+        """(connection, response, first event) of a stream whose first event is a chat chunk; CallFailed
+        otherwise. Nothing has reached the customer yet, so a malformed start can still go to the next model."""
+        conn, resp = self.open(model, messages, True, request_id)
+        try:
+            while True:
+                line = resp.readline()
+                if not line:
+                    raise ValueError("no event")
+                if line.startswith(b"data:"):
+                    break
+            event = json.loads(line[5:].strip())
+            if not isinstance(event, dict) or not isinstance(event.get("choices"), list):
+                raise ValueError("not a chat chunk")
+        except (ValueError, OSError, http.client.HTTPException):
+            conn.close()
+            raise CallFailed(f"{model.name}: malformed answer") from None
+        return conn, resp, line
+
 
 def _seconds(value: str | None) -> float:
     try:
@@ -202,14 +240,14 @@ class Service:
             if b.failures >= self.s.breaker_failures:
                 b.open_until = time.monotonic() + self.s.breaker_reset_s
 
-    def call(self, first: str, messages: list[Any], stream: bool, rid: str | None) -> tuple[Model, Any, Any]:
-        """The first call that answers: (model, connection, response). CallFailed when the chain is exhausted."""
+    def call(self, first: str, ask: Callable[[Model], T]) -> tuple[Model, T]:
+        """The first model whose call answers, and its answer. CallFailed when the chain is exhausted."""
         errors: list[str] = []
         models = self.attempts(first)
         for n, model in enumerate(models):
             for attempt in range(self.s.retries + 1):
                 try:
-                    conn, resp = self.provider.open(model, messages, stream, rid)
+                    answer = ask(model)
                 except CallFailed as exc:
                     self.outcome(model, False)
                     errors.append(str(exc))
@@ -218,7 +256,7 @@ class Service:
                     time.sleep(min(exc.retry_after if exc.rate_limited else
                                    self.s.backoff_s * random.uniform(0.8, 1.2), 2.0))
                     continue
-                return model, conn, resp
+                return model, answer
         raise CallFailed("every model failed: " + "; ".join(errors[-4:]))
 
 
@@ -290,33 +328,23 @@ def handler_for(service: Service) -> type[BaseHTTPRequestHandler]:
                     self._json(200, cached)
                     return
             try:
-                model, conn, resp = service.call(first, messages, stream, rid)
+                if not stream:
+                    model, data = service.call(first, lambda m: service.provider.answer(m, messages, rid))
+                    service.outcome(model, True)
+                    data["model"] = model.name
+                    service.cache.put(key, data)
+                    self._json(200, data)
+                    return
+                model, (conn, resp, head) = service.call(first, lambda m: service.provider.stream(m, messages, rid))
             except CallFailed as exc:
                 self._json(503, {"error": {"message": f"no model could answer: {exc}", "type": "unavailable"}})
                 return
             try:
-                if stream:
-                    self._relay(service, model, resp)
-                else:
-                    self._answer(service, model, resp, key)
+                self._relay(service, model, resp, head)
             finally:
                 conn.close()
 
-        def _answer(self, service: Service, model: Model, resp: Any, key: str) -> None:
-            try:
-                data = json.loads(resp.read())
-                assert isinstance(data["choices"][0]["message"]["content"], str)
-            except (ValueError, KeyError, IndexError, TypeError, AssertionError, OSError,
-                    http.client.HTTPException):
-                service.outcome(model, False)
-                self._json(502, {"error": {"message": f"{model.name} gave a malformed answer"}})
-                return
-            service.outcome(model, True)
-            data["model"] = model.name
-            service.cache.put(key, data)
-            self._json(200, data)
-
-        def _relay(self, service: Service, model: Model, resp: Any) -> None:
+        def _relay(self, service: Service, model: Model, resp: Any, head: bytes) -> None:
             """Relay the provider's stream chunk by chunk; a stream that breaks off ends with an error event."""
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -325,10 +353,7 @@ def handler_for(service: Service) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             done = False
             try:
-                while True:
-                    line = resp.readline()
-                    if not line:
-                        break
+                for line in itertools.chain([head], iter(resp.readline, b"")):
                     if not line.startswith(b"data:"):
                         continue
                     data = line[5:].strip()

@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EXAMPLE, alive, gate_subprocess
 
 KEY = "sk-resilience0123456789abcdefghijklmn"
@@ -18,8 +20,10 @@ def _copy(tmp_path: Path, start_extra: str = "") -> Path:
     if start_extra:
         text = (copy / "gate.yaml").read_text()
         old = 'start: "{python} app.py --port {port}"\n'
-        assert text.count(old) == 1
-        (copy / "gate.yaml").write_text(text.replace(old, f'start: "{{python}} app.py --port {{port}} {start_extra}"\n'))
+        at = text.index(old, text.index("\nresilience:"))  # the retrieval section starts the same service
+        assert at < text.index("\nretrieval:")
+        new = f'start: "{{python}} app.py --port {{port}} {start_extra}"\n'
+        (copy / "gate.yaml").write_text(text[:at] + new + text[at + len(old):])
     return copy
 
 
@@ -93,3 +97,36 @@ def test_resilience_service_never_ready_exit_3_nothing_left(tmp_path: Path) -> N
     assert "resilience.target.ready_timeout" in check["summary"]
     pids = [int(p) for p in (copy / "pids").read_text().split()]
     assert pids and not any(alive(p) for p in pids)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
+def test_resilience_example_malformed_primary_answered_from_backup(tmp_path: Path, stream: bool) -> None:
+    """The failure-mode document: a malformed answer is retried, then the backup model takes over."""
+    copy = _copy(tmp_path)
+    text = (copy / "gate.yaml").read_text()
+    start = text.index("  chat: {path: /chat}\n", text.index("\nresilience:"))
+    end = text.index("\nretrieval:")
+    text = text[:start] + f"""  chat: {{path: /chat, stream: {str(stream).lower()}}}
+  requests: 12
+  concurrency: 4
+  timeout: 10s
+  scenarios:
+    - name: malformed-primary
+      faults: [{{type: malformed, model: primary}}]
+      expect:
+        success_rate: ">= 95%"
+        fallback: backup
+        max_upstream_calls_per_request: 3
+""" + text[end:]
+    (copy / "gate.yaml").write_text(text)
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience,docs", "--format", "json",
+                          timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    checks = {c["name"]: c for c in res.json()["checks"]}
+    [scenario] = checks["resilience"]["details"]["scenarios"]
+    assert scenario["passed"] and scenario["success_rate"] == 1.0 and scenario["correlated"]
+    assert scenario["model_share"] == {"backup": 1.0} and scenario["faults_injected"] > 0
+    assert {e["name"]: e["passed"] for e in scenario["expectations"]} == {
+        "success_rate": True, "fallback": True, "max_upstream_calls_per_request": True}
+    assert scenario["observation"]["modes"] == ["malformed-output"]
+    assert scenario["observation"]["went_to"].get("backup", 0) == scenario["observation"]["requests_after_failure"] > 0

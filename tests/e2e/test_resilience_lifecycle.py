@@ -15,6 +15,8 @@ from tests.conftest import EXAMPLE, alive, gate, gate_subprocess
 
 SCENARIO = "      faults: [{type: rate_limit, model: primary, share: 50%, retry_after: 1s}]\n"
 FALLBACK = "        fallback: backup\n        max_upstream_calls_per_request: 3\n"
+EXPECT = '        success_rate: ">= 95%"\n' + FALLBACK + '        latency: "p(95) < 3s"\n'
+TIMEOUT = "  timeout: 10s\n"
 
 
 def _copy(tmp_path: Path) -> Path:
@@ -26,7 +28,22 @@ def _copy(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("old", "new", "message"), [
     (SCENARIO, SCENARIO.replace("50%", "150%"), "share must be above 0% and at most 100%, not '150%'"),
     (SCENARIO, SCENARIO.replace("50%", "0%"), "share must be above 0% and at most 100%, not '0%'"),
-    (SCENARIO, SCENARIO.replace("retry_after: 1s", "retry_after: -1s"), "faults[0].retry_after: '-1s' does not match"),
+    (SCENARIO, SCENARIO.replace("retry_after: 1s", "retry_after: -1s"),
+     "faults[0].retry_after: must be a duration such as 500ms or 2s, not '-1s'"),
+    (SCENARIO, SCENARIO.replace("rate_limit", "slow").replace("retry_after: 1s", "ttfb: -1s"),
+     "faults[0].ttfb: must be a duration such as 500ms or 2s, not '-1s'"),
+    (SCENARIO, SCENARIO.replace("share: 50%", "share: 1.5"),
+     "faults[0].share: must be a share above 0 and at most 100%, such as 25% (or a fraction such as 0.25), not 1.5"),
+    (TIMEOUT, "  max_duration: -1m\n", "resilience.max_duration: must be a duration such as 500ms or 2s, not '-1m'"),
+    (EXPECT, EXPECT.replace('">= 95%"', '">= 95 percent"'),
+     "success_rate must compare the share of requests answered with one from 0% to 100%, such as '>= 95%', "
+     "not '>= 95 percent'"),
+    (EXPECT, EXPECT.replace('">= 95%"', '">= 150%"'), "not '>= 150%'"),
+    (EXPECT, EXPECT.replace('latency: "p(95) < 3s"', "time_to_error: -3s"),
+     "time_to_error must be a duration such as 5s, or a threshold such as 'p(95) < 2s' (durations not below 0), "
+     "not '-3s'"),
+    (EXPECT, EXPECT.replace('"p(95) < 3s"', '"p(95) < -1s"'),
+     "'p(95) < -1s': latency is a duration, never below 0 (such as 500ms or 2s)"),
     (SCENARIO, SCENARIO.replace("retry_after: 1s", "ttfb: 2s"), "`ttfb` is an option of slow, not of rate_limit"),
     (SCENARIO, SCENARIO.replace("rate_limit", "slow").replace("retry_after: 1s", "ttfb: 0s"),
      "a slow fault needs `ttfb` or `per_chunk` above 0"),
@@ -34,7 +51,9 @@ def _copy(tmp_path: Path) -> Path:
      "down (3s) must be above 0 and shorter than every (2s)"),
     (FALLBACK, FALLBACK.replace("backup", "bakup"), "unknown model 'bakup': not a name or model id of models.yaml "
                                                     "(did you mean 'backup'?)"),
-], ids=["share-above-100", "share-0", "negative-duration", "option-of-another-type", "slow-without-delay",
+], ids=["share-above-100", "share-0", "negative-duration", "negative-ttfb", "share-above-1", "duration-in-words",
+        "success-rate-in-words", "success-rate-above-100", "negative-time-to-error", "negative-latency",
+        "option-of-another-type", "slow-without-delay",
         "flap-down-longer-than-every", "unknown-fallback-model"])
 def test_resilience_bad_value_exit_2_at_its_line(tmp_path: Path, old: str, new: str, message: str) -> None:
     copy = _copy(tmp_path)
@@ -112,3 +131,60 @@ def test_resilience_scenario_budget_ends_requests_a_service_never_answers() -> N
     assert 1.9 <= took < 20  # the 2 s budget, not the 60 s timeout
     assert [(a.ok, a.status, a.category) for a in answers] == [(False, None, "transport.timeout")] * 6
     assert {a.message for a in answers} == {"not answered within the scenario's budget"}
+
+
+def test_resilience_max_duration_cuts_a_slow_scenario_exit_3_figures_kept_nothing_left(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    # The service and the stub record their pids, so that the test can see they were all stopped.
+    for name, script in (("svc.py", "app.py"), ("stub.py", "model_stub.py")):
+        (copy / name).write_text("import os, runpy, sys\n"
+                                 "open('pids', 'a').write(f'{os.getpid()}\\n')\n"
+                                 f"sys.argv = ['{script}', *sys.argv[1:]]\n"
+                                 f"runpy.run_path('{script}', run_name='__main__')\n")
+    text = (copy / "gate.yaml").read_text()
+    text = text.replace('start: "{python} app.py --port {port}"\n', 'start: "{python} svc.py --port {port}"\n')
+    text = text.replace('start: "{python} model_stub.py --port {port} ', 'start: "{python} stub.py --port {port} ')
+    start, end = text.index("  requests: 24\n"), text.index("\nretrieval:")
+    # A quick control run, then a scenario of at least 8 x 8 s one after another, then one that never starts.
+    text = text[:start] + """  requests: 2
+  concurrency: 2
+  timeout: 10s
+  max_duration: 20s
+  scenarios:
+    - name: control
+      faults: []
+      expect: {success_rate: ">= 95%"}
+    - name: crawl
+      requests: 8
+      concurrency: 1
+      faults: [{type: slow, model: primary, ttfb: 8s}]
+      expect: {success_rate: ">= 95%"}
+    - name: never
+      faults: [{type: outage, model: primary}]
+      expect: {fallback: backup}
+""" + text[end:]
+    (copy / "gate.yaml").write_text(text)
+    at = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("  max_duration:"))
+    t0 = time.monotonic()
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json",
+                          "--markdown", tmp_path / "c.md", timeout=120)
+    took = time.monotonic() - t0
+    assert res.exit_code == 3, res.stdout + res.stderr
+    assert took < 55  # 20 s and the stops; the crawl alone would take over a minute
+    [check] = res.json()["checks"]
+    assert check["status"] == "error"
+    assert check["summary"] == "could not complete: 2 of 3 scenarios not run within max_duration (20s) (1 ran, 1 survived)"
+    [finding] = [f for f in check["findings"] if "max_duration" in f["message"]]
+    assert finding["line"] == at and finding["message"] == ("2 of 3 scenarios not run within max_duration (20s): "
+                                                            "crawl (cut short), never")
+    control, crawl = check["details"]["scenarios"]
+    assert control["name"] == "control" and control["passed"] and control["succeeded"] == 2
+    assert [e["passed"] for e in control["expectations"]] == [True]
+    assert crawl["cut"] and not crawl["passed"] and crawl["expectations"] == [] and crawl["requests"] == 8
+    assert check["details"]["not_run"] == ["crawl", "never"]
+    assert [o["scenario"] for o in check["details"]["observations"]] == ["control"]
+    pids = [int(p) for p in (copy / "pids").read_text().split()]
+    assert len(pids) == 3 and not any(alive(p) for p in pids)  # the stub, both services
+    comment = (tmp_path / "c.md").read_text()
+    assert "| crawl | slow of primary | 8 |" in comment and "| cut short |" in comment
+    assert "scenarios not run within max\\_duration" in comment and "crawl \\(cut short\\), never" in comment

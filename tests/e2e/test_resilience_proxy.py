@@ -203,3 +203,31 @@ def test_resilience_proxy_request_target_naming_another_host_never_leaves(upstre
     # A request aiohttp cannot parse is logged (with its traceback) to the proxy's own logger, which prints
     # nowhere, not to aiohttp's, which would print it into the gate's output.
     assert [r.name for r in caplog.records if r.name.startswith("aiohttp")] == []
+
+
+@pytest.mark.parametrize(("body", "streamed"), [
+    (b'{"model": "m3", "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "stream": 1}]}]}',
+     False),
+    (b'{"model": "m3", "stream" : false, "messages": [{"role": "user", "content": "say \\"stream\\""}]}', False),
+    (b'{"model": "m3", "messages": [{"role": "user", "content": "hi"}], "metadata": {"stream": false}, '
+     b'"stream": true}', True),
+], ids=["stream-inside-a-message", "stream-false-spaced", "stream-true-false-elsewhere"])
+def test_resilience_proxy_stream_read_from_the_json_field_not_the_text(proxy: Proxy, body: bytes,
+                                                                       streamed: bool) -> None:
+    """A malformed answer takes the shape the request asked for: whether it asked for a stream is its `stream`
+    field, whatever its messages say."""
+    proxy.begin(Plan((Fault(Kind.MALFORMED, model="m3"),), 0, time.monotonic()))
+    host, port = proxy.url("openai").split("/")[2].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        status, kind, raw = resp.status, resp.getheader("Content-Type") or "", resp.read()
+    finally:
+        conn.close()
+    [call] = settled(proxy, 1)
+    assert status == 200 and call.fault == "malformed" and call.model == "m3"
+    if streamed:
+        assert kind.startswith("text/event-stream") and raw.startswith(b"data: {")
+    else:
+        assert kind.startswith("application/json") and raw.startswith(b'{"id"')

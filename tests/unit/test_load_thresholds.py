@@ -41,6 +41,9 @@ def test_parse_valid_expression_normalised(metric: str, text: str, aggregate: st
     ("completed", "avg >= 5", "it allows count"),
     ("latncy", "p(95) < 1s", "unknown metric 'latncy'"),
     ("latency", "", "cannot read threshold"),
+    ("latency", "p(95) < -1s", "latency is a duration, never below 0"),
+    ("error_rate", "rate < 150%", "error_rate is a share, from 0% to 100%"),
+    ("error_rate", "rate > -1%", "error_rate is a share, from 0% to 100%"),
 ])
 def test_parse_malformed_expression_raises_with_reason(metric: str, text: str, needle: str) -> None:
     with pytest.raises(ThresholdError) as err:
