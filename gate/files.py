@@ -8,7 +8,7 @@ import math
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,13 @@ _TOKENS = re.compile(_STRING + r"|[\[\]{}]", re.DOTALL)
 _NUMBERS = re.compile(_STRING + r"|-?(?:Infinity|NaN)|-?\d+(?:\.\d+)?[eE][+-]?\d+", re.DOTALL)
 
 
-def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = True) -> Any:
+def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = True,
+               object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
     """json.loads for untrusted text: nesting deeper than max_depth, and (with `finite`) NaN, Infinity and
     numbers too large for a float, are json.JSONDecodeError (a ValueError) with a position, like any other
     syntax error. finite=False is for answers from services, whose every number the reader checks itself
-    (Python's json and many frameworks write NaN: an answer with NaN usage is an answer, its usage unknown)."""
+    (Python's json and many frameworks write NaN: an answer with NaN usage is an answer, its usage unknown).
+    object_hook, as json.loads takes it: each object as it is parsed (to keep less of a large file)."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8-sig")  # UnicodeDecodeError is a ValueError too
     # Counting brackets is cheap; only text with many of them needs the scan that skips strings.
@@ -133,8 +135,8 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = 
         _raise_too_deep(text, max_depth)
     try:
         if not finite:
-            return json.loads(text)
-        return json.loads(text, parse_constant=_constant, parse_float=_float)
+            return json.loads(text, object_hook=object_hook)
+        return json.loads(text, parse_constant=_constant, parse_float=_float, object_hook=object_hook)
     except _NotFinite as exc:
         pos = _first_non_finite(text, str(exc))
         raise json.JSONDecodeError(f"{exc} is not a finite number", text, pos) from None
