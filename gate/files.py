@@ -8,6 +8,7 @@ import math
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -122,12 +123,14 @@ _NUMBERS = re.compile(_STRING + r"|-?(?:Infinity|NaN)|-?\d+(?:\.\d+)?[eE][+-]?\d
 
 
 def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = True,
-               object_hook: Callable[[dict[str, Any]], Any] | None = None) -> Any:
+               object_hook: Callable[[dict[str, Any]], Any] | None = None,
+               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
     """json.loads for untrusted text: nesting deeper than max_depth, and (with `finite`) NaN, Infinity and
     numbers too large for a float, are json.JSONDecodeError (a ValueError) with a position, like any other
     syntax error. finite=False is for answers from services, whose every number the reader checks itself
     (Python's json and many frameworks write NaN: an answer with NaN usage is an answer, its usage unknown).
-    object_hook, as json.loads takes it: each object as it is parsed (to keep less of a large file)."""
+    object_hook and object_pairs_hook, as json.loads takes them: each object as it is parsed (to keep less of a
+    large file)."""
     if isinstance(text, (bytes, bytearray)):
         text = text.decode("utf-8-sig")  # UnicodeDecodeError is a ValueError too
     # Counting brackets is cheap; only text with many of them needs the scan that skips strings.
@@ -135,8 +138,9 @@ def loads_json(text: str | bytes, *, max_depth: int = MAX_DEPTH, finite: bool = 
         _raise_too_deep(text, max_depth)
     try:
         if not finite:
-            return json.loads(text, object_hook=object_hook)
-        return json.loads(text, parse_constant=_constant, parse_float=_float, object_hook=object_hook)
+            return json.loads(text, object_hook=object_hook, object_pairs_hook=object_pairs_hook)
+        return json.loads(text, parse_constant=_constant, parse_float=_float, object_hook=object_hook,
+                          object_pairs_hook=object_pairs_hook)
     except _NotFinite as exc:
         pos = _first_non_finite(text, str(exc))
         raise json.JSONDecodeError(f"{exc} is not a finite number", text, pos) from None
@@ -210,6 +214,12 @@ def resolved(path: Path) -> Path:
         _resolved[key] = found
         _resolved.setdefault(str(found), found)
     return found
+
+
+def interned_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object_pairs_hook for JSON Lines: json interns an object's keys within one document only, so every
+    line of a 200,000-line file would hold its own copy of the same few key names."""
+    return {sys.intern(k): v for k, v in pairs}
 
 
 def forget_resolved() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,28 +86,36 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
     in the working tree."""
     rel = ctx.base.relpath(cfg.baseline)
     shown = rel or cfg.baseline_rel
-    raw: bytes | None
-    if ctx.base.available and rel is not None:
-        raw = ctx.base.read(rel)
-        where = f"{shown} at {ctx.base.ref} ({(ctx.base.sha or '')[:7]})"
-        if raw is None:
-            return None, (f"no baseline: {shown} does not exist at {ctx.base.ref}; run `gate baseline update` on "
-                          "the base branch and commit it"), None
-    else:
-        if not cfg.baseline.is_file():
-            reason = ctx.base.reason or "no base ref"
-            return None, f"no baseline: {shown} does not exist ({reason})", None
-        try:
-            raw = read_bytes(cfg.baseline, shown, max_bytes=MAX_DATA_BYTES)
-        except FileError as exc:
-            return None, f"no baseline: {shown} cannot be read", str(exc)
-        where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
+    raw: bytes | None = None
+    data: Any = None
+    # Each case is cut down to what the comparison reads as it is parsed: 200,000 cases are never held whole. A
+    # file laid out as `gate baseline update` writes it is read a line at a time (from git as git writes it);
+    # any other is read whole, as any JSON reader reads it.
     try:
-        text = raw.decode("utf-8-sig")  # as loads_json reads bytes; the bytes need not stay beside the parsed tree
-        del raw
-        # Each case is cut down to what the comparison reads as it is parsed: 200,000 cases are never held whole.
-        data = valid_unicode(loads_json(text, object_hook=_compact_case))
-        del text
+        if ctx.base.available and rel is not None:
+            where = f"{shown} at {ctx.base.ref} ({(ctx.base.sha or '')[:7]})"
+            with ctx.base.lines(rel, MAX_DATA_BYTES) as found:
+                if found is None:
+                    return None, (f"no baseline: {shown} does not exist at {ctx.base.ref}; run `gate baseline update` "
+                                  "on the base branch and commit it"), None
+                data = _read_as_written(found)
+            raw = ctx.base.read(rel) if data is None else None
+        else:
+            if not cfg.baseline.is_file():
+                reason = ctx.base.reason or "no base ref"
+                return None, f"no baseline: {shown} does not exist ({reason})", None
+            where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
+            raw = read_bytes(cfg.baseline, shown, max_bytes=MAX_DATA_BYTES)
+            data = _read_as_written(_lines(raw))
+    except FileError as exc:
+        return None, f"no baseline: {shown} cannot be read", str(exc)
+    try:
+        if data is None:
+            text = (raw or b"").decode("utf-8-sig")
+            del raw
+            data = loads_json(text, object_hook=_compact_case)
+            del text
+        data = valid_unicode(data)
     except ValueError as exc:
         return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
@@ -115,6 +124,75 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
     if problem:
         return None, f"no baseline: {shown} is not a usable prodgate baseline", f"{shown}: {problem}"
     return Baseline.from_dict(data, where), where, None
+
+
+_HEADER = re.compile(rb'"[a-z_]+": [^\n]*,')
+
+
+def _read_as_written(lines: Iterator[bytes]) -> dict[str, Any] | None:
+    """A baseline laid out as write_baseline writes it (one case per line), read a line at a time (lines without
+    their newline): neither the whole text nor the whole tree is ever held. None at the first line laid out otherwise, or not valid there:
+    the caller then reads the document whole (which gives the same data for every file this accepts, and says
+    where a broken one is broken)."""
+    if next(lines, None) not in (b"{", b"\xef\xbb\xbf{"):
+        return None
+    data: dict[str, Any] = {}
+    for line in lines:
+        if line == b'"suites": {':
+            break
+        member = _object(line[:-1]) if _HEADER.fullmatch(line) else None
+        if member is None:
+            return None
+        data.update(member)
+    else:
+        return None
+    suites: dict[str, Any] = {}
+    data["suites"] = suites
+    more = False  # the last line ended with a comma: another member must follow
+    for line in lines:
+        if line == b"}" and not more:  # the end of `suites`: the document's own end must follow, and nothing else
+            return data if list(lines) in ([b"}"], [b"}", b""]) else None
+        opened = _object(line + b"}}") if line.endswith(b': {"cases": {') and (more or not suites) else None
+        if opened is None:
+            return None
+        ((name, _),) = opened.items()
+        cases: dict[str, Any] = {}
+        suites[name] = {"cases": cases}
+        more = False
+        for case_line in lines:
+            if case_line in (b"}}", b"}},") and not more:
+                more = case_line.endswith(b",")
+                break
+            if cases and not more:
+                return None  # two members with no comma between them
+            more = case_line.endswith(b",")
+            member = _object(case_line[:-1] if more else case_line)
+            if member is None:
+                return None
+            cases.update(member)
+        else:
+            return None
+    return None
+
+
+def _lines(raw: bytes) -> Iterator[bytes]:
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end
+        yield raw[start:end]
+        start = end + 1
+
+
+def _object(member: bytes) -> dict[str, Any] | None:
+    """`"key": value` (one member of an object, as one line holds it) as a one-member object, else None."""
+    if member.startswith(b"\xef\xbb\xbf"):
+        return None  # a byte-order mark inside the document: the whole-document reader says what is wrong
+    try:
+        found = loads_json(b"{" + member + b"}", object_hook=_compact_case)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) and len(found) == 1 else None
 
 
 def _shape_problem(data: Mapping[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from gate.files import MAX_DATA_BYTES, lines, loads_json, read_text
+from gate.files import MAX_DATA_BYTES, interned_keys, lines, loads_json, read_text
 from gate.providers.base import valid_unicode
 from gate.render.words import counted
 from gate.schemas import _registry, load_schema, quick_check
@@ -132,7 +132,7 @@ def _jsonl_rows(text: str) -> Iterator[tuple[int, Any, Problem | None]]:
         if not raw.strip():
             continue
         try:
-            yield n, loads_json(raw), None
+            yield n, loads_json(raw, object_pairs_hook=interned_keys), None
         except ValueError as exc:
             column = getattr(exc, "colno", 1)
             yield n, None, Problem(f"invalid JSON: {getattr(exc, 'msg', str(exc))}", n, column)

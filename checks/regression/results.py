@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .metrics import Outcome, Score, failure_category
@@ -49,6 +50,22 @@ class RepeatResult:
                    str(d.get("output_sha", "")), str(d.get("output", "")))
 
 
+# Score sets seen in this run: most cases score alike (every metric 1.0), and each such case shares one mapping
+# (results are read-only) rather than holding its own; a run of 200,000 cases is spared tens of megabytes.
+_SCORE_SETS: dict[tuple[tuple[str, float], ...], Mapping[str, float]] = {}
+_MAX_SCORE_SETS = 10_000
+
+
+def _scores_of(scores: Sequence[Score]) -> Mapping[str, float]:
+    key = tuple((s.name, s.score) for s in scores)
+    found = _SCORE_SETS.get(key)
+    if found is None:
+        found = dict(key)
+        if len(_SCORE_SETS) < _MAX_SCORE_SETS:
+            _SCORE_SETS[key] = found
+    return found
+
+
 def repeat_result(outcome: Outcome, scores: Sequence[Score]) -> RepeatResult:
     category = failure_category(outcome, scores)
     failed = tuple((s.name, s.detail) for s in scores if not s.passed)
@@ -56,7 +73,7 @@ def repeat_result(outcome: Outcome, scores: Sequence[Score]) -> RepeatResult:
         failed = (("request", outcome.error_message[:200]),) + failed
     text = outcome.content
     return RepeatResult(
-        passed=category is None, category=category, scores={s.name: s.score for s in scores}, failed=failed,
+        passed=category is None, category=category, scores=_scores_of(scores), failed=failed,
         input_tokens=outcome.input_tokens, output_tokens=outcome.output_tokens, latency_s=outcome.latency_s,
         cost_usd=outcome.cost_usd, output_sha=hashlib.sha256(text.encode()).hexdigest()[:16],
         output=text[:MAX_TEXT],
@@ -73,7 +90,6 @@ class CaseResult:
     repeats: tuple[RepeatResult, ...]
     cluster: str | None = None
     input: str = ""  # what the model was asked (kept for failed cases only)
-    extra: Mapping[str, Any] = field(default_factory=dict)
     # The identity of the case's input (its rendered user message, else its variables): pairs a renamed case
     # with its baseline case. A system prompt edit leaves it unchanged.
     input_sha: str = ""
@@ -126,7 +142,8 @@ def aggregate(case_id: str, line: int, repeats: Sequence[RepeatResult], pass_at:
     else:
         names = sorted({n for r in repeats for n in r.scores})
         scores = {n: sum(r.scores.get(n, 0.0) for r in repeats) / len(repeats) for n in names} if repeats else {}
-    return CaseResult(case_id, line, passed, category, scores, tuple(repeats), cluster,
+    shared = None if cluster is None else sys.intern(cluster)  # a cluster's name held once, not once per case
+    return CaseResult(case_id, line, passed, category, scores, tuple(repeats), shared,
                       "" if passed else input_text[:MAX_TEXT], input_sha=input_digest(input_text))
 
 
