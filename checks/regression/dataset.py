@@ -11,8 +11,6 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
 from gate.files import MAX_DATA_BYTES, interned_keys, lines, loads_json, read_text
 from gate.providers.base import valid_unicode
 from gate.render.words import counted
@@ -22,6 +20,8 @@ from gate.yamlfile import YamlDocument, YamlError, format_path, load_yaml, parse
 from .config import MAX_CASES, MetricSpec, parse_metric, schema_value
 
 if TYPE_CHECKING:
+    import jsonschema
+
     from gate.context import CheckContext
     from gate.report import CheckResult
 
@@ -113,6 +113,8 @@ def case_from_row(row: Mapping[str, Any], case_id: str, line: int, schemas: Sche
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # only for a row that fails the quick check
+
     return jsonschema.Draft202012Validator(load_schema("dataset-case"), registry=_registry())
 
 
