@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,10 +10,9 @@ from typing import Any
 from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.extras import Extra, require_extra
-from gate.redact import SECRETS, redact_text
-from gate.render.escape import no_workflow_commands, terminal_text
+from gate.redact import SECRETS
 from gate.report import CheckResult, Status
-from gate.runner import config_secret_names, config_secrets
+from gate.runner import config_secret_names
 
 from . import baseline as load_baseline
 from .config import LoadConfig, ScenarioKind, parse_load
@@ -23,7 +21,7 @@ from .result import RunFacts, evaluate
 from .runner import run_locust
 from .scenario import Traffic, chat_traffic, http_traffic
 from .stats import compute
-from .target import TargetFailed, running_target
+from .target import TargetFailed, print_log_tail, running_target
 
 
 class LoadCheck:
@@ -89,13 +87,7 @@ class LoadCheck:
 
 def _print_log(ctx: CheckContext, result: CheckResult) -> None:
     """The service's log to the gate's own log (stderr), redacted here since the report's scrub does not see it."""
-    tail = (result.details.get("target") or {}).get("log_tail") or []
-    if not tail:
-        return
-    secrets = config_secrets(ctx.config)
-    lines = [f"load: the service's log ends with ({len(tail)} lines):"]
-    lines += ["  | " + terminal_text(redact_text(line, secrets)).replace("\n", " ") for line in tail]
-    print(no_workflow_commands("\n".join(lines)), file=sys.stderr)
+    print_log_tail(ctx, "load", (result.details.get("target") or {}).get("log_tail") or [])
 
 
 def build_spec(cfg: LoadConfig, traffic: Traffic, secret_names: Sequence[str] = ()) -> dict[str, Any]:

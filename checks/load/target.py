@@ -13,16 +13,20 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from gate.childenv import child_env
 from gate.errors import CheckIncomplete
 
 from .config import TargetConfig
+
+if TYPE_CHECKING:
+    from gate.context import CheckContext
 
 LOG_TAIL_LINES = 20
 POLL_INTERVAL_S = 0.1
@@ -195,3 +199,18 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def print_log_tail(ctx: CheckContext, check: str, tail: Sequence[str]) -> None:
+    """The end of the service's log to the gate's own log (stderr), redacted: never to the report or the
+    comment, which are public (a service's log may hold what they must not)."""
+    from gate.redact import redact_text
+    from gate.render.escape import no_workflow_commands, terminal_text
+    from gate.runner import config_secrets
+
+    if not tail:
+        return
+    secrets = config_secrets(ctx.config)
+    lines = [f"{check}: the service's log ends with ({len(tail)} lines):"]
+    lines += ["  | " + terminal_text(redact_text(line, secrets)).replace("\n", " ") for line in tail]
+    print(no_workflow_commands("\n".join(lines)), file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -16,13 +15,10 @@ from urllib.parse import urlsplit
 
 from gate.config import GateConfig
 from gate.context import CheckContext
-from gate.redact import redact_text
-from gate.render.escape import no_workflow_commands, terminal_text
 from gate.report import CheckResult, Finding, Severity, Status
-from gate.runner import config_secrets
 
 from ..load.scenario import chat_requests
-from ..load.target import TargetFailed, running_target
+from ..load.target import TargetFailed, print_log_tail, running_target
 from .config import ResilienceConfig, Scenario, parse_resilience
 from .faults import Plan
 
@@ -185,12 +181,7 @@ def markdown_details_of(result: CheckResult) -> str:
 
 
 def _print_log(ctx: CheckContext, tail: list[str]) -> None:
-    if not tail:
-        return
-    secrets = config_secrets(ctx.config)
-    lines = [f"resilience: the service's log ends with ({len(tail)} lines):"]
-    lines += ["  | " + terminal_text(redact_text(line, secrets)).replace("\n", " ") for line in tail]
-    print(no_workflow_commands("\n".join(lines)), file=sys.stderr)
+    print_log_tail(ctx, "resilience", tail)
 
 
 def observations(result: CheckResult | None) -> list[Mapping[str, Any]]:

@@ -4,18 +4,14 @@ machinery: a free `{port}`, its whole process group always stopped, exit 3 when 
 from __future__ import annotations
 
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from gate.context import CheckContext
 from gate.providers.base import Category
-from gate.redact import redact_text
-from gate.render.escape import no_workflow_commands, terminal_text
-from gate.runner import config_secrets
 
-from ..load.target import RunningTarget, TargetFailed, running_target
+from ..load.target import RunningTarget, TargetFailed, print_log_tail, running_target
 from .config import RetrievalConfig
 from .inputs import Query
 from .target import Retrieved, build_target, retrieve
@@ -55,11 +51,4 @@ def _exit_code(service: RunningTarget, got: Retrieved) -> int | None:
 
 
 def print_log(ctx: CheckContext, tail: Sequence[str]) -> None:
-    """The end of the service's log to the gate's own log (stderr), redacted: never to the report or the comment,
-    which are public, as the load check keeps it (a service's log may hold what they must not)."""
-    if not tail:
-        return
-    secrets = config_secrets(ctx.config)
-    lines = [f"retrieval: the service's log ends with ({len(tail)} lines):"]
-    lines += ["  | " + terminal_text(redact_text(line, secrets)).replace("\n", " ") for line in tail]
-    print(no_workflow_commands("\n".join(lines)), file=sys.stderr)
+    print_log_tail(ctx, "retrieval", tail)

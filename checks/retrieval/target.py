@@ -7,7 +7,6 @@ import asyncio
 import inspect
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from gate.config import GateConfig
 from gate.progress import Progress
 from gate.providers import limits
 from gate.providers.base import Category, Provider, ProviderError, Request, Response
+from gate.providers.pycall import call_within
 from gate.redact import clip
 
 from .config import SECTION, RetrievalConfig
@@ -64,22 +64,7 @@ class FunctionTarget:
             raise ProviderError(Category.SERVER_ERROR, clip(f"{self.ref} raised {type(exc).__name__}: {exc}", 300)) from exc
 
     def _within(self, query: str, k: int, timeout: float) -> Any:
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = self._call(query, k)
-            except ProviderError as exc:
-                box["error"] = exc
-
-        worker = threading.Thread(target=run, daemon=True, name="prodgate-retrieval-target")
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            raise ProviderError(Category.TIMEOUT, f"{self.ref} did not return within {timeout:g} s", retryable=True)
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        return call_within(lambda: self._call(query, k), timeout, self.ref, "prodgate-retrieval-target")
 
 
 def _plain(value: Any) -> Any:

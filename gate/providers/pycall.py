@@ -82,23 +82,30 @@ class PythonProvider:
             raise ProviderError(Category.SERVER_ERROR, clip(f"{self.ref} raised {type(exc).__name__}: {exc}", 300)) from exc
 
     def _call_within(self, case: dict[str, Any], timeout: float) -> Any:
-        box: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                box["value"] = self._call(case)
-            except ProviderError as exc:
-                box["error"] = exc
-
-        worker = threading.Thread(target=run, daemon=True, name="prodgate-python-target")
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            raise ProviderError(Category.TIMEOUT, f"{self.ref} did not return within {timeout:g} s", retryable=True)
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
+        return call_within(lambda: self._call(case), timeout, self.ref, "prodgate-python-target")
 
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
+
+
+def call_within(call: Callable[[], Any], timeout: float, what: str, name: str) -> Any:
+    """call() in a thread of its own, waited for at most `timeout` seconds (a function of the team's cannot be
+    stopped, only left behind: the thread is a daemon). Its ProviderError is raised here; running over is a
+    retryable transport.timeout."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except ProviderError as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True, name=name)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise ProviderError(Category.TIMEOUT, f"{what} did not return within {timeout:g} s", retryable=True)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
