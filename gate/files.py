@@ -9,7 +9,8 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,21 @@ def interned_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def forget_resolved() -> None:
     _resolved.clear()
+
+
+def write_atomic(path: Path, chunks: Iterable[str]) -> Path:
+    """Write a file meant to be committed (a baseline, a cassette) whole or not at all: to a temporary name in
+    its folder, then renamed over it, so no reader (a concurrent run, a cache restored mid-write) sees half of
+    it. Readable by all (0644), as files in a repository are; mkstemp's 0600 would surprise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.files import FileError, loads_json, read_bytes
+from gate.files import FileError, loads_json, read_bytes, write_atomic
 
 VERSION = 1
 TRENDS = ("latency", "ttft", "tpot", "output_tokens_per_s")
@@ -60,11 +60,7 @@ def record(result_metrics: Mapping[str, Any], run: Mapping[str, Any]) -> dict[st
 
 
 def write(path: Path, content: Mapping[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, [json.dumps(content, indent=2, sort_keys=True), "\n"])
 
 
 def read(ctx: CheckContext, path: Path) -> tuple[Baseline | None, str]:

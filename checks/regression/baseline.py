@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes
+from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes, write_atomic
 from gate.providers.base import valid_unicode
 from gate.report import CheckResult
 
@@ -66,17 +64,7 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
             lines.append(f"{json.dumps(case_id)}: {json.dumps(s['cases'][case_id], sort_keys=True)}{comma}")
         lines.append("}}" + ("," if i < len(names) - 1 else ""))
     lines += ["}", "}"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".baseline-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        os.chmod(tmp, 0o644)  # a file to commit, not a secret: mkstemp's 0600 would surprise
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, ["\n".join(lines), "\n"])
 
 
 def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | None, str, str | None]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes
+from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes, write_atomic
 from gate.providers.base import valid_unicode
 
 from .config import RetrievalConfig
@@ -52,16 +50,7 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
                      f"{json.dumps(data['queries'][qid], sort_keys=True, ensure_ascii=False)}{comma}")
     lines += ["}", "}"]
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".retrieval-baseline-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
-        os.chmod(tmp, 0o644)  # a file to commit, not a secret
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+    return write_atomic(path, ["\n".join(lines), "\n"])
 
 
 def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | None, str, str | None]:

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes
+from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes, write_atomic
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
 from gate.providers.keys import plain, producer, request_key
 from gate.providers.spec import TargetError
@@ -170,16 +168,7 @@ def _line_problem(item: Any) -> str | None:
 def write_cassette(path: Path, entries: Iterable[Mapping[str, Any]]) -> None:
     """Sorted by case and repeat so a re-recording diffs line by line; atomic, so no reader sees half of it."""
     ordered = sorted(entries, key=lambda e: (str(e.get("case_id") or ""), int(e.get("repeat") or 0), str(e["key"])))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".cassette-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for e in ordered:
-                f.write(json.dumps(plain(e), ensure_ascii=False, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_atomic(path, (json.dumps(plain(e), ensure_ascii=False, sort_keys=True) + "\n" for e in ordered))
 
 
 class ReplayProvider:
