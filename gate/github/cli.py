@@ -45,7 +45,7 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
 
     from gate.github.comment import CommentMode
     from gate.github.publish import publish
-    from gate.github.settings import load_settings
+    from gate.github.settings import load_settings, not_silenced
 
     # Under workflow_run the report comes from another run's artifact, which a pull request could write.
     untrusted = os.environ.get("GITHUB_EVENT_NAME") == "workflow_run"
@@ -55,6 +55,10 @@ def command(report_path: Path, config: Path, mode: str | None, check_exit_code: 
         click.echo(f"warning: {problem}", err=True)
     if mode:
         settings = replace(settings, mode=CommentMode(mode))
+    else:
+        settings, problem = not_silenced(settings, config)
+        if problem:
+            click.echo(f"warning: {problem}", err=True)
     secrets = _secrets(config)
     if print_body:
         from gate.github.publish import scrubbed

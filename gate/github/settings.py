@@ -44,3 +44,37 @@ def load_settings(config: Path) -> tuple[CommentSettings, str | None]:
         annotations=bool(section.get("annotations", True)),
         summary=bool(section.get("summary", True)),
     ), None
+
+
+def not_silenced(settings: CommentSettings, config: Path) -> tuple[CommentSettings, str | None]:
+    """A pull request cannot turn off the comment that reports on it: gate.yaml's `comment.mode: off` holds only
+    when the base branch's gate.yaml says off too (or there is no base to ask). Otherwise the base's mode is
+    used, with a warning. The Action's `comment` input (the workflow's, not the checkout's) still decides."""
+    if settings.mode is not CommentMode.OFF:
+        return settings, None
+    from dataclasses import replace
+
+    from gate.gitref import resolve_base
+    from gate.yamlfile import parse_yaml
+
+    try:
+        base = resolve_base(config.parent)
+    except Exception:  # noqa: BLE001 - no usable base ref: nothing to compare with, gate.yaml decides
+        return settings, None
+    rel = base.relpath(config)
+    if not base.available or rel is None:
+        return settings, None
+    raw = base.read(rel)
+    base_mode = CommentMode.UPDATE
+    if raw is not None:
+        try:
+            data = parse_yaml(raw.decode("utf-8-sig"), rel).data
+            section = data.get("comment") if isinstance(data, dict) else None
+            base_mode = CommentMode(section.get("mode", "update")) if isinstance(section, dict) else CommentMode.UPDATE
+        except (YamlError, UnicodeDecodeError, ValueError):
+            base_mode = CommentMode.UPDATE
+    if base_mode is CommentMode.OFF:
+        return settings, None
+    return replace(settings, mode=base_mode), (
+        f"{display_path(config)}: comment.mode is off in this change but {base_mode.value} on {base.ref}: the "
+        f"comment is posted ({base_mode.value}); turn it off on the base branch, or with the Action's comment input")

@@ -476,3 +476,32 @@ def test_comment_workflow_run_passing_report_from_a_successful_run_is_shown(tmp_
         res = run(passing())
     assert res.exit_code == 0, res.stderr
     assert fake.ours(2)[0]["body"].startswith("<!-- prodgate:report -->\n## ✅ prodgate: **pass**")
+
+
+@pytest.mark.parametrize(("base_mode", "posted"), [(None, True), ("new", True), ("off", False)])
+def test_comment_a_pull_request_cannot_turn_off_its_own_comment(tmp_path: Path, base_mode: str | None,
+                                                                 posted: bool) -> None:
+    """`comment.mode: off` in the change's gate.yaml holds only when the base branch says off too: a failing
+    change must not hide its report from its reviewers by editing gate.yaml."""
+    from tests.conftest import GitRepo
+
+    repo = GitRepo(tmp_path)
+    repo.git("init", "-q", "-b", "main")
+    repo.git("config", "user.email", "t@example.com")
+    repo.git("config", "user.name", "t")
+    base = "version: 1\n" + (f"comment: {{mode: {base_mode}}}\n" if base_mode else "")
+    repo.write("gate.yaml", base)
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("gate.yaml", "version: 1\ncomment: {mode: off}\n")
+    repo.commit("turn the comment off")
+    with serve(prefix="/api/v3") as fake:
+        fake.open_pull(2)
+        res = Run(tmp_path, fake)(failing())
+    assert res.exit_code == 0, res.stderr
+    assert bool(fake.ours(2)) is posted
+    if posted:
+        assert "comment.mode is off in this change but" in res.stderr
+        assert ("## ❌ prodgate: **fail**" in fake.ours(2)[0]["body"])
+    else:
+        assert fake.writes() == [] and "comment.mode is off" not in res.stderr
