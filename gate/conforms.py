@@ -11,7 +11,7 @@ tests/fuzz/test_conforms.py holds every shipped schema to that on generated docu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from typing import Any
 
 Check = Callable[[Any], bool]
@@ -47,6 +47,21 @@ _TYPES: dict[str, Check] = {
     "integer": _integer,
     "number": lambda v: type(v) is int or type(v) is float,
 }
+
+
+# Size keywords: the JSON type each bounds (by len: code points, items, members), and whether from below.
+_SIZES: dict[str, tuple[type[Sized], bool]] = {
+    "minProperties": (dict, True), "maxProperties": (dict, False), "minItems": (list, True),
+    "maxItems": (list, False), "minLength": (str, True), "maxLength": (str, False)}
+
+
+def _size(key: str, value: Any) -> Check:
+    if type(value) is not int:
+        raise Unsupported(key)
+    kind, floor = _SIZES[key]
+    if floor:
+        return lambda v: type(v) is not kind or len(v) >= value
+    return lambda v: type(v) is not kind or len(v) <= value
 
 
 def compile_schema(schema: Mapping[str, Any] | bool, resolve: Callable[[str], Mapping[str, Any]]) -> Check | None:
@@ -117,6 +132,8 @@ class _Compiler:
         return lambda v: all(check(v) for check in checks)
 
     def _keyword(self, key: str, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
+        if key in _SIZES:
+            return _size(key, value)
         method = getattr(self, "_kw_" + key.lstrip("$"), None)
         if method is None:
             raise Unsupported(key)
@@ -181,23 +198,11 @@ class _Compiler:
         names = tuple(value)
         return lambda v: type(v) is not dict or all(name in v for name in names)
 
-    def _kw_minProperties(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        return lambda v: type(v) is not dict or len(v) >= value
-
-    def _kw_maxProperties(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        return lambda v: type(v) is not dict or len(v) <= value
-
     def _kw_items(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
         if "prefixItems" in schema or not isinstance(value, (Mapping, bool)):
             raise Unsupported("items")
         sub = self.compile(value, root)
         return lambda v: type(v) is not list or all(sub(item) for item in v)
-
-    def _kw_minItems(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        return lambda v: type(v) is not list or len(v) >= value
-
-    def _kw_maxItems(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        return lambda v: type(v) is not list or len(v) <= value
 
     def _kw_uniqueItems(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
         if value is not True:
@@ -240,12 +245,6 @@ class _Compiler:
     def _kw_exclusiveMaximum(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
         bound = self._bound(value, "exclusiveMaximum")
         return lambda v: not _number(v) or v < bound
-
-    def _kw_minLength(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        return lambda v: type(v) is not str or len(v) >= value
-
-    def _kw_maxLength(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        return lambda v: type(v) is not str or len(v) <= value
 
     def _kw_pattern(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
         try:
