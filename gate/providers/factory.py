@@ -25,15 +25,8 @@ from typing import Any
 
 from gate.models import ModelConfig, ModelsFile
 from gate.prompts import is_model_id
-from gate.providers.anthropic import AnthropicProvider
 from gate.providers.base import Provider
-from gate.providers.cassette import ReplayProvider
-from gate.providers.command import CommandProvider
-from gate.providers.endpoint import HttpProvider
-from gate.providers.fallback import FallbackProvider
 from gate.providers.keys import producer
-from gate.providers.openai import OpenAIProvider
-from gate.providers.pycall import PythonProvider
 from gate.providers.spec import KINDS, TargetError, expect_timeout
 
 
@@ -58,13 +51,21 @@ def build_provider(spec: Mapping[str, Any], models: ModelsFile | None, root: Pat
     if kind == "model":
         return model_target(value, models, env, timeout=timeout)
     if kind == "http":
+        from gate.providers.endpoint import HttpProvider
+
         return HttpProvider(value, env, timeout=timeout)
     if kind == "command":
+        from gate.providers.command import CommandProvider
+
         return CommandProvider(value, root, env, timeout=timeout)
     if kind == "python":
+        from gate.providers.pycall import PythonProvider
+
         return PythonProvider(value, root, timeout=timeout)
     if not isinstance(value, str) or not value:
         raise TargetError("replay must be the path of a cassette file")
+    from gate.providers.cassette import ReplayProvider
+
     return ReplayProvider(root / value, display=value)
 
 
@@ -78,8 +79,13 @@ def model_config(name: str, models: ModelsFile | None) -> ModelConfig:
 
 
 def model_provider(config: ModelConfig, env: Mapping[str, str], *, timeout: float | None = None) -> Provider:
+    # Each kind's module (and its HTTP stack) is imported when a target uses it, not by every run.
     if config.provider == "anthropic":
+        from gate.providers.anthropic import AnthropicProvider
+
         return AnthropicProvider(config, env, timeout=timeout)
+    from gate.providers.openai import OpenAIProvider
+
     return OpenAIProvider(config, env, timeout=timeout)
 
 
@@ -101,7 +107,11 @@ def model_target(name: Any, models: ModelsFile | None, env: Mapping[str, str], *
             problems.append(problem)
     if len(problems) == len(links):
         raise TargetUnavailable("; ".join(problems))
-    return links[0][1] if len(links) == 1 else FallbackProvider(links)
+    if len(links) == 1:
+        return links[0][1]
+    from gate.providers.fallback import FallbackProvider
+
+    return FallbackProvider(links)
 
 
 def model_links(name: str, models: ModelsFile | None) -> list[tuple[str, dict[str, Any]]]:

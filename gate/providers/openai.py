@@ -6,8 +6,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import urllib3
-
 from gate.files import loads_json
 from gate.models import ModelConfig
 from gate.providers import limits, transport
@@ -160,7 +158,7 @@ def _events(resp: transport.HttpResponse, where: str, started: float, timeout: f
     for more bytes and misstate the time to first token); the whole stream must finish within the timeout."""
     try:
         while True:
-            raw = resp.raw.readline()
+            raw = resp.readline()
             if not raw:
                 return
             if time.monotonic() - started > timeout:
@@ -178,10 +176,10 @@ def _events(resp: transport.HttpResponse, where: str, started: float, timeout: f
             except ValueError as exc:
                 raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the stream from {where}",
                                     retryable=True) from exc
-    except urllib3.exceptions.ReadTimeoutError as exc:
+    except TimeoutError as exc:
         raise ProviderError(Category.TIMEOUT, f"the stream from {where} stalled for {timeout:g} s",
                             retryable=True) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+    except OSError as exc:
         raise ProviderError(Category.TRUNCATED, f"the stream from {where} was cut off", retryable=True) from exc
 
 

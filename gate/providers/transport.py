@@ -1,23 +1,27 @@
-"""HTTP for the providers: urllib3 connection pools per thread, and transport failures mapped to the taxonomy.
+"""HTTP for the providers: a kept-alive connection per thread and origin, transport failures in the taxonomy.
 
-urllib3 directly, not requests: a third of the CPU per call (which the regression check makes thousands of),
-and nothing of requests' that a provider call must not have: no ~/.netrc login in place of the key's header,
-no redirect to another host (with the headers that carry keys: x-api-key, api-key, headers_env)."""
+The standard library's http.client for a direct connection: requests cost three times its CPU per call and urllib3
+twice (the regression check makes thousands), and neither adds anything a provider call must have. Nothing of
+theirs a call must not have either: no ~/.netrc login in place of the key's header, no redirect to another host
+(with the headers that carry keys: x-api-key, api-key, headers_env). A route through a proxy the environment
+names (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) goes through urllib3's ProxyManager, imported then."""
 
 from __future__ import annotations
 
 import email.utils
+import http.client
 import json
 import os
 import re
+import select
+import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
-
-import urllib3
 
 from gate.files import loads_json
 from gate.providers.base import Category, ProviderError
@@ -29,23 +33,69 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _PERMANENT_5XX = frozenset({501, 505})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
+# An answer larger than this is not an answer to a prompt: read no further (a server is not trusted).
+MAX_BODY_BYTES = 64 * 1024 * 1024
 _DEFAULT_HEADERS = {"User-Agent": "prodgate", "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_tls_lock = threading.Lock()
+_tls_context: list[ssl.SSLContext] = []
+
+
+class Headers(Mapping[str, str]):
+    """An answer's headers by name in any case; a repeated header's values joined with ", " (RFC 9110)."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self._by_name: dict[str, tuple[str, str]] = {}
+        for name, value in pairs:
+            key = name.lower()
+            if key in self._by_name:
+                value = f"{self._by_name[key][1]}, {value}"
+            self._by_name[key] = (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._by_name[name.lower()][1]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._by_name
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._by_name.values())
+
+    def __len__(self) -> int:
+        return len(self._by_name)
 
 
 class HttpResponse:
-    """What a provider reads of an answer: status, headers (any case), the body whole or as a stream (`raw`)."""
+    """What a provider reads of an answer: status, headers (any case), the body whole, or line by line when
+    streamed. Close it: a connection goes back to its thread's pool only once its answer was read to the end."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str) -> None:
-        self.raw = raw
+    def __init__(self, status: int, headers: Mapping[str, str], url: str, *, content: bytes | None = None,
+                 reader: Callable[[], bytes] | None = None, release: Callable[[bool], None] | None = None) -> None:
+        self.status_code = status
+        self.headers = headers
         self.url = url
-        self.status_code = raw.status
-        self.headers = raw.headers
-        self._content: bytes | None = None
+        self._content = content
+        self._reader = reader
+        self._release = release
+        self._finished = content is not None
+
+    def readline(self) -> bytes:
+        """The next line of a streamed body (b"" at its end). A stall past the timeout raises TimeoutError; a
+        body cut off, ConnectionError."""
+        if self._reader is None:
+            raise ValueError("not a streamed answer")
+        line = self._reader()
+        if not line:
+            self._finished = True
+        return line
 
     @property
     def content(self) -> bytes:
         if self._content is None:
-            self._content = self.raw.data if self.raw.data is not None else b""
+            chunks = []
+            while line := self.readline():
+                chunks.append(line)
+            self._content = b"".join(chunks)
         return self._content
 
     @property
@@ -64,7 +114,9 @@ class HttpResponse:
         return self.status_code in _REDIRECTS and "location" in self.headers
 
     def close(self) -> None:
-        self.raw.release_conn()
+        release, self._release = self._release, None
+        if release is not None:
+            release(self._finished)
 
 
 def _charset(content_type: str) -> str | None:
@@ -78,45 +130,44 @@ def _charset(content_type: str) -> str | None:
 def _origin(url: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(url)
     try:
-        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
     except ValueError:
         port = -1
     return parts.scheme, parts.hostname, port
 
 
-def _tls() -> dict[str, Any]:
-    """The CA bundle requests would use: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE (a file or a folder), else
-    certifi's, else the system's."""
+def _bundle() -> tuple[str | None, str | None]:
+    """(file, folder): the CA bundle requests would use: REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE (a file or a
+    folder), else certifi's, else (None, None): the system's."""
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
     if bundle:
-        return {"ca_cert_dir": bundle} if os.path.isdir(bundle) else {"ca_certs": bundle}
+        return (None, bundle) if os.path.isdir(bundle) else (bundle, None)
     try:
         import certifi
     except ImportError:
-        return {}
-    return {"ca_certs": certifi.where()}
+        return None, None
+    return certifi.where(), None
 
 
-def _pool(url: str) -> urllib3.PoolManager:
-    """This thread's pool for url's origin: direct, or through the proxy the environment names for it
-    (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, read once per origin: the environment does not change)."""
-    pools: dict[str | None, urllib3.PoolManager] | None = getattr(_local, "pools", None)
+def _tls() -> ssl.SSLContext:
+    """One verifying context for the run (certificates and host names checked), built on first use."""
+    with _tls_lock:
+        if not _tls_context:
+            cafile, capath = _bundle()
+            _tls_context.append(ssl.create_default_context(cafile=cafile, capath=capath))
+        return _tls_context[0]
+
+
+def _proxy_for(origin: tuple[str, str | None, int | None]) -> str | None:
+    """The proxy the environment names for the origin, read once per thread and origin (it does not change)."""
     routes: dict[tuple[Any, ...], str | None] | None = getattr(_local, "routes", None)
-    if pools is None or routes is None:
-        pools = _local.pools = {}
+    if routes is None:
         routes = _local.routes = {}
-    origin = _origin(url)
     if origin not in routes:
         proxies = urllib.request.getproxies()
         proxy = proxies.get(origin[0]) or proxies.get("all")
-        host = origin[1] or ""
-        routes[origin] = None if not proxy or urllib.request.proxy_bypass(host) else proxy
-    proxy = routes[origin]
-    pool = pools.get(proxy)
-    if pool is None:
-        kwargs: dict[str, Any] = {"maxsize": 4, "retries": False, **_tls()}
-        pool = pools[proxy] = urllib3.ProxyManager(proxy, **kwargs) if proxy else urllib3.PoolManager(**kwargs)
-    return pool
+        routes[origin] = None if not proxy or urllib.request.proxy_bypass(origin[1] or "") else proxy
+    return routes[origin]
 
 
 def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | None = None,
@@ -130,10 +181,8 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
     if json_body is not None:
         body = json.dumps(json_body, allow_nan=False).encode("utf-8")
         sent.setdefault("Content-Type", "application/json")
-    limit = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
     for _ in range(MAX_REDIRECTS + 1):
-        raw = _request(method, url, sent, body, limit, stream)
-        resp = HttpResponse(raw, url)
+        resp = _request(method, url, sent, body, timeout, stream)
         if resp.status_code >= 400:
             try:
                 raise status_error(resp.status_code, resp.headers, _error_text(resp), _where(url))
@@ -155,22 +204,250 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
     raise ProviderError(Category.CLIENT_ERROR, f"more than {MAX_REDIRECTS} redirects from {_where(url)}")
 
 
-def _request(method: str, url: str, headers: Mapping[str, str], body: bytes | None, limit: urllib3.Timeout,
-             stream: bool) -> urllib3.BaseHTTPResponse:
+def _request(method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float,
+             stream: bool) -> HttpResponse:
+    origin = _origin(url)
+    if origin[0] not in _DEFAULT_PORTS or not origin[1] or origin[2] == -1:
+        raise ProviderError(Category.CLIENT_ERROR, f"request to {_where(url)} failed: not an http(s) URL with a host "
+                            "and a valid port")
     try:
-        return _pool(url).request(method, url, headers=headers, body=body, timeout=limit, redirect=False,
-                                  retries=False, preload_content=not stream)
+        proxy = _proxy_for(origin)
+        if proxy:
+            return _proxied(proxy, method, url, headers, body, timeout, stream)
+        return _direct(origin, method, url, headers, body, timeout, stream)
+    except ProviderError:
+        raise
+    except TimeoutError as exc:
+        raise ProviderError(Category.TIMEOUT, f"no answer from {_where(url)} within {timeout:g} s",
+                            retryable=True) from exc
+    except (http.client.InvalidURL, UnicodeError, ValueError) as exc:
+        raise ProviderError(Category.CLIENT_ERROR, f"request to {_where(url)} failed: {_reason(exc)}") from exc
+    except (http.client.HTTPException, OSError) as exc:
+        raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
+                            retryable=True) from exc
+
+
+def _direct(origin: tuple[str, str | None, int | None], method: str, url: str, headers: Mapping[str, str],
+            body: bytes | None, timeout: float, stream: bool) -> HttpResponse:
+    """Over this thread's kept-alive connection to the origin. A connection the server closed while it sat idle
+    is replaced before use; one that fails before any answer when it was reused is tried once afresh."""
+    pool: _Pool | None = getattr(_local, "conns", None)
+    if pool is None:
+        pool = _local.conns = _Pool()
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn = pool.pop(origin, None)  # taken while in use: a streamed answer holds it until closed
+    if conn is not None and _dropped(conn):
+        conn.close()
+        conn = None
+    for attempt in (0, 1):
+        reused = conn is not None
+        if conn is None:
+            conn = _connect(origin, timeout)
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
+            conn.request(method, target, body=body, headers=headers)
+            raw = conn.getresponse()
+            break
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            conn = None
+            if not reused or attempt:
+                raise
+        except BaseException:
+            conn.close()
+            raise
+    assert conn is not None
+    kept = conn
+
+    def release(finished: bool) -> None:
+        if finished and not raw.will_close and raw.isclosed():
+            pool[origin] = kept
+        else:
+            kept.close()
+
+    try:
+        decode = _decoder(raw.getheader("Content-Encoding"))
+        if stream:
+            return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=_lines(raw, decode, url),
+                                release=release)
+        content = _read_body(raw, decode, url)
+    except BaseException:
+        kept.close()  # half read: never back in the pool
+        raise
+    return HttpResponse(raw.status, Headers(raw.headers.items()), url, content=content, release=release)
+
+
+class _Pool(dict[tuple[Any, ...], http.client.HTTPConnection]):
+    """A thread's idle connections by origin, closed when the thread ends (its thread-local data is dropped)."""
+
+    def __del__(self) -> None:
+        for conn in self.values():
+            conn.close()
+
+
+def _connect(origin: tuple[str, str | None, int | None], timeout: float) -> http.client.HTTPConnection:
+    scheme, host, port = origin
+    assert host is not None and port is not None
+    connect_timeout = min(timeout, 10.0)
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=_tls())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
+    try:
+        conn.connect()
+    except ConnectionRefusedError as exc:
+        raise ProviderError(Category.CONNECTION, f"cannot connect to {scheme}://{host}:{port}: connection refused",
+                            retryable=True) from exc
+    return conn
+
+
+def _dropped(conn: http.client.HTTPConnection) -> bool:
+    """True when an idle connection can no longer carry a request: the server closed it (readable at EOF)."""
+    sock = conn.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _decoder(encoding: str | None) -> Callable[[bytes, bool], bytes] | None:
+    """Undo gzip or deflate (zlib-wrapped or raw, as servers send both); None for an identity body."""
+    name = (encoding or "").strip().lower()
+    if name in ("", "identity"):
+        return None
+    if name not in ("gzip", "x-gzip", "deflate"):
+        raise ProviderError(Category.SERVER_ERROR, f"an answer in an encoding not asked for: {clip(name, 40)!r}")
+    state = [zlib.decompressobj(zlib.MAX_WBITS | 32)]  # gzip or zlib, told apart by the header
+    started = [False]
+
+    def decode(data: bytes, last: bool) -> bytes:
+        try:
+            out: bytes = state[0].decompress(data, MAX_BODY_BYTES + 1)
+        except zlib.error:
+            if name != "deflate" or started[0]:
+                raise
+            state[0] = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
+            out = state[0].decompress(data, MAX_BODY_BYTES + 1)
+        started[0] = started[0] or bool(data)
+        if state[0].unconsumed_tail:  # more than the cap from what was read: a bomb, not an answer
+            raise ProviderError(Category.SERVER_ERROR, "the answer is larger than the cap once uncompressed")
+        return out + (state[0].flush() if last else b"")
+
+    return decode
+
+
+def _read_body(raw: http.client.HTTPResponse, decode: Callable[[bytes, bool], bytes] | None, url: str) -> bytes:
+    """The whole body, at most MAX_BODY_BYTES (as sent and once uncompressed)."""
+    data = raw.read(MAX_BODY_BYTES + 1)
+    if len(data) > MAX_BODY_BYTES:
+        raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(url)} is larger than "
+                            f"{MAX_BODY_BYTES // 2**20} MiB: not read")
+    if not raw.isclosed():
+        raw.read()  # the end of a chunked body: nothing more, but the connection is reusable only once read
+    if decode is None:
+        return data
+    try:
+        out = decode(data, True)
+    except zlib.error as exc:
+        raise ProviderError(Category.SERVER_ERROR, f"a corrupt compressed answer from {_where(url)}",
+                            retryable=True) from exc
+    if len(out) > MAX_BODY_BYTES:
+        raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(url)} is larger than "
+                            f"{MAX_BODY_BYTES // 2**20} MiB uncompressed: not read")
+    return out
+
+
+def _lines(raw: http.client.HTTPResponse, decode: Callable[[bytes, bool], bytes] | None,
+           url: str) -> Callable[[], bytes]:
+    """A reader of the streamed body's lines, as they arrive (each at most MAX_BODY_BYTES long)."""
+    pending = bytearray()
+    read = [0]
+
+    def readline() -> bytes:
+        try:
+            if decode is None:
+                line = raw.readline(MAX_BODY_BYTES)
+                read[0] += len(line)
+            else:
+                while b"\n" not in pending:
+                    chunk = raw.read1(65536)
+                    read[0] += len(chunk)
+                    pending.extend(decode(chunk, not chunk))
+                    if not chunk:
+                        break
+                cut = pending.find(b"\n") + 1 or len(pending)
+                line = bytes(pending[:cut])
+                del pending[:cut]
+        except http.client.IncompleteRead as exc:
+            raise ConnectionError("the body was cut off") from exc
+        except (http.client.HTTPException, zlib.error) as exc:
+            raise ConnectionError(f"a malformed body: {type(exc).__name__}") from exc
+        if read[0] > MAX_BODY_BYTES:
+            raise ConnectionError(f"the answer from {_where(url)} is larger than {MAX_BODY_BYTES // 2**20} MiB")
+        return line
+
+    return readline
+
+
+def _proxied(proxy: str, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float,
+             stream: bool) -> HttpResponse:
+    """Through the proxy, with urllib3's ProxyManager (a CONNECT tunnel for https), one per thread and proxy."""
+    import urllib3
+
+    managers: dict[str, urllib3.ProxyManager] | None = getattr(_local, "proxies", None)
+    if managers is None:
+        managers = _local.proxies = {}
+    manager = managers.get(proxy)
+    if manager is None:
+        cafile, capath = _bundle()
+        manager = managers[proxy] = urllib3.ProxyManager(proxy, maxsize=4, retries=False, ca_certs=cafile,
+                                                         ca_cert_dir=capath)
+    limit = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+    try:
+        raw = manager.request(method, url, headers=headers, body=body, timeout=limit, redirect=False,
+                              retries=False, preload_content=False, decode_content=True)
     except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError to urllib3, but refused is refused
         raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
                             retryable=True) from exc
     except urllib3.exceptions.TimeoutError as exc:
-        raise ProviderError(Category.TIMEOUT, f"no answer from {_where(url)} within {limit.read_timeout:g} s",
-                            retryable=True) from exc
-    except (urllib3.exceptions.LocationValueError, urllib3.exceptions.URLSchemeUnknown, ValueError) as exc:
-        raise ProviderError(Category.CLIENT_ERROR, f"request to {_where(url)} failed: {_reason(exc)}") from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
-                            retryable=True) from exc
+        raise TimeoutError(str(exc)) from exc
+    except (urllib3.exceptions.LocationValueError, urllib3.exceptions.URLSchemeUnknown) as exc:
+        raise ValueError(str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ConnectionError(_reason(exc)) from exc
+
+    def readline() -> bytes:
+        try:
+            line: bytes = raw.readline(MAX_BODY_BYTES)
+            return line
+        except urllib3.exceptions.TimeoutError as exc:
+            raise TimeoutError("the answer stalled") from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise ConnectionError(_reason(exc)) from exc
+
+    def release(_finished: bool) -> None:
+        raw.release_conn()
+
+    if stream:
+        return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=readline, release=release)
+    try:
+        content = raw.read(MAX_BODY_BYTES + 1)
+    except urllib3.exceptions.TimeoutError as exc:
+        raise TimeoutError(str(exc)) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ConnectionError(_reason(exc)) from exc
+    finally:
+        raw.release_conn()
+    if len(content) > MAX_BODY_BYTES:
+        raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(url)} is larger than "
+                            f"{MAX_BODY_BYTES // 2**20} MiB: not read")
+    return HttpResponse(raw.status, Headers(raw.headers.items()), url, content=content)
 
 
 def status_error(status: int, headers: Mapping[str, str], detail: str, where: str) -> ProviderError:
@@ -240,7 +517,7 @@ def json_body(resp: HttpResponse, where: str) -> Any:
     (a proxy that cut the answer short usually answers whole the next time)."""
     try:
         return loads_json(resp.content, finite=False)  # depth-capped: the server is not trusted
-    except (ValueError, urllib3.exceptions.HTTPError, OSError) as exc:
+    except (ValueError, OSError) as exc:
         raise ProviderError(Category.SERVER_ERROR, f"malformed JSON in the answer from {where}",
                             status=resp.status_code, retryable=True) from exc
 
@@ -248,10 +525,10 @@ def json_body(resp: HttpResponse, where: str) -> Any:
 def _error_text(resp: HttpResponse) -> str:
     try:
         body = resp.json()
-    except (ValueError, urllib3.exceptions.HTTPError, OSError):
+    except (ValueError, OSError):
         try:
             return clip(resp.text.strip(), 200)
-        except (urllib3.exceptions.HTTPError, OSError):
+        except OSError:
             return ""
     # Redacted, then capped: a server that echoes the key it was sent (some 401s do) must not leave part of it.
     if isinstance(body, dict):
