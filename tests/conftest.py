@@ -18,6 +18,10 @@ from click.testing import CliRunner
 from gate.cli import cli
 
 REPO = Path(__file__).resolve().parent.parent
+# The terminal report wraps to COLUMNS when it is set; tests that want a width set it themselves. A worker of
+# a parallel run (COLUMNS=80) or a developer's shell must not change what the others read.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 EXAMPLE = REPO / "examples" / "support-bot"
 
 
