@@ -116,7 +116,7 @@ def test_comment_pull_request_with_150_comments_updates_ours(tmp_path: Path) -> 
     assert res.exit_code == 0
     assert len(fake.comments[2]) == 150 and len(fake.ours(2)) == 1
     assert [r.method for r in fake.writes()] == ["PATCH"]
-    pages = [r.query.get("page", ["1"])[0] for r in fake.requests if r.method == "GET"]
+    pages = [r.query.get("page", ["1"])[0] for r in fake.requests if r.method == "GET" and r.path.endswith("/comments")]
     assert pages == ["1", "2"]
 
 
