@@ -18,7 +18,7 @@ from gate.report import CheckResult, Finding, Severity, Status, status_from_find
 from gate.yamlfile import YamlError
 
 from .config import CostSettings, budget_findings, load_settings, suites_of
-from .diff import Diff, diff, money
+from .diff import Diff, diffs_of, estimated_alike, money
 from .files import BaseTree, WorkTree
 from .inputs import Inputs, MeasureKey, Scenario, build_scenario
 from .model import NonFinite, ProfileCost, project
@@ -76,8 +76,10 @@ class CostCheck:
         except NonFinite as exc:
             return CheckResult(self.name, Status.ERROR, f"could not complete: {exc}")
         findings: list[Finding] = []
-        bases, base_reason = self._base(ctx, inputs, head_scenario, settings, findings)
-        diffs = {h.name: diff(b, h) for h in heads if (b := _named(bases, h.name)) is not None}
+        bases, base_reason, base_scenario = self._base(ctx, inputs, head_scenario, settings, findings)
+        # Each side says how it counted its tokens, so a diff of measured against estimated says so too.
+        diffs = diffs_of(heads, bases, head_scenario, base_scenario,
+                         lambda: estimated_alike(WorkTree(), BaseTree(ctx.base), inputs))
         head = next(h for h in heads if h.name == chosen)
         base = _named(bases, chosen)
         if bases is not None and base is None:
@@ -103,25 +105,25 @@ class CostCheck:
         return markdown_details(result.details, result.findings)
 
     def _base(self, ctx: CheckContext, inputs: Inputs, head: Scenario, settings: CostSettings,
-              findings: list[Finding]) -> tuple[tuple[ProfileCost, ...] | None, str | None]:
+              findings: list[Finding]) -> tuple[tuple[ProfileCost, ...] | None, str | None, Scenario | None]:
         if not ctx.base.available:
-            return None, ctx.base.reason or "no base ref"
+            return None, ctx.base.reason or "no base ref", None
         if ctx.base.relpath(inputs.traffic_path) is None:
-            return None, f"{inputs.traffic_display} is outside the git repository"
+            return None, f"{inputs.traffic_display} is outside the git repository", None
         tree = BaseTree(ctx.base)
         try:
             if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
-                return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})"
+                return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})", None
             # The base by the head's rule: its own recorded usage; a measurement of this run alone is carried over.
             recorded = recorded_usage(tree, ctx.config, ctx.display, inputs.root)
             built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured=recorded))
             why = built.first() if built.scenario is None else None
             if built.scenario is not None:
-                return project(built.scenario, draws=settings.draws, seed=settings.seed), None
+                return project(built.scenario, draws=settings.draws, seed=settings.seed), None, built.scenario
         except (YamlError, NonFinite) as exc:  # not valid UTF-8 there, or overflowing: not compared, and why
             why = str(exc)
         findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): {why}"))
-        return None, f"the base's cost could not be computed: {why}"
+        return None, f"the base's cost could not be computed: {why}", None
 
 
 def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:

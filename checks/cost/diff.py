@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Any
 
-from .model import ProfileCost, RouteCost
+from gate.yamlfile import YamlError
+
+from .files import Files
+from .inputs import Inputs, Scenario, Tokens, build_scenario
+from .model import NonFinite, ProfileCost, RouteCost, project
 
 # A change smaller than this (USD a month) is "no change": float noise, not a decision.
 EPSILON_USD = 0.005
@@ -29,6 +35,30 @@ def pct(value: float) -> str:
     return f"{value:+.1f}%"
 
 
+class Basis(str, Enum):
+    """Where a route's tokens per call came from: two sides compare alike only when they agree."""
+
+    GIVEN = "given"  # a number or distribution written in traffic.yaml
+    MEASURED = "measured"  # recorded usage (the suite's cassette, or this run's regression)
+    ESTIMATED = "estimated"  # from the prompt file's size, or its maxTokens
+
+
+TOKEN_KEYS = ("input_tokens", "output_tokens")
+# route -> token key -> basis
+Bases = Mapping[str, Mapping[str, Basis]]
+
+
+def basis_of(tokens: Tokens) -> Basis:
+    if tokens.estimated:
+        return Basis.ESTIMATED
+    return Basis.GIVEN if tokens.source == "given" else Basis.MEASURED
+
+
+def bases_of(scenario: Scenario, profile: str) -> dict[str, dict[str, Basis]]:
+    spec = scenario.profile(profile)
+    return {r.name: {key: basis_of(getattr(r, key)) for key in TOKEN_KEYS} for r in (spec.routes if spec else ())}
+
+
 @dataclass(frozen=True)
 class RouteDelta:
     name: str
@@ -37,14 +67,57 @@ class RouteDelta:
     delta_usd: float
     # The inputs that moved, as (base, head): what a reviewer checks the change against.
     moved: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    # The token counts measured on one side and estimated (or given) on the other, as (base, head).
+    bases: dict[str, tuple[Basis, Basis]] = field(default_factory=dict)
+    # When one side measured and the other estimated: the change with both sides' tokens estimated from
+    # their own prompt files, the like-for-like figure (None: not computed, or not computable).
+    alike_usd: float | None = None
+
+    @property
+    def unlike(self) -> str | None:
+        """"head tokens estimated, base measured" when the two sides count tokens differently."""
+        if not self.bases:
+            return None
+        pairs = sorted(set(self.bases.values()))
+        if len(pairs) == 1:
+            what = "tokens" if len(self.bases) == len(TOKEN_KEYS) else f"{_word(next(iter(self.bases)))} tokens"
+            return _unlike(what, *pairs[0])
+        return "; ".join(_unlike(f"{_word(k)} tokens", *pair) for k, pair in self.bases.items())
+
+    @property
+    def counting_only(self) -> bool:
+        """The route's cost moved, but not with both sides estimated alike: the whole change comes from
+        counting tokens differently (a recording gone stale or newly made), not from the change itself."""
+        return self.alike_usd is not None and abs(self.alike_usd) < EPSILON_USD <= abs(self.delta_usd)
+
+    @property
+    def note(self) -> str | None:
+        unlike = self.unlike
+        if unlike is None:
+            return None
+        if self.counting_only:
+            return f"{unlike}; all of it from the counting (both estimated: no change)"
+        if self.alike_usd is not None:
+            alike = signed_money(self.alike_usd) if abs(self.alike_usd) >= EPSILON_USD else "no change"
+            return f"{unlike}; both estimated: {alike}"
+        return unlike
 
     @property
     def label(self) -> str:
+        note = f"; {self.note}" if self.note else ""
         if self.base_usd is None:
             return f"{self.name} (new, {signed_money(self.delta_usd)})"
         if self.head_usd is None:
             return f"{self.name} (removed, {signed_money(self.delta_usd)})"
-        return f"{self.name} ({signed_money(self.delta_usd)})"
+        return f"{self.name} ({signed_money(self.delta_usd)}{note})"
+
+
+def _word(key: str) -> str:
+    return key.split("_")[0]
+
+
+def _unlike(what: str, base: Basis, head: Basis) -> str:
+    return f"head {what} {head.value}, base {base.value}"
 
 
 @dataclass(frozen=True)
@@ -91,14 +164,26 @@ class Diff:
         return text + (f"; moved by {', '.join(movers)}" if movers else "")
 
 
-def diff(base: ProfileCost, head: ProfileCost) -> Diff:
+Alike = tuple[ProfileCost, ProfileCost]  # (base, head) of one profile, every token count estimated
+
+
+def diff(base: ProfileCost, head: ProfileCost, base_bases: Bases | None = None, head_bases: Bases | None = None,
+         alike: Alike | None = None) -> Diff:
+    """base_bases, head_bases: how each side's tokens were counted, by route (bases_of); alike: both sides
+    priced with estimated tokens (estimated_alike), for the routes measured on one side only."""
     names = [r.name for r in head.routes] + [r.name for r in base.routes if head.route(r.name) is None]
     rows = []
     for name in names:
         b, h = base.route(name), head.route(name)
         b_usd = b.monthly_usd if b else None
         h_usd = h.monthly_usd if h else None
-        rows.append(RouteDelta(name, b_usd, h_usd, (h_usd or 0.0) - (b_usd or 0.0), moved_inputs(b, h)))
+        switched = _switched((base_bases or {}).get(name, {}), (head_bases or {}).get(name, {})) if b and h else {}
+        alike_usd = None
+        if alike is not None and any(Basis.MEASURED in pair for pair in switched.values()):
+            b_est, h_est = alike[0].route(name), alike[1].route(name)
+            alike_usd = h_est.monthly_usd - b_est.monthly_usd if b_est and h_est else None
+        rows.append(RouteDelta(name, b_usd, h_usd, (h_usd or 0.0) - (b_usd or 0.0), moved_inputs(b, h),
+                               switched, alike_usd))
     rows.sort(key=lambda r: (-abs(r.delta_usd), r.name))
     return Diff(head.name, base.monthly_usd, head.monthly_usd, tuple(rows))
 
@@ -116,3 +201,49 @@ def moved_inputs(base: RouteCost | None, head: RouteCost | None) -> dict[str, tu
     if sorted(base.by_model) != sorted(head.by_model):
         out["models"] = (sorted(base.by_model), sorted(head.by_model))
     return out
+
+
+def _switched(base: Mapping[str, Basis], head: Mapping[str, Basis]) -> dict[str, tuple[Basis, Basis]]:
+    return {k: (base[k], head[k]) for k in TOKEN_KEYS if k in base and k in head and base[k] != head[k]}
+
+
+def diffs_of(heads: tuple[ProfileCost, ...], bases: tuple[ProfileCost, ...] | None, head: Scenario,
+             base: Scenario | None, alike: Callable[[], tuple[tuple[ProfileCost, ...], tuple[ProfileCost, ...]] | None]
+             ) -> dict[str, Diff]:
+    """The diff of every profile both sides have. Where one side measured a route's tokens and the other
+    estimated them, both sides are priced again with estimated tokens (alike(), called only then), so the
+    change the pull request made is told apart from the change in how tokens were counted."""
+    pairs = {h.name: (b, h) for h in heads if (b := _named(bases, h.name)) is not None}
+    of_base = {name: bases_of(base, name) for name in pairs} if base is not None else {}
+    of_head = {name: bases_of(head, name) for name in pairs}
+    plain = {name: diff(b, h, of_base.get(name), of_head[name]) for name, (b, h) in pairs.items()}
+    if not any(Basis.MEASURED in pair for d in plain.values() for r in d.routes for pair in r.bases.values()):
+        return plain
+    estimated = alike()
+    if estimated is None:
+        return plain
+    out = {}
+    for name, (b, h) in pairs.items():
+        b_est, h_est = _named(estimated[0], name), _named(estimated[1], name)
+        out[name] = diff(b, h, of_base.get(name), of_head[name], (b_est, h_est) if b_est and h_est else None)
+    return out
+
+
+def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:
+    return next((c for c in costs or () if c.name == name), None)
+
+
+def estimated_alike(head_files: Files, base_files: Files, head: Inputs
+                    ) -> tuple[tuple[ProfileCost, ...], tuple[ProfileCost, ...]] | None:
+    """(base, head) priced with no measurement at all: every token count a route measures is estimated from
+    its prompt file on each side, as either side could. None when a side cannot be priced so."""
+    out = []
+    for files, anchors in ((base_files, {}), (head_files, None)):
+        try:
+            built = build_scenario(files, replace(head, measured={}, anchors=anchors))
+            if built.scenario is None:
+                return None
+            out.append(project(built.scenario, draws=1))  # the means are what is compared
+        except (YamlError, NonFinite):
+            return None
+    return out[0], out[1]

@@ -49,6 +49,7 @@ def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = (
     diff = details.get("diff")
     base_routes: Mapping[str, float] = {}
     moved = {r["name"]: r.get("moved") or {} for r in (diff or {}).get("routes", [])}
+    unlike = {r["name"]: r.get("note") for r in (diff or {}).get("routes", [])}
     lines: list[str] = []
     if diff:
         lines.append(f"**{inline(diff['sentence'], 500)}** (profile {inline(str(chosen))})")
@@ -64,6 +65,8 @@ def markdown_details(details: Mapping[str, Any], findings: Sequence[Finding] = (
     for r in head["routes"]:
         base = base_routes.get(r["name"])
         change = _change(r["monthly_usd"] - base) if base is not None else ("new" if diff else "")
+        if unlike.get(r["name"]):  # measured against estimated is no like-for-like change: said beside it
+            change += f" ({unlike[r['name']]})"
         m = moved.get(r["name"], {})
         cells = [r["name"], _was(m, "models", _models(r)), _was(m, "requests_month", f"{r['requests_month']:,.0f}"),
                  f"{_was(m, 'input_tokens', _tokens(r['input_tokens']))} / "
@@ -99,10 +102,13 @@ def _was(moved: Mapping[str, Any], key: str, now: str) -> str:
 
 
 def moved_lines(details: Mapping[str, Any]) -> list[str]:
-    """One line per route whose inputs moved: "answer: input tokens 74 → 148; requests/mo 1,200 → 1,500"."""
+    """One line per route whose inputs moved or were counted differently on each side:
+    "answer: input tokens 74 → 148; requests/mo 1,200 → 1,500; head tokens estimated, base measured"."""
     out = []
     for r in (details.get("diff") or {}).get("routes", []):
         parts = [f"{_LABELS[k]} {_shown(k, b)} → {_shown(k, h)}" for k, (b, h) in (r.get("moved") or {}).items()]
+        if r.get("note"):
+            parts.append(str(r["note"]))
         if parts:
             out.append(f"  {r['name']}: {'; '.join(parts)}")
     return out

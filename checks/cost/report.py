@@ -61,9 +61,14 @@ def _diff(d: Diff) -> dict[str, Any]:
     return {
         "profile": d.profile, "base_usd": _r(d.base_usd), "head_usd": _r(d.head_usd), "delta_usd": _r(d.delta_usd),
         "delta_pct": None if d.delta_pct is None else round(d.delta_pct, 2), "sentence": d.sentence(),
+        # The routes whose tokens were counted differently on each side (measured, estimated, given).
+        "unlike": [r.name for r in d.routes if r.bases],
         "routes": [{"name": r.name, "base_usd": None if r.base_usd is None else _r(r.base_usd),
                     "head_usd": None if r.head_usd is None else _r(r.head_usd), "delta_usd": _r(r.delta_usd),
-                    "moved": {k: list(v) for k, v in r.moved.items()}}
+                    "moved": {k: list(v) for k, v in r.moved.items()},
+                    "bases": {k: [b.value, h.value] for k, (b, h) in r.bases.items()},
+                    "alike_usd": None if r.alike_usd is None else _r(r.alike_usd),
+                    "note": r.note, "counting_only": r.counting_only}
                    for r in d.routes],
     }
 
@@ -134,6 +139,9 @@ def summary_of(heads: tuple[ProfileCost, ...], chosen: str, d: Diff | None, base
         change = f"{signed_money(d.delta_usd)}, {pct(d.delta_pct)}" if d.delta_pct is not None and d.changed else (
             signed_money(d.delta_usd) if d.changed else "no change")
         text += f", {change} vs {base_ref or 'base'}"
+        unlike = [r.name for r in d.routes if r.bases]
+        if unlike:
+            text += f" (tokens counted differently on each side: {', '.join(unlike)})"
     elif base_reason:
         text += ", base not compared"
     others = [f"{h.name} {money(h.monthly_usd)}/mo" for h in heads if h.name != chosen]

@@ -80,14 +80,25 @@ class TargetFailed(CheckIncomplete):
         self.log_tail = target.log_tail()
 
 
+class OutOfTime(TargetFailed):
+    """The caller's own time ran out while the service was still starting, before its ready_timeout did:
+    no verdict on the service, which might have become ready later."""
+
+    def __init__(self, message: str, target: RunningTarget, waited_s: float, ready_timeout_s: float) -> None:
+        super().__init__(message, target)
+        self.waited_s = waited_s
+        self.ready_timeout_s = ready_timeout_s
+
+
 def _argv(start: tuple[str, ...] | str, port: str) -> list[str]:
     parts = shlex.split(start) if isinstance(start, str) else list(start)
     return [p.replace("{python}", sys.executable).replace("{port}", port) for p in parts]
 
 
 @contextmanager
-def running_target(cfg: TargetConfig, root: Path, log: Path) -> Iterator[RunningTarget]:
-    """Yield the running service; whatever happens (error, Ctrl-C, SIGTERM) its whole process group is stopped."""
+def running_target(cfg: TargetConfig, root: Path, log: Path, deadline: float | None = None) -> Iterator[RunningTarget]:
+    """Yield the running service; whatever happens (error, Ctrl-C, SIGTERM) its whole process group is stopped.
+    deadline: a time.monotonic() the start-up wait may not pass (OutOfTime), whatever ready_timeout allows."""
     port = str(free_port()) if "{port}" in cfg.url else ""
     target = RunningTarget(cfg.url.replace("{port}", port), log)
     with _sigterm_as_interrupt():
@@ -96,7 +107,7 @@ def running_target(cfg: TargetConfig, root: Path, log: Path) -> Iterator[Running
                 if not port:
                     _refuse_taken_port(target.url, cfg.where)
                 target.process = _spawn(cfg, root, log, port)
-            _wait_ready(target, cfg)
+            _wait_ready(target, cfg, deadline)
             yield target
         finally:
             if target.process is not None:
@@ -132,16 +143,21 @@ def _spawn(cfg: TargetConfig, root: Path, log: Path, port: str) -> subprocess.Po
             raise CheckIncomplete(f"{cfg.where}.start: cannot run {argv[0]!r}: {exc.strerror or exc}") from None
 
 
-def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
+def _wait_ready(target: RunningTarget, cfg: TargetConfig, until: float | None = None) -> None:
     url = target.url + (cfg.ready or "/")
-    deadline = time.monotonic() + cfg.ready_timeout_s
+    started = time.monotonic()
+    deadline = started + cfg.ready_timeout_s
+    cut = until is not None and until < deadline
+    if until is not None:
+        deadline = min(deadline, until)
     last = "no answer yet"
     while True:
         code = target.exit_code()
         if code is not None:
             raise TargetFailed(f"the target's start command exited with code {code} before it was ready", target)
         try:
-            with urllib.request.urlopen(url, timeout=min(2.0, cfg.ready_timeout_s)) as resp:  # noqa: S310 - http(s) only, by schema
+            wait = max(min(2.0, cfg.ready_timeout_s, deadline - time.monotonic()), 0.05)
+            with urllib.request.urlopen(url, timeout=wait) as resp:  # noqa: S310 - http(s) only, by schema
                 if 200 <= resp.status < 300:
                     return
                 last = f"HTTP {resp.status}"
@@ -155,6 +171,10 @@ def _wait_ready(target: RunningTarget, cfg: TargetConfig) -> None:
             reason = getattr(exc, "reason", exc)
             last = str(reason.strerror if isinstance(reason, OSError) and reason.strerror else reason)
         if time.monotonic() >= deadline:
+            if cut:
+                raise OutOfTime(f"the target was still starting when the time left ran out, before "
+                                f"{cfg.where}.ready_timeout ({cfg.ready_timeout_s:g}s): GET {url} gave {last}",
+                                target, time.monotonic() - started, cfg.ready_timeout_s)
             raise TargetFailed(f"the target never became ready: GET {url} gave {last} for "
                                f"{cfg.ready_timeout_s:g}s ({cfg.where}.ready_timeout)", target)
         time.sleep(POLL_INTERVAL_S)

@@ -18,7 +18,7 @@ from gate.context import CheckContext
 from gate.report import CheckResult, Finding, Severity, Status
 
 from ..load.scenario import chat_requests
-from ..load.target import TargetFailed, print_log_tail, running_target
+from ..load.target import OutOfTime, TargetFailed, print_log_tail, running_target
 from .config import ResilienceConfig, Scenario, parse_resilience
 from .faults import Plan
 
@@ -41,25 +41,30 @@ class ResilienceCheck:
             return CheckResult(self.name, Status.SKIP, "skipped: resilience has no scenarios")
         deadline = time.monotonic() + cfg.max_duration_s
         requests = chat_requests(ctx, cfg.chat, "resilience")
+        scenarios: list[dict[str, Any]] = []
+        out_of_time: OutOfTime | None = None
         with tempfile.TemporaryDirectory(prefix="prodgate-resilience-") as tmp:
             try:
-                scenarios = self._scenarios(ctx, cfg, requests.requests, Path(tmp), deadline)
+                self._scenarios(ctx, cfg, requests.requests, Path(tmp), deadline, scenarios)
+            except OutOfTime as exc:  # a service still starting when max_duration was up: the rest are not run
+                _print_log(ctx, exc.log_tail)
+                out_of_time = exc
             except TargetFailed as exc:
                 _print_log(ctx, exc.log_tail)
                 return CheckResult(self.name, Status.ERROR, f"could not complete: {exc.message}",
                                    details={"target": {"url": exc.url}})
-        return _result(ctx, cfg, scenarios, requests.source, requests.findings)
+        return _result(ctx, cfg, scenarios, requests.source, requests.findings, out_of_time)
 
     def markdown_details(self, result: CheckResult) -> str:
         return markdown_details_of(result)
 
     def _scenarios(self, ctx: CheckContext, cfg: ResilienceConfig, bodies: Any, workdir: Path,
-                   deadline: float) -> list[dict[str, Any]]:
+                   deadline: float, out: list[dict[str, Any]]) -> None:
+        """Runs the scenarios into `out`, which keeps those that ran when a start-up runs out of time."""
         from .proxy import Proxy, upstream_of
 
-        out: list[dict[str, Any]] = []
         with ExitStack() as stack:
-            urls = {u.name: _started(stack, u.to, u.target, ctx.root, workdir / f"upstream-{i}.log")
+            urls = {u.name: _started(stack, u.to, u.target, ctx.root, workdir / f"upstream-{i}.log", deadline)
                     for i, u in enumerate(cfg.upstreams)}
             proxy = stack.enter_context(Proxy([upstream_of(n, url) for n, url in urls.items()],
                                               read_timeout_s=cfg.timeout_s + 5, hang_s=cfg.timeout_s + 1,
@@ -77,7 +82,6 @@ class ResilienceCheck:
                         break
             finally:
                 ctx.progress.finish()
-        return out
 
     @staticmethod
     def _one(ctx: CheckContext, cfg: ResilienceConfig, scenario: Scenario, index: int, proxy: Proxy,
@@ -86,7 +90,8 @@ class ResilienceCheck:
         from .traffic import UNANSWERED, Traffic, run
 
         # A fresh service per scenario: breakers, caches and backoffs of one scenario must not carry into the next.
-        with running_target(target_cfg, ctx.root, workdir / f"target-{index}.log") as target:
+        # Its start-up too ends when max_duration does, not ready_timeout later.
+        with running_target(target_cfg, ctx.root, workdir / f"target-{index}.log", deadline) as target:
             proxy.begin(Plan(scenario.faults, cfg.seed + index, time.monotonic()))
             traffic = Traffic(target.url, cfg.chat.path, bodies, cfg.chat.stream, cfg.timeout_s,
                               cfg.request_id_header, _headers(target_cfg))
@@ -110,11 +115,11 @@ class ResilienceCheck:
         return summary
 
 
-def _started(stack: ExitStack, to: str, target: Any, root: Path, log: Path) -> str:
+def _started(stack: ExitStack, to: str, target: Any, root: Path, log: Path, deadline: float) -> str:
     """The upstream's real URL: as configured, or the stub the gate started for it (on the port it chose)."""
     if target is None:
         return to
-    running = stack.enter_context(running_target(target, root, log))
+    running = stack.enter_context(running_target(target, root, log, deadline))
     return running.url + urlsplit(to.replace("{port}", "1")).path
 
 
@@ -129,7 +134,7 @@ def _headers(target: Any) -> dict[str, str]:
 
 
 def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, Any]], source: str,
-            traffic_findings: tuple[Finding, ...]) -> CheckResult:
+            traffic_findings: tuple[Finding, ...], out_of_time: OutOfTime | None = None) -> CheckResult:
     gate_file = ctx.config.display
     findings = list(traffic_findings)
     for s in scenarios:
@@ -145,8 +150,9 @@ def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, 
     if not_run:
         cut = {s["name"] for s in scenarios if s.get("cut")}
         names = [f"{n} (cut short)" if n in cut else n for n in not_run]
+        why = f"; {out_of_time.message}" if out_of_time is not None else ""
         findings.append(Finding(Severity.ERROR, f"{len(not_run)} of {len(cfg.scenarios)} scenarios not run within "
-                                f"max_duration ({cfg.max_duration_s:g}s): {', '.join(names)}", gate_file,
+                                f"max_duration ({cfg.max_duration_s:g}s): {', '.join(names)}{why}", gate_file,
                                 cfg.max_duration_line))
     passed = sum(bool(s["passed"]) for s in scenarios)
     requests = sum(s["requests"] for s in scenarios)
@@ -171,6 +177,10 @@ def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, 
                                "observations": [s["observation"] for s in ran]}
     if not_run:
         details["not_run"] = not_run
+    if out_of_time is not None:
+        # How long the last start-up was waited for: what max_duration left of its ready_timeout.
+        details["start_up"] = {"url": out_of_time.url, "waited_s": round(out_of_time.waited_s, 3),
+                               "ready_timeout_s": out_of_time.ready_timeout_s}
     return CheckResult("resilience", status, summary, metrics=metrics, findings=tuple(findings), details=details)
 
 

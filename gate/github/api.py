@@ -74,6 +74,13 @@ class GitHubClient:
             self._session.headers["Authorization"] = f"Bearer {token}"
         self.requests_made = 0
 
+    @property
+    def graphql_url(self) -> str:
+        """GitHub's GraphQL endpoint beside this REST API: api.github.com/graphql, HOST/api/graphql on GHES."""
+        if self.api_url.endswith("/api/v3"):
+            return self.api_url[:-len("/v3")] + "/graphql"
+        return self.api_url + "/graphql"
+
     def close(self) -> None:
         self._session.close()
 

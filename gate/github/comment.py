@@ -44,28 +44,36 @@ def _is_ours(comment: Any, marker: str) -> bool:
     return bool(comment["body"].split("\n", 1)[0].strip() == marker)
 
 
-def find_ours(client: GitHubClient, repository: str, number: int, marker: str) -> list[dict[str, Any]]:
-    """Every comment carrying the marker, oldest first, across all pages.
+def find_ours(client: GitHubClient, repository: str, number: int, marker: str) -> list[dict[str, Any]] | None:
+    """Every comment carrying the marker that the token's own identity wrote, oldest first, across all
+    pages; None when there are marker comments but who the token is cannot be learnt.
 
-    A bot's copies are ours (GITHUB_TOKEN and app tokens post as a bot). A person's copy is ours
-    only when the token is that person's own, so a human who pastes the marker into a comment
-    does not get it overwritten."""
+    Only the poster's own copies are ours: another bot or app (or a person) that quotes the marker
+    keeps its comment, and a copy of someone else's never hides ours."""
     found = [c for c in client.paginate(f"/repos/{repository}/issues/{number}/comments") if _is_ours(c, marker)]
-    bots = [c for c in found if (c.get("user") or {}).get("type") == "Bot"]
-    if bots or not found:
-        return bots
-    me = _token_login(client)
-    return [c for c in found if me and (c.get("user") or {}).get("login") == me]
+    if not found:
+        return []
+    me = token_login(client)
+    if me is None:
+        return None
+    return [c for c in found if _login(c) == me]
 
 
-def _token_login(client: GitHubClient) -> str | None:
-    """The login of a personal access token; None for an installation token, which /user refuses."""
+def token_login(client: GitHubClient) -> str | None:
+    """Who the token posts as. A personal access token answers GET /user; an installation token (GITHUB_TOKEN,
+    a GitHub App's) is refused there but answers GraphQL's `viewer` (github-actions[bot], my-app[bot])."""
     try:
-        data = client.request("GET", "/user").data
+        login = _login({"user": client.request("GET", "/user").data})
+    except GitHubError:
+        login = None
+    if login is not None:
+        return login
+    try:
+        data = client.request("POST", client.graphql_url, json={"query": "query { viewer { login } }"}).data
     except GitHubError:
         return None
-    login = data.get("login") if isinstance(data, dict) else None
-    return login if isinstance(login, str) else None
+    viewer = (data.get("data") or {}).get("viewer") if isinstance(data, dict) else None
+    return _login({"user": viewer})
 
 
 def post(client: GitHubClient, repository: str, number: int, body: str, mode: CommentMode,
@@ -81,14 +89,14 @@ def post(client: GitHubClient, repository: str, number: int, body: str, mode: Co
         return _delete_and_new(client, repository, number, body, marker)
 
     ours = find_ours(client, repository, number, marker)
-
+    if ours is None:
+        # Who the token is could not be learnt: edit nothing; the new comment names its author, and only
+        # that author's older copies are removed.
+        return _delete_and_new(client, repository, number, body, marker)
     if not ours:
         created = client.request("POST", comments, json={"body": body}).data
         return CommentOutcome(CommentAction.CREATED, _url(created))
     keep, extra = ours[0], ours[1:]
-    # Same author only: never delete a copy someone else made.
-    author = (keep.get("user") or {}).get("login")
-    extra = [c for c in extra if (c.get("user") or {}).get("login") == author]
     for c in extra:
         _delete(client, repository, c)
     if stable_part(keep["body"]) == stable_part(body):

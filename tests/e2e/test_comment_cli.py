@@ -94,6 +94,22 @@ def test_comment_two_pushes_create_then_update_one_comment(tmp_path: Path) -> No
     assert "prodgate: comment created" in first.stdout and "prodgate: comment updated" in second.stdout
 
 
+
+def test_comment_another_apps_copy_of_the_marker_is_left_alone_ours_updated(tmp_path: Path) -> None:
+    other_app = {"login": "some-app[bot]", "id": 7, "type": "Bot"}
+    with serve() as fake:  # GITHUB_TOKEN: github-actions[bot], told by GraphQL's viewer
+        fake.open_pull(2)
+        theirs = fake.add_comment(2, "<!-- prodgate:report -->\nquoted by another app", user=other_app)
+        run = Run(tmp_path, fake)
+        first, second = run(failing()), run(passing())
+    assert (first.exit_code, second.exit_code) == (0, 0), first.stderr + second.stderr
+    assert "prodgate: comment created" in first.stdout and "prodgate: comment updated" in second.stdout
+    assert theirs["body"] == "<!-- prodgate:report -->\nquoted by another app"
+    assert [c["user"]["login"] for c in fake.ours(2)] == ["some-app[bot]", "github-actions[bot]"]
+    assert "**pass**" in fake.ours(2)[1]["body"]
+    assert [r.method for r in fake.writes()] == ["POST", "PATCH"]
+    assert all(not r.path.endswith(f"/{theirs['id']}") for r in fake.writes())
+
 def test_comment_same_report_again_sends_no_write(tmp_path: Path) -> None:
     with serve() as fake:
         fake.open_pull(2)
@@ -116,7 +132,7 @@ def test_comment_pull_request_with_150_comments_updates_ours(tmp_path: Path) -> 
     assert res.exit_code == 0
     assert len(fake.comments[2]) == 150 and len(fake.ours(2)) == 1
     assert [r.method for r in fake.writes()] == ["PATCH"]
-    pages = [r.query.get("page", ["1"])[0] for r in fake.requests if r.method == "GET"]
+    pages = [r.query.get("page", ["1"])[0] for r in fake.requests if r.method == "GET" and r.path.endswith("/comments")]
     assert pages == ["1", "2"]
 
 

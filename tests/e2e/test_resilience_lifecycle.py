@@ -188,3 +188,46 @@ def test_resilience_max_duration_cuts_a_slow_scenario_exit_3_figures_kept_nothin
     comment = (tmp_path / "c.md").read_text()
     assert "| crawl | slow of primary | 8 |" in comment and "| cut short |" in comment
     assert "scenarios not run within max\\_duration" in comment and "crawl \\(cut short\\), never" in comment
+
+
+def test_resilience_max_duration_bounds_a_start_up_that_never_ends_exit_3(tmp_path: Path) -> None:
+    """A service that never becomes ready, with 1 s of max_duration left and a 60 s ready_timeout: the start-up
+    wait ends with max_duration, and the scenario is reported as not run within it."""
+    copy = _copy(tmp_path)
+    (copy / "sleeper.py").write_text("import time\ntime.sleep(300)\n")
+    text = (copy / "gate.yaml").read_text()
+    start, end = text.index("resilience:\n"), text.index("\nretrieval:")
+    # The upstream is a fixed address (nothing to start), so the whole second goes to the service's start-up.
+    text = text[:start] + """resilience:
+  target:
+    url: http://127.0.0.1:{port}
+    start: "{python} sleeper.py"
+    ready: /healthz
+    ready_timeout: 60s
+  upstreams:
+    - env: OPENAI_BASE_URL
+      to: http://127.0.0.1:9/v1
+  chat: {path: /chat}
+  max_duration: 1s
+  scenarios:
+    - name: outage
+      faults: [{type: outage, model: primary}]
+      expect: {success_rate: ">= 95%"}
+""" + text[end:]
+    (copy / "gate.yaml").write_text(text)
+    at = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("  max_duration:"))
+    res = gate("check", "--only", "resilience", "--format", "json", cwd=copy)
+    assert res.exit_code == 3, res.stdout + res.stderr
+    [check] = res.json()["checks"]
+    assert check["status"] == "error"
+    assert check["summary"] == "could not complete: 1 of 1 scenarios not run within max_duration (1s) (0 ran, 0 survived)"
+    [finding] = check["findings"]
+    assert finding["line"] == at
+    assert finding["message"].startswith("1 of 1 scenarios not run within max_duration (1s): outage; the target was "
+                                         "still starting when the time left ran out, before resilience.target."
+                                         "ready_timeout (60s): GET http://127.0.0.1:")
+    start_up = check["details"]["start_up"]
+    assert start_up["ready_timeout_s"] == 60
+    # Waited for what max_duration left (at most 1 s), nowhere near the 60 s ready_timeout.
+    assert 0 <= start_up["waited_s"] < 30 and check["duration_s"] < 30
+    assert check["details"]["not_run"] == ["outage"] and check["details"]["scenarios"] == []

@@ -1,7 +1,8 @@
 """A fake of the GitHub REST API on loopback, speaking real HTTP, for the PR comment.
 
 Serves issue comments (paginated with Link headers, like GitHub), the pull requests of a commit,
-open pull requests filtered by `head=owner:branch`, the token's user (`/user`: a person's token only), and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
+open pull requests filtered by `head=owner:branch`, the token's user (`/user`: a person's token only; GraphQL's
+`viewer`: any token), and answers like GitHub does when a token is read-only (403), a pull request is missing (404), a
 body is too long (422) or a rate limit is hit. Faults can be queued per method and path. Every
 request is recorded. An optional path prefix mimics GitHub Enterprise Server (`/api/v3`).
 """
@@ -108,8 +109,14 @@ class FakeGitHub:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}{self.prefix}"
 
+    @property
+    def graphql_path(self) -> str:
+        """Where GitHub serves GraphQL: /graphql beside the REST API, /api/graphql on GitHub Enterprise Server."""
+        return (self.prefix[:-len("/v3")] if self.prefix.endswith("/api/v3") else self.prefix) + "/graphql"
+
     def writes(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method in ("POST", "PATCH", "DELETE")]
+        """The requests that change comments (a GraphQL query is a POST that changes nothing)."""
+        return [r for r in self.requests if r.method in ("POST", "PATCH", "DELETE") and r.path != self.graphql_path]
 
     def ours(self, number: int, marker: str = "<!-- prodgate:report") -> list[dict[str, Any]]:
         return [c for c in self.comments.get(number, []) if c["body"].startswith(marker)]
@@ -172,6 +179,12 @@ class FakeGitHub:
                     return 403, {"message": "Resource not accessible by integration",
                                  "documentation_url": "https://docs.github.com/rest/users/users"}, {}
                 return 200, dict(self.user), {}
+            if path == self.graphql_path and method == "POST":
+                # GraphQL's viewer is who the token is, for an installation token too (github-actions[bot]).
+                query = body.get("query") if isinstance(body, dict) else None
+                if not isinstance(query, str) or "viewer" not in query:
+                    return 200, {"errors": [{"message": "the fake answers only the viewer query"}]}, {}
+                return 200, {"data": {"viewer": {"login": self.user["login"]}}}, {}
             if not path.startswith(self.prefix + "/repos/" + self.repository + "/"):
                 return 404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"}, {}
             rest = path[len(self.prefix + "/repos/" + self.repository):]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from prodgate_checks.cost.diff import diff, money
+from prodgate_checks.cost.diff import Basis, diff, money
 from prodgate_checks.cost.model import ProfileCost, RouteCost
 from prodgate_checks.cost.render import markdown_details, text_breakdown
 
@@ -103,3 +103,28 @@ def test_render_moved_inputs_read_base_to_head_in_markdown_and_text() -> None:
     text = text_breakdown(details).splitlines()
     sentence = text.index("Monthly cost will increase by $100 (+50.0%), $200 -> $300")
     assert text[sentence + 1] == "  answer: model small → m; requests/mo 800 → 1,000; input tokens 60 → 100"
+
+
+def test_render_diff_tokens_counted_differently_per_key_said_beside_the_delta() -> None:
+    base = profile("p", a=10)
+    head = ProfileCost("p", 30, 1000.0, 14.0, (RouteCost("a", 1000.0, 14.0, 14.0, {"m": 14.0}, 140.0, 10.0),),
+                       {"m": 14.0})
+    d = diff(base, head, {"a": {"input_tokens": Basis.MEASURED, "output_tokens": Basis.GIVEN}},
+             {"a": {"input_tokens": Basis.ESTIMATED, "output_tokens": Basis.MEASURED}})
+    [route] = d.routes
+    assert route.bases == {"input_tokens": (Basis.MEASURED, Basis.ESTIMATED),
+                           "output_tokens": (Basis.GIVEN, Basis.MEASURED)}
+    # No like-for-like figure (none was computed): the switch is said, never claimed to be the whole change.
+    assert not route.counting_only and route.note == (
+        "head input tokens estimated, base measured; head output tokens measured, base given")
+    assert d.sentence().endswith("moved by a (+$4.00; head input tokens estimated, base measured; "
+                                 "head output tokens measured, base given)")
+    same = diff(base, head, {"a": {"input_tokens": Basis.MEASURED, "output_tokens": Basis.MEASURED}},
+                {"a": {"input_tokens": Basis.ESTIMATED, "output_tokens": Basis.ESTIMATED}})
+    assert same.routes[0].note == "head tokens estimated, base measured"
+    alike = diff(base, head, {"a": {"input_tokens": Basis.MEASURED}}, {"a": {"input_tokens": Basis.ESTIMATED}},
+                 (profile("p", a=8), profile("p", a=9)))
+    assert alike.routes[0].alike_usd == 1 and alike.routes[0].note == (
+        "head input tokens estimated, base measured; both estimated: +$1.00")
+    assert diff(base, head, {"a": {"input_tokens": Basis.MEASURED}}, {"a": {"input_tokens": Basis.MEASURED}}
+                ).routes[0].note is None

@@ -7,7 +7,7 @@ import pytest
 from gate.github.api import GitHubClient, GitHubError, RetryPolicy
 from gate.github.comment import CommentAction, CommentMode, marker_for, post
 from gate.render.markdown import MARKER
-from tests.servers.github_fake import BOT, HUMAN, FakeGitHub, Recorded, serve
+from tests.servers.github_fake import BOT, HUMAN, FakeGitHub, Fault, Recorded, serve
 
 REPO = "Codertocat/Hello-World"
 
@@ -210,3 +210,70 @@ def test_post_delete_and_new_with_a_persons_token_leaves_other_peoples_copies() 
     assert outcome.deleted == 1
     ids = [c["id"] for c in fake.comments[2]]
     assert theirs["id"] in ids and mine["id"] not in ids and len(ids) == 2
+
+
+OTHER_BOT = {"login": "some-app[bot]", "id": 7, "type": "Bot"}
+
+
+def test_post_update_another_bots_marker_comment_left_alone_and_ours_posted() -> None:
+    with serve() as fake:  # the token is github-actions[bot]'s: /user refuses it, GraphQL's viewer names it
+        fake.open_pull(2)
+        theirs = fake.add_comment(2, body("quoted by another app"), user=OTHER_BOT)
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.CREATED
+    assert theirs["body"] == body("quoted by another app")
+    assert [(c["user"]["login"], c["body"]) for c in fake.ours(2)] == [
+        ("some-app[bot]", body("quoted by another app")), ("github-actions[bot]", body("pass"))]
+    assert [(r.method, r.path) for r in fake.writes()] == [("POST", f"/repos/{REPO}/issues/2/comments")]
+    assert [(r.method, r.path) for r in fake.requests if r.path in ("/user", "/graphql")] == [
+        ("GET", "/user"), ("POST", "/graphql")]
+
+
+def test_post_update_edits_our_comment_not_an_older_bots_copy() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        theirs = fake.add_comment(2, body("quoted by another app"), user=OTHER_BOT)
+        ours = fake.add_comment(2, body("fail"), user=BOT)
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.UPDATED and outcome.deleted == 0
+    assert theirs["body"] == body("quoted by another app") and ours["body"] == body("pass")
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake.writes()] == [("PATCH", str(ours["id"]))]
+
+
+def test_post_update_personal_access_token_leaves_the_bots_copy_and_updates_its_own() -> None:
+    with serve(user=HUMAN) as fake:  # a personal access token: GET /user names the person
+        fake.open_pull(2)
+        bots = fake.add_comment(2, body("an earlier run with GITHUB_TOKEN"), user=BOT)
+        first = post(client(fake), REPO, 2, body("fail"), CommentMode.UPDATE)
+        second = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert (first.action, second.action) == (CommentAction.CREATED, CommentAction.UPDATED)
+    assert bots["body"] == body("an earlier run with GITHUB_TOKEN")
+    assert [(c["user"]["login"], c["body"]) for c in fake.ours(2)] == [
+        ("github-actions[bot]", body("an earlier run with GITHUB_TOKEN")), ("octocat", body("pass"))]
+    assert not [r for r in fake.requests if r.path == "/graphql"]  # /user answered
+
+
+def test_post_update_identity_unknown_edits_nothing_and_replaces_only_its_own_copy() -> None:
+    with serve() as fake:
+        fake.open_pull(2)
+        fake.faults.append(Fault("POST", "/graphql$", 502, times=2))  # the viewer query fails, retries spent
+        theirs = fake.add_comment(2, body("quoted by another app"), user=OTHER_BOT)
+        old = fake.add_comment(2, body("fail"), user=BOT)
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    # Who the token is stayed unknown: the new comment named its author, whose older copy alone went.
+    assert outcome.action is CommentAction.RECREATED and outcome.deleted == 1
+    assert theirs["body"] == body("quoted by another app")
+    assert [(c["user"]["login"], c["body"]) for c in fake.ours(2)] == [
+        ("some-app[bot]", body("quoted by another app")), ("github-actions[bot]", body("pass"))]
+    assert [r.method for r in fake.writes()] == ["POST", "DELETE"] and fake.writes()[1].path.endswith(str(old["id"]))
+    assert "PATCH" not in [r.method for r in fake.requests]
+
+
+def test_post_update_enterprise_server_asks_graphql_beside_its_rest_api() -> None:
+    with serve(prefix="/api/v3") as fake:
+        fake.open_pull(2)
+        fake.add_comment(2, body("quoted by another app"), user=OTHER_BOT)
+        ours = fake.add_comment(2, body("fail"), user=BOT)
+        outcome = post(client(fake), REPO, 2, body("pass"), CommentMode.UPDATE)
+    assert outcome.action is CommentAction.UPDATED and ours["body"] == body("pass")
+    assert [(r.method, r.path) for r in fake.requests if "graphql" in r.path] == [("POST", "/api/graphql")]
