@@ -155,7 +155,7 @@ def test_docs_examples_each_gate_yaml_example_holds_to_the_schema() -> None:
 
 @pytest.mark.parametrize("command", [
     "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test]' && .venv/bin/gate check -c examples/support-bot/gate.yaml",
-    ".venv/bin/python -m pytest",
+    ".venv/bin/python -m pytest -n auto",
 ])
 def test_readme_quick_start_runs_as_ci_runs_it(command: str) -> None:
     quick_start = README.read_text(encoding="utf-8").split("## Quick start", 1)[1].split("\n## ", 1)[0]
