@@ -21,7 +21,7 @@ from .judge import DEFAULT_JUDGE_MODEL, JudgeSpec, judge_request, judged, spec_f
 from .metrics import Outcome, Score, evaluate
 from .pricing import case_cost
 from .results import CaseResult, RepeatResult, SuiteResult, aggregate, input_text, repeat_result
-from .suites import Suite, shard_of
+from .suites import Suite, request_params, shard_of
 from .targets import Targets
 
 Key = tuple[int, int, int]  # (suite, case, repeat) indexes
@@ -123,7 +123,7 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
                               "(model, http, command, python or replay) or give the prompt file a `model:`")
         live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
         provider = targets.get(suite.target, ["regression", "target"], live)
-        replays[si] = targets.replay(provider, live, suite.name)
+        replays[si] = targets.replay(provider, live, suite.name, request_params(suite.prompt))
         providers[si] = (json.dumps(suite.target, sort_keys=True), provider)
     work = [(si, ci) for si, idx in enumerate(chosen) for ci in idx]
     # One bar over every call: the answers and the judges' grades (those never asked are counted as done).

@@ -103,6 +103,32 @@ def test_regression_live_record_then_replay_offline(server: FakeOpenAI, tmp_path
                                                "the target is now fake-model (host 127.0.0.1:9): run `gate check")
 
 
+def test_regression_record_producer_holds_the_prompts_parameters_as_sent(server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url, target="{replay: cassettes/capitals.jsonl}")
+    prompt = tmp_path / "prompts" / "capital.prompt.yml"
+    prompt.write_text(prompt.read_text(encoding="utf-8").replace("model: fake\n", "model: fake\nmodelParameters:\n"
+                                                                 "  temperature: 0.7\n"), encoding="utf-8")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    assert {r["body"]["temperature"] for r in server.requests} == {0.7}
+    lines = [json.loads(line) for line in (tmp_path / "cassettes" / "capitals.jsonl").read_text("utf-8").splitlines()]
+    assert len(lines) == 8 and {json.dumps(x["producer"]["params"]) for x in lines} == {'{"temperature": 0.7}'}
+    server.stop()
+    models = tmp_path / "models.yaml"
+    # models.yaml's own temperature is overridden by the prompt's: a live run would still send 0.7.
+    models.write_text(models.read_text(encoding="utf-8") + "    params: {temperature: 0}\n", encoding="utf-8")
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    assert _check(replayed)["metrics"]["passed"] == 7
+    models.write_text(models.read_text(encoding="utf-8").replace("{temperature: 0}", "{temperature: 0, top_p: 0.5}"),
+                      encoding="utf-8")
+    narrower = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert narrower.exit_code == 1, narrower.stdout + narrower.stderr
+    assert _check(narrower)["summary"].startswith('capitals: answers were recorded with fake-model (params '
+                                                  '{"temperature":0.7}); the target is now fake-model (params '
+                                                  '{"temperature":0.7,"top_p":0.5}): run `gate check --record`')
+
+
 @pytest.mark.parametrize(("fault", "france", "requests"), [
     (Fault("status", 429, headers={"Retry-After": "0"}), None, 9),    # retried after Retry-After, then answered
     (Fault("status", 500, times=3), "transport.server_error", 10),    # 1 try + 2 retries, all 500
