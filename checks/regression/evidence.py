@@ -46,6 +46,23 @@ class Replay:
         return None if self.links is None else tuple(as_sent(who, self.sent) for _, who in self.links)
 
 
+def gap_of(result: Response | ProviderError, replay: Replay | None, *,
+           judge: bool = False) -> tuple[Gap, Mapping[str, Any] | None] | None:
+    """Why a replayed result is not evidence for this run, and who recorded it; None when it is (or is live)."""
+    from gate.providers.cassette import NotRecorded
+
+    if replay is None:
+        return None
+    if isinstance(result, NotRecorded):
+        return (Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER), None
+    if isinstance(result, Response) and replay.links is not None:
+        if result.producer is None:
+            return Gap.UNLABELLED, None
+        if not answered_for(result.producer, result.answered_by, replay.links, replay.sent):
+            return (Gap.JUDGE_FOREIGN if judge else Gap.FOREIGN), as_sent(result.producer, replay.sent)
+    return None
+
+
 @dataclass
 class Evidence:
     """Gaps per (suite, case) index, collected over the answers and the judge's grades."""
@@ -55,21 +72,10 @@ class Evidence:
     def note(self, si: int, ci: int, result: Response | ProviderError, replay: Replay | None, *,
              judge: bool = False) -> bool:
         """Record the gap of one replayed result, if any; True when the case is not evidence."""
-        from gate.providers.cassette import NotRecorded
-
-        if replay is None:
+        found = gap_of(result, replay, judge=judge)
+        if found is None or replay is None:
             return False
-        gap: Gap | None = None
-        who: Mapping[str, Any] | None = None
-        if isinstance(result, NotRecorded):
-            gap = Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER
-        elif isinstance(result, Response) and replay.links is not None:
-            if result.producer is None:
-                gap = Gap.UNLABELLED
-            elif not answered_for(result.producer, result.answered_by, replay.links, replay.sent):
-                gap, who = (Gap.JUDGE_FOREIGN if judge else Gap.FOREIGN), as_sent(result.producer, replay.sent)
-        if gap is None:
-            return False
+        gap, who = found
         known = self.gaps.get((si, ci))
         if known is None or list(Gap).index(gap) < list(Gap).index(known[0]):
             self.gaps[(si, ci)] = (gap, who, replay)

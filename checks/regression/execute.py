@@ -292,8 +292,10 @@ class _Chunk:
 
         target, live = _judge_target(cfg, DEFAULT_JUDGE_MODEL)
         provider = targets.get(target, ["regression", "judge"], live)
-        judge = de.make_judge(provider, str(target.get("model") or _kind(target)), {"temperature": 0},
-                              timeout=cfg.timeout)
+        params = {"temperature": 0}
+        replay = targets.replay(provider, live, "", params)
+        judge = de.make_judge(provider, str(target.get("model") or _kind(target)), params, timeout=cfg.timeout,
+                              replay=replay)
         # The section's retries and rpm bound deepeval's judge calls as they bound every other request.
         shared = Limits(retries=cfg.retries, limiter=RateLimiter(cfg.rpm), rng=random.Random(cfg.seed))
         classes: dict[str, Any] = {}
@@ -304,10 +306,10 @@ class _Chunk:
                 except ValueError as exc:
                     raise ConfigError(f"{ctx.config.where('regression')}: {exc}") from None
 
-        def one(job: tuple[Key, Any, Suite, Any, Outcome]) -> tuple[Key, Score]:
+        def one(job: tuple[Key, Any, Suite, Any, Outcome]) -> tuple[Key, tuple[Score, Response | ProviderError | None]]:
             k, m, suite, case, outcome = job
             if outcome.error:
-                return k, Score(m.name, 0.0, False, outcome.error, "no answer to judge")
+                return k, (Score(m.name, 0.0, False, outcome.error, "no answer to judge"), None)
             user = next((msg.content for msg in reversed(suite.prompt.render(case.variables)) if msg.role == "user"),
                         "") if suite.prompt is not None else ""
             fields = de.test_case_fields(case.variables, user, outcome.content)
@@ -317,11 +319,15 @@ class _Chunk:
 
         asked: list[Score] = []
         with ThreadPoolExecutor(max_workers=cfg.concurrency) as pool:
-            for job, (k, score) in zip(jobs, pool.map(one, jobs), strict=True):
+            for job, (k, (score, unproven)) in zip(jobs, pool.map(one, jobs), strict=True):
+                self.progress.advance()
+                # A grade that is not evidence leaves its case out, as the in-house judge's grades do.
+                if unproven is not None:
+                    self.evidence.note(k[0], k[1], unproven, replay, judge=True)
+                    continue
                 scores[k].append(score)
                 if not job[4].error:
                     asked.append(score)
-                self.progress.advance()
         self.deepeval.add(asked)
         return len(jobs)
 

@@ -57,7 +57,8 @@ class Targets:
 
     def get(self, spec: Mapping[str, Any], at: Sequence[str | int], live: Mapping[str, Any] | None) -> Provider:
         """The provider of spec. Under --record a replay target is replaced by `live`, its recording source."""
-        key = json.dumps(spec, sort_keys=True)
+        # Under --record, answers and the judge's grades may share a cassette but never a source.
+        key = json.dumps([spec, live] if self.record else spec, sort_keys=True)
         if key in self.built:
             return self.built[key]
         from gate.providers.cache import CachedProvider
