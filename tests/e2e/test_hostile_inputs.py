@@ -139,7 +139,6 @@ def test_regression_dataset_nan_threshold_is_a_finding_at_its_line(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("schema", "phrase"), [
-    ({"$ref": "#"}, "refers to itself without end"),
     ({"enum": ["x"], "$ref": "#/enum/0"}, "AttributeError"),
 ])
 def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
@@ -151,6 +150,18 @@ def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
     assert check["status"] == "warn"
     [finding] = check["findings"]
     assert (finding["file"], finding["line"]) == ("d.jsonl", 1) and phrase in finding["message"]
+
+
+def test_regression_ref_cycle_in_a_case_schema_is_a_dataset_finding_before_any_call(tmp_path: Path) -> None:
+    root = _answering(tmp_path, '{"a": 1}', json.dumps({"id": "a", "q": "hi", "assert": [{"json_schema": {"$ref": "#"}}]})
+                      + "\n")
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = _check(res.json(), "regression")
+    assert check["summary"] == "1 defect in the suites' files: nothing was run"
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"]) == ("d.jsonl", 1)
+    assert finding["message"].startswith("case a: assert[0]: json_schema $ref '#' loops back to a schema it is part of")
 
 
 def test_cost_nan_price_in_models_yaml_fails_at_its_line_never_prices_nan(tmp_path: Path) -> None:

@@ -44,6 +44,12 @@ def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n
      "gate.yaml:5:31: $ref '#/$defs/nope' points to nothing in the schema"),
     ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {properties: {a: {$ref: '#nope'}}}}]\n",
      "gate.yaml:5:31: $ref '#nope' points to nothing in the schema"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {$ref: '#'}}]\n",
+     "gate.yaml:5:31: $ref '#' loops back to a schema it is part of without reading any deeper into the value "
+     "(a $ref cycle): checking an answer would never end"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics:\n        - json_schema:\n            $ref: '#/$defs/a'\n"
+     "            $defs: {a: {anyOf: [{type: string}, {$ref: '#/$defs/b'}]}, b: {not: {$ref: '#/$defs/a'}}}\n",
+     "gate.yaml:7:13: $ref '#/$defs/a' loops back to a schema it is part of"),
 ])
 def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, message: str) -> None:
     res = gate_subprocess("check", "-c", _repo(tmp_path, section), "--only", "regression", cwd=tmp_path)
@@ -51,6 +57,18 @@ def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, me
     first = res.stderr.splitlines()[0]
     assert first.startswith("error: " + message), first
     assert "Traceback" not in res.stderr
+
+
+def test_regression_recursive_schema_through_properties_is_no_cycle(tmp_path: Path) -> None:
+    # A tree: each level reads deeper into the value, so the loop ends with the data.
+    (tmp_path / "app.py").write_text('import json, sys\njson.load(sys.stdin)\n'
+                                     'print(json.dumps({"output": \'{"child": {"child": {}}}\'}))\n', encoding="utf-8")
+    config = _repo(tmp_path, "  target: {command: [python, app.py]}\n  suites:\n    - dataset: d.jsonl\n"
+                             "      metrics: [{json_schema: {type: object, properties: {child: {$ref: '#'}}}}]\n")
+    config.write_text(config.read_text(encoding="utf-8").replace("python", sys.executable), encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert res.json()["checks"][0]["metrics"]["passed"] == 1
 
 
 def test_regression_dataset_defect_is_a_finding_exit_1(tmp_path: Path) -> None:
