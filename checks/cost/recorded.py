@@ -177,8 +177,7 @@ def _cases(files: Files, spec: _Spec, prompt: PromptFile | None, display: Callab
     if spec.dataset is None:
         if prompt is None:
             return []
-        rows = prompt.test_data
-        return test_data_cases(rows, [prompt.doc.locate(("testData", i)).line for i in range(len(rows))])
+        return test_data_cases(prompt)
     shown = display(spec.dataset)
     try:
         with files.local(spec.dataset, shown) as local:

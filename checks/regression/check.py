@@ -44,10 +44,11 @@ class RegressionCheck:
         if loader.findings:
             n = len(loader.findings)
             return CheckResult(self.name, Status.FAIL, f"{counted(n, 'defect')} in the suites' files: nothing was run",
-                               findings=tuple(loader.findings), metrics={"failure_categories": {}})
+                               findings=(*loader.findings, *loader.notices), metrics={"failure_categories": {}})
         if not suites:
             return CheckResult(self.name, Status.SKIP, "skipped: no suite (no prompt file has testData, and "
-                               "gate.yaml lists no `suites:`)")
+                               "gate.yaml lists no `suites:`)", findings=tuple(loader.notices))
+        skipped = [{"message": f.message, "file": f.file, "line": f.line} for f in loader.notices]
         shard = ctx.options.get("shard")
         shard_ix = (int(shard[0]) - 1, int(shard[1])) if shard else None
         try:
@@ -73,6 +74,8 @@ class RegressionCheck:
             run["shard"] = f"{shard[0]}/{shard[1]}"
         if info.recorded:
             run["recorded"] = info.recorded
+        if skipped:
+            run["skipped"] = skipped
         if info.left_out:
             run["left_out"] = [{"suite": suite, "message": f.message, "file": f.file} for suite, f in info.left_out]
             run["unmeasured"] = info.unmeasured
@@ -108,12 +111,14 @@ class RegressionCheck:
 def provenance(result: CheckResult) -> CheckResult:
     """Says where the answers came from, from `details.run` (also after `gate merge`): cases left out because
     their recordings are not evidence for this target (the check fails: re-record), answers from the response
-    cache (counted in the summary), and cache files git tracks (never read: a warning)."""
+    cache (counted in the summary), cache files git tracks (never read: a warning), and rows skipped (notices)."""
     run = result.details.get("run") or {}
     left_out = [f for f in run.get("left_out") or [] if isinstance(f, dict)]
     findings = [Finding(Severity.ERROR, str(f["message"]), f.get("file")) for f in left_out]
     findings += [Finding(Severity.NOTICE, str(f["message"]), f.get("file"))
                  for f in run.get("rerecorded") or [] if isinstance(f, dict)]
+    findings += [Finding(Severity.NOTICE, str(f["message"]), f.get("file"), f.get("line"))
+                 for f in run.get("skipped") or [] if isinstance(f, dict)]
     tracked, cache = int(run.get("tracked_cache") or 0), str(run.get("cache") or ".gate/cache")
     if tracked:
         are, were = ("is", "was") if tracked == 1 else ("are", "were")
