@@ -124,7 +124,7 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
         live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
         provider = targets.get(suite.target, ["regression", "target"], live)
         replays[si] = targets.replay(provider, live, suite.name, request_params(suite.prompt))
-        providers[si] = (json.dumps(suite.target, sort_keys=True), provider)
+        providers[si] = (str(id(provider)), provider)  # one group per provider: under --record, one per source
     work = [(si, ci) for si, idx in enumerate(chosen) for ci in idx]
     # One bar over every call: the answers and the judges' grades (those never asked are counted as done).
     ctx.progress.start("regression", sum(suites[si].repeats * (1 + _judged(suites[si], ci)) for si, ci in work))

@@ -262,3 +262,28 @@ def test_regression_live_judge_unreachable_exit_3(server: FakeOpenAI, tmp_path: 
     assert res.exit_code == 3, res.stdout + res.stderr
     check = _check(res)
     assert check["status"] == "error" and "no judge request succeeded (transport.connection" in check["summary"]
+
+
+def test_regression_record_two_suites_of_two_models_into_one_cassette_each_from_its_own(
+        server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url, target="{replay: cassettes/capitals.jsonl}")
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "  other:\n    provider: openai-compatible\n"
+                      f"    model: other-model\n    base_url: {server.url}/v1\n    api_key_env: FAKE_API_KEY\n",
+                      encoding="utf-8")
+    prompt = tmp_path / "prompts" / "capital.prompt.yml"
+    (tmp_path / "prompts" / "other.prompt.yml").write_text(
+        prompt.read_text(encoding="utf-8").replace("name: capital", "name: other").replace("model: fake", "model: other")
+        .replace("What is", "Name"), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + "    - name: other\n      prompt: prompts/other.prompt.yml\n"
+                      "      dataset: cases.jsonl\n      metrics:\n        - contains: '{{expected}}'\n", encoding="utf-8")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    assert sorted(r["body"]["model"] for r in server.requests) == ["fake-model"] * 8 + ["other-model"] * 8
+    lines = [json.loads(x) for x in (tmp_path / "cassettes" / "capitals.jsonl").read_text("utf-8").splitlines()]
+    assert sorted((x["case_id"].split("/")[0], x["producer"]["model"]) for x in lines) == \
+        [("capitals", "fake-model")] * 8 + [("other", "other-model")] * 8
+    server.stop()
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    assert _check(replayed)["metrics"]["cases"] == 16
