@@ -253,7 +253,7 @@ class _Chunk:
                     scores[(si, ci, r)].append(Score(m.name, 0.0, False, outcome.error, "no answer to judge"))
                     continue
                 target, live = _judge_target(cfg, spec.model_id)
-                key = json.dumps(target, sort_keys=True)
+                key = json.dumps([target, live], sort_keys=True)  # a judge model's own source under --record
                 if key not in groups:
                     groups[key] = (targets.get(target, ["regression", "judge"], live), [], [])
                 groups[key][1].append(((si, ci, r), m.name, spec, threshold))

@@ -287,3 +287,27 @@ def test_regression_record_two_suites_of_two_models_into_one_cassette_each_from_
     replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
     assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
     assert _check(replayed)["metrics"]["cases"] == 16
+
+
+def test_regression_record_two_judge_models_into_one_cassette_each_grades_its_own(
+        server: FakeOpenAI, tmp_path: Path) -> None:
+    judge = ("          llm:\n            modelId: {model}\n            prompt: 'Is this answer polite? {{{{completion}}}} "
+             "(asked about {{{{country}}}})'\n            choices:\n              - {{choice: polite, score: 1}}\n"
+             "              - {{choice: rude, score: 0}}\n")
+    replay = "{replay: cassettes/capitals.jsonl}"
+    extra = (f"        - name: polite\n{judge.format(model='judge-a')}        - name: kind\n"
+             f"{judge.format(model='judge-b').replace(')', ') Be fair.', 1)}  judge: {replay}\n")
+    config = _write_repo(tmp_path, server.url, target=replay, extra=extra)
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "".join(
+        f"  {name}:\n    provider: openai-compatible\n    model: {name}-model\n    base_url: {server.url}/v1\n"
+        "    api_key_env: FAKE_API_KEY\n" for name in ("judge-a", "judge-b")), encoding="utf-8")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    asked = sorted(r["body"]["model"] for r in server.requests)
+    assert asked == ["fake-model"] * 8 + ["judge-a-model"] * 8 + ["judge-b-model"] * 8
+    server.stop()
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    scores = _check(replayed)["details"]["suites"]["capitals"]["scores"]
+    assert scores["polite"]["mean"] == scores["kind"]["mean"] == pytest.approx(1 / 8)
