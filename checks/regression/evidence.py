@@ -2,8 +2,8 @@
 
 A replayed answer counts only when the cassette holds it for the request as it is now and its producer is one
 a live run of the target could have been answered by (the prompt's model, or a fallback of it, called with the
-parameters a live run would send). Any other case
-is left out of the results and out of the comparison, and its suite gets one finding that says what to do."""
+parameters a live run would send). Any other case is left out of the results and out of the comparison, and its
+suite gets one finding that says what to do."""
 
 from __future__ import annotations
 
