@@ -89,7 +89,13 @@ class PromptFile:
 
     @property
     def test_data(self) -> list[dict[str, Any]]:
-        return [row for row in _list(self.data.get("testData")) if isinstance(row, dict)]
+        return [row for _, row in self.test_rows]
+
+    @property
+    def test_rows(self) -> list[tuple[int, dict[str, Any]]]:
+        """(position in testData, row) of each mapping row: a row's position is its case id when it has no `id`,
+        and its line, whatever rows around it are not mappings."""
+        return [(i, row) for i, row in enumerate(_list(self.data.get("testData"))) if isinstance(row, dict)]
 
     @property
     def evaluators(self) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ and the mean is the one the regression run measures from the same file."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,7 +133,7 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
         hit = False
         for request in suite.requests_for(case):
             item = entries.get(request_key(request))
-            if links is not None and not _answered_for(item, links):
+            if links is not None and not _answered_for(item, links, request.params):
                 continue
             usage = _usage(item)
             for key in KEYS:
@@ -144,13 +144,14 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
     return name, {key: Measured(statistics.fmean(v), recorded_cases, shown) for key, v in values.items() if v}
 
 
-def _answered_for(item: dict[str, Any] | None, links: list[tuple[str, dict[str, Any]]]) -> bool:
+def _answered_for(item: dict[str, Any] | None, links: list[tuple[str, dict[str, Any]]],
+                  sent: Mapping[str, Any]) -> bool:
     from gate.providers.keys import answered_for
 
     response = (item or {}).get("response")
     by = response.get("answered_by") if isinstance(response, dict) else None
     who = (item or {}).get("producer")
-    return answered_for(who if isinstance(who, dict) else None, by if isinstance(by, str) else None, links)
+    return answered_for(who if isinstance(who, dict) else None, by if isinstance(by, str) else None, links, sent)
 
 
 def _usage(item: dict[str, Any] | None) -> dict[str, Any]:
@@ -176,8 +177,7 @@ def _cases(files: Files, spec: _Spec, prompt: PromptFile | None, display: Callab
     if spec.dataset is None:
         if prompt is None:
             return []
-        rows = prompt.test_data
-        return test_data_cases(rows, [prompt.doc.locate(("testData", i)).line for i in range(len(rows))])
+        return test_data_cases(prompt)
     shown = display(spec.dataset)
     try:
         with files.local(spec.dataset, shown) as local:

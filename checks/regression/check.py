@@ -34,6 +34,7 @@ class RegressionCheck:
             return validation_result(ctx)
         from .baseline import load_baseline
         from .execute import run_suites
+        from .metrics import regex_timeouts
         from .report import build_result
         from .suites import SuiteLoader
         from .targets import CassetteDefects
@@ -44,14 +45,16 @@ class RegressionCheck:
         if loader.findings:
             n = len(loader.findings)
             return CheckResult(self.name, Status.FAIL, f"{counted(n, 'defect')} in the suites' files: nothing was run",
-                               findings=tuple(loader.findings), metrics={"failure_categories": {}})
+                               findings=(*loader.findings, *loader.notices), metrics={"failure_categories": {}})
         if not suites:
             return CheckResult(self.name, Status.SKIP, "skipped: no suite (no prompt file has testData, and "
-                               "gate.yaml lists no `suites:`)")
+                               "gate.yaml lists no `suites:`)", findings=tuple(loader.notices))
+        skipped = [{"message": f.message, "file": f.file, "line": f.line} for f in loader.notices]
         shard = ctx.options.get("shard")
         shard_ix = (int(shard[0]) - 1, int(shard[1])) if shard else None
         try:
-            results, info = run_suites(ctx, cfg, suites, shard_ix)
+            with regex_timeouts() as timeouts:
+                results, info = run_suites(ctx, cfg, suites, shard_ix)
         except CassetteDefects as exc:
             found = tuple(Finding(Severity.ERROR, d.message, exc.display, d.line) for d in exc.defects)
             return CheckResult(self.name, Status.FAIL, f"{counted(len(found), 'defect')} in cassette {exc.display}: nothing "
@@ -73,6 +76,10 @@ class RegressionCheck:
             run["shard"] = f"{shard[0]}/{shard[1]}"
         if info.recorded:
             run["recorded"] = info.recorded
+        if skipped:
+            run["skipped"] = skipped
+        if timeouts.timeouts:
+            run["regex_timeouts"] = timeouts.report()
         if info.left_out:
             run["left_out"] = [{"suite": suite, "message": f.message, "file": f.file} for suite, f in info.left_out]
             run["unmeasured"] = info.unmeasured
@@ -108,12 +115,18 @@ class RegressionCheck:
 def provenance(result: CheckResult) -> CheckResult:
     """Says where the answers came from, from `details.run` (also after `gate merge`): cases left out because
     their recordings are not evidence for this target (the check fails: re-record), answers from the response
-    cache (counted in the summary), and cache files git tracks (never read: a warning)."""
+    cache (counted in the summary), cache files git tracks (never read: a warning), and rows skipped (notices)."""
     run = result.details.get("run") or {}
     left_out = [f for f in run.get("left_out") or [] if isinstance(f, dict)]
     findings = [Finding(Severity.ERROR, str(f["message"]), f.get("file")) for f in left_out]
     findings += [Finding(Severity.NOTICE, str(f["message"]), f.get("file"))
                  for f in run.get("rerecorded") or [] if isinstance(f, dict)]
+    findings += [Finding(Severity.NOTICE, str(f["message"]), f.get("file"), f.get("line"))
+                 for f in run.get("skipped") or [] if isinstance(f, dict)]
+    slow = _regex_timeouts(run.get("regex_timeouts"))
+    findings += [Finding(Severity.WARNING, f"regex {pattern!r} did not finish within its deadline on {n} answers"
+                         + (f"; {capped} more cases failed without running it" if capped else ""))
+                 for pattern, (n, capped) in slow.items()]
     tracked, cache = int(run.get("tracked_cache") or 0), str(run.get("cache") or ".gate/cache")
     if tracked:
         are, were = ("is", "was") if tracked == 1 else ("are", "were")
@@ -129,7 +142,7 @@ def provenance(result: CheckResult) -> CheckResult:
         lead = findings[0].message + (f" (+{len(left_out) - 1} more)" if len(left_out) > 1 else "")
         summary = lead if not result.metrics.get("cases") else f"{lead}; {summary}"
         status = Status.FAIL
-    elif tracked and status is Status.PASS:
+    elif (tracked or slow) and status is Status.PASS:
         status = Status.WARN
     details = dict(result.details)
     empty = run.get("unmeasured") or []
@@ -138,5 +151,18 @@ def provenance(result: CheckResult) -> CheckResult:
         # Why a suite has no measured tokens, for the cost check's `measured: SUITE` inputs.
         details["unmeasured"] = unmeasured
     metrics = {**result.metrics, "cached_answers": hits}
+    if slow:
+        metrics["regex_timeouts"] = sum(n for n, _ in slow.values())
+        metrics["regex_capped"] = sum(c for _, c in slow.values())
     return replace(result, status=status, summary=summary, findings=(*findings, *result.findings),
                    metrics=metrics, details=details)
+
+
+def _regex_timeouts(raw: Any) -> dict[str, tuple[int, int]]:
+    """pattern -> (timeouts, cases failed at once), summed over the shards of a merged run."""
+    out: dict[str, tuple[int, int]] = {}
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("pattern"), str):
+            n, capped = out.get(item["pattern"], (0, 0))
+            out[item["pattern"]] = (n + int(item.get("timeouts") or 0), capped + int(item.get("failed_at_once") or 0))
+    return out

@@ -65,9 +65,9 @@ def merge_suites(parts: Sequence[CheckResult], config: str) -> tuple[list[SuiteR
         for key in ("requests", "judge_requests", "cache_hits"):
             run[key] += int((part.details.get("run") or {}).get(key) or 0)
         recorded.update((part.details.get("run") or {}).get("recorded") or [])
-        for key in ("left_out", "unmeasured"):  # where answers came from (regression.provenance)
+        for key in ("left_out", "unmeasured", "regex_timeouts"):  # per shard (regression.provenance)
             run[key] = run.get(key, []) + list((part.details.get("run") or {}).get(key) or [])
-        for key in ("tracked_cache", "cache", "rerecorded"):  # the same in every shard: one copy
+        for key in ("tracked_cache", "cache", "rerecorded", "skipped"):  # the same in every shard: one copy
             run[key] = (part.details.get("run") or {}).get(key) or run.get(key)
     if recorded:
         run["recorded"] = sorted(recorded)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gate.config import GateConfig
 from gate.files import FileError, loads_json, read_text
+from gate.redact import clip
 from gate.verdict import Decision
 
 TARGET_KINDS = ("model", "http", "command", "python", "replay")
@@ -143,8 +144,8 @@ def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
         validator.check_schema(value)
     except jsonschema.SchemaError as exc:
         return None, f"{named}not a valid JSON Schema: {exc.message}"
-    unresolved = unresolved_ref(value)
-    return (None, f"{named}{unresolved}") if unresolved else (value, None)
+    problem = unresolved_ref(value) or ref_cycle(value)
+    return (None, f"{named}{problem}") if problem else (value, None)
 
 
 # Keywords whose values are data, not subschemas: a "$ref" key inside them is not a reference.
@@ -184,6 +185,80 @@ def unresolved_ref(schema: Any) -> str | None:
         return next((found for k, v in node.items() if k not in _DATA_KEYWORDS and (found := walk(v, resolver))), None)
 
     return walk(schema, registry.resolver(base_uri=root.id() or ""))
+
+
+# Keywords that apply their subschemas to the value at hand, not to a part of it: a loop through them alone
+# never ends (a loop through `properties` or `items` ends with the data).
+_IN_PLACE = frozenset({"allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas"})
+_REFS = frozenset({"$ref", "$dynamicRef", "$recursiveRef"})
+
+
+def ref_cycle(schema: Any) -> str | None:
+    """The first $ref that loops back to a schema it is part of without reading any deeper into the value
+    (`{"$ref": "#"}`, two $defs referring to each other): jsonschema would recurse on it until Python's stack ran
+    out, on the first answer. A loop through `properties` or `items` is a recursive schema, and fine."""
+    import jsonschema_specifications
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012, specification_with
+
+    if not isinstance(schema, dict):
+        return None
+    spec = specification_with(str(schema.get("$schema", "")), default=DRAFT202012)
+    root = spec.create_resource(schema)
+    registry = jsonschema_specifications.REGISTRY.with_resource(root.id() or "", root).crawl()
+    done: set[int] = set()  # schemas from which no loop starts
+    applied: set[int] = set()  # the schemas applied to the value at hand on the way to this one
+
+    def follow(node: dict[str, Any], resolver: Any) -> str | None:
+        if id(node) in done:
+            return None
+        resolver = resolver.in_subresource(spec.create_resource(node))
+        applied.add(id(node))
+        for key, value in node.items():
+            if key in _REFS and isinstance(value, str):
+                try:
+                    found = resolver.lookup(value)
+                except Unresolvable:
+                    continue  # unresolved_ref's finding
+                nexts = [(found.contents, found.resolver)]
+            elif key in _IN_PLACE:
+                items = value if isinstance(value, list) else \
+                    list(value.values()) if key == "dependentSchemas" and isinstance(value, dict) else [value]
+                nexts = [(item, resolver) for item in items]
+            else:
+                continue
+            for target, how in nexts:
+                if not isinstance(target, dict):
+                    continue
+                if id(target) in applied:
+                    return (f"{key} {value!r} loops back to a schema it is part of without reading any deeper into "
+                            "the value (a $ref cycle): checking an answer would never end")
+                if (problem := follow(target, how)) is not None:
+                    return problem
+        applied.discard(id(node))
+        done.add(id(node))
+        return None
+
+    try:
+        for node, resolver in _subschemas(schema, registry.resolver(base_uri=root.id() or ""), spec):
+            if (problem := follow(node, resolver)) is not None:
+                return clip(problem, 300)
+    except RecursionError:
+        return None  # a chain of references deeper than the stack, not a loop: the metric says so if it must
+    return None
+
+
+def _subschemas(node: Any, resolver: Any, spec: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    """Every schema in `node` (data keywords' values aside) with the resolver of the schema around it."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _subschemas(item, resolver, spec)
+    elif isinstance(node, dict):
+        yield node, resolver
+        inner = resolver.in_subresource(spec.create_resource(node))
+        for key, value in node.items():
+            if key not in _DATA_KEYWORDS:
+                yield from _subschemas(value, inner, spec)
 
 
 def parse_metrics(config: GateConfig, raw: Sequence[Any], *path: str | int) -> tuple[MetricSpec, ...]:

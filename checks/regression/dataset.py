@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import jsonschema
 
     from gate.context import CheckContext
+    from gate.prompts import PromptFile
     from gate.report import CheckResult
 
 RESERVED = ("id", "expected", "metadata", "assert")
@@ -237,13 +238,18 @@ def rows_to_cases(rows: list[tuple[int, Any, Problem | None]], schemas: SchemaFi
     return cases, problems
 
 
-def test_data_cases(rows: list[dict[str, Any]], lines: list[int]) -> list[Case]:
-    """A prompt file's testData rows: id is the row's `id`, else its position (row-1, row-2, ...)."""
-    out = []
-    for i, row in enumerate(rows):
-        case_id = str(row["id"]) if "id" in row else f"row-{i + 1}"
-        out.append(Case(case_id, dict(row), row.get("expected"), {}, (), lines[i] if i < len(lines) else 1))
-    return out
+def test_data_cases(prompt: PromptFile) -> list[Case]:
+    """A prompt file's testData rows that are mappings: id is the row's `id`, else its position in testData
+    (row-1, row-2, ...), counting the rows left out, so a case keeps its id and line when a row before it is null."""
+    return [Case(str(row["id"]) if "id" in row else f"row-{i + 1}", dict(row), row.get("expected"), {}, (),
+                 prompt.doc.locate(("testData", i)).line) for i, row in prompt.test_rows]
+
+
+def null_rows(prompt: PromptFile) -> list[int]:
+    """The positions of testData's null rows (`- ~`, a bare `-`): skipped, with a notice, as the schema check
+    reports them."""
+    rows = prompt.data.get("testData")
+    return [i for i, row in enumerate(rows) if row is None] if isinstance(rows, list) else []
 
 
 def validation_result(ctx: CheckContext) -> CheckResult:
@@ -258,7 +264,8 @@ def validation_result(ctx: CheckContext) -> CheckResult:
     suites = loader.load()
     if loader.findings:
         return CheckResult("regression", Status.FAIL, f"{counted(len(loader.findings), 'defect')} in the suites' files",
-                           findings=tuple(loader.findings))
+                           findings=(*loader.findings, *loader.notices))
     cases = sum(len(s.cases) for s in suites)
     return CheckResult("regression", Status.PASS, f"{counted(len(suites), 'suite')}, {counted(cases, 'case')} valid; "
-                       "not run (gate check runs them)", metrics={"suites": len(suites), "cases": cases})
+                       "not run (gate check runs them)", metrics={"suites": len(suites), "cases": cases},
+                       findings=tuple(loader.notices))

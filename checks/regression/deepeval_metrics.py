@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from gate.providers import limits
-from gate.providers.base import ChatMessage, Provider, ProviderError, Request
+from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response
 from gate.redact import clip
 
+from .evidence import Replay, gap_of
 from .metrics import Score
 
 # Short names accepted in gate.yaml, beside deepeval's own class names.
@@ -42,8 +43,19 @@ def metric_class(name: str) -> Any:
     raise ValueError(f"deepeval has no metric {name!r}")
 
 
-def make_judge(provider: Provider, label: str, params: Mapping[str, Any], *, timeout: float | None = None) -> Any:
-    """A DeepEvalBaseLLM that answers through `provider`, retried and rate-limited by the calling thread's limits."""
+class NotEvidence(ProviderError):
+    """A replayed judge answer that is no evidence for this run (not recorded for this prompt, or recorded by
+    another judge): the measurement stops, and the case is left out as for the in-house judge's grades."""
+
+    def __init__(self, result: Response | ProviderError) -> None:
+        super().__init__(Category.CLIENT_ERROR, "the judge's recorded answer is not evidence for this run")
+        self.result = result
+
+
+def make_judge(provider: Provider, label: str, params: Mapping[str, Any], *, timeout: float | None = None,
+               replay: Replay | None = None) -> Any:
+    """A DeepEvalBaseLLM that answers through `provider`, retried and rate-limited by the calling thread's limits.
+    A replayed answer counts only as the in-house judge's do (evidence.gap_of against `replay`)."""
     from deepeval.models import DeepEvalBaseLLM
 
     class ProdgateJudge(DeepEvalBaseLLM):  # type: ignore[no-untyped-call]
@@ -57,7 +69,16 @@ def make_judge(provider: Provider, label: str, params: Mapping[str, Any], *, tim
         def generate(self, prompt: Any, *args: Any, **kwargs: Any) -> str:
             # A schema keyword is accepted and ignored: deepeval then parses the JSON in the text.
             request = Request(messages=(ChatMessage("user", str(prompt)),), params=dict(params), timeout_s=timeout)
-            return limits.with_retries(lambda: provider.complete(request)).content
+            result: Response | ProviderError
+            try:
+                result = limits.with_retries(lambda: provider.complete(request))
+            except ProviderError as exc:
+                result = exc
+            if gap_of(result, replay, judge=True) is not None:
+                raise NotEvidence(result)
+            if isinstance(result, ProviderError):
+                raise result
+            return result.content
 
         async def a_generate(self, prompt: Any, *args: Any, **kwargs: Any) -> str:
             return self.generate(prompt)
@@ -101,19 +122,22 @@ def build_metric(cls: Any, name: str, params: Mapping[str, Any], judge: Any, thr
 
 
 def measure(cls: Any, name: str, params: Mapping[str, Any], judge: Any, threshold: float,
-            fields: Mapping[str, Any]) -> Score:
-    """Score one answer with a fresh metric (deepeval metrics keep state, so one per case)."""
+            fields: Mapping[str, Any]) -> tuple[Score, Response | ProviderError | None]:
+    """Score one answer with a fresh metric (deepeval metrics keep state, so one per case), and the judge's
+    replayed result that is not evidence for this run, if one was (the case is then left out, not scored)."""
     from deepeval.test_case import LLMTestCase
 
     try:
         metric = build_metric(cls, name, params, judge, threshold)
         metric.measure(LLMTestCase(**{k: v for k, v in fields.items() if v is not None}), _show_indicator=False)
+    except NotEvidence as exc:
+        return Score(name, 0.0, False, None, exc.message), exc.result
     except ProviderError as exc:
-        return Score(name, 0.0, False, exc.category.value, clip(f"judge call failed: {exc.message}", 200))
+        return Score(name, 0.0, False, exc.category.value, clip(f"judge call failed: {exc.message}", 200)), None
     except Exception as exc:  # noqa: BLE001 - deepeval raises plain exceptions for a judge it cannot parse
-        return Score(name, 0.0, False, "quality.judge", clip(f"deepeval: {type(exc).__name__}: {exc}", 200))
+        return Score(name, 0.0, False, "quality.judge", clip(f"deepeval: {type(exc).__name__}: {exc}", 200)), None
     score = float(metric.score or 0.0)
     ok = bool(metric.is_successful())
     reason = str(getattr(metric, "reason", "") or "")
     return Score(name, score, ok, None if ok else "quality.judge",
-                 "" if ok else clip(f"score {score:.2f} < threshold {threshold:g}: {reason}", 200))
+                 "" if ok else clip(f"score {score:.2f} < threshold {threshold:g}: {reason}", 200)), None

@@ -1,8 +1,9 @@
 """Whether replayed answers are evidence for this run: recorded for the current request, by the target's model.
 
 A replayed answer counts only when the cassette holds it for the request as it is now and its producer is one
-a live run of the target could have been answered by (the prompt's model, or a fallback of it). Any other case
-is left out of the results and out of the comparison, and its suite gets one finding that says what to do."""
+a live run of the target could have been answered by (the prompt's model, or a fallback of it, called with the
+parameters a live run would send). Any other case is left out of the results and out of the comparison, and its
+suite gets one finding that says what to do."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from enum import Enum
 from typing import Any
 
 from gate.providers.base import ProviderError, Response
-from gate.providers.keys import answered_for, describe
+from gate.providers.keys import answered_for, as_sent, describe
 from gate.report import Finding, Severity
 
 RERECORD = "run `gate check --record` and commit the cassette"
@@ -37,10 +38,29 @@ class Replay:
     cassette: str
     links: tuple[tuple[str, Mapping[str, Any]], ...] | None
     recorded: bool  # whether the cassette holds any answer for the suite
+    # The requests' own parameters (a prompt's modelParameters): a live run sends them over the model's own.
+    sent: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def expected(self) -> tuple[Mapping[str, Any], ...] | None:
-        return None if self.links is None else tuple(who for _, who in self.links)
+        return None if self.links is None else tuple(as_sent(who, self.sent) for _, who in self.links)
+
+
+def gap_of(result: Response | ProviderError, replay: Replay | None, *,
+           judge: bool = False) -> tuple[Gap, Mapping[str, Any] | None] | None:
+    """Why a replayed result is not evidence for this run, and who recorded it; None when it is (or is live)."""
+    from gate.providers.cassette import NotRecorded
+
+    if replay is None:
+        return None
+    if isinstance(result, NotRecorded):
+        return (Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER), None
+    if isinstance(result, Response) and replay.links is not None:
+        if result.producer is None:
+            return Gap.UNLABELLED, None
+        if not answered_for(result.producer, result.answered_by, replay.links, replay.sent):
+            return (Gap.JUDGE_FOREIGN if judge else Gap.FOREIGN), as_sent(result.producer, replay.sent)
+    return None
 
 
 @dataclass
@@ -52,21 +72,10 @@ class Evidence:
     def note(self, si: int, ci: int, result: Response | ProviderError, replay: Replay | None, *,
              judge: bool = False) -> bool:
         """Record the gap of one replayed result, if any; True when the case is not evidence."""
-        from gate.providers.cassette import NotRecorded
-
-        if replay is None:
+        found = gap_of(result, replay, judge=judge)
+        if found is None or replay is None:
             return False
-        gap: Gap | None = None
-        who: Mapping[str, Any] | None = None
-        if isinstance(result, NotRecorded):
-            gap = Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER
-        elif isinstance(result, Response) and replay.links is not None:
-            if result.producer is None:
-                gap = Gap.UNLABELLED
-            elif not answered_for(result.producer, result.answered_by, replay.links):
-                gap, who = (Gap.JUDGE_FOREIGN if judge else Gap.FOREIGN), result.producer
-        if gap is None:
-            return False
+        gap, who = found
         known = self.gaps.get((si, ci))
         if known is None or list(Gap).index(gap) < list(Gap).index(known[0]):
             self.gaps[(si, ci)] = (gap, who, replay)

@@ -21,7 +21,7 @@ from .judge import DEFAULT_JUDGE_MODEL, JudgeSpec, judge_request, judged, spec_f
 from .metrics import Outcome, Score, evaluate
 from .pricing import case_cost
 from .results import CaseResult, RepeatResult, SuiteResult, aggregate, input_text, repeat_result
-from .suites import Suite, shard_of
+from .suites import Suite, request_params, shard_of
 from .targets import Targets
 
 Key = tuple[int, int, int]  # (suite, case, repeat) indexes
@@ -123,8 +123,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
                               "(model, http, command, python or replay) or give the prompt file a `model:`")
         live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
         provider = targets.get(suite.target, ["regression", "target"], live)
-        replays[si] = targets.replay(provider, live, suite.name)
-        providers[si] = (json.dumps(suite.target, sort_keys=True), provider)
+        replays[si] = targets.replay(provider, live, suite.name, request_params(suite.prompt))
+        providers[si] = (str(id(provider)), provider)  # one group per provider: under --record, one per source
     work = [(si, ci) for si, idx in enumerate(chosen) for ci in idx]
     # One bar over every call: the answers and the judges' grades (those never asked are counted as done).
     ctx.progress.start("regression", sum(suites[si].repeats * (1 + _judged(suites[si], ci)) for si, ci in work))
@@ -253,7 +253,7 @@ class _Chunk:
                     scores[(si, ci, r)].append(Score(m.name, 0.0, False, outcome.error, "no answer to judge"))
                     continue
                 target, live = _judge_target(cfg, spec.model_id)
-                key = json.dumps(target, sort_keys=True)
+                key = json.dumps([target, live], sort_keys=True)  # a judge model's own source under --record
                 if key not in groups:
                     groups[key] = (targets.get(target, ["regression", "judge"], live), [], [])
                 groups[key][1].append(((si, ci, r), m.name, spec, threshold))
@@ -292,8 +292,10 @@ class _Chunk:
 
         target, live = _judge_target(cfg, DEFAULT_JUDGE_MODEL)
         provider = targets.get(target, ["regression", "judge"], live)
-        judge = de.make_judge(provider, str(target.get("model") or _kind(target)), {"temperature": 0},
-                              timeout=cfg.timeout)
+        params = {"temperature": 0}
+        replay = targets.replay(provider, live, "", params)
+        judge = de.make_judge(provider, str(target.get("model") or _kind(target)), params, timeout=cfg.timeout,
+                              replay=replay)
         # The section's retries and rpm bound deepeval's judge calls as they bound every other request.
         shared = Limits(retries=cfg.retries, limiter=RateLimiter(cfg.rpm), rng=random.Random(cfg.seed))
         classes: dict[str, Any] = {}
@@ -304,10 +306,10 @@ class _Chunk:
                 except ValueError as exc:
                     raise ConfigError(f"{ctx.config.where('regression')}: {exc}") from None
 
-        def one(job: tuple[Key, Any, Suite, Any, Outcome]) -> tuple[Key, Score]:
+        def one(job: tuple[Key, Any, Suite, Any, Outcome]) -> tuple[Key, tuple[Score, Response | ProviderError | None]]:
             k, m, suite, case, outcome = job
             if outcome.error:
-                return k, Score(m.name, 0.0, False, outcome.error, "no answer to judge")
+                return k, (Score(m.name, 0.0, False, outcome.error, "no answer to judge"), None)
             user = next((msg.content for msg in reversed(suite.prompt.render(case.variables)) if msg.role == "user"),
                         "") if suite.prompt is not None else ""
             fields = de.test_case_fields(case.variables, user, outcome.content)
@@ -317,11 +319,15 @@ class _Chunk:
 
         asked: list[Score] = []
         with ThreadPoolExecutor(max_workers=cfg.concurrency) as pool:
-            for job, (k, score) in zip(jobs, pool.map(one, jobs), strict=True):
+            for job, (k, (score, unproven)) in zip(jobs, pool.map(one, jobs), strict=True):
+                self.progress.advance()
+                # A grade that is not evidence leaves its case out, as the in-house judge's grades do.
+                if unproven is not None:
+                    self.evidence.note(k[0], k[1], unproven, replay, judge=True)
+                    continue
                 scores[k].append(score)
                 if not job[4].error:
                     asked.append(score)
-                self.progress.advance()
         self.deepeval.add(asked)
         return len(jobs)
 

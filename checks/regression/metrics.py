@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Any
 
@@ -62,6 +64,51 @@ class Score:
 REGEX_TIMEOUT_S = 0.25
 # Answers longer than this are not searched at all (a deadline bounds time, this bounds the work per case).
 REGEX_MAX_CHARS = 200_000
+# Timeouts of one pattern in a run after which it is not run again: its remaining cases fail at once with the
+# same reason. 10,000 answers that all hit a catastrophic pattern would otherwise cost 10,000 deadlines (40 min).
+REGEX_TIMEOUT_CAP = 3
+
+
+@dataclass
+class RegexTimeouts:
+    """One run's regex timeouts per pattern, and the cases each capped pattern failed without being run."""
+
+    timeouts: dict[str, int] = field(default_factory=dict)
+    capped: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def spent(self, pattern: str) -> int | None:
+        """The pattern's timeouts once it reached the cap (the case is failed at once, and counted), else None."""
+        with self.lock:
+            n = self.timeouts.get(pattern, 0)
+            if n < REGEX_TIMEOUT_CAP:
+                return None
+            self.capped[pattern] = self.capped.get(pattern, 0) + 1
+            return n
+
+    def timed_out(self, pattern: str) -> None:
+        with self.lock:
+            self.timeouts[pattern] = self.timeouts.get(pattern, 0) + 1
+
+    def report(self) -> list[dict[str, Any]]:
+        """[{pattern (cut short: it is the checkout's), timeouts, failed_at_once}] for the run's details."""
+        return [{"pattern": clip(p, 80), "timeouts": n, "failed_at_once": self.capped.get(p, 0)}
+                for p, n in sorted(self.timeouts.items())]
+
+
+# The run in progress (regex_timeouts()): metrics evaluated outside one, as in a unit test, are never capped.
+_RUN: RegexTimeouts | None = None
+
+
+@contextmanager
+def regex_timeouts() -> Iterator[RegexTimeouts]:
+    """Counts and caps regex timeouts for the metrics evaluated inside it (one run of the check)."""
+    global _RUN
+    before, _RUN = _RUN, RegexTimeouts()
+    try:
+        yield _RUN
+    finally:
+        _RUN = before
 
 
 @lru_cache(maxsize=512)
@@ -89,9 +136,17 @@ def _regex(name: str, kind: str, pattern: str, text: str) -> Score:
     if len(text) > REGEX_MAX_CHARS:
         return Score(name, 0.0, False, "quality.assertion",
                      f"the answer ({len(text):,} characters) is longer than the {REGEX_MAX_CHARS:,} a pattern is run on")
+    run = _RUN
+    spent = run.spent(pattern) if run is not None else None
+    if spent is not None:
+        return Score(name, 0.0, False, "quality.assertion",
+                     f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on {spent} answers of this run "
+                     "(catastrophic backtracking?): not run again")
     try:
         hit = compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT_S) is not None
     except TimeoutError:
+        if run is not None:
+            run.timed_out(pattern)
         return Score(name, 0.0, False, "quality.assertion",
                      f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on a {len(text):,}-character answer "
                      "(catastrophic backtracking?)")

@@ -16,7 +16,7 @@ from gate.yamlfile import Position, YamlError, format_path
 
 from ..schema.prompt_evaluators import evaluator_kinds, string_criteria
 from .config import MetricSpec, RegressionConfig, SuiteSpec, default_pass_at
-from .dataset import Case, load_dataset, test_data_cases
+from .dataset import Case, load_dataset, null_rows, test_data_cases
 from .metrics import pattern_problem
 
 # The keys of a prompt file every suite reads (testData and evaluators only when it uses them).
@@ -65,9 +65,11 @@ def request_params(prompt: PromptFile | None) -> dict[str, Any]:
 
 def prompt_defects(prompt: PromptFile, keys: Collection[str]) -> list[tuple[Position, str]]:
     """Where the prompt's `keys` (those a suite reads) are wrong-typed or name an unknown built-in
-    evaluator: read as they are, they would crash the check or be silently misread."""
+    evaluator: read as they are, they would crash the check or be silently misread. A null testData row is
+    not one: the suite skips it (null_rows), the schema check reports it."""
+    skipped = {("testData", i) for i in null_rows(prompt)}
     out = [(v.position, f"{format_path(v.path)}: {v.message}")
-           for v in prompt.violations() if v.path[:1] and v.path[0] in keys]
+           for v in prompt.violations() if v.path[:1] and v.path[0] in keys and tuple(v.path) not in skipped]
     evaluators = prompt.data.get("evaluators")
     if "evaluators" in keys and isinstance(evaluators, list):
         for i, ev in enumerate(evaluators):
@@ -127,7 +129,8 @@ def shard_of(suite: str, case_id: str, count: int) -> int:
 class SuiteLoader:
     ctx: CheckContext
     cfg: RegressionConfig
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)  # defects: nothing runs
+    notices: list[Finding] = field(default_factory=list)  # what was skipped, and why: the rest runs
 
     def load(self) -> list[Suite]:
         specs = self.cfg.suites
@@ -184,13 +187,16 @@ class SuiteLoader:
         else:
             assert prompt is not None  # parse_config requires a prompt or a dataset
             file = prompt.doc.display
-            rows = prompt.test_data
-            if not rows:
+            for i in null_rows(prompt):
+                notice = Finding(Severity.NOTICE, f"testData row {i + 1} is null: skipped (give it its variables, or "
+                                 "remove it)", file, prompt.doc.locate(("testData", i)).line)
+                if notice not in self.notices:  # two suites may read one prompt file
+                    self.notices.append(notice)
+            cases = test_data_cases(prompt)
+            if not cases:
                 if not implicit:
                     self._problem(file, 1, "the suite has no dataset and the prompt file has no testData")
                 return None
-            lines = [prompt.doc.locate(("testData", i)).line for i in range(len(rows))]
-            cases = test_data_cases(rows, lines)
             first: dict[str, int] = {}
             for case in cases:
                 if case.id in first:  # two rows would share one result and one baseline entry

@@ -57,7 +57,8 @@ class Targets:
 
     def get(self, spec: Mapping[str, Any], at: Sequence[str | int], live: Mapping[str, Any] | None) -> Provider:
         """The provider of spec. Under --record a replay target is replaced by `live`, its recording source."""
-        key = json.dumps(spec, sort_keys=True)
+        # Under --record, answers and the judge's grades may share a cassette but never a source.
+        key = json.dumps([spec, live] if self.record else spec, sort_keys=True)
         if key in self.built:
             return self.built[key]
         from gate.providers.cache import CachedProvider
@@ -114,9 +115,11 @@ class Targets:
     def cache_hits(self) -> int:
         return sum(int(c.hits) for c in self.caches)
 
-    def replay(self, provider: Provider, live: Mapping[str, Any] | None, suite: str) -> Replay | None:
+    def replay(self, provider: Provider, live: Mapping[str, Any] | None, suite: str,
+               sent: Mapping[str, Any] | None = None) -> Replay | None:
         """What a replayed answer of `provider` must match: the producers a live run of `live` could answer
-        with. None when the provider does not replay (live, or re-recording)."""
+        with, called with `sent` (the requests' own parameters) over their own. None when the provider does
+        not replay (live, or re-recording)."""
         from gate.providers.cassette import ReplayProvider
         from gate.providers.factory import model_links
         from gate.providers.spec import TargetError
@@ -129,7 +132,7 @@ class Targets:
                 links = tuple(model_links(str(live["model"]), self.models()))
             except TargetError:
                 links = None  # no model a live run could call: nothing to compare the recordings with
-        return Replay(self.ctx.display(provider.path), links, provider.recorded(suite))
+        return Replay(self.ctx.display(provider.path), links, provider.recorded(suite), dict(sent or {}))
 
 
 class _SharedRecorder:

@@ -9,7 +9,8 @@ from typing import Any
 from gate.models import ModelConfig
 from gate.providers import limits, transport
 from gate.providers.base import Category, ProviderError, Request, Response, Usage
-from gate.providers.openai import credentials, extra_headers, merged_params
+from gate.providers.keys import merged_params
+from gate.providers.openai import credentials, extra_headers
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024

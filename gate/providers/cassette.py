@@ -1,6 +1,6 @@
 """Cassettes: recorded answers in JSONL, written by Recorder from a live run and replayed by ReplayProvider.
 
-One object per line: {"key", "case_id", "repeat", "producer": {"provider", "model", "host", "params"},
+One object per line: {"key", "case_id", "repeat", "producer": {"provider", "model", "host", "params" (as sent)},
 "request": {"model", "messages", "params", "variables"},
 "response": {"content", "usage": {"input_tokens", "output_tokens"}, "latency_s", "model", "finish_reason"}}.
 `key` is keys.request_key(request): the request alone; `producer` (keys.producer) says which model answered,
@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes, write_atomic
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
-from gate.providers.keys import plain, producer, request_key
+from gate.providers.keys import as_sent, plain, producer, request_key
 from gate.providers.spec import TargetError
 from gate.redact import clip
 
@@ -44,8 +44,9 @@ class NotRecorded(ProviderError):
 
 
 def entry(request: Request, response: Response, made_by: Mapping[str, Any] | str) -> dict[str, Any]:
-    """A cassette line; `made_by` is the producer (keys.producer), or a bare model name for hand-made lines."""
-    who = plain(made_by) if isinstance(made_by, Mapping) else {"model": made_by}
+    """A cassette line; `made_by` is the producer (keys.producer), or a bare model name for hand-made lines.
+    A model's parameters are written as it was called with them: the request's (a prompt's) on top of its own."""
+    who = plain(as_sent(made_by, request.params)) if isinstance(made_by, Mapping) else {"model": made_by}
     usage: dict[str, int] = {}
     for name in ("input_tokens", "output_tokens", "cached_input_tokens"):
         value = getattr(response.usage, name)

@@ -35,6 +35,29 @@ def request_fields(request: Request) -> dict[str, Any]:
     }
 
 
+# gh-models spells these in camelCase in prompt files; the APIs want snake_case.
+_PARAM_NAMES = {"maxTokens": "max_tokens", "topP": "top_p", "maxCompletionTokens": "max_completion_tokens"}
+
+
+def merged_params(config_params: Mapping[str, Any], request_params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters a model is called with: models.yaml params, then the request's own (a prompt's
+    modelParameters) on top."""
+    out: dict[str, Any] = {}
+    for source in (config_params, request_params):
+        for key, value in source.items():
+            out[_PARAM_NAMES.get(key, key)] = value
+    return out
+
+
+def as_sent(who: Mapping[str, Any], sent: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A model's producer with the parameters a request of `sent` (its own params) is answered with: the model's
+    own, the request's on top. Two producers that differ only where the request overrides them answer alike."""
+    params = who.get("params")
+    if "model" not in who or not isinstance(params, Mapping):
+        return who  # an app target, or a hand-made line naming a model alone
+    return {**who, "params": merged_params(params, sent)}
+
+
 def digest(value: Any) -> str:
     return hashlib.sha256(canonical(value).encode("utf-8")).hexdigest()
 
@@ -74,17 +97,17 @@ def producer(identity: Mapping[str, Any], answered_by: str | None = None) -> dic
 
 
 def answered_for(who: Mapping[str, Any] | None, answered_by: str | None,
-                 links: Sequence[tuple[str, Mapping[str, Any]]]) -> bool:
+                 links: Sequence[tuple[str, Mapping[str, Any]]], sent: Mapping[str, Any] | None = None) -> bool:
     """Whether a recorded answer is evidence for a chain of (models.yaml name, producer) links: made by the
     link it says answered (a fallback's answer, recorded when the primary failed), or, naming no link of the
     chain, by its first. So a model that answered as the primary when recorded, and is a fallback now,
-    never stands in for the new primary."""
+    never stands in for the new primary. Parameters are compared as the model is called with them: `sent`
+    (the request's own, a prompt's modelParameters, which the request key holds) on top of each side's."""
     if who is None or not links:
         return False
     by_name = dict(links)
-    if answered_by is not None and answered_by in by_name:
-        return who == by_name[answered_by]
-    return who == links[0][1]
+    link = by_name[answered_by] if answered_by is not None and answered_by in by_name else links[0][1]
+    return as_sent(who, sent or {}) == as_sent(link, sent or {})
 
 
 def producers(identity: Mapping[str, Any]) -> list[dict[str, Any]]:

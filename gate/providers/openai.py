@@ -10,23 +10,12 @@ from gate.files import loads_json
 from gate.models import ModelConfig
 from gate.providers import limits, transport
 from gate.providers.base import Category, ProviderError, Request, Response, Usage
+from gate.providers.keys import merged_params
 from gate.redact import clip
 
 # The environment variable a key is read from when models.yaml names none.
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "github-models": "GITHUB_TOKEN", "azure-openai": "AZURE_OPENAI_API_KEY"}
 AZURE_API_VERSION = "2024-10-21"
-# gh-models spells these in camelCase in prompt files; the APIs want snake_case.
-_PARAM_NAMES = {"maxTokens": "max_tokens", "topP": "top_p", "maxCompletionTokens": "max_completion_tokens"}
-
-
-def merged_params(config_params: Mapping[str, Any], request_params: Mapping[str, Any]) -> dict[str, Any]:
-    """models.yaml params, then the request's own (a prompt's modelParameters) on top."""
-    out: dict[str, Any] = {}
-    for source in (config_params, request_params):
-        for key, value in source.items():
-            out[_PARAM_NAMES.get(key, key)] = value
-    return out
-
 
 def credentials(config: ModelConfig, env: Mapping[str, str], defaults: Mapping[str, str]) -> tuple[str | None, str | None]:
     """(key, problem): the key from the variable models.yaml names, or the provider's usual one."""

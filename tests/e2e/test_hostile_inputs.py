@@ -123,9 +123,28 @@ def test_regression_backtracking_regex_assert_fails_the_case_instead_of_hanging(
     assert res.exit_code == 0, res.stdout + res.stderr  # no pass-rate gate: failed cases warn
     check = _check(res.json(), "regression")
     assert (check["status"], check["metrics"]["passed"], check["metrics"]["cases"]) == ("warn", 1, 2)
-    [finding] = check["findings"]
+    [finding] = [f for f in check["findings"] if f.get("case_id")]
     assert (finding["file"], finding["line"], finding["case_id"]) == ("d.jsonl", 1, "d/a")
     assert "did not finish within 0.25s on a 65-character answer" in finding["message"]
+    assert check["metrics"]["regex_timeouts"] == 1 and check["metrics"]["regex_capped"] == 0
+
+
+def test_regression_regex_timeouts_capped_per_pattern_remaining_cases_fail_at_once(tmp_path: Path) -> None:
+    # Seven answers that all hit a catastrophic pattern: three deadlines are spent, not seven.
+    rows = "".join(json.dumps({"id": f"c{i}", "q": "hi", "assert": [{"not_regex": "^(a|aa)+$"}]}) + "\n" for i in range(7))
+    root = _answering(tmp_path, "a" * 64 + "b", rows + '{"id": "ok", "q": "hi", "assert": [{"regex": "^a+b$"}]}\n')
+    res = gate("check", "--only", "regression", "--format", "json", "--full-report", cwd=root)
+    assert res.exit_code == 0, res.stdout + res.stderr  # no pass-rate gate: failed cases warn
+    check = _check(res.json(), "regression")
+    assert (check["status"], check["metrics"]["passed"], check["metrics"]["cases"]) == ("warn", 1, 8)
+    assert (check["metrics"]["regex_timeouts"], check["metrics"]["regex_capped"]) == (3, 4)
+    assert check["details"]["run"]["regex_timeouts"] == [{"pattern": "^(a|aa)+$", "timeouts": 3, "failed_at_once": 4}]
+    warnings = [f["message"] for f in check["findings"] if f["severity"] == "warning"]
+    assert warnings == ["regex '^(a|aa)+$' did not finish within its deadline on 3 answers; 4 more cases failed "
+                        "without running it"]
+    failed = [f["message"] for f in check["findings"] if f.get("case_id")]
+    assert len(failed) == 7 and all("did not finish within 0.25s" in m for m in failed)
+    assert sum("on 3 answers of this run (catastrophic backtracking?): not run again" in m for m in failed) == 4
 
 
 def test_regression_dataset_nan_threshold_is_a_finding_at_its_line(tmp_path: Path) -> None:
@@ -139,7 +158,6 @@ def test_regression_dataset_nan_threshold_is_a_finding_at_its_line(tmp_path: Pat
 
 
 @pytest.mark.parametrize(("schema", "phrase"), [
-    ({"$ref": "#"}, "refers to itself without end"),
     ({"enum": ["x"], "$ref": "#/enum/0"}, "AttributeError"),
 ])
 def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
@@ -151,6 +169,18 @@ def test_regression_unusable_json_schema_assert_is_a_finding_at_the_case(
     assert check["status"] == "warn"
     [finding] = check["findings"]
     assert (finding["file"], finding["line"]) == ("d.jsonl", 1) and phrase in finding["message"]
+
+
+def test_regression_ref_cycle_in_a_case_schema_is_a_dataset_finding_before_any_call(tmp_path: Path) -> None:
+    root = _answering(tmp_path, '{"a": 1}', json.dumps({"id": "a", "q": "hi", "assert": [{"json_schema": {"$ref": "#"}}]})
+                      + "\n")
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    check = _check(res.json(), "regression")
+    assert check["summary"] == "1 defect in the suites' files: nothing was run"
+    [finding] = check["findings"]
+    assert (finding["file"], finding["line"]) == ("d.jsonl", 1)
+    assert finding["message"].startswith("case a: assert[0]: json_schema $ref '#' loops back to a schema it is part of")
 
 
 def test_cost_nan_price_in_models_yaml_fails_at_its_line_never_prices_nan(tmp_path: Path) -> None:

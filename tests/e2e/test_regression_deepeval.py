@@ -98,3 +98,68 @@ def test_regression_deepeval_judge_unreachable_exit_3(tmp_path: Path, monkeypatc
     check = _check(res)
     assert check["status"] == "error"
     assert "no deepeval judge request succeeded (transport.connection" in check["summary"]
+
+
+def _with_default_judge(config: Path, url: str, model: str = "judge-model") -> None:
+    """The deepeval judge a live run (and --record) calls, openai/gpt-4o, served by the fake on loopback."""
+    models = config.parent / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "  openai/gpt-4o:\n    provider: openai-compatible\n"
+                      f"    model: {model}\n    base_url: {url}/v1\n    api_key_env: FAKE_API_KEY\n", encoding="utf-8")
+
+
+def test_regression_deepeval_replayed_grades_count_only_for_the_judge_and_metric_that_made_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    replay = "{replay: cassettes/capitals.jsonl}"
+    with serve(Behaviour(answer=judge_or_model)) as server:
+        config = _write_repo(tmp_path, server.url, target=replay, extra=GEVAL.replace("{model: judge}", replay))
+        _with_default_judge(config, server.url)
+        recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record", cwd=tmp_path)
+        assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+        judged = [r for r in server.requests if "Evaluation Steps" in r["body"]["messages"][-1]["content"]]
+        assert len(judged) == 8 and {r["body"]["model"] for r in judged} == {"judge-model"}
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json", "--full-report", cwd=tmp_path)
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    cases = _check(replayed)["details"]["suites"]["capitals"]["cases"]
+    assert {c["id"]: c["scores"]["correct"] for c in cases}["france"] == pytest.approx(0.9)
+
+    # Another judge model: its grades were never given, whatever the cassette holds.
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8").replace("model: judge-model", "model: judge-model-2"),
+                      encoding="utf-8")
+    other = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert other.exit_code == 1, other.stdout + other.stderr
+    check = _check(other)
+    assert check["summary"].startswith("capitals: the judge's grades were recorded with judge-model; the judge is now "
+                                       "judge-model-2: run `gate check --record` and commit the cassette (8 of 8 "
+                                       "cases not compared)")
+    assert "suites" not in check["details"] or "capitals" not in check["details"]["suites"]
+
+    # The same judge, the metric's definition changed: the recorded grades answer another prompt.
+    models.write_text(models.read_text(encoding="utf-8").replace("judge-model-2", "judge-model"), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8").replace("names the right capital city",
+                                                                 "names the capital city"), encoding="utf-8")
+    changed = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert changed.exit_code == 1, changed.stdout + changed.stderr
+    assert _check(changed)["summary"].startswith("capitals: 8 of 8 cases have no recorded judge grade for their "
+                                                 "current answer: run `gate check --record`")
+
+
+def test_regression_deepeval_cached_grades_only_for_the_same_judge_params_and_metric(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_API_KEY", "test-key-not-secret")
+    with serve(Behaviour(answer=model_answer)) as model, serve(Behaviour(answer=judge_or_model)) as judge:
+        config = _with_judge(_write_repo(tmp_path, model.url, extra=GEVAL), judge.url)
+        asked = []
+        for change in (None, None, ("model: judge-model", "model: judge-model-2"),
+                       ("model: judge-model-2\n", "model: judge-model-2\n    params: {temperature: 0.5}\n"),
+                       ("names the right capital city", "names the capital city")):
+            if change is not None:
+                path = config if "capital" in change[0] else config.parent / "models.yaml"
+                path.write_text(path.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
+            res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+            assert res.exit_code == 0, res.stdout + res.stderr
+            asked.append(judge.count)
+    # Asked on the first run, from the cache on the second; asked again for another judge model, other
+    # parameters, another metric definition.
+    assert [b - a for a, b in zip([0, *asked], asked, strict=False)] == [8, 0, 8, 8, 8]

@@ -44,6 +44,12 @@ def _repo(tmp_path: Path, section: str, dataset: str = '{"id": "a", "q": "hi"}\n
      "gate.yaml:5:31: $ref '#/$defs/nope' points to nothing in the schema"),
     ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {properties: {a: {$ref: '#nope'}}}}]\n",
      "gate.yaml:5:31: $ref '#nope' points to nothing in the schema"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics: [{json_schema: {$ref: '#'}}]\n",
+     "gate.yaml:5:31: $ref '#' loops back to a schema it is part of without reading any deeper into the value "
+     "(a $ref cycle): checking an answer would never end"),
+    ("  suites:\n    - dataset: d.jsonl\n      metrics:\n        - json_schema:\n            $ref: '#/$defs/a'\n"
+     "            $defs: {a: {anyOf: [{type: string}, {$ref: '#/$defs/b'}]}, b: {not: {$ref: '#/$defs/a'}}}\n",
+     "gate.yaml:7:13: $ref '#/$defs/a' loops back to a schema it is part of"),
 ])
 def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, message: str) -> None:
     res = gate_subprocess("check", "-c", _repo(tmp_path, section), "--only", "regression", cwd=tmp_path)
@@ -51,6 +57,18 @@ def test_regression_config_error_exit_2_at_line(tmp_path: Path, section: str, me
     first = res.stderr.splitlines()[0]
     assert first.startswith("error: " + message), first
     assert "Traceback" not in res.stderr
+
+
+def test_regression_recursive_schema_through_properties_is_no_cycle(tmp_path: Path) -> None:
+    # A tree: each level reads deeper into the value, so the loop ends with the data.
+    (tmp_path / "app.py").write_text('import json, sys\njson.load(sys.stdin)\n'
+                                     'print(json.dumps({"output": \'{"child": {"child": {}}}\'}))\n', encoding="utf-8")
+    config = _repo(tmp_path, "  target: {command: [python, app.py]}\n  suites:\n    - dataset: d.jsonl\n"
+                             "      metrics: [{json_schema: {type: object, properties: {child: {$ref: '#'}}}}]\n")
+    config.write_text(config.read_text(encoding="utf-8").replace("python", sys.executable), encoding="utf-8")
+    res = gate("check", "-c", config, "--only", "regression", "--format", "json", cwd=tmp_path)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert res.json()["checks"][0]["metrics"]["passed"] == 1
 
 
 def test_regression_dataset_defect_is_a_finding_exit_1(tmp_path: Path) -> None:
@@ -337,3 +355,28 @@ def test_regression_local_refs_and_metaschema_ref_still_validate_answers(tmp_pat
     assert res.exit_code == 0, res.stdout + res.stderr  # a failed case without gates warns
     [case] = res.json()["checks"][0]["details"]["suites"]["d"]["cases"]
     assert case["scores"] == {"defs": 1.0, "meta": 1.0, "miss": 0.0}, case
+
+
+def test_regression_null_test_data_row_is_skipped_with_a_notice_and_a_schema_finding(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text('import json, sys\ncase = json.load(sys.stdin)\n'
+                                     'print(json.dumps({"output": case["messages"][-1]["content"]}))\n', encoding="utf-8")
+    (tmp_path / "a.prompt.yml").write_text(
+        "name: a\nmodel: openai/gpt-4o-mini\nmessages:\n  - role: user\n    content: 'say {{q}}'\n"
+        "testData:\n  - ~\n  - {q: x}\n  -\n  - {q: y}\nevaluators:\n  - name: says\n    string: {contains: say}\n",
+        encoding="utf-8")
+    (tmp_path / "gate.yaml").write_text(f"version: 1\nprompts: ['*.prompt.yml']\nregression:\n"
+                                        f"  target: {{command: [{json.dumps(sys.executable)}, app.py]}}\n", encoding="utf-8")
+    res = gate("check", "--only", "schema,regression", "--format", "json", "--full-report", cwd=tmp_path)
+    assert res.exit_code == 1, res.stdout + res.stderr
+    schema, regression = (next(c for c in res.json()["checks"] if c["name"] == n) for n in ("schema", "regression"))
+    assert schema["status"] == "fail"
+    assert [(f["file"], f["line"]) for f in schema["findings"] if f["severity"] == "error"] == [
+        ("a.prompt.yml", 7), ("a.prompt.yml", 9)]
+    assert regression["status"] == "pass"
+    assert [(f["severity"], f["line"], f["message"]) for f in regression["findings"]] == [
+        ("notice", 7, "testData row 1 is null: skipped (give it its variables, or remove it)"),
+        ("notice", 9, "testData row 3 is null: skipped (give it its variables, or remove it)")]
+    # The other rows keep their ids and lines: the positions in testData, null rows counted.
+    cases = regression["details"]["suites"]["a"]["cases"]
+    assert [(c["id"], c["line"]) for c in cases] == [("row-2", 8), ("row-4", 10)]
+    assert regression["metrics"]["cases"] == 2 and regression["metrics"]["passed"] == 2

@@ -103,6 +103,32 @@ def test_regression_live_record_then_replay_offline(server: FakeOpenAI, tmp_path
                                                "the target is now fake-model (host 127.0.0.1:9): run `gate check")
 
 
+def test_regression_record_producer_holds_the_prompts_parameters_as_sent(server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url, target="{replay: cassettes/capitals.jsonl}")
+    prompt = tmp_path / "prompts" / "capital.prompt.yml"
+    prompt.write_text(prompt.read_text(encoding="utf-8").replace("model: fake\n", "model: fake\nmodelParameters:\n"
+                                                                 "  temperature: 0.7\n"), encoding="utf-8")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    assert {r["body"]["temperature"] for r in server.requests} == {0.7}
+    lines = [json.loads(line) for line in (tmp_path / "cassettes" / "capitals.jsonl").read_text("utf-8").splitlines()]
+    assert len(lines) == 8 and {json.dumps(x["producer"]["params"]) for x in lines} == {'{"temperature": 0.7}'}
+    server.stop()
+    models = tmp_path / "models.yaml"
+    # models.yaml's own temperature is overridden by the prompt's: a live run would still send 0.7.
+    models.write_text(models.read_text(encoding="utf-8") + "    params: {temperature: 0}\n", encoding="utf-8")
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    assert _check(replayed)["metrics"]["passed"] == 7
+    models.write_text(models.read_text(encoding="utf-8").replace("{temperature: 0}", "{temperature: 0, top_p: 0.5}"),
+                      encoding="utf-8")
+    narrower = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert narrower.exit_code == 1, narrower.stdout + narrower.stderr
+    assert _check(narrower)["summary"].startswith('capitals: answers were recorded with fake-model (params '
+                                                  '{"temperature":0.7}); the target is now fake-model (params '
+                                                  '{"temperature":0.7,"top_p":0.5}): run `gate check --record`')
+
+
 @pytest.mark.parametrize(("fault", "france", "requests"), [
     (Fault("status", 429, headers={"Retry-After": "0"}), None, 9),    # retried after Retry-After, then answered
     (Fault("status", 500, times=3), "transport.server_error", 10),    # 1 try + 2 retries, all 500
@@ -236,3 +262,52 @@ def test_regression_live_judge_unreachable_exit_3(server: FakeOpenAI, tmp_path: 
     assert res.exit_code == 3, res.stdout + res.stderr
     check = _check(res)
     assert check["status"] == "error" and "no judge request succeeded (transport.connection" in check["summary"]
+
+
+def test_regression_record_two_suites_of_two_models_into_one_cassette_each_from_its_own(
+        server: FakeOpenAI, tmp_path: Path) -> None:
+    config = _write_repo(tmp_path, server.url, target="{replay: cassettes/capitals.jsonl}")
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "  other:\n    provider: openai-compatible\n"
+                      f"    model: other-model\n    base_url: {server.url}/v1\n    api_key_env: FAKE_API_KEY\n",
+                      encoding="utf-8")
+    prompt = tmp_path / "prompts" / "capital.prompt.yml"
+    (tmp_path / "prompts" / "other.prompt.yml").write_text(
+        prompt.read_text(encoding="utf-8").replace("name: capital", "name: other").replace("model: fake", "model: other")
+        .replace("What is", "Name"), encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + "    - name: other\n      prompt: prompts/other.prompt.yml\n"
+                      "      dataset: cases.jsonl\n      metrics:\n        - contains: '{{expected}}'\n", encoding="utf-8")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    assert sorted(r["body"]["model"] for r in server.requests) == ["fake-model"] * 8 + ["other-model"] * 8
+    lines = [json.loads(x) for x in (tmp_path / "cassettes" / "capitals.jsonl").read_text("utf-8").splitlines()]
+    assert sorted((x["case_id"].split("/")[0], x["producer"]["model"]) for x in lines) == \
+        [("capitals", "fake-model")] * 8 + [("other", "other-model")] * 8
+    server.stop()
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    assert _check(replayed)["metrics"]["cases"] == 16
+
+
+def test_regression_record_two_judge_models_into_one_cassette_each_grades_its_own(
+        server: FakeOpenAI, tmp_path: Path) -> None:
+    judge = ("          llm:\n            modelId: {model}\n            prompt: 'Is this answer polite? {{{{completion}}}} "
+             "(asked about {{{{country}}}})'\n            choices:\n              - {{choice: polite, score: 1}}\n"
+             "              - {{choice: rude, score: 0}}\n")
+    replay = "{replay: cassettes/capitals.jsonl}"
+    extra = (f"        - name: polite\n{judge.format(model='judge-a')}        - name: kind\n"
+             f"{judge.format(model='judge-b').replace(')', ') Be fair.', 1)}  judge: {replay}\n")
+    config = _write_repo(tmp_path, server.url, target=replay, extra=extra)
+    models = tmp_path / "models.yaml"
+    models.write_text(models.read_text(encoding="utf-8") + "".join(
+        f"  {name}:\n    provider: openai-compatible\n    model: {name}-model\n    base_url: {server.url}/v1\n"
+        "    api_key_env: FAKE_API_KEY\n" for name in ("judge-a", "judge-b")), encoding="utf-8")
+    recorded = gate("check", "-c", config, "--only", "regression", "--format", "json", "--record")
+    assert recorded.exit_code == 0, recorded.stdout + recorded.stderr
+    asked = sorted(r["body"]["model"] for r in server.requests)
+    assert asked == ["fake-model"] * 8 + ["judge-a-model"] * 8 + ["judge-b-model"] * 8
+    server.stop()
+    replayed = gate("check", "-c", config, "--only", "regression", "--format", "json")
+    assert replayed.exit_code == 0, replayed.stdout + replayed.stderr
+    scores = _check(replayed)["details"]["suites"]["capitals"]["scores"]
+    assert scores["polite"]["mean"] == scores["kind"]["mean"] == pytest.approx(1 / 8)

@@ -76,15 +76,42 @@ def test_regression_old_model_kept_as_fallback_does_not_answer_for_the_new_prima
 
 def test_regression_same_model_other_params_names_the_difference(repo: GitRepo) -> None:
     bot = _example(repo)
+    # top_p: a parameter the prompt does not set, so a live run would now send it.
     _edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",
-          "params: {temperature: 0.9, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]")
-    repo.commit("a warmer primary")
+          "params: {temperature: 0.2, max_tokens: 400, top_p: 0.5}\n    timeout: 30\n    fallback: [backup]")
+    repo.commit("a narrower primary")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
     assert res.exit_code == 1, res.stdout + res.stderr
     message = next(f["message"] for f in _check(res)["findings"] if f["message"].startswith("answers: "))
     assert message.startswith('answers: answers were recorded with openai/gpt-4o-mini (params {"max_tokens":400,'
                               '"temperature":0.2}); the target is now openai/gpt-4o-mini (params {"max_tokens":400,'
-                              '"temperature":0.9}): run `gate check --record`')
+                              '"temperature":0.2,"top_p":0.5}): run `gate check --record`')
+
+
+def test_regression_models_yaml_param_the_prompt_overrides_still_replays(repo: GitRepo) -> None:
+    bot = _example(repo)
+    # The answer prompt sets temperature itself: a live run would still send 0.2, so its recordings still count.
+    _edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",
+          "params: {temperature: 0.9, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]")
+    repo.commit("a warmer primary, where the prompts do not say otherwise")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res)
+    assert "left_out" not in check["details"]["run"]
+    assert sorted(check["details"]["suites"]) == ["Support answer", "Ticket classifier", "answers", "routing"]
+    assert check["metrics"]["cases"] == 104
+
+
+def test_regression_prompt_sets_another_temperature_recordings_do_not_count(repo: GitRepo) -> None:
+    bot = _example(repo)
+    _edit(bot / "prompts" / "answer.prompt.yml", "  temperature: 0.2\n", "  temperature: 1\n")
+    _edit(bot / "prompts" / "answer.prompt.yml", "version: 1.2.0", "version: 1.3.0")
+    repo.commit("a warmer answer prompt, not re-recorded")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    assert res.exit_code == 1, res.stdout + res.stderr
+    gaps = sorted(f["message"] for f in _check(res)["findings"] if f["file"] == CASSETTE)
+    assert gaps == [f"Support answer: 3 of 3 cases have no recording for the current prompt: {RERECORD}",
+                    f"answers: 60 of 60 cases have no recording for the current prompt: {RERECORD}"]
 
 
 def test_regression_prompt_edited_without_rerecording_one_finding_per_suite_no_statistics(repo: GitRepo) -> None:

@@ -6,7 +6,17 @@ import subprocess
 import sys
 
 from gate.providers.base import ChatMessage, Request
-from gate.providers.keys import cache_key, canonical, describe, producer, producers, request_key, url_host
+from gate.providers.keys import (
+    answered_for,
+    as_sent,
+    cache_key,
+    canonical,
+    describe,
+    producer,
+    producers,
+    request_key,
+    url_host,
+)
 
 REQ = Request(messages=(ChatMessage("system", "Be brief."), ChatMessage("user", "Où est la gare ?")),
               params={"temperature": 0.2, "max_tokens": 50}, variables={"q": "gare"}, case_id="c1")
@@ -88,3 +98,15 @@ def test_describe_model_alone_unless_only_the_settings_differ() -> None:
     assert describe(a, c) == "gpt-4.1 (host api.openai.com)" and describe(c, a) == "gpt-4.1 (host localhost:8000)"
     assert describe({"model": "gpt-4.1"}, a) == "gpt-4.1 (provider unknown, host unknown, params unknown)"
     assert describe({"model": "x" * 500}) == "x" * 79 + "…"
+
+
+def test_answered_for_params_the_request_overrides_compare_as_sent() -> None:
+    model = {"provider": "openai", "model": "m", "host": "h", "params": {"temperature": 0.2, "maxTokens": 10}}
+    links = [("primary", {**model, "params": {"temperature": 0.9, "max_tokens": 10}})]
+    # The request sets temperature itself: the model is called with 0.5 either way.
+    assert answered_for(model, "primary", links, {"temperature": 0.5})
+    assert not answered_for(model, "primary", links, {})
+    assert not answered_for(model, "primary", links, {"max_tokens": 5})
+    # Written as sent (the recorder's form) or as models.yaml holds it: the same producer.
+    assert answered_for(as_sent(model, {"temperature": 0.5}), "primary", links, {"temperature": 0.5})
+    assert as_sent({"model": "hand-made"}, {"temperature": 1}) == {"model": "hand-made"}

@@ -141,3 +141,17 @@ def test_regression_json_schema_violation_detail_redacted_before_capped() -> Non
     assert not s.passed and s.category == "output.schema_violation"
     # The cap falls inside the key: not even its head is left.
     assert "sk-proj" not in s.detail and key[:14] not in s.detail
+
+
+def test_regression_regex_timeouts_of_a_run_capped_per_pattern_other_patterns_still_run() -> None:
+    from prodgate_checks.regression.metrics import REGEX_TIMEOUT_CAP, regex_timeouts
+
+    slow = "a" * 64 + "b"
+    with regex_timeouts() as run:
+        scores = [_eval({"regex": "^(a|aa)+$"}, slow) for _ in range(REGEX_TIMEOUT_CAP + 2)]
+        other = _eval({"regex": "^a+b$"}, slow)
+    assert not any(s.passed for s in scores) and other.passed
+    assert [("not run again" in s.detail) for s in scores] == [False] * REGEX_TIMEOUT_CAP + [True, True]
+    assert run.report() == [{"pattern": "^(a|aa)+$", "timeouts": REGEX_TIMEOUT_CAP, "failed_at_once": 2}]
+    # Outside a run (and in the next one) the pattern is tried again.
+    assert "not run again" not in _eval({"regex": "^(a|aa)+$"}, slow).detail
