@@ -1,0 +1,88 @@
+"""The user's cache folder ($XDG_CACHE_HOME or ~/.cache, then prodgate/): what depends only on the installed
+packages or on a content hash, kept between runs so a later run skips a slow import.
+
+Never the checkout's folder: everything there is untrusted input, and a pull request could plant a "cached"
+answer. A cache file that is missing, unreadable, corrupt or unwritable (a read-only home) is a miss, never an
+error; its readers check the shape of every value they take from it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gate.files import FileError, loads_json, read_bytes, write_atomic
+
+FOLDER = "prodgate"
+# A cache is small (a few prices, a few schema verdicts): a larger file is not ours to trust or to parse.
+MAX_BYTES = 1024 * 1024
+# Verdicts kept per file; the oldest make room for new ones.
+MAX_VERDICTS = 512
+
+
+def cache_dir() -> Path | None:
+    """prodgate's folder in the user's cache; None when there is no home to put it in."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(base):  # the XDG rule: a relative value is invalid and ignored
+        return Path(base) / FOLDER
+    try:
+        return Path.home() / ".cache" / FOLDER
+    except RuntimeError:  # no HOME and no passwd entry
+        return None
+
+
+def read_cache(name: str) -> dict[str, Any]:
+    """The JSON object stored under name; {} for a miss of any kind."""
+    folder = cache_dir()
+    if folder is None:
+        return {}
+    try:
+        value = loads_json(read_bytes(folder / name, name, max_bytes=MAX_BYTES))
+    except (FileError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def write_cache(name: str, value: dict[str, Any]) -> None:
+    """Store value whole or not at all (a concurrent run reads the old file or the new one); a folder that
+    cannot be written leaves the cache as it was."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    try:
+        write_atomic(folder / name, [json.dumps(value, separators=(",", ":"))])
+    except (OSError, ValueError):
+        pass
+
+
+def safe_name(text: str) -> str:
+    """text (e.g. a package version) as part of a file name: no separator, no way out of the folder."""
+    return "".join(c if c.isalnum() or c in ".-+_" else "_" for c in text).lstrip(".") or "_"
+
+
+def content_key(value: Any) -> str | None:
+    """A hash of a JSON value's content (key order aside); None for a value JSON cannot hold."""
+    try:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def remembered_verdict(name: str, value: Any, judge: Callable[[Any], str | None]) -> str | None:
+    """judge(value): a problem, or None for none; remembered in cache file `name` by value's content hash, so a
+    later run with the same content need not judge it (nor import what judging takes)."""
+    key = content_key(value)
+    if key is None:
+        return judge(value)
+    table = read_cache(name)
+    if key in table and (table[key] is None or isinstance(table[key], str)):
+        verdict: str | None = table[key]
+        return verdict
+    verdict = judge(value)
+    table[key] = verdict
+    write_cache(name, dict(list(table.items())[-MAX_VERDICTS:]))
+    return verdict
