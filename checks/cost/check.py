@@ -21,7 +21,7 @@ from .config import CostSettings, budget_findings, load_settings, suites_of
 from .diff import Diff, diff, money
 from .files import BaseTree, WorkTree
 from .inputs import Inputs, MeasureKey, Scenario, build_scenario
-from .model import NonFinite, ProfileCost, project
+from .model import NonFinite, ProfileCost, may_overflow, project
 from .recorded import recorded_usage
 from .report import details_of, notices, summary_of
 from .tokens import Measured, measured_usage, unmeasured
@@ -47,10 +47,13 @@ class CostCheck:
             raise ConfigError(built.problems[0], lines=tuple(built.problems[1:MAX_LINES]))
         if built.scenario is not None:  # else models.yaml or a prompt is broken: run() reports it
             _check_names(config, settings, built.scenario)
-            try:  # the numbers may be valid one by one and still overflow together
-                project(built.scenario, draws=settings.draws, seed=settings.seed)
-            except NonFinite as exc:
-                raise ConfigError(str(exc)) from None
+            # The numbers may be valid one by one and still overflow together: projected here only when a
+            # bound says they might, which names the route; the projection itself is run()'s.
+            if may_overflow(built.scenario):
+                try:
+                    project(built.scenario, draws=settings.draws, seed=settings.seed)
+                except NonFinite as exc:
+                    raise ConfigError(str(exc)) from None
 
     def run(self, ctx: CheckContext) -> CheckResult:
         settings = load_settings(ctx.config)
