@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import reprlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from gate.conforms import Check, compile_schema
 from gate.redact import redact, secret_env_values
+from gate.usercache import remembered_verdict, safe_name
 from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
 
 if TYPE_CHECKING:  # imported where a document fails the quick check: most runs never need them
@@ -105,6 +106,20 @@ _short.maxother = 60
 def quick_check(name: str) -> Check | None:
     """A predicate that is true only for documents the shipped schema `name` accepts (see gate.conforms)."""
     return compile_schema(load_schema(name), load_schema)
+
+
+@cache
+def _jsonschema_release() -> str:
+    from importlib.metadata import version
+
+    return "-".join(safe_name(version(p)) for p in ("jsonschema", "referencing", "jsonschema-specifications"))
+
+
+def remembered_problem(kind: str, schema: Any, judge: Callable[[Any], str | None]) -> str | None:
+    """judge(schema): why jsonschema cannot use a schema the gate was given, or None; remembered in the user's
+    cache by the schema's content (per kind of judgement and jsonschema release), so a later run judging the
+    same schema need not import jsonschema."""
+    return remembered_verdict(f"{kind}-schemas-{_jsonschema_release()}.json", schema, judge)
 
 
 def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violation]:

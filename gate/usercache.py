@@ -7,7 +7,6 @@ error; its readers check the shape of every value they take from it."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -64,12 +63,25 @@ def safe_name(text: str) -> str:
 
 
 def content_key(value: Any) -> str | None:
-    """A hash of a JSON value's content (key order aside); None for a value JSON cannot hold."""
+    """A hash of a JSON value's content (key order aside); None for a value JSON cannot hold as it is (json.dumps
+    would write the key 1 as "1", and two different values would share a key)."""
+    import hashlib  # not for the runs that never ask
+
+    if not _str_keys(value):
+        return None
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return None
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _str_keys(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _str_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_str_keys(v) for v in value)
+    return True
 
 
 def remembered_verdict(name: str, value: Any, judge: Callable[[Any], str | None]) -> str | None:
