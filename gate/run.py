@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -74,19 +75,11 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
 def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> None:
     """Every file output, the JSON report first: it is the source of truth. checks: those that ran, whose
     `markdown_details` render their sections of the --markdown file."""
-    from gate.render.junit import render_junit
-    from gate.render.markdown import render_markdown
-    from gate.render.sarif import render_sarif
-
-    def rendered(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
-        def write(r: Report, out: TextIO) -> None:
-            out.write(render(r))
-        return write
-
     failed: list[str] = []
-    renderers = by_name(checks)
-    writers = ((opts.report_json, Report.write_json), (opts.markdown, rendered(lambda r: render_markdown(r, renderers))),
-               (opts.junit, rendered(render_junit)), (opts.sarif, rendered(render_sarif)))
+    writers = ((opts.report_json, Report.write_json),
+               (opts.markdown, _rendered("gate.render.markdown", "render_markdown", by_name(checks))),
+               (opts.junit, _rendered("gate.render.junit", "render_junit")),
+               (opts.sarif, _rendered("gate.render.sarif", "render_sarif")))
     for path, write in writers:
         if path is None:
             continue
@@ -101,6 +94,13 @@ def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> 
             failed.append(f"{path}: cannot write: {exc.strerror or exc}")
     if failed:
         raise ConfigError(failed[0], lines=tuple(failed[1:]))
+
+
+def _rendered(module: str, name: str, *args: Any) -> Callable[[Report, TextIO], None]:
+    """A writer whose renderer is imported when its output is asked for: a run without --junit never loads it."""
+    def write(report: Report, out: TextIO) -> None:
+        out.write(getattr(importlib.import_module(module), name)(report, *args))
+    return write
 
 
 def inert_json(text: str) -> str:

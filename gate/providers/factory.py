@@ -25,14 +25,12 @@ from typing import Any
 
 from gate.models import ModelConfig, ModelsFile
 from gate.prompts import is_model_id
-from gate.providers.anthropic import AnthropicProvider
 from gate.providers.base import Provider
 from gate.providers.cassette import ReplayProvider
 from gate.providers.command import CommandProvider
 from gate.providers.endpoint import HttpProvider
 from gate.providers.fallback import FallbackProvider
 from gate.providers.keys import producer
-from gate.providers.openai import OpenAIProvider
 from gate.providers.pycall import PythonProvider
 from gate.providers.spec import KINDS, TargetError, expect_timeout
 
@@ -78,6 +76,10 @@ def model_config(name: str, models: ModelsFile | None) -> ModelConfig:
 
 
 def model_provider(config: ModelConfig, env: Mapping[str, str], *, timeout: float | None = None) -> Provider:
+    # Imported here: the HTTP client they load is not needed to read recordings (model_links) or to validate.
+    from gate.providers.anthropic import AnthropicProvider
+    from gate.providers.openai import OpenAIProvider
+
     if config.provider == "anthropic":
         return AnthropicProvider(config, env, timeout=timeout)
     return OpenAIProvider(config, env, timeout=timeout)
