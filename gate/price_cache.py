@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timezone
 from functools import cache
 from typing import Any
 
+from gate.installed import version
 from gate.pricing import PriceSheet, Rate, Rates
 from gate.usercache import read_cache, safe_name, write_cache
 
@@ -23,13 +24,9 @@ WHOLE_DAY: Window = (0.0, float(DAY_SECONDS))
 
 @cache
 def _file() -> str | None:
-    """The cache file of the installed genai-prices; None when its version is unknown (nothing is cached)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"prices-{safe_name(version('genai-prices'))}.json"
-    except PackageNotFoundError:
-        return None
+    """The cache file of the installed genai-prices; None when it is not installed (nothing is cached)."""
+    installed = version("genai-prices")
+    return f"prices-{safe_name(installed)}.json" if installed else None
 
 
 def utc_moment(when: datetime) -> tuple[str, float]:

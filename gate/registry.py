@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import os
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from gate.usercache import read_cache, write_cache
+from gate.installed import entry_points
 
 if TYPE_CHECKING:  # the CLI imports this module to list verbs: it must not pull in the config machinery
     from gate.context import CheckContext
@@ -119,28 +117,8 @@ def command_entries() -> dict[str, CommandEntry]:
     return out
 
 
-_GROUPS = (GROUP, COMMANDS_GROUP)
-ENTRY_POINTS_CACHE = "entry-points.json"
 # An entry point's target, as importlib.metadata reads it: `module[:attr[.attr]] [extras]`.
 _TARGET = re.compile(r"(?P<module>[\w.]+)\s*(?::\s*(?P<attr>[\w.]+)\s*)?(?:\[.*\]\s*)?$")
-
-
-def entry_points(group: str) -> list[tuple[str, str]]:
-    """(name, target) of the group's entry points in importlib.metadata's order. Kept in the user's cache with
-    the modification time of every folder on sys.path: installing or removing a distribution changes its folder
-    (importlib.metadata itself relies on this), so an unchanged key proves the list current, and a run needs
-    neither importlib.metadata (a tenth of `gate --help`) nor a scan of every installed distribution."""
-    key = _path_key()
-    cached = read_cache(ENTRY_POINTS_CACHE)
-    groups = cached.get("groups")
-    if cached.get("key") == key and isinstance(groups, dict) and all(_pairs(groups.get(g)) for g in _GROUPS):
-        return [(name, target) for name, target in groups[group]]
-    from importlib.metadata import entry_points as scan
-
-    found = scan()
-    fresh = {g: [[ep.name, ep.value] for ep in found.select(group=g)] for g in _GROUPS}
-    write_cache(ENTRY_POINTS_CACHE, {"key": key, "groups": fresh})
-    return [(name, target) for name, target in fresh[group]]
 
 
 def load_target(target: str) -> Any:
@@ -152,18 +130,3 @@ def load_target(target: str) -> Any:
     for attr in filter(None, (match["attr"] or "").split(".")):
         obj = getattr(obj, attr)
     return obj
-
-
-def _path_key() -> list[Any]:
-    def mtime(entry: str) -> int:
-        try:
-            return os.stat(entry or ".").st_mtime_ns
-        except OSError:
-            return -1
-
-    return [sys.version, [[entry, mtime(entry)] for entry in sys.path]]
-
-
-def _pairs(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in value)

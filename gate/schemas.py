@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gate.conforms import Check, compile_schema
+from gate.installed import version
 from gate.redact import redact, secret_env_values
 from gate.usercache import remembered_verdict, safe_name
 from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
@@ -110,9 +111,7 @@ def quick_check(name: str) -> Check | None:
 
 @cache
 def _jsonschema_release() -> str:
-    from importlib.metadata import version
-
-    return "-".join(safe_name(version(p)) for p in ("jsonschema", "referencing", "jsonschema-specifications"))
+    return "-".join(safe_name(version(p) or "none") for p in ("jsonschema", "referencing", "jsonschema-specifications"))
 
 
 def remembered_problem(kind: str, schema: Any, judge: Callable[[Any], str | None]) -> str | None:
