@@ -61,12 +61,12 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
     builtin = load_schema("gate")["properties"]
     config = load_config(opts.config, plugin_sections(checks, builtin))
     base = resolve_base(config.root, opts.base_ref)
-    if opts.prepare_all:
-        prepare(checks, config)
+    # Every section validated, in check order, before anything runs; those that run are not prepared twice.
+    prepared = prepare(checks, config) if opts.prepare_all else None
     # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
-                            progress=StreamProgress(), debug=opts.debug)
+                            progress=StreamProgress(), debug=opts.debug, prepared=prepared)
     ctx = CheckContext(config, base, dict(opts.extras), debug=opts.debug,
                        results={c.name: c for c in report.checks})
     return report, checks, ctx

@@ -60,11 +60,13 @@ def run_checks(
     progress: Progress | None = None,
     debug: bool = False,
     on_result: Callable[[CheckResult], None] | None = None,
+    prepared: Mapping[str, tuple[str, str]] | None = None,
 ) -> Report:
+    """prepared: what prepare() returned for these checks when the caller ran it already (not run twice)."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     chosen = [c for c in checks if (not only or c.name in only) and c.name not in skip]
-    crashed = prepare(chosen, config)
+    crashed = prepare(chosen, config) if prepared is None else prepared
     secrets = config_secrets(config)
     results: dict[str, CheckResult] = {}
     ordered: list[CheckResult] = []
