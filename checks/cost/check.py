@@ -12,7 +12,6 @@ from typing import Any
 from gate.config import GateConfig, display_path
 from gate.context import CheckContext
 from gate.errors import ConfigError
-from gate.gitref import toplevel
 from gate.pricing import price_data_label
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 from gate.yamlfile import YamlError
@@ -136,7 +135,7 @@ def _inputs(config: GateConfig, settings: CostSettings, display: Any,
     models = config.models_path
     return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
                   settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc),
-                  display, toplevel(config.root) or config.root.resolve())
+                  display, config.repo)
 
 
 def _measured(ctx: CheckContext, suites: Mapping[str, Path | None]) -> dict[MeasureKey, Measured]:
