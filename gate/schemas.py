@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import reprlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,12 +27,12 @@ _SUFFIX = ".schema.json"
 
 
 def _schema_dir() -> Path:
-    try:
-        path = Path(str(resources.files("gate._schemas")))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
+    # The installed package's folder, found by the import system (importlib.resources costs more to import
+    # than every schema costs to read).
+    spec = importlib.util.find_spec("gate._schemas")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        if Path(location).is_dir():
+            return Path(location)
     # Running from a source tree that was never installed.
     return Path(__file__).resolve().parent.parent / "schemas"
 
