@@ -160,4 +160,5 @@ def _rate_from(value: Any) -> Rate | None:
 
 
 def _number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
+    """A price, a token count or a second of the day: a finite number, never negative (no price data has one)."""
+    return type(value) in (int, float) and math.isfinite(value) and value >= 0

@@ -104,15 +104,16 @@ def test_price_cache_corrupt_file_is_a_miss_then_rewritten(cache: Path, text: st
     assert find_price("openai", "gpt-4.1-mini", NOON) == uncached
 
 
-def test_price_cache_planted_values_of_the_wrong_type_are_refused(cache: Path) -> None:
+@pytest.mark.parametrize("rate", [{"base": True, "tiers": []}, {"base": -0.5, "tiers": []},
+                                  {"base": 1.0, "tiers": [[1.5, 2.0]]}, {"base": 1.0, "tiers": [[1000, "2"]]}])
+def test_price_cache_planted_values_of_the_wrong_type_are_refused(cache: Path, rate: dict[str, object]) -> None:
     store_price("openai", "gpt-4.1-mini", NOON, (0.0, 86400.0), "a reason")
     data = json.loads(cache.read_text())
     [entry] = data["sheets"]["openai\tgpt-4.1-mini\t2026-06-01"]
     entry.pop("error")
-    entry["sheet"] = {"source": "s", "batch": None, "standard": {k: {"base": True, "tiers": []}
-                                                                 for k in ("input", "cached_input", "output")}}
+    entry["sheet"] = {"source": "s", "batch": None, "standard": {k: rate for k in ("input", "cached_input", "output")}}
     cache.write_text(json.dumps(data))
-    assert find_price("openai", "gpt-4.1-mini", NOON) is None  # a bool is no price
+    assert find_price("openai", "gpt-4.1-mini", NOON) is None  # no price: the sheet is looked up again
 
 
 def test_price_cache_unwritable_folder_still_prices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
