@@ -261,12 +261,10 @@ def price_data_label() -> str:
 
 
 def _data_label(today: date) -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from gate.installed import version
 
-    try:
-        label = f"genai-prices {version('genai-prices')} bundled snapshot"
-    except PackageNotFoundError:
-        label = "genai-prices bundled snapshot"
+    installed = version("genai-prices")
+    label = f"genai-prices {installed} bundled snapshot" if installed else "genai-prices bundled snapshot"
     newest = _newest_price_date(today)
     return f"{label} (newest dated price {newest.isoformat()})" if newest else label
 
