@@ -6,20 +6,23 @@ import contextlib
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from gate.config import display_path, load_config
 from gate.context import CheckContext
-from gate.errors import ConfigError, ExitCode
+from gate.errors import ConfigError, ExitCode, GateError
 from gate.gitref import resolve_base
 from gate.progress import StreamProgress
 from gate.registry import Check, by_name, discover, plugin_sections
 from gate.report import Report, Status
-from gate.runner import prepare, run_checks, select
+from gate.runner import choose, prepare, run_checks, select
 from gate.schemas import load_schema
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,15 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
         broken = []
     builtin = load_schema("gate")["properties"]
     config = load_config(opts.config, plugin_sections(checks, builtin))
-    base = resolve_base(config.root, opts.base_ref)
-    # Every section validated, in check order, before anything runs; those that run are not prepared twice.
-    prepared = prepare(checks, config) if opts.prepare_all else None
+    # git's processes find the base while the sections are checked: they run on another core.
+    base_of = _in_background(lambda: resolve_base(config.root, opts.base_ref))
+    try:
+        # Every section validated (or those of the checks that run), in check order, before anything runs.
+        prepared = prepare(checks if opts.prepare_all else choose(checks, opts.only, opts.skip), config)
+    except GateError:
+        base_of()  # a --base-ref that names nothing is the first error, as it was when looked up first
+        raise
+    base = base_of()
     # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
@@ -70,6 +79,30 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
     ctx = CheckContext(config, base, dict(opts.extras), debug=opts.debug,
                        results={c.name: c for c in report.checks})
     return report, checks, ctx
+
+
+def _in_background(work: Callable[[], T]) -> Callable[[], T]:
+    """work() started on a thread of its own; the function returned waits for it, then returns or raises what
+    work did."""
+    done: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            done.append((True, work()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it in its own thread
+            done.append((False, exc))
+
+    thread = threading.Thread(target=run, name="prodgate-background", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        ok, value = done[0]
+        if not ok:
+            raise value
+        out: T = value
+        return out
+    return result
 
 
 def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> None:

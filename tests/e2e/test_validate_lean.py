@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, GitRepo, gate
 
 HEAVY = ("genai_prices", "pydantic", "numpy", "jsonschema", "referencing", "urllib3", "asyncio", "importlib.metadata")
 SCRIPT = f"""
@@ -38,3 +39,18 @@ def test_validate_second_run_imports_nothing_heavy(tmp_path: Path) -> None:
     assert loaded_again == []
     rows = [line.split()[:2] for line in out.splitlines() if line.startswith(("schema", "regression"))]
     assert rows == [line.split()[:2] for line in out_again.splitlines() if line.startswith(("schema", "regression"))]
+
+
+def test_validate_bad_base_ref_reported_before_a_section_error(repo: GitRepo) -> None:
+    # The base is looked up while the sections are checked; a --base-ref that names nothing still comes first.
+    shutil.copytree(EXAMPLE, repo.path, dirs_exist_ok=True)
+    traffic = repo.path / "traffic.yaml"
+    traffic.write_text(traffic.read_text().replace("requests_per_day: {p50: 40000, p95: 60000}",
+                                                   "requests_per_day: {p50: 5, p95: 2}"))
+    repo.commit()
+    section = gate("validate", cwd=repo.path)
+    assert section.exit_code == 2
+    assert section.stderr.startswith("error: traffic.yaml:10:23: $.routes.answer.requests_per_day: p95 (2) is below")
+    both = gate("validate", "--base-ref", "mian", cwd=repo.path)
+    assert both.exit_code == 2
+    assert both.stderr.startswith("error: --base-ref mian: no such commit, branch or tag in ")
