@@ -60,11 +60,13 @@ def _record() -> dict[str, Any]:
 def _path_key() -> list[Any]:
     def mtime(entry: str) -> int:
         try:
-            return os.stat(entry or ".").st_mtime_ns
+            return os.stat(entry).st_mtime_ns
         except OSError:
             return -1
 
-    return [sys.version, [[entry, mtime(entry)] for entry in sys.path]]
+    # Absolute: `python -m gate` puts the working folder on sys.path as "", which names another folder elsewhere.
+    folders = [os.path.abspath(entry or ".") for entry in sys.path]
+    return [sys.version, [[folder, mtime(folder)] for folder in folders]]
 
 
 def _shaped(record: dict[str, Any]) -> bool:
