@@ -7,6 +7,7 @@ error; its readers check the shape of every value they take from it."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 from collections.abc import Callable
@@ -33,9 +34,9 @@ def cache_dir() -> Path | None:
         return None
 
 
-def read_cache(name: str) -> dict[str, Any]:
-    """The JSON object stored under name; {} for a miss of any kind."""
-    folder = cache_dir()
+def read_cache(name: str, folder: Path | None = None) -> dict[str, Any]:
+    """The JSON object stored under name (in folder, by default cache_dir()); {} for a miss of any kind."""
+    folder = folder or cache_dir()
     if folder is None:
         return {}
     try:
@@ -45,10 +46,10 @@ def read_cache(name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def write_cache(name: str, value: dict[str, Any]) -> None:
+def write_cache(name: str, value: dict[str, Any], folder: Path | None = None) -> None:
     """Store value whole or not at all (a concurrent run reads the old file or the new one); a folder that
     cannot be written leaves the cache as it was."""
-    folder = cache_dir()
+    folder = folder or cache_dir()
     if folder is None:
         return
     try:
@@ -86,15 +87,37 @@ def _str_keys(value: Any) -> bool:
 
 def remembered_verdict(name: str, value: Any, judge: Callable[[Any], str | None]) -> str | None:
     """judge(value): a problem, or None for none; remembered in cache file `name` by value's content hash, so a
-    later run with the same content need not judge it (nor import what judging takes)."""
+    later run with the same content need not judge it (nor import what judging takes). The file is read once a
+    process and written once, when it ends: a dataset may hold thousands of inline schemas."""
     key = content_key(value)
     if key is None:
         return judge(value)
-    table = read_cache(name)
-    if key in table and (table[key] is None or isinstance(table[key], str)):
-        verdict: str | None = table[key]
-        return verdict
-    verdict = judge(value)
-    table[key] = verdict
-    write_cache(name, dict(list(table.items())[-MAX_VERDICTS:]))
-    return verdict
+    where = (cache_dir(), name)
+    table = _verdicts.get(where)
+    if table is None:
+        stored = read_cache(name, where[0]) if where[0] is not None else {}
+        table = _verdicts[where] = {k: v for k, v in stored.items() if v is None or isinstance(v, str)}
+    if key not in table:
+        if len(table) >= 8 * MAX_VERDICTS:  # bounded in memory too: the newest are the ones saved
+            table = _verdicts[where] = dict(list(table.items())[-MAX_VERDICTS:])
+        table[key] = judge(value)
+        if not _unsaved:
+            atexit.register(_save_verdicts)
+        _unsaved.add(where)
+    return table[key]
+
+
+# This process's verdicts by cache folder and file, and those not written yet.
+_verdicts: dict[tuple[Path | None, str], dict[str, str | None]] = {}
+_unsaved: set[tuple[Path | None, str]] = set()
+
+
+def _save_verdicts() -> None:
+    for folder, name in sorted(_unsaved, key=str):
+        if folder is None:
+            continue
+        # Merged with what other runs wrote meanwhile; the newest MAX_VERDICTS kept.
+        stored = {k: v for k, v in read_cache(name, folder).items() if v is None or isinstance(v, str)}
+        merged = {**stored, **_verdicts[folder, name]}
+        write_cache(name, dict(list(merged.items())[-MAX_VERDICTS:]), folder)
+    _unsaved.clear()
