@@ -59,7 +59,7 @@ def store_price(provider: str | None, model_ref: str, when: datetime, window: Wi
         return
     day, _ = utc_moment(when)
     data = read_cache(name)
-    sheets = _since(data.get("sheets"), day, lambda k: k.rsplit("\t", 1)[-1])
+    sheets = _since(data.get("sheets"), day, _day_of)
     key = _key(provider, model_ref, day)
     entry: dict[str, Any] = {"window": list(window)}
     entry.update({"error": value} if isinstance(value, str) else {"sheet": sheet_json(value)})
@@ -84,7 +84,7 @@ def store_label(today: date, label: str) -> None:
     data = read_cache(name)
     day = today.isoformat()
     labels = {**_since(data.get("labels"), day, str), day: label}
-    write_cache(name, {"sheets": _since(data.get("sheets"), day, lambda k: k.rsplit("\t", 1)[-1]), "labels": labels})
+    write_cache(name, {"sheets": _since(data.get("sheets"), day, _day_of), "labels": labels})
 
 
 def _since(table: Any, day: str, day_of: Callable[[str], str]) -> dict[str, Any]:
@@ -110,6 +110,10 @@ def _second_of(t: time) -> float:
 
 def _key(provider: str | None, model_ref: str, day: str) -> str:
     return f"{provider or ''}\t{model_ref}\t{day}"
+
+
+def _day_of(key: str) -> str:
+    return key.rsplit("\t", 1)[-1]
 
 
 def _window(value: Any) -> Window | None:
