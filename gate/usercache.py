@@ -68,9 +68,9 @@ def content_key(value: Any) -> str | None:
     would write the key 1 as "1", and two different values would share a key)."""
     import hashlib  # not for the runs that never ask
 
-    if not _str_keys(value):
-        return None
     try:
+        if not _str_keys(value):
+            return None
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         return None

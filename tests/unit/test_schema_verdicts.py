@@ -45,6 +45,10 @@ def test_schema_verdict_key_ignores_key_order_not_content() -> None:
     assert content_key({"a": 1, "b": [2]}) == content_key({"b": [2], "a": 1}) != content_key({"a": 1, "b": [3]})
     # A key JSON would write as a string: two different values would share a verdict, so neither is cached.
     assert content_key({"properties": {1: {}}}) is None and content_key([{True: 1}]) is None
+    deep: list[object] = []
+    for _ in range(5000):
+        deep = [deep]
+    assert content_key(deep) is None and content_key({"x": float("nan")}) is None
 
 
 @pytest.mark.parametrize("planted", [5, [], {"x": 1}, True])
