@@ -2,11 +2,26 @@
 
 Run by hand: python benchmarks/foundation.py [--runs 5]. Targets: --help <= 0.15 s, validate on the
 example <= 0.3 s, validate over 2,000 prompt files (with version comparison against a base commit) < 2 s.
+
+`gate validate` keeps what it learns from installed packages in the user's cache (prices, JSON Schema verdicts,
+entry points): the first run of a machine fills it ("cold", its own empty cache here), every later run reads
+it ("warm", the figure the target is for).
+
+Measured 2026-12-01 on the shared 2-core machine with other work running (load 1-2), `gate validate -c
+examples/support-bot/gate.yaml` by /usr/bin/time, wall seconds, min / median of 15:
+  warm cache        0.29 / 0.39   (before the cache and the lazy imports: 1.04 / 1.05 at load 0.9)
+  before and after, interleaved (11 runs each, the same minutes): 0.85 / 1.06 and 0.33 / 0.43
+  cold cache        about 1.1 (the first run imports genai-prices and jsonschema to fill the cache)
+  gate --help       0.06 / 0.08   (before: 0.09 / 0.10)
+The 0.3 s target holds for the minimum, not yet for the median on this machine: what is left is the import of
+every check's section parser (about a hundred frozen dataclasses), PyYAML and click, the terminal table's
+tabulate with wcwidth (about 20 ms), the cost check reading its cassette, and eight git processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -33,14 +48,15 @@ evaluators:
 """
 
 
-def timed(cmd: list[str], cwd: Path, runs: int) -> tuple[float, int]:
+def timed(cmd: list[str], cwd: Path, runs: int, env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """(min, median) seconds of `runs` runs, and the last exit code."""
     samples = []
     code = 0
     for _ in range(runs):
         t0 = time.perf_counter()
-        code = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False).returncode
+        code = subprocess.run(cmd, cwd=cwd, capture_output=True, check=False, env=env).returncode
         samples.append(time.perf_counter() - t0)
-    return statistics.median(samples), code
+    return min(samples), statistics.median(samples), code
 
 
 def many_prompts(root: Path, n: int) -> None:
@@ -66,19 +82,26 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=2000)
     args = parser.parse_args()
     gate = [sys.executable, "-m", "gate"]
-    rows = []
-    t, code = timed([*gate, "--help"], REPO, args.runs)
-    rows.append(("gate --help", t, 0.15, code))
-    t, code = timed([*gate, "validate", "-c", "examples/support-bot/gate.yaml"], REPO, args.runs)
-    rows.append(("gate validate (example)", t, 0.3, code))
+    example = [*gate, "validate", "-c", "examples/support-bot/gate.yaml"]
+    rows: list[tuple[str, float, float, float | None, int]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        cold_env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cold-cache")}
+        _, cold, code = timed(example, REPO, 1, cold_env)
+        rows.append(("gate validate (example), cold cache", cold, cold, None, code))
+        timed(example, REPO, 1)  # the user's own cache filled, as after any first run
+        best, median, code = timed([*gate, "--help"], REPO, args.runs)
+        rows.append(("gate --help", best, median, 0.15, code))
+        best, median, code = timed(example, REPO, args.runs)
+        rows.append(("gate validate (example)", best, median, 0.3, code))
         root = Path(tmp) / "many"
         many_prompts(root, args.prompts)
-        t, code = timed([*gate, "validate"], root, max(1, args.runs // 2))
-        rows.append((f"gate validate ({args.prompts} prompts, vs base)", t, 2.0, code))
-    print(f"{'what':<42} {'median s':>9} {'target s':>9}  exit")
-    for name, t, target, code in rows:
-        print(f"{name:<42} {t:>9.3f} {target:>9.2f}  {code}{'' if t < target else '  OVER TARGET'}")
+        best, median, code = timed([*gate, "validate"], root, max(1, args.runs // 2))
+        rows.append((f"gate validate ({args.prompts} prompts, vs base)", best, median, 2.0, code))
+    print(f"{'what':<42} {'min s':>7} {'median s':>9} {'target s':>9}  exit")
+    for name, best, median, target, code in rows:
+        over = "" if target is None or median < target else "  OVER TARGET"
+        shown = f"{target:>9.2f}" if target is not None else f"{'-':>9}"
+        print(f"{name:<42} {best:>7.3f} {median:>9.3f} {shown}  {code}{over}")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class GateConfig:
         """A path gate.yaml names, relative to its folder, inside the repository; a missing one, one outside
         the repository (by `..` or a symlink) or one that is not a regular file is a ConfigError at its line."""
         try:
-            target = (self.root / value).resolve()
+            target = resolved(self.root / value)  # every check asks for the same few files: resolved once a run
             self._inside(value, target, path)
             if must_exist and not target.exists():
                 raise self.error(path, f"{value}: file not found (relative to {display_path(self.root) or '.'})")

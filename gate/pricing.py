@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from functools import cache, lru_cache
 from typing import Any
 
@@ -151,23 +151,57 @@ def _lookup_now(provider: str | None, model_ref: str, today: date) -> PriceSheet
 
 
 def _lookup_at(provider: str | None, model_ref: str, when: datetime) -> PriceSheet:
+    from gate.price_cache import find_price, store_price
+
+    # A run prices its models from the user's cache when it can: importing genai-prices costs more than
+    # everything else `gate validate` does.
+    found = find_price(provider, model_ref, when)
+    if found is None:
+        window, found = _priced(provider, model_ref, when)
+        store_price(provider, model_ref, when, window, found)
+    if isinstance(found, str):
+        raise PriceError(found)
+    return found
+
+
+def _priced(provider: str | None, model_ref: str, when: datetime) -> tuple[tuple[float, float], PriceSheet | str]:
+    """genai-prices' sheet for the model at `when`, or why it has none, with the stretch of that UTC day the
+    answer holds for (an off-peak price holds between its times of day)."""
     from genai_prices import Usage, calc_price
+
+    from gate.price_cache import WHOLE_DAY, window_of
 
     probe = Usage(input_tokens=1, output_tokens=1)
     try:
         calc = calc_price(probe, model_ref, provider_id=provider, genai_request_timestamp=when)
     except LookupError:
-        raise PriceError(_unknown(provider, model_ref)) from None
-    standard = _rates(calc.model_price, model_ref)
-    batch: Rates | None = None
+        return WHOLE_DAY, _unknown(provider, model_ref)
+    window = window_of(_times_of_day(calc.model), when)
     try:
-        batch_calc = calc_price(probe, model_ref, provider_id=provider, genai_request_timestamp=when,
-                                price_context=BATCH_CONTEXT)
-        batch = _rates(batch_calc.model_price, model_ref)
-    except TypeError:  # a genai-prices too old to know price variants: no batch rates
-        batch = None
+        standard = _rates(calc.model_price, model_ref)
+        batch: Rates | None = None
+        try:
+            batch_calc = calc_price(probe, model_ref, provider_id=provider, genai_request_timestamp=when,
+                                    price_context=BATCH_CONTEXT)
+            batch = _rates(batch_calc.model_price, model_ref)
+        except TypeError:  # a genai-prices too old to know price variants: no batch rates
+            batch = None
+    except PriceError as exc:
+        return window, str(exc)
     source = f"genai-prices {calc.provider.id}/{calc.model.id}"
-    return PriceSheet(standard, batch if batch != standard else None, source)
+    return window, PriceSheet(standard, batch if batch != standard else None, source)
+
+
+def _times_of_day(model: Any) -> list[time]:
+    """Where the model's price changes within a day (off-peak prices): the start and end of each such price."""
+    prices = model.prices if isinstance(model.prices, list) else []
+    out: list[time] = []
+    for price in [*prices, *(getattr(model, "price_variants", None) or [])]:
+        constraint = getattr(price, "constraint", None)
+        for bound in (getattr(constraint, "start_time", None), getattr(constraint, "end_time", None)):
+            if isinstance(bound, time):
+                out.append(bound)
+    return out
 
 
 def _rate(value: Any) -> Rate | None:
@@ -216,13 +250,22 @@ def _snapshot_providers() -> list[Any]:
 @cache
 def price_data_label() -> str:
     """What the prices come from, printed with every estimate: the package and its newest dated price."""
-    from importlib.metadata import PackageNotFoundError, version
+    from gate.price_cache import find_label, store_label
 
-    try:
-        label = f"genai-prices {version('genai-prices')} bundled snapshot"
-    except PackageNotFoundError:
-        label = "genai-prices bundled snapshot"
-    newest = _newest_price_date()
+    today = datetime.now(timezone.utc).date()
+    label = find_label(today)
+    if label is None:
+        label = _data_label(today)
+        store_label(today, label)
+    return label
+
+
+def _data_label(today: date) -> str:
+    from gate.installed import version
+
+    installed = version("genai-prices")
+    label = f"genai-prices {installed} bundled snapshot" if installed else "genai-prices bundled snapshot"
+    newest = _newest_price_date(today)
     return f"{label} (newest dated price {newest.isoformat()})" if newest else label
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from gate.installed import entry_points
 
 if TYPE_CHECKING:  # the CLI imports this module to list verbs: it must not pull in the config machinery
     from gate.context import CheckContext
@@ -38,15 +41,15 @@ class Broken:
 def discover() -> tuple[list[Check], list[Broken]]:
     checks: list[Check] = []
     broken: list[Broken] = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+    for name, target in sorted(entry_points(GROUP), key=lambda e: e[0]):
         try:
-            obj = ep.load()
+            obj = load_target(target)
             check = obj() if isinstance(obj, type) else obj
         except Exception as exc:  # a plugin's import error must not take the gate down
-            broken.append(Broken(ep.name, f"could not load {ep.value}: {type(exc).__name__}: {exc}"))
+            broken.append(Broken(name, f"could not load {target}: {type(exc).__name__}: {exc}"))
             continue
         if not isinstance(check, Check):
-            broken.append(Broken(ep.name, f"{ep.value} does not provide name, section, description and run()"))
+            broken.append(Broken(name, f"{target} does not provide name, section, description and run()"))
             continue
         if any(c.name == check.name for c in checks):
             continue  # the same check installed twice (e.g. editable + wheel): first wins
@@ -97,12 +100,10 @@ class CommandEntry:
 
     def load(self) -> Any:
         """The click command; a plugin that cannot be imported is a GateError (exit 3), not a traceback."""
-        from importlib.metadata import EntryPoint
-
         from gate.errors import GateError
 
         try:
-            return EntryPoint(self.name, self.target, COMMANDS_GROUP).load()
+            return load_target(self.target)
         except Exception as exc:  # a plugin's import error must not take the gate down
             raise GateError(f"the `{self.name}` command ({self.target}) could not load: "
                             f"{type(exc).__name__}: {exc}") from exc
@@ -111,6 +112,21 @@ class CommandEntry:
 def command_entries() -> dict[str, CommandEntry]:
     """Every registered verb by name; the first of a name wins (e.g. editable + wheel installed)."""
     out: dict[str, CommandEntry] = {}
-    for ep in entry_points(group=COMMANDS_GROUP):
-        out.setdefault(ep.name, CommandEntry(ep.name, ep.value))
+    for name, target in entry_points(COMMANDS_GROUP):
+        out.setdefault(name, CommandEntry(name, target))
     return out
+
+
+# An entry point's target, as importlib.metadata reads it: `module[:attr[.attr]] [extras]`.
+_TARGET = re.compile(r"(?P<module>[\w.]+)\s*(?::\s*(?P<attr>[\w.]+)\s*)?(?:\[.*\]\s*)?$")
+
+
+def load_target(target: str) -> Any:
+    """The object an entry point's target names, imported (EntryPoint.load without importlib.metadata)."""
+    match = _TARGET.match(target.strip())
+    if match is None:
+        raise ValueError(f"{target!r} is not module:attribute")
+    obj: Any = importlib.import_module(match["module"])
+    for attr in filter(None, (match["attr"] or "").split(".")):
+        obj = getattr(obj, attr)
+    return obj

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from gate.config import display_path, load_config
 from gate.context import CheckContext
-from gate.errors import ConfigError, ExitCode
+from gate.errors import ConfigError, ExitCode, GateError
 from gate.gitref import resolve_base
 from gate.progress import StreamProgress
 from gate.registry import Check, by_name, discover, plugin_sections
 from gate.report import Report, Status
-from gate.runner import prepare, run_checks, select
+from gate.runner import choose, prepare, run_checks, select
 from gate.schemas import load_schema
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,34 +63,56 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
         broken = []
     builtin = load_schema("gate")["properties"]
     config = load_config(opts.config, plugin_sections(checks, builtin))
-    base = resolve_base(config.root, opts.base_ref)
-    if opts.prepare_all:
-        prepare(checks, config)
+    # git's processes find the base while the sections are checked: they run on another core.
+    base_of = _in_background(lambda: resolve_base(config.root, opts.base_ref))
+    try:
+        # Every section validated (or those of the checks that run), in check order, before anything runs.
+        prepared = prepare(checks if opts.prepare_all else choose(checks, opts.only, opts.skip), config)
+    except GateError:
+        base_of()  # a --base-ref that names nothing is the first error, as it was when looked up first
+        raise
+    base = base_of()
     # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,
-                            progress=StreamProgress(), debug=opts.debug)
+                            progress=StreamProgress(), debug=opts.debug, prepared=prepared)
     ctx = CheckContext(config, base, dict(opts.extras), debug=opts.debug,
                        results={c.name: c for c in report.checks})
     return report, checks, ctx
 
 
+def _in_background(work: Callable[[], T]) -> Callable[[], T]:
+    """work() started on a thread of its own; the function returned waits for it, then returns or raises what
+    work did."""
+    done: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            done.append((True, work()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it in its own thread
+            done.append((False, exc))
+
+    thread = threading.Thread(target=run, name="prodgate-background", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        ok, value = done[0]
+        if not ok:
+            raise value
+        out: T = value
+        return out
+    return result
+
+
 def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> None:
     """Every file output, the JSON report first: it is the source of truth. checks: those that ran, whose
     `markdown_details` render their sections of the --markdown file."""
-    from gate.render.junit import render_junit
-    from gate.render.markdown import render_markdown
-    from gate.render.sarif import render_sarif
-
-    def rendered(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
-        def write(r: Report, out: TextIO) -> None:
-            out.write(render(r))
-        return write
-
     failed: list[str] = []
-    renderers = by_name(checks)
-    writers = ((opts.report_json, Report.write_json), (opts.markdown, rendered(lambda r: render_markdown(r, renderers))),
-               (opts.junit, rendered(render_junit)), (opts.sarif, rendered(render_sarif)))
+    writers = ((opts.report_json, Report.write_json),
+               (opts.markdown, _rendered("gate.render.markdown", "render_markdown", by_name(checks))),
+               (opts.junit, _rendered("gate.render.junit", "render_junit")),
+               (opts.sarif, _rendered("gate.render.sarif", "render_sarif")))
     for path, write in writers:
         if path is None:
             continue
@@ -101,6 +127,13 @@ def write_outputs(report: Report, opts: RunOptions, checks: Sequence[Check]) -> 
             failed.append(f"{path}: cannot write: {exc.strerror or exc}")
     if failed:
         raise ConfigError(failed[0], lines=tuple(failed[1:]))
+
+
+def _rendered(module: str, name: str, *args: Any) -> Callable[[Report, TextIO], None]:
+    """A writer whose renderer is imported when its output is asked for: a run without --junit never loads it."""
+    def write(report: Report, out: TextIO) -> None:
+        out.write(getattr(importlib.import_module(module), name)(report, *args))
+    return write
 
 
 def inert_json(text: str) -> str:

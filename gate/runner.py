@@ -30,6 +30,11 @@ def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str
             raise ConfigError(f"unknown check {name!r} (known: {', '.join(sorted(known))})")
 
 
+def choose(checks: Sequence[Check], only: Sequence[str], skip: Sequence[str]) -> list[Check]:
+    """The checks that run: those of --only (all without it), less those of --skip."""
+    return [c for c in checks if (not only or c.name in only) and c.name not in skip]
+
+
 def prepare(checks: Sequence[Check], config: GateConfig) -> dict[str, tuple[str, str]]:
     """Let every check validate its own section before anything runs (a ConfigError is exit 2).
 
@@ -60,11 +65,13 @@ def run_checks(
     progress: Progress | None = None,
     debug: bool = False,
     on_result: Callable[[CheckResult], None] | None = None,
+    prepared: Mapping[str, tuple[str, str]] | None = None,
 ) -> Report:
+    """prepared: what prepare() returned for these checks when the caller ran it already (not run twice)."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    chosen = [c for c in checks if (not only or c.name in only) and c.name not in skip]
-    crashed = prepare(chosen, config)
+    chosen = choose(checks, only, skip)
+    crashed = prepare(chosen, config) if prepared is None else prepared
     secrets = config_secrets(config)
     results: dict[str, CheckResult] = {}
     ordered: list[CheckResult] = []

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import reprlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gate.conforms import Check, compile_schema
+from gate.installed import version
 from gate.redact import redact, secret_env_values
+from gate.usercache import remembered_verdict, safe_name
 from gate.yamlfile import JsonPath, Position, YamlDocument, format_path
 
 if TYPE_CHECKING:  # imported where a document fails the quick check: most runs never need them
@@ -25,12 +27,12 @@ _SUFFIX = ".schema.json"
 
 
 def _schema_dir() -> Path:
-    try:
-        path = Path(str(resources.files("gate._schemas")))
-        if path.is_dir():
-            return path
-    except ModuleNotFoundError:
-        pass
+    # The installed package's folder, found by the import system (importlib.resources costs more to import
+    # than every schema costs to read).
+    spec = importlib.util.find_spec("gate._schemas")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        if Path(location).is_dir():
+            return Path(location)
     # Running from a source tree that was never installed.
     return Path(__file__).resolve().parent.parent / "schemas"
 
@@ -105,6 +107,18 @@ _short.maxother = 60
 def quick_check(name: str) -> Check | None:
     """A predicate that is true only for documents the shipped schema `name` accepts (see gate.conforms)."""
     return compile_schema(load_schema(name), load_schema)
+
+
+@cache
+def _jsonschema_release() -> str:
+    return "-".join(safe_name(version(p) or "none") for p in ("jsonschema", "referencing", "jsonschema-specifications"))
+
+
+def remembered_problem(kind: str, schema: Any, judge: Callable[[Any], str | None]) -> str | None:
+    """judge(schema): why jsonschema cannot use a schema the gate was given, or None; remembered in the user's
+    cache by the schema's content (per kind of judgement and jsonschema release), so a later run judging the
+    same schema need not import jsonschema."""
+    return remembered_verdict(f"{kind}-schemas-{_jsonschema_release()}.json", schema, judge)
 
 
 def validate(doc: YamlDocument, schema: Mapping[str, Any] | str) -> list[Violation]:

@@ -142,6 +142,12 @@ def repo(tmp_path: Path) -> Iterator[GitRepo]:
 
 
 @pytest.fixture(autouse=True)
+def _user_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate's user cache (prices, schema verdicts) in the session's temporary folder, never the real home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "user-cache"))
+
+
+@pytest.fixture(autouse=True)
 def _clean_ci_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests must not see the CI's own GitHub variables unless they set them."""
     for key in list(os.environ):

@@ -12,7 +12,6 @@ from typing import Any
 from gate.config import GateConfig, display_path
 from gate.context import CheckContext
 from gate.errors import ConfigError
-from gate.gitref import toplevel
 from gate.pricing import price_data_label
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 from gate.yamlfile import YamlError
@@ -21,7 +20,7 @@ from .config import CostSettings, budget_findings, load_settings, suites_of
 from .diff import Diff, diffs_of, estimated_alike, money
 from .files import BaseTree, WorkTree
 from .inputs import Inputs, MeasureKey, Scenario, build_scenario
-from .model import NonFinite, ProfileCost, project
+from .model import NonFinite, ProfileCost, may_overflow, project
 from .recorded import recorded_usage
 from .report import details_of, notices, summary_of
 from .tokens import Measured, measured_usage, unmeasured
@@ -47,10 +46,13 @@ class CostCheck:
             raise ConfigError(built.problems[0], lines=tuple(built.problems[1:MAX_LINES]))
         if built.scenario is not None:  # else models.yaml or a prompt is broken: run() reports it
             _check_names(config, settings, built.scenario)
-            try:  # the numbers may be valid one by one and still overflow together
-                project(built.scenario, draws=settings.draws, seed=settings.seed)
-            except NonFinite as exc:
-                raise ConfigError(str(exc)) from None
+            # The numbers may be valid one by one and still overflow together: projected here only when a
+            # bound says they might, which names the route; the projection itself is run()'s.
+            if may_overflow(built.scenario):
+                try:
+                    project(built.scenario, draws=settings.draws, seed=settings.seed)
+                except NonFinite as exc:
+                    raise ConfigError(str(exc)) from None
 
     def run(self, ctx: CheckContext) -> CheckResult:
         settings = load_settings(ctx.config)
@@ -135,7 +137,7 @@ def _inputs(config: GateConfig, settings: CostSettings, display: Any,
     models = config.models_path
     return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
                   settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc),
-                  display, toplevel(config.root) or config.root.resolve())
+                  display, config.repo)
 
 
 def _measured(ctx: CheckContext, suites: Mapping[str, Path | None]) -> dict[MeasureKey, Measured]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from gate.pricing import Rates
+from gate.pricing import PriceSheet, Rate, Rates
 
 from .inputs import Group, Profile, Route, Scenario
 
 DEFAULT_DRAWS = 10_000
+# No standard-normal draw goes further (the odds of one beyond 10 are below 1e-23).
+Z_CEILING = 10.0
 
 
 class NonFinite(ValueError):
@@ -73,6 +75,33 @@ def route_cost(route: Route, requests_per_day: Any, tin: Any, tout: Any) -> dict
         cost = calls * _group_cost(g, tin, tout)
         out[g.model] = out[g.model] + cost if g.model in out else cost
     return out
+
+
+def may_overflow(scenario: Scenario) -> bool:
+    """Whether some figure of project(scenario) could be inf or nan: every route priced with each input at the
+    most a draw reaches and every token at its dearest tier. Plain floats, no numpy: checking gate.yaml's inputs
+    (`gate validate`) projects only the traffic.yaml whose figures come near a float's range."""
+    for profile in scenario.profiles:
+        total = 0.0
+        for route in profile.routes:
+            requests = route.requests_per_day.ceiling(Z_CEILING)
+            dearest = replace(route, groups=tuple(replace(g, sheet=_dearest(g.sheet)) for g in route.groups))
+            costs = route_cost(dearest, requests, route.input_tokens.dist.ceiling(Z_CEILING),
+                               route.output_tokens.dist.ceiling(Z_CEILING))
+            total += requests * route.month_factor + sum(costs.values())
+        if not math.isfinite(total):
+            return True
+    return False
+
+
+def _dearest(sheet: PriceSheet) -> PriceSheet:
+    def top(rate: Rate) -> Rate:
+        return Rate(max([rate.base, *(price for _, price in rate.tiers)]))
+
+    def tops(rates: Rates) -> Rates:
+        return Rates(top(rates.input), top(rates.cached_input), top(rates.output))
+
+    return replace(sheet, standard=tops(sheet.standard), batch=tops(sheet.batch) if sheet.batch else None)
 
 
 def project(scenario: Scenario, *, draws: int = DEFAULT_DRAWS, seed: int = 0) -> tuple[ProfileCost, ...]:

@@ -55,6 +55,15 @@ class Dist:
     def random(self) -> bool:
         return self.kind is not DistKind.FIXED
 
+    def ceiling(self, z: float) -> float:
+        """At least the mean and every value sample() gives for draws within +-z, without numpy."""
+        if self.kind is DistKind.NORMAL:
+            return max(self.mean + self.sd * z, 0.0)
+        if self.kind is DistKind.LOGNORMAL:
+            exponent = self.mu + self.sigma * z
+            return max(self.mean, math.exp(exponent) if exponent < 709 else math.inf)  # exp(710) overflows
+        return self.mean
+
     def sample(self, z: Any) -> Any:
         """Values for standard-normal draws z (a numpy array)."""
         import numpy as np

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, status_from_findings
 
-from .behaviour import behaviour_findings, observations
 from .config import DocsOptions, load_options
-from .read import BaseDocuments, Documents, base_documents, read_documents, required_document_findings
-from .rules import (
-    ModeRow,
-    ModeSection,
-    completeness,
-    coverage,
-    mode_rows,
-    mode_sections,
-    waiver_findings,
-)
-from .system import fallback_findings, observed_categories, observed_findings
-from .text import owners
+
+if TYPE_CHECKING:  # the reading and the rules are imported by the run: validating gate.yaml reads the section alone
+    from .read import BaseDocuments, Documents
+    from .rules import ModeRow, ModeSection
 
 MAX_FINDINGS = 500
 
@@ -38,6 +29,9 @@ class DocsCheck:
         load_options(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        from .read import base_documents, read_documents, required_document_findings
+        from .rules import completeness, coverage, mode_rows, mode_sections, waiver_findings
+
         opts = load_options(ctx.config)
         gate_file = ctx.display(ctx.config.path)
         docs = read_documents(ctx, opts, gate_file)
@@ -85,6 +79,9 @@ class DocsCheck:
 
     def _system(self, ctx: CheckContext, opts: DocsOptions, rows: list[ModeRow], sections: list[ModeSection],
                 docs: Documents, details: dict[str, Any]) -> list[Finding]:
+        from .behaviour import behaviour_findings, observations
+        from .system import fallback_findings, observed_categories, observed_findings
+
         findings: list[Finding] = []
         anchor_file, anchor_line = docs.anchor
         models = None
@@ -130,6 +127,8 @@ class DocsCheck:
 
 
 def _other(ms: ModeSection, complete: bool) -> dict[str, Any]:
+    from .text import owners
+
     state = "not applicable" if ms.waiver else "complete" if complete else "incomplete"
     owner = next((o for f in ms.section.fields if f.name == "owner" for o in owners(f.text, f.hrefs)), None)
     out: dict[str, Any] = {"title": ms.title, "state": state, "file": ms.file, "line": ms.section.line}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
 from gate.context import CheckContext
@@ -14,14 +14,10 @@ from gate.redact import SECRETS
 from gate.report import CheckResult, Status
 from gate.runner import config_secret_names
 
-from . import baseline as load_baseline
 from .config import LoadConfig, ScenarioKind, parse_load
-from .render import markdown_details as render_details
-from .result import RunFacts, evaluate
-from .runner import run_locust
-from .scenario import Traffic, chat_traffic, http_traffic
-from .stats import compute
-from .target import TargetFailed, print_log_tail, running_target
+
+if TYPE_CHECKING:  # what a run needs is imported by the run: validating gate.yaml reads the section alone
+    from .scenario import Traffic
 
 
 class LoadCheck:
@@ -35,6 +31,8 @@ class LoadCheck:
         parse_load(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        from .target import TargetFailed
+
         cfg = parse_load(ctx.config)
         traffic = self._traffic(ctx, cfg)
         spec = build_spec(cfg, traffic, config_secret_names(ctx.config))
@@ -52,6 +50,12 @@ class LoadCheck:
     @staticmethod
     def _measure(ctx: CheckContext, cfg: LoadConfig, traffic: Traffic, spec: dict[str, Any],
                  workdir: Path) -> CheckResult:
+        from . import baseline as load_baseline
+        from .result import RunFacts, evaluate
+        from .runner import run_locust
+        from .stats import compute
+        from .target import running_target
+
         with running_target(cfg.target, ctx.root, workdir / "target.log") as target:
             ctx.progress.start(f"load: {target.url}", int(cfg.warmup_s + cfg.duration_s) + 1)
             try:
@@ -68,6 +72,8 @@ class LoadCheck:
 
     @staticmethod
     def _traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:
+        from .scenario import Traffic, chat_traffic, http_traffic
+
         if cfg.scenario is ScenarioKind.CHAT:
             return chat_traffic(ctx, cfg)
         if cfg.scenario is ScenarioKind.HTTP:
@@ -75,6 +81,8 @@ class LoadCheck:
         return Traffic((), f"the locustfile {ctx.display(cfg.locustfile or ctx.root)}")
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:
+        from . import baseline as load_baseline
+
         cfg = parse_load(ctx.config)
         content = load_baseline.record(result.metrics, {
             k: v for k, v in (result.details.get("run") or {}).items()
@@ -82,11 +90,15 @@ class LoadCheck:
         return [load_baseline.write(cfg.baseline, content)]
 
     def markdown_details(self, result: CheckResult) -> str:
-        return render_details(result)
+        from .render import markdown_details
+
+        return markdown_details(result)
 
 
 def _print_log(ctx: CheckContext, result: CheckResult) -> None:
     """The service's log to the gate's own log (stderr), redacted here since the report's scrub does not see it."""
+    from .target import print_log_tail
+
     print_log_tail(ctx, "load", (result.details.get("target") or {}).get("log_tail") or [])
 
 

@@ -10,9 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -144,6 +142,9 @@ def _spawn(cfg: TargetConfig, root: Path, log: Path, port: str) -> subprocess.Po
 
 
 def _wait_ready(target: RunningTarget, cfg: TargetConfig, until: float | None = None) -> None:
+    import urllib.error
+    import urllib.request  # here: its HTTP, TLS and email modules are for a started target, not for validating
+
     url = target.url + (cfg.ready or "/")
     started = time.monotonic()
     deadline = started + cfg.ready_timeout_s

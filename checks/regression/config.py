@@ -11,6 +11,7 @@ from typing import Any
 from gate.config import GateConfig
 from gate.files import FileError, loads_json, read_text
 from gate.redact import clip
+from gate.schemas import remembered_problem
 from gate.verdict import Decision
 
 TARGET_KINDS = ("model", "http", "command", "python", "replay")
@@ -127,8 +128,6 @@ def parse_metric(raw: Mapping[str, Any], where: str = "") -> MetricSpec:
 def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
     """(the schema, a problem) of a json_schema metric: inline, or read from `path` when value names a file.
     A schema jsonschema cannot use is a problem here, not a crash when the first answer is checked."""
-    import jsonschema
-
     named = f"{value}: " if path is not None else ""
     if path is not None:
         try:
@@ -139,13 +138,21 @@ def schema_value(value: Any, path: Path | None) -> tuple[Any, str | None]:
             return None, f"{named}not a JSON file: {exc}"
     if not isinstance(value, (dict, bool)):
         return None, f"{named}a JSON Schema is an object, not {type(value).__name__}"
-    validator: Any = jsonschema.validators.validator_for(value, default=jsonschema.Draft202012Validator)
-    try:
-        validator.check_schema(value)
-    except jsonschema.SchemaError as exc:
-        return None, f"{named}not a valid JSON Schema: {exc.message}"
-    problem = unresolved_ref(value) or ref_cycle(value)
+    # Judged once per content and jsonschema release: validating gate.yaml need not import jsonschema.
+    problem = remembered_problem("metric", value, schema_problem)
     return (None, f"{named}{problem}") if problem else (value, None)
+
+
+def schema_problem(schema: Any) -> str | None:
+    """Why jsonschema cannot use a schema (it breaks its metaschema, or a $ref points nowhere); None if it can."""
+    import jsonschema
+
+    validator: Any = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return f"not a valid JSON Schema: {exc.message}"
+    return unresolved_ref(schema) or ref_cycle(schema)
 
 
 # Keywords whose values are data, not subschemas: a "$ref" key inside them is not a reference.

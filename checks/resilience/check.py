@@ -17,12 +17,10 @@ from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.report import CheckResult, Finding, Severity, Status
 
-from ..load.scenario import chat_requests
-from ..load.target import OutOfTime, TargetFailed, print_log_tail, running_target
 from .config import ResilienceConfig, Scenario, parse_resilience
-from .faults import Plan
 
-if TYPE_CHECKING:  # aiohttp is imported by the run alone: `gate validate` and every other check never pay for it
+if TYPE_CHECKING:  # what a run needs (aiohttp, the target's process) is imported by the run: `gate validate` never pays
+    from ..load.target import OutOfTime
     from .proxy import Proxy
 
 
@@ -36,6 +34,9 @@ class ResilienceCheck:
         parse_resilience(config)
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        from ..load.scenario import chat_requests
+        from ..load.target import OutOfTime, TargetFailed
+
         cfg = parse_resilience(ctx.config)
         if not cfg.scenarios:
             return CheckResult(self.name, Status.SKIP, "skipped: resilience has no scenarios")
@@ -86,6 +87,8 @@ class ResilienceCheck:
     @staticmethod
     def _one(ctx: CheckContext, cfg: ResilienceConfig, scenario: Scenario, index: int, proxy: Proxy,
              target_cfg: Any, bodies: Any, workdir: Path, deadline: float) -> dict[str, Any]:
+        from ..load.target import running_target
+        from .faults import Plan
         from .outcome import judge, summarise
         from .traffic import UNANSWERED, Traffic, run
 
@@ -117,6 +120,8 @@ class ResilienceCheck:
 
 def _started(stack: ExitStack, to: str, target: Any, root: Path, log: Path, deadline: float) -> str:
     """The upstream's real URL: as configured, or the stub the gate started for it (on the port it chose)."""
+    from ..load.target import running_target
+
     if target is None:
         return to
     running = stack.enter_context(running_target(target, root, log, deadline))
@@ -191,6 +196,8 @@ def markdown_details_of(result: CheckResult) -> str:
 
 
 def _print_log(ctx: CheckContext, tail: list[str]) -> None:
+    from ..load.target import print_log_tail
+
     print_log_tail(ctx, "resilience", tail)
 
 

@@ -3,7 +3,6 @@ as function(query, k), all run by its executor (concurrency, rate limit, retries
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import os
@@ -56,6 +55,8 @@ class FunctionTarget:
         try:
             result = self.function(query, k)
             if inspect.isawaitable(result):
+                import asyncio  # here: only an async retriever needs it, and validating needs none
+
                 result = asyncio.run(_awaited(result))
             return result
         except ProviderError:

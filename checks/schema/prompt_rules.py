@@ -12,6 +12,7 @@ from gate import semver
 from gate.files import loads_json
 from gate.prompts import KNOWN_KEYS, KNOWN_PARAMETERS, ROLES, PromptFile, is_model_id, yaml_words
 from gate.report import Finding, Severity
+from gate.schemas import remembered_problem
 from gate.yamlfile import JsonPath, format_path
 
 from .rules import RULES
@@ -173,10 +174,16 @@ def _response_format_rules(data: Mapping[str, Any], emit: Emitter) -> None:
         if key not in parsed:
             emit("PG102", ("jsonSchema",), f"jsonSchema has no {key!r} field (gh-models requires name and schema)")
     inner = parsed.get("schema")
-    if isinstance(inner, dict):
-        import jsonschema  # here: a prompt with a JSON Schema to check is the exception
+    problem = remembered_problem("prompt", inner, _metaschema_problem) if isinstance(inner, dict) else None
+    if problem is not None:
+        emit("PG102", ("jsonSchema",), f"jsonSchema.schema is not a valid JSON Schema: {yaml_words(problem)}")
 
-        try:
-            jsonschema.Draft202012Validator.check_schema(inner)
-        except jsonschema.SchemaError as exc:
-            emit("PG102", ("jsonSchema",), f"jsonSchema.schema is not a valid JSON Schema: {yaml_words(exc.message)}")
+
+def _metaschema_problem(schema: Any) -> str | None:
+    import jsonschema  # here: a schema not judged before is the exception
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return str(exc.message)
+    return None

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from gate.providers import jsonpath, limits, transport
+from gate.providers import jsonpath, limits
 from gate.providers.base import Category, ProviderError, Request, Response, Usage
 from gate.providers.payload import as_text, fill, template_variables, token_count
 from gate.providers.spec import TargetError, expect_str, expect_str_map, expect_timeout
@@ -104,6 +104,8 @@ class HttpProvider:
         query = {k: as_text(fill(v, variables)) for k, v in self.query.items()} or None
         body = fill(self.body, variables) if self.body is not None and self.method != "GET" else None
         timeout = request.timeout_s or self.timeout
+        from gate.providers import transport  # here: validating a target spec (gate validate) sends nothing
+
         limits.before_call()
         started = time.monotonic()
         resp = transport.send(self.method, url, timeout=timeout, headers=self.headers, json_body=body, params=query)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import inspect
 import sys
@@ -74,6 +73,8 @@ class PythonProvider:
         try:
             result = self.function(case)
             if inspect.isawaitable(result):
+                import asyncio  # here: only an async function needs it, and validating a target calls none
+
                 result = asyncio.run(_awaited(result))
             return result
         except ProviderError:

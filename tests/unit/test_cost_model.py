@@ -8,7 +8,7 @@ import pytest
 from genai_prices import Usage, calc_price
 from prodgate_checks.cost.files import WorkTree
 from prodgate_checks.cost.inputs import Inputs, Scenario, build_scenario
-from prodgate_checks.cost.model import project, project_profile
+from prodgate_checks.cost.model import NonFinite, may_overflow, project, project_profile
 from prodgate_checks.cost.tokens import Measured, estimate_prompt
 
 MODELS = """\
@@ -219,3 +219,41 @@ def test_cost_model_adding_a_route_leaves_other_routes_draws_alone(tmp_path: Pat
     with_other = project_profile(build(tmp_path, route, extra_routes="other: {model: big, requests_per_day: 5, "
                                        "input_tokens: {mean: 10, sd: 2}, output_tokens: 5}").profiles[0], seed=1)
     assert alone.routes[0].spread == with_other.routes[0].spread
+
+
+# (route, whether the pure-Python bound says the projection may overflow)
+BOUNDED = [
+    ("{model: mini, requests_per_day: 1000, input_tokens: 1000, output_tokens: 200}", False),
+    ("{model: sonnet, requests_per_day: {p50: 1000, p95: 9000}, input_tokens: {mean: 300000, sd: 90000}, "
+     "output_tokens: 1000}", False),
+    ("{model: mini, requests_per_day: 1.0e+300, input_tokens: 1000, output_tokens: 200}", False),
+    ("{model: mini, requests_per_day: 1.0e+308, input_tokens: 1000, output_tokens: 200}", True),
+    ("{model: big, requests_per_day: {p50: 1.0e+290, p95: 1.0e+300}, input_tokens: 1000, output_tokens: 200}", True),
+    ("{model: mini, requests_per_day: 1.0e+303, input_tokens: {p50: 1000, p95: 1.0e+6}, output_tokens: 200}", True),
+]
+# The mean is finite; more than one draw in twenty is not, so the 95th percentile overflows.
+DRAWS_OVERFLOW = ("{model: mini, requests_per_day: {p50: 4.0e+303, p95: 6.0e+304}, input_tokens: 1000000000, "
+                  "output_tokens: 0}")
+
+
+@pytest.mark.parametrize(("route", "bound"), [*BOUNDED, (DRAWS_OVERFLOW, True)])
+def test_cost_model_overflow_bound_holds_whenever_the_projection_overflows(tmp_path: Path, route: str,
+                                                                          bound: bool) -> None:
+    sc = build(tmp_path, route)
+    try:
+        project(sc)
+        overflowed = False
+    except NonFinite:
+        overflowed = True
+    # The bound may be cautious (true for a projection that stays finite), never the other way round.
+    assert may_overflow(sc) == bound
+    assert bound or not overflowed
+
+
+def test_cost_model_overflow_of_the_draws_alone_is_found_by_the_bound(tmp_path: Path) -> None:
+    sc = build(tmp_path, DRAWS_OVERFLOW)
+    route = sc.profiles[0].routes[0]
+    assert route.requests_per_day.mean * route.month_factor < 1e306  # the mean figures are finite
+    with pytest.raises(NonFinite, match="route 'r' in profile 'main'"):
+        project(sc)
+    assert may_overflow(sc)
