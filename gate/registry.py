@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -38,10 +38,23 @@ class Broken:
     error: str
 
 
-def discover() -> tuple[list[Check], list[Broken]]:
+# prodgate's own checks: a section gate.schema.json knows, so one that will not run need not be imported.
+BUILTIN_PACKAGE = "prodgate_checks."
+
+
+def check_names() -> list[str]:
+    """The name of every registered check, none of them imported."""
+    return sorted({name for name, _ in entry_points(GROUP)})
+
+
+def discover(wanted: Callable[[str], bool] | None = None) -> tuple[list[Check], list[Broken]]:
+    """The registered checks, loaded. wanted(name) False: a built-in check of that name is not even imported (a
+    run with --only); a third-party check always is, as its gate.yaml section is known only from it."""
     checks: list[Check] = []
     broken: list[Broken] = []
     for name, target in sorted(entry_points(GROUP), key=lambda e: e[0]):
+        if wanted is not None and not wanted(name) and target.startswith(BUILTIN_PACKAGE):
+            continue
         try:
             obj = load_target(target)
             check = obj() if isinstance(obj, type) else obj

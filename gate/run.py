@@ -17,9 +17,9 @@ from gate.context import CheckContext
 from gate.errors import ConfigError, ExitCode, GateError
 from gate.gitref import resolve_base
 from gate.progress import StreamProgress
-from gate.registry import Check, by_name, discover, plugin_sections
+from gate.registry import Check, by_name, check_names, discover, plugin_sections
 from gate.report import Report, Status
-from gate.runner import choose, prepare, run_checks, select
+from gate.runner import choose, chosen, prepare, run_checks, select
 from gate.schemas import load_schema
 
 T = TypeVar("T")
@@ -56,8 +56,10 @@ def exit_code_for(report: Report) -> ExitCode:
 
 
 def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Report, list[Check], CheckContext]:
-    checks, broken = discover()
-    select(checks, broken, opts.only, opts.skip)
+    everything = opts.prepare_all or only_baselines
+    # A run with --only or --skip imports none of the built-in checks it will not run.
+    checks, broken = discover(None if everything else lambda name: chosen(name, opts.only, opts.skip))
+    select(checks, broken, opts.only, opts.skip, check_names())
     if only_baselines:
         checks = [c for c in checks if hasattr(c, "baseline")]
         broken = []

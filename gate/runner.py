@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -22,17 +22,23 @@ from gate.render.escape import no_workflow_commands
 from gate.report import CheckResult, Finding, GitInfo, Report, Severity, Status, finding_sort_key, strict_result
 
 
-def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str], skip: Sequence[str]) -> None:
-    """Raise a usage error for a name in --only/--skip that no check has."""
-    known = {c.name for c in checks} | {b.name for b in broken}
+def select(checks: Sequence[Check], broken: Sequence[Broken], only: Sequence[str], skip: Sequence[str],
+           names: Iterable[str] = ()) -> None:
+    """Raise a usage error for a name in --only/--skip that no check has (names: those of checks not loaded)."""
+    known = {c.name for c in checks} | {b.name for b in broken} | set(names)
     for name in [*only, *skip]:
         if name not in known:
             raise ConfigError(f"unknown check {name!r} (known: {', '.join(sorted(known))})")
 
 
+def chosen(name: str, only: Sequence[str], skip: Sequence[str]) -> bool:
+    """Whether the check of that name runs: one of --only (any, without it), and none of --skip."""
+    return (not only or name in only) and name not in skip
+
+
 def choose(checks: Sequence[Check], only: Sequence[str], skip: Sequence[str]) -> list[Check]:
-    """The checks that run: those of --only (all without it), less those of --skip."""
-    return [c for c in checks if (not only or c.name in only) and c.name not in skip]
+    """The checks that run."""
+    return [c for c in checks if chosen(c.name, only, skip)]
 
 
 def prepare(checks: Sequence[Check], config: GateConfig) -> dict[str, tuple[str, str]]:
@@ -70,15 +76,15 @@ def run_checks(
     """prepared: what prepare() returned for these checks when the caller ran it already (not run twice)."""
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    chosen = choose(checks, only, skip)
-    crashed = prepare(chosen, config) if prepared is None else prepared
+    running = choose(checks, only, skip)
+    crashed = prepare(running, config) if prepared is None else prepared
     secrets = config_secrets(config)
     results: dict[str, CheckResult] = {}
     ordered: list[CheckResult] = []
     for b in broken:
-        if (not only or b.name in only) and b.name not in skip:
+        if chosen(b.name, only, skip):
             ordered.append(CheckResult(b.name, Status.ERROR, b.error))
-    for check in chosen:
+    for check in running:
         ctx = CheckContext(config, base, dict(options or {}), progress or silent(), dict(results), debug)
         if check.name in crashed:
             message, trace = crashed[check.name]

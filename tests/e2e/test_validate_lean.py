@@ -54,3 +54,28 @@ def test_validate_bad_base_ref_reported_before_a_section_error(repo: GitRepo) ->
     both = gate("validate", "--base-ref", "mian", cwd=repo.path)
     assert both.exit_code == 2
     assert both.stderr.startswith("error: --base-ref mian: no such commit, branch or tag in ")
+
+
+ONLY = """
+import atexit, json, sys
+atexit.register(lambda: print(json.dumps(sorted(m for m in sys.modules if m.startswith("prodgate_checks."))),
+                              file=sys.stderr))
+from gate.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_check_only_one_imports_no_other_builtin_check(tmp_path: Path) -> None:
+    def run(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+        env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+        proc = subprocess.run([sys.executable, "-c", ONLY, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120, check=False)
+        return proc, {m.split(".")[1] for m in json.loads(proc.stderr.strip().splitlines()[-1])}
+
+    proc, packages = run("check", "-c", str(EXAMPLE / "gate.yaml"), "--only", "schema")
+    assert proc.returncode == 0 and "verdict: PASS" in proc.stdout, proc.stdout + proc.stderr
+    assert packages == {"schema"}
+    # A misspelt name is still told from the names of every check, imported or not.
+    typo, _ = run("check", "-c", str(EXAMPLE / "gate.yaml"), "--only", "regresion")
+    assert typo.returncode == 2
+    assert "unknown check 'regresion' (known: cost, docs, load, regression, resilience, retrieval, schema)" in typo.stderr
