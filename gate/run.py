@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from gate import warm
 from gate.config import display_path, load_config
 from gate.context import CheckContext
 from gate.errors import ConfigError, ExitCode, GateError
@@ -74,6 +75,8 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
         base_of()  # a --base-ref that names nothing is the first error, as it was when looked up first
         raise
     base = base_of()
+    if opts.format != "json":  # the table's renderer (tabulate) is loaded while the checks wait for answers
+        warm.later("gate.render.terminal")
     # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
         report = run_checks(config, base, checks, broken, only=opts.only, skip=opts.skip, options=opts.extras,

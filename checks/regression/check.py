@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from gate import warm
 from gate.config import GateConfig
 from gate.context import CheckContext
 from gate.extras import Extra, require_extra
@@ -32,10 +33,8 @@ class RegressionCheck:
             from .dataset import validation_result
 
             return validation_result(ctx)
-        from .baseline import load_baseline
         from .execute import run_suites
         from .metrics import regex_timeouts
-        from .report import build_result
         from .suites import SuiteLoader
         from .targets import CassetteDefects
 
@@ -52,6 +51,8 @@ class RegressionCheck:
         skipped = [{"message": f.message, "file": f.file, "line": f.line} for f in loader.notices]
         shard = ctx.options.get("shard")
         shard_ix = (int(shard[0]) - 1, int(shard[1])) if shard else None
+        # What reads the answers once they are in, loaded while they arrive.
+        warm.later(f"{__package__}.baseline", f"{__package__}.report", f"{__package__}.rerecorded")
         try:
             with regex_timeouts() as timeouts:
                 results, info = run_suites(ctx, cfg, suites, shard_ix)
@@ -61,6 +62,8 @@ class RegressionCheck:
                                "was compared", findings=found, metrics={"failure_categories": {}})
         # The loaded datasets are done with: freed before the baseline is read, not held to the end of the run.
         del suites, loader
+        from .baseline import load_baseline
+        from .report import build_result
         from .rerecorded import rerecorded
 
         extra: list[Finding] = []

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import replace
 
+from gate import warm
 from gate.progress import Progress, silent
 from gate.providers.base import Provider, ProviderError, Request, Response
 from gate.providers.limits import Backoff, Cancelled, Limits, RateLimiter, using, with_retries
@@ -69,6 +70,7 @@ def run_all(provider: Provider, requests: Sequence[Request], *, concurrency: int
                for n in range(max(1, min(concurrency, total)))]
     for w in workers:
         w.start()
+    warm.now()  # this thread would only wait: modules needed after the answers are imported meanwhile
     try:
         done = 0
         while done < total:
