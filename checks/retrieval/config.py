@@ -35,6 +35,7 @@ class Gates:
     alpha: float = 0.05
     decision: Decision = Decision.NON_INFERIORITY
     measures: Mapping[str, MeasureGate] = field(default_factory=dict)
+    min_coverage: float = 0.8  # share of the baseline's judged queries this run must judge too
 
     def of(self, measure: str) -> MeasureGate:
         return self.measures.get(measure) or MeasureGate()
@@ -176,6 +177,7 @@ def parse_config(config: GateConfig) -> RetrievalConfig:
             raise config.error([SECTION, "gates", "measures", name],
                                f"{name!r} is not one of the measures ({', '.join(measures)})")
     gates = Gates(alpha=float(g.get("alpha", 0.05)), decision=Decision(g.get("decision", Decision.NON_INFERIORITY.value)),
+                  min_coverage=float(g.get("min_coverage", 0.8)),
                   measures={name: MeasureGate(None if v.get("min") is None else float(v["min"]),
                                               float(v.get("max_drop", 0.0))) for name, v in gated.items()})
     d = raw.get("drift") or {}

@@ -14,6 +14,7 @@ from gate.providers import jsonpath
 from gate.report import Finding, Severity
 
 from .config import ResultShape
+from .inputs import named
 
 Ranking = tuple[str, ...]
 
@@ -40,9 +41,14 @@ def _ident(value: Any, what: str) -> str:
 def _score(value: Any, what: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        # float() first: a JSON integer of 400 digits is a Python int that no float holds (OverflowError).
+        score = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        score = math.nan
+    if not math.isfinite(score):
         raise InvalidAnswer(f"{what} has a score that is not a finite number: {str(value)[:40]!r}")
-    return float(value)
+    return score
 
 
 def _item(item: Any, shape: ResultShape, i: int) -> tuple[str, float | None, str]:
@@ -134,14 +140,14 @@ def _run_lines(text: str, path: Path) -> Any:
                 continue
             try:
                 qid, doc = _ident(record.get("query_id"), "query_id"), _ident(record.get("doc_id"), "doc_id")
-                score = _score(record.get("score"), f"document {doc!r}")
+                score = _score(record.get("score"), f"document {named(doc)}")
             except InvalidAnswer as exc:
                 yield number, None, str(exc)
                 continue
             if score is None:
                 rank = record.get("rank")
-                if isinstance(rank, bool) or not isinstance(rank, int):
-                    yield number, None, "a run line needs a `score` (or a whole-number `rank`)"
+                if isinstance(rank, bool) or not isinstance(rank, int) or abs(rank) > 2**53:
+                    yield number, None, "a run line needs a `score` (or a whole-number `rank`, at most 2**53)"
                     continue
                 score = -float(rank)
             yield number, (qid, doc, score), None
@@ -155,7 +161,7 @@ def _run_lines(text: str, path: Path) -> Any:
         except ValueError:
             score = math.nan
         if not math.isfinite(score):
-            yield number, None, f"the score {fields[4]!r} is not a finite number"
+            yield number, None, f"the score {named(fields[4])} is not a finite number"
             continue
         yield number, (fields[0], fields[2], score), None
 
@@ -179,10 +185,15 @@ def read_run(path: Path, display: str, queries: Mapping[str, Any], k: int) -> Ru
             out.unknown.add(qid)
             continue
         if (qid, doc) in first:
-            out.defects.append(Finding(Severity.ERROR, f"query {qid!r} lists document {doc!r} twice (first at line "
+            out.defects.append(Finding(Severity.ERROR, f"query {named(qid)} lists document {named(doc)} twice (first at line "
                                        f"{first[qid, doc]})", display, number))
             continue
         first[qid, doc] = number
         per_query.setdefault(qid, {})[doc] = score
     out.rankings = {qid: canonical(list(docs.items()), k) for qid, docs in per_query.items()}
+    if not per_query and not out.defects and queries:
+        # Every query would score 0 as if the retriever had found nothing: a wrong file, not a bad retriever.
+        what = (f"ranks only queries the queries file does not have ({', '.join(named(q) for q in sorted(out.unknown)[:3])}"
+                + (" …)" if len(out.unknown) > 3 else ")")) if out.unknown else "ranks no document: the file is empty"
+        out.defects.append(Finding(Severity.ERROR, f"the run {what}", display))
     return out
