@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -158,3 +159,61 @@ def test_retrieval_query_judged_now_but_not_at_the_base_keeps_the_comparison(rep
     assert rows["nDCG@10"]["n_paired"] == 5 and rows["RR"]["delta"] == pytest.approx(-0.2, abs=1e-6)
     assert not [n for n in check["details"]["notes"] if "new measure" in n]
     assert code == 0
+
+
+EVIL = ("@octocat <img src=x onerror=alert(1)> `tick` **b** [l](http://e.vil) ::error::pwn ##[error]x \u202egnp.exe"
+        " | pipe \x1b[2J\r::warning::cr")
+
+
+def test_retrieval_hostile_ids_and_texts_stay_inert_and_short_in_every_output(repo: GitRepo) -> None:
+    long = "@x" + "y" * 20_000
+    odd = "@admin`x|y`::warning::z" + long
+    queries = QUERIES + json.dumps({"id": odd, "query": EVIL + "\n::error::line2 " + long}) + "\n"
+    corpus = "".join(json.dumps({"id": d, "title": EVIL + long}) + "\n" for d in ("doc1", "doc2", "ev`il@x" + long))
+    _repo(repo, {"queries.jsonl": queries, "qrels.txt": QRELS + f"{odd} 0 doc1 1\n", "corpus.jsonl": corpus,
+                 "run.trec": RUN + f"{odd} Q0 doc1 1 1.0 t\n",
+                 "gate.yaml": CONFIG + "  corpus: corpus.jsonl\n  drift: {max_changed_share: 0.1}\n"})
+    assert gate("baseline", "update", "--only", "retrieval", cwd=repo.path).exit_code == 0
+    repo.commit("baseline")
+    repo.git("checkout", "-q", "-b", "change")
+    evil_docs = ["ev`il@x" + long, "<b>@u</b>::error::" + long]
+    repo.write("run.trec", "".join(f"{q} Q0 {d} {r + 1} {9 - r} t\n" for q in [f"q{i}" for i in range(6)]
+                                   for r, d in enumerate(evil_docs)))
+    res = gate("check", "--only", "retrieval", "--base-ref", "main", "--markdown", "comment.md", "--report-json",
+               "gate-report.json", "--format", "json", cwd=repo.path)
+    assert res.exit_code == 1, res.stderr
+    md = (repo.path / "comment.md").read_text(encoding="utf-8")
+    assert "Queries that lost most" in md and "Most frequent documents without a judgement" in md
+    for bad in ("@octocat", "@admin", "@u<", "@x", "##[", "\u202e", "\x1b", "\r"):
+        assert bad not in md, bad  # mentions neutralised even inside code spans
+    prose = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", md)  # what markdown reads outside code spans
+    for bad in ("<img", "<b>@", "](http://e.vil)", "**b**", "`tick`"):
+        assert bad not in prose, bad
+    assert not [line for line in md.splitlines() if line.lstrip().startswith("::")]
+    assert max(len(line) for line in md.splitlines()) < 6000
+    report = json.loads((repo.path / "gate-report.json").read_text(encoding="utf-8"))
+    [check] = report["checks"]
+    assert all(len(f["message"]) < 1000 and len(f.get("case_id") or "") <= 200 for f in check["findings"])
+    strings: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            strings.extend(value)
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(check["details"])
+    assert max(len(s) for s in strings) <= 1000
+    assert len((repo.path / "gate-report.json").read_bytes()) < 100_000
+
+    from gate.github.workflow import annotation_lines
+    from gate.report import Report
+
+    lines, _ = annotation_lines(Report.from_dict(report))
+    assert lines and all(line.startswith("::") and "\n" not in line and "\r" not in line for line in lines)
+    assert all("\x1b" not in line and len(line) < 1500 for line in lines)
