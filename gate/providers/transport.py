@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import os
 import re
 import threading
@@ -29,23 +30,39 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _PERMANENT_5XX = frozenset({501, 505})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
+# An answer is read up to this many (decoded) bytes and within its timeout as a whole: a server that sends
+# without end, slowly or at full speed, or a small gzip that inflates to gigabytes, costs a bounded read.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_CHUNK = 1 << 16
 _DEFAULT_HEADERS = {"User-Agent": "prodgate", "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 
 
 class HttpResponse:
     """What a provider reads of an answer: status, headers (any case), the body whole or as a stream (`raw`)."""
 
-    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str) -> None:
+    def __init__(self, raw: urllib3.BaseHTTPResponse, url: str, deadline: float = math.inf) -> None:
         self.raw = raw
         self.url = url
         self.status_code = raw.status
         self.headers = raw.headers
+        self.deadline = deadline  # time.monotonic() by which the whole body must have arrived
         self._content: bytes | None = None
 
     @property
     def content(self) -> bytes:
+        """The body, read once: at most MAX_ANSWER_BYTES, before the deadline; else a ProviderError."""
         if self._content is None:
-            self._content = self.raw.data if self.raw.data is not None else b""
+            chunks, size = [], 0
+            while chunk := _read(self.raw, self.url):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES or time.monotonic() > self.deadline:
+                    self.raw.close()  # the rest is never read: the connection must not go back to the pool
+                    what = (f"larger than {MAX_ANSWER_BYTES // (1 << 20)} MiB" if size > MAX_ANSWER_BYTES
+                            else "still arriving when its time ran out")
+                    raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(self.url)} is {what}: not "
+                                        "read further")
+            self._content = b"".join(chunks)
         return self._content
 
     @property
@@ -64,7 +81,23 @@ class HttpResponse:
         return self.status_code in _REDIRECTS and "location" in self.headers
 
     def close(self) -> None:
+        if self._content is None and not self.raw.closed:
+            # A body left unread (a redirect's, a stream given up) would be read as the next answer on this
+            # connection; draining it could take without end: the connection is dropped instead.
+            self.raw.close()
         self.raw.release_conn()
+
+
+def _read(raw: urllib3.BaseHTTPResponse, url: str) -> bytes:
+    """The next piece of a body, as much as has arrived (read() would wait for a whole chunk of a trickle); a
+    failure while it arrives is the transport's, as when the request was sent."""
+    try:
+        return raw.read1(_CHUNK)
+    except urllib3.exceptions.TimeoutError as exc:
+        raise ProviderError(Category.TIMEOUT, f"the answer from {_where(url)} stopped arriving", retryable=True) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ProviderError(Category.CONNECTION, f"the answer from {_where(url)} was cut off: {_reason(exc)}",
+                            retryable=True) from exc
 
 
 def _charset(content_type: str) -> str | None:
@@ -132,8 +165,8 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
         sent.setdefault("Content-Type", "application/json")
     limit = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
     for _ in range(MAX_REDIRECTS + 1):
-        raw = _request(method, url, sent, body, limit, stream)
-        resp = HttpResponse(raw, url)
+        raw = _request(method, url, sent, body, limit)
+        resp = HttpResponse(raw, url, time.monotonic() + timeout)
         if resp.status_code >= 400:
             try:
                 raise status_error(resp.status_code, resp.headers, _error_text(resp), _where(url))
@@ -155,11 +188,12 @@ def send(method: str, url: str, *, timeout: float, headers: Mapping[str, str] | 
     raise ProviderError(Category.CLIENT_ERROR, f"more than {MAX_REDIRECTS} redirects from {_where(url)}")
 
 
-def _request(method: str, url: str, headers: Mapping[str, str], body: bytes | None, limit: urllib3.Timeout,
-             stream: bool) -> urllib3.BaseHTTPResponse:
+def _request(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+             limit: urllib3.Timeout) -> urllib3.BaseHTTPResponse:
+    # Never preloaded: HttpResponse.content reads the body with a bound, a stream reads it as it comes.
     try:
         return _pool(url).request(method, url, headers=headers, body=body, timeout=limit, redirect=False,
-                                  retries=False, preload_content=not stream)
+                                  retries=False, preload_content=False)
     except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError to urllib3, but refused is refused
         raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
                             retryable=True) from exc
@@ -248,10 +282,12 @@ def json_body(resp: HttpResponse, where: str) -> Any:
 def _error_text(resp: HttpResponse) -> str:
     try:
         body = resp.json()
+    except ProviderError:
+        return ""  # a body too large or too slow to read explains nothing
     except (ValueError, urllib3.exceptions.HTTPError, OSError):
         try:
             return clip(resp.text.strip(), 200)
-        except (urllib3.exceptions.HTTPError, OSError):
+        except (ProviderError, urllib3.exceptions.HTTPError, OSError):
             return ""
     # Redacted, then capped: a server that echoes the key it was sent (some 401s do) must not leave part of it.
     if isinstance(body, dict):
