@@ -51,6 +51,24 @@ def _score(value: Any, what: str) -> float | None:
     return score
 
 
+def _plain_item(item: Any) -> tuple[str, float | None, str] | None:
+    """(id, score, id) of the usual item, {"id": "...", "score": 1.5}, with no path or chunk rule to apply; None
+    for anything else, which _item reads and words the problem of. Per result of every query: kept cheap."""
+    if type(item) is not dict:
+        return None
+    ident = item["id"] if "id" in item else item.get("doc_id")
+    score = item.get("score")
+    if type(ident) is not str or not ident:
+        return None
+    if score is None:
+        return ident, None, ident
+    if type(score) is float and math.isfinite(score):
+        return ident, score, ident
+    if type(score) is int and score.bit_length() < 1000:
+        return ident, float(score), ident
+    return None
+
+
 def _item(item: Any, shape: ResultShape, i: int) -> tuple[str, float | None, str]:
     """(id, score, document id) of the i-th item."""
     what = f"result {i + 1}"
@@ -78,15 +96,18 @@ def _item(item: Any, shape: ResultShape, i: int) -> tuple[str, float | None, str
     return chunk, _score(score, what), doc
 
 
+def _score_then_id(entry: tuple[str, float | None]) -> tuple[float, str]:
+    return (entry[1] or 0.0), entry[0]
+
+
 def canonical(entries: Sequence[tuple[str, float | None]], k: int) -> Ranking:
     """Documents (id, score) best first, each once at its first rank. With scores, ties are broken as trec_eval
     breaks them (by document id, descending), so a retriever that orders its ties differently ranks the same."""
     scored = [s for _, s in entries if s is not None]
     if scored and len(scored) != len(entries):
         raise InvalidAnswer("some results have a score and some do not")
-    if scored:
-        entries = sorted(entries, key=lambda e: e[0], reverse=True)
-        entries = sorted(entries, key=lambda e: -(e[1] or 0.0))
+    if scored:  # score descending, ties by id descending: one sort on (score, id) reversed
+        entries = sorted(entries, key=_score_then_id, reverse=True)
     seen: dict[str, None] = {}
     for doc, _ in entries:
         if doc not in seen:
@@ -107,13 +128,16 @@ def read_answer(value: Any, shape: ResultShape, k: int, *, apply_path: bool = Tr
                 break
     if not isinstance(value, list):
         raise InvalidAnswer(f"the answer is not a list of results but {type(value).__name__} (set results.path)")
-    items = [_item(item, shape, i) for i, item in enumerate(value)]
-    if any(s is not None for _, s, _ in items):
-        # Chunks in their own order first (each document keeps its best chunk), then documents in trec_eval's.
-        items = sorted(items, key=lambda it: -(it[1] if it[1] is not None else math.inf))
+    plain = shape.id is None and shape.score is None and shape.doc_id is None and shape.chunk_pattern is None
+    items = [(plain and _plain_item(item)) or _item(item, shape, i) for i, item in enumerate(value)]
     best: dict[str, float | None] = {}
     for _, score, doc in items:
         best.setdefault(doc, score)
+    if len(best) < len(items) and any(s is not None for _, s, _ in items):
+        # A document in several results (its chunks) keeps its best score; then documents in trec_eval's order.
+        best = {}
+        for _, score, doc in sorted(items, key=lambda it: -(it[1] if it[1] is not None else math.inf)):
+            best.setdefault(doc, score)
     return canonical(list(best.items()), k)
 
 

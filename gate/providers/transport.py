@@ -25,6 +25,7 @@ from gate.providers.base import Category, ProviderError
 from gate.redact import clip
 
 _local = threading.local()
+_AUTHORITY = re.compile(r"[^/?#]*//[^/?#]*")  # scheme://user@host:port of a url
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 # 5xx that say "this server will not do that", whatever the time: retrying cannot help.
 _PERMANENT_5XX = frozenset({501, 505})
@@ -134,17 +135,20 @@ def _pool(url: str) -> urllib3.PoolManager:
     """This thread's pool for url's origin: direct, or through the proxy the environment names for it
     (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY, read once per origin: the environment does not change)."""
     pools: dict[str | None, urllib3.PoolManager] | None = getattr(_local, "pools", None)
-    routes: dict[tuple[Any, ...], str | None] | None = getattr(_local, "routes", None)
+    routes: dict[str, str | None] | None = getattr(_local, "routes", None)
     if pools is None or routes is None:
         pools = _local.pools = {}
         routes = _local.routes = {}
-    origin = _origin(url)
-    if origin not in routes:
+    # Keyed by the url's scheme and authority as written: parsing the url on every call cost more than the rest.
+    found = _AUTHORITY.match(url)
+    key = found.group() if found else url
+    if key not in routes:
+        origin = _origin(url)
         proxies = urllib.request.getproxies()
         proxy = proxies.get(origin[0]) or proxies.get("all")
         host = origin[1] or ""
-        routes[origin] = None if not proxy or urllib.request.proxy_bypass(host) else proxy
-    proxy = routes[origin]
+        routes[key] = None if not proxy or urllib.request.proxy_bypass(host) else proxy
+    proxy = routes[key]
     pool = pools.get(proxy)
     if pool is None:
         kwargs: dict[str, Any] = {"maxsize": 4, "retries": False, **_tls()}
