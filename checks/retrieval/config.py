@@ -134,10 +134,13 @@ def _shape(config: GateConfig, raw: Mapping[str, Any]) -> ResultShape:
     at = (SECTION, "results")
     pattern = None
     if raw.get("chunk_pattern") is not None:
-        try:
-            pattern = re.compile(str(raw["chunk_pattern"]))
-        except re.error as exc:
-            raise config.error([*at, "chunk_pattern"], f"not a regular expression: {exc}") from None
+        from ..regression.metrics import pattern_problem
+
+        problem = pattern_problem(str(raw["chunk_pattern"]))  # both engines: re's words, regex runs it
+        if problem:
+            raise config.error([*at, "chunk_pattern"], "not a regular expression: "
+                               + problem.removeprefix("invalid regular expression: "))
+        pattern = re.compile(str(raw["chunk_pattern"]))
         if pattern.groups < 1:
             raise config.error([*at, "chunk_pattern"], "needs a group: the document id is its first group")
     if pattern is not None and raw.get("doc_id") is not None:

@@ -90,14 +90,26 @@ def _item(item: Any, shape: ResultShape, i: int) -> tuple[str, float | None, str
     if shape.doc_id is not None:
         doc = _ident(_at(item, shape.doc_id, what), f"{what}'s document")
     elif shape.chunk_pattern is not None:
-        found = shape.chunk_pattern.search(chunk)
-        if found and found.group(1):
-            doc = found.group(1)
+        doc = _chunk_doc(shape.chunk_pattern.pattern, chunk, what)
     return chunk, _score(score, what), doc
 
 
 def _score_then_id(entry: tuple[str, float | None]) -> tuple[float, str]:
     return (entry[1] or 0.0), entry[0]
+
+
+def _chunk_doc(pattern: str, chunk: str, what: str) -> str:
+    """The document of a chunk by chunk_pattern's first group (the chunk's own id when it does not match). The
+    pattern comes from the gate.yaml under review and may backtrack without end: it runs under the regression
+    check's regex deadline, as its regex metrics do."""
+    from ..regression.metrics import REGEX_TIMEOUT_S, compile_pattern
+
+    try:
+        found = compile_pattern(pattern).search(chunk, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        raise InvalidAnswer(f"{what}: chunk_pattern did not finish within {REGEX_TIMEOUT_S:g}s on its "
+                            f"{len(chunk):,}-character id (catastrophic backtracking?)") from None
+    return found.group(1) if found and found.group(1) else chunk
 
 
 def canonical(entries: Sequence[tuple[str, float | None]], k: int) -> Ranking:

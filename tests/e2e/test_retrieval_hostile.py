@@ -217,3 +217,17 @@ def test_retrieval_hostile_ids_and_texts_stay_inert_and_short_in_every_output(re
     lines, _ = annotation_lines(Report.from_dict(report))
     assert lines and all(line.startswith("::") and "\n" not in line and "\r" not in line for line in lines)
     assert all("\x1b" not in line and len(line) < 1500 for line in lines)
+
+
+def test_retrieval_backtracking_chunk_pattern_stops_at_the_deadline(repo: GitRepo) -> None:
+    # A pull request's gate.yaml names the pattern, the retriever the ids it runs on: `re` would search for hours.
+    repo.write("retr.py", "def search(query, k):\n"
+                          "    i = int(query.split()[-1])\n"
+                          "    return [('a' * 60 + '!', 2.0)] if i == 3 else [(f'doc{i}', 2.0), (f'doc{i + 1}', 1.0)]\n")
+    _repo(repo, {"gate.yaml": CONFIG.replace("{run: run.trec}", "{python: 'retr:search'}")
+                 + "  retries: 0\n  results: {chunk_pattern: '^((a|aa)+)$'}\n"})
+    code, check = _check(repo)
+    assert code == 1 and check["metrics"]["failure_categories"] == {"retrieval.invalid_output": 1}
+    [finding] = [f for f in check["findings"] if f.get("case_id") == "q3"]
+    assert "chunk_pattern did not finish within 0.25s on its 61-character id" in finding["message"]
+    assert check["metrics"]["judged_queries"] == 5
