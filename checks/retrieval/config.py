@@ -12,6 +12,7 @@ from gate.config import GateConfig
 from gate.verdict import Decision
 
 from ..load.config import TargetConfig, parse_target
+from .inputs import named
 
 SECTION = "retrieval"
 TARGET_KINDS = ("http", "python", "command", "run")
@@ -113,9 +114,9 @@ def measure_problem(name: str) -> str | None:
     try:
         measure = ir_measures.parse_measure(name)
     except Exception as exc:  # ir-measures raises several types for a name it cannot read
-        return f"{name!r} is not a measure ir-measures knows ({type(exc).__name__}: {exc})"
+        return f"{named(name)} is not a measure ir-measures knows ({type(exc).__name__}: {str(exc)[:200]})"
     if measure.NAME not in FAMILIES:
-        return f"{name!r}: the retrieval check computes {', '.join(FAMILIES)} (measures between 0 and 1)"
+        return f"{named(name)}: the retrieval check computes {', '.join(FAMILIES)} (measures between 0 and 1)"
     return None
 
 
@@ -178,7 +179,7 @@ def parse_config(config: GateConfig) -> RetrievalConfig:
     for name in gated:
         if name not in measures:
             raise config.error([SECTION, "gates", "measures", name],
-                               f"{name!r} is not one of the measures ({', '.join(measures)})")
+                               f"{named(name)} is not one of the measures ({', '.join(measures)})")
     gates = Gates(alpha=float(g.get("alpha", 0.05)), decision=Decision(g.get("decision", Decision.NON_INFERIORITY.value)),
                   min_coverage=float(g.get("min_coverage", 0.8)),
                   measures={name: MeasureGate(None if v.get("min") is None else float(v["min"]),

@@ -231,3 +231,11 @@ def test_retrieval_backtracking_chunk_pattern_stops_at_the_deadline(repo: GitRep
     [finding] = [f for f in check["findings"] if f.get("case_id") == "q3"]
     assert "chunk_pattern did not finish within 0.25s on its 61-character id" in finding["message"]
     assert check["metrics"]["judged_queries"] == 5
+
+
+def test_retrieval_long_unknown_measure_in_gate_yaml_is_one_short_line(repo: GitRepo) -> None:
+    _repo(repo, {"gate.yaml": CONFIG + "  measures: ['" + "x" * 5000 + "']\n"})
+    res = gate("check", "--only", "retrieval", "--base-ref", "main", cwd=repo.path)
+    assert res.exit_code == 2
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith("error: gate.yaml:7:") and "is not a measure ir-measures knows" in line and len(line) < 500
