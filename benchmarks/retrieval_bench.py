@@ -2,6 +2,7 @@
 
     python benchmarks/retrieval_bench.py            # both figures
     python benchmarks/retrieval_bench.py --queries 10000 --depth 100 --http 500
+    python benchmarks/retrieval_bench.py --queries 0 --http 500     # the http target alone (0 skips a part)
 
 1. measures, comparison with a baseline and drift for N queries x depth D (synthetic rankings and judgements);
 2. an http target answering in 20 ms, N queries at concurrency 16, against the ideal N / 16 * 20 ms, with the
@@ -147,8 +148,10 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--http", type=int, default=500)
     args = parser.parse_args()
-    bench_measures(args.queries, args.depth)
-    bench_http(args.http)
+    if args.queries:
+        bench_measures(args.queries, args.depth)
+    if args.http:
+        bench_http(args.http)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.context import CheckContext
-from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes, write_atomic
+from gate.files import MAX_DATA_BYTES, FileError, decode, loads_json, read_bytes, write_atomic
 from gate.providers.base import valid_unicode
+from gate.report import Finding, Severity
 
 from .config import RetrievalConfig
 
@@ -24,6 +25,7 @@ class Baseline:
     measures: Mapping[str, Mapping[str, float]]  # query -> measure -> value (judged queries)
     top: Mapping[str, tuple[str, ...]]  # query -> its top ids (every query)
     source: str
+    k: int | None = None  # the depth its rankings were cut at (None: not recorded)
 
 
 def baseline_data(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -53,9 +55,9 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
     return write_atomic(path, ["\n".join(lines), "\n"])
 
 
-def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | None, str, str | None]:
-    """(baseline, where it came from or why there is none, a defect of the file if it is unusable). With a base
-    ref, the file as committed there; without git, the file in the working tree."""
+def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | None, str, Finding | None]:
+    """(baseline, where it came from or why there is none, the defect of the file at its line if it is unusable).
+    With a base ref, the file as committed there; without git, the file in the working tree."""
     rel = ctx.base.relpath(cfg.baseline)
     shown = rel or cfg.baseline_rel
     raw: bytes | None
@@ -71,38 +73,77 @@ def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | N
         try:
             raw = read_bytes(cfg.baseline, shown, max_bytes=MAX_DATA_BYTES)
         except FileError as exc:
-            return None, f"no baseline: {shown} cannot be read", str(exc)
+            return None, f"no baseline: {shown} cannot be read", Finding(Severity.ERROR, exc.problem, shown, exc.line)
         where = f"{shown} in the working tree ({ctx.base.reason or 'no base ref'})"
+    unusable = f"no baseline: {shown} is not a usable retrieval baseline"
     try:
-        data = valid_unicode(loads_json(raw))
+        text = decode(raw, shown)
+        data = valid_unicode(loads_json(text))
+    except FileError as exc:
+        return None, unusable, Finding(Severity.ERROR, exc.problem, shown, exc.line, exc.column)
+    except json.JSONDecodeError as exc:
+        return None, unusable, Finding(Severity.ERROR, f"not valid JSON: {exc.msg}", shown, exc.lineno, exc.colno)
     except ValueError as exc:
-        return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
+        return None, unusable, Finding(Severity.ERROR, f"not valid JSON: {exc}", shown)
     problem = shape_problem(data)
     if problem:
-        return None, f"no baseline: {shown} is not a usable retrieval baseline", f"{shown}: {problem}"
+        message, qid = problem
+        return None, unusable, Finding(Severity.ERROR, message, shown, _line_of(text, qid))
     measures = {q: dict(v.get("measures") or {}) for q, v in data["queries"].items()}
     top = {q: tuple(v.get("top") or ()) for q, v in data["queries"].items()}
-    return Baseline(measures, top, where), where, None
+    k = data.get("k")
+    return Baseline(measures, top, where, k if type(k) is int else None), where, None
 
 
-def shape_problem(data: Any) -> str | None:
-    """What in a parsed baseline the comparison could not read, at its JSON path; None when it is sound."""
+def _line_of(text: str, qid: str | None) -> int | None:
+    """The line of a query's entry as the writer lays them out (one a line), or of the opening brace."""
+    if qid is None:
+        return 1
+    for key in (json.dumps(qid, ensure_ascii=False), json.dumps(qid)):
+        at = text.find("\n" + key + ":")
+        if at >= 0:
+            return text.count("\n", 0, at) + 2
+        at = text.find(key + ":")  # another layout: the first place the key is written
+        if at >= 0:
+            return text.count("\n", 0, at) + 1
+    return None
+
+
+def shape_problem(data: Any) -> tuple[str, str | None] | None:
+    """What in a parsed baseline the comparison could not read, at its JSON path, and the query it is in; None
+    when it is sound."""
     if not isinstance(data, dict) or not isinstance(data.get("queries"), dict):
-        return "not a prodgate retrieval baseline (no `queries` object)"
+        return "not a prodgate retrieval baseline (no `queries` object)", None
     fmt = data.get("format")
     if type(fmt) is not int or fmt != FORMAT:
-        return (f"baseline format {fmt!r}, but this prodgate reads format {FORMAT}: run `gate baseline update` "
-                "with this version on the base branch")
+        return (f"baseline format {repr(fmt)[:20]}, but this prodgate reads format {FORMAT}: run `gate baseline "
+                "update` with this version on the base branch"), None
+    k = data.get("k")
+    if k is not None and (type(k) is not int or k < 1):
+        return f"$.k: must be the whole number of documents ranked per query, not {str(k)[:20]!r}", None
+    names: tuple[str, ...] | None = None  # the writer records the same measures for every judged query
     for qid, entry in data["queries"].items():
-        at = f"$.queries[{json.dumps(qid)}]"
+        at = f"$.queries[{json.dumps(qid[:80])}]"
         if not isinstance(entry, dict):
-            return f"{at}: must be an object"
+            return f"{at}: must be an object", qid
         top = entry.get("top", [])
         if not isinstance(top, list) or not all(isinstance(d, str) for d in top):
-            return f"{at}.top: must be a list of document ids"
+            return f"{at}.top: must be a list of document ids", qid
         values = entry.get("measures", {})
         if not isinstance(values, dict) or not all(
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
                 for v in values.values()):
-            return f"{at}.measures: must map measure names to numbers between 0 and 1"
+            return f"{at}.measures: must map measure names to numbers between 0 and 1", qid
+        if values:
+            these = tuple(sorted(values))
+            if names is None:
+                names = these
+            elif these != names:
+                return (f"{at}.measures: has {names_text(these)}, the queries before it {names_text(names)}: a baseline "
+                        "holds the same measures for every judged query"), qid
     return None
+
+
+def names_text(names: Sequence[str]) -> str:
+    """Measure names read from a baseline, each cut short: the file may be hostile."""
+    return ", ".join(n[:40] for n in names[:8]) + (" …" if len(names) > 8 else "") if names else "none"

@@ -3,22 +3,26 @@ measures, the gates' verdicts), Judged@k on both sides with the unjudged documen
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gate import stats
+from gate.render.escape import cap
+from gate.render.words import counted
 from gate.verdict import Evidence, Verdict, decide
 
-from .baseline import Baseline
+from .baseline import Baseline, names_text
 from .config import RetrievalConfig
 from .drift import drift
-from .inputs import Query
+from .inputs import ID_CHARS, TEXT_CHARS, Query
 from .measures import unjudged_ids
 from .paired import paired_tests, resamples_for
 from .rankings import Ranking
 
 LOST_SHOWN = 10
+_CUTOFF = re.compile(r"@(\d+)\s*$")
 
 
 def pts(x: float) -> str:
@@ -48,6 +52,16 @@ class Analysis:
     drift: dict[str, Any] | None = None
     lost: list[dict[str, Any]] = field(default_factory=list)
     unjudged_warning: str | None = None
+    baseline_errors: list[str] = field(default_factory=list)  # what makes the baseline useless for this run
+    baseline_warnings: list[str] = field(default_factory=list)
+
+
+def _ids(ids: Sequence[str]) -> list[str]:
+    return [cap(d, ID_CHARS) for d in ids]
+
+
+def _text(queries: Mapping[str, Query], qid: str) -> str:
+    return cap(queries[qid].text, TEXT_CHARS) if qid in queries else ""
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -69,13 +83,16 @@ def analyse(cfg: RetrievalConfig, queries: Mapping[str, Query], values: Mapping[
         g = cfg.gates.of(m)
         if g.min is not None and judged_ids and heads[m] < g.min:
             out.violations.append(f"{m}: {heads[m]:.3f} is below the minimum {g.min:g}")
-    paired = [q for q in judged_ids if baseline is not None and q in baseline.measures]
+    # Paired: judged on both sides. A query the base did not judge has no measures there (it was in drift only).
+    paired = [q for q in judged_ids if baseline is not None and baseline.measures.get(q)]
     rows = {m: {"measure": m, "head": _r(heads[m]), "n": len(judged_ids)} for m in cfg.measures}
     if baseline is not None:
+        _coverage(cfg, qrels, baseline, out)
         _compare(cfg, values, baseline, paired, queries, rows, out)
         for item in out.lost:
-            item["before"] = list(baseline.top.get(item["query"], ())[:5])
-            item["after"] = list(rankings.get(item["query"], ())[:5])
+            item["before"] = _ids(baseline.top.get(item["query"], ())[:5])
+            item["after"] = _ids(rankings.get(item["query"], ())[:5])
+            item["query"] = cap(item["query"], ID_CHARS)
     out.measures = [rows[m] for m in cfg.measures]
     _judged(cfg, values, rankings, qrels, baseline, paired, out)
     if baseline is not None:
@@ -83,8 +100,8 @@ def analyse(cfg: RetrievalConfig, queries: Mapping[str, Query], values: Mapping[
         out.drift = {"depth": cfg.drift.depth, "p": cfg.drift.p, "threshold": cfg.drift.threshold,
                      "compared": d.compared, "changed": d.changed, "share": _r(d.share), "mean_rbo": _r(d.mean_rbo),
                      "max_changed_share": cfg.drift.max_changed_share,
-                     "most_moved": [{"query": mv.query, "text": queries[mv.query].text if mv.query in queries else "",
-                                     "rbo": _r(mv.rbo), "before": list(mv.before), "after": list(mv.after)}
+                     "most_moved": [{"query": cap(mv.query, ID_CHARS), "text": _text(queries, mv.query),
+                                     "rbo": _r(mv.rbo), "before": _ids(mv.before), "after": _ids(mv.after)}
                                     for mv in d.most_moved]}
         limit = cfg.drift.max_changed_share
         if limit is not None and d.compared and d.share > limit:
@@ -94,12 +111,61 @@ def analyse(cfg: RetrievalConfig, queries: Mapping[str, Query], values: Mapping[
     return out
 
 
+def _coverage(cfg: RetrievalConfig, qrels: Mapping[str, Mapping[str, int]], baseline: Baseline, out: Analysis) -> None:
+    """The base's judged queries this run no longer judges: a few are a note; too many fail, as in the regression
+    check, since dropping the queries that got worse would otherwise hide their loss."""
+    judged = [q for q, m in baseline.measures.items() if m]
+    gone = sorted(q for q in judged if q not in qrels)
+    if not gone:
+        return
+    share = 1 - len(gone) / len(judged)
+    shown = ", ".join(q[:40] for q in gone[:5]) + (" …" if len(gone) > 5 else "")
+    if share < cfg.gates.min_coverage:
+        out.violations.append(
+            f"only {len(judged) - len(gone)} of the baseline's {len(judged)} judged queries are judged in this run "
+            f"({share:.0%}, under gates.min_coverage {cfg.gates.min_coverage:.0%}; gone: {shown}): queries removed from "
+            "the queries or qrels file leave the comparison; run `gate baseline update` on the base branch once they "
+            "are merged")
+    else:
+        out.notes.append(f"{counted(len(gone), 'query', 'queries')} judged in the baseline but not in this run: left "
+                         f"out of the comparison ({shown})")
+
+
+def _cutoff(measure: str) -> int | None:
+    found = _CUTOFF.search(measure)
+    return int(found.group(1)) if found else None
+
+
+def _comparable(cfg: RetrievalConfig, baseline: Baseline, paired: list[str], out: Analysis) -> list[str]:
+    """The configured measures the baseline can be compared on: held by it, and, when it ranked another number
+    of documents per query, not reaching below the shallower of the two."""
+    held = sorted(baseline.measures[paired[0]]) if paired else []
+    measured = [m for m in cfg.measures if m in held]
+    deep: list[str] = []
+    if baseline.k is not None and baseline.k != cfg.k:
+        shallow = min(baseline.k, cfg.k)
+        deep = [m for m in measured if (_cutoff(m) or shallow + 1) > shallow]
+        measured = [m for m in measured if m not in deep]
+    if paired and not measured:
+        depth = f" at k={baseline.k}" if baseline.k is not None else ""
+        out.baseline_errors.append(
+            f"none of this run's measures can be compared with the baseline: it holds {names_text(held)}"
+            f"{depth}, this run measures {', '.join(cfg.measures)} at k={cfg.k}; run `gate baseline update` on the "
+            "base branch")
+        return measured
+    out.notes += [f"{m}: not in the baseline (a new measure): absolute figures only" for m in cfg.measures
+                  if paired and m not in held]
+    if deep:
+        out.baseline_warnings.append(
+            f"the baseline ranked {baseline.k} documents per query, this run {cfg.k}: {', '.join(deep)} reach below "
+            f"rank {min(baseline.k or 0, cfg.k)} and are not compared (absolute figures only); run `gate baseline "
+            "update` on the base branch")
+    return measured
+
+
 def _compare(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], baseline: Baseline, paired: list[str],
              queries: Mapping[str, Query], rows: dict[str, dict[str, Any]], out: Analysis) -> None:
-    measured = [m for m in cfg.measures if paired and all(m in baseline.measures[q] for q in paired)]
-    for m in cfg.measures:
-        if m not in measured:
-            out.notes.append(f"{m}: not in the baseline for every query (a new measure): absolute figures only")
+    measured = _comparable(cfg, baseline, paired, out)
     if not measured:
         if not paired:
             out.notes.append("no judged query of this run is in the baseline: nothing to compare")
@@ -132,7 +198,7 @@ def _compare(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], ba
     rows[measured[0]]["resamples"] = resamples_for(units)
     primary = measured[0]
     losses = sorted(((values[q][primary] - float(baseline.measures[q][primary]), q) for q in paired), key=lambda x: x)
-    out.lost = [{"query": q, "text": queries[q].text, "measure": primary, "base": _r(float(baseline.measures[q][primary])),
+    out.lost = [{"query": q, "text": _text(queries, q), "measure": primary, "base": _r(float(baseline.measures[q][primary])),
                  "head": _r(values[q][primary]), "delta": _r(d)} for d, q in losses[:LOST_SHOWN] if d < 0]
 
 
@@ -142,14 +208,14 @@ def _judged(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], ran
     judged_ids = sorted(values)
     info: dict[str, Any] = {"measure": name, "head": _r(_mean([values[q][name] for q in judged_ids]))}
     unjudged = unjudged_ids(rankings, qrels, cfg.judged.depth, judged_ids)
-    info["unjudged"] = [[doc, n] for doc, n in unjudged]
+    info["unjudged"] = [[cap(doc, ID_CHARS), n] for doc, n in unjudged]
     with_base = [q for q in paired if name in (baseline.measures[q] if baseline else {})]
     if baseline is not None and with_base:
         base = _mean([float(baseline.measures[q][name]) for q in with_base])
         head = _mean([values[q][name] for q in with_base])
         info.update({"base": _r(base), "head_paired": _r(head), "delta": _r(head - base)})
         if head - base < -cfg.judged.max_drop:
-            shown = ", ".join(doc for doc, _ in unjudged[:5])
+            shown = ", ".join(cap(doc, 80) for doc, _ in unjudged[:5])
             out.unjudged_warning = (
                 f"{name} fell from {base:.1%} to {head:.1%}: the change surfaces documents the relevance judgements "
                 f"never labelled, which count as not relevant and make every measure look worse; label them before "

@@ -12,6 +12,7 @@ from gate.config import GateConfig
 from gate.verdict import Decision
 
 from ..load.config import TargetConfig, parse_target
+from .inputs import named
 
 SECTION = "retrieval"
 TARGET_KINDS = ("http", "python", "command", "run")
@@ -35,6 +36,7 @@ class Gates:
     alpha: float = 0.05
     decision: Decision = Decision.NON_INFERIORITY
     measures: Mapping[str, MeasureGate] = field(default_factory=dict)
+    min_coverage: float = 0.8  # share of the baseline's judged queries this run must judge too
 
     def of(self, measure: str) -> MeasureGate:
         return self.measures.get(measure) or MeasureGate()
@@ -112,9 +114,9 @@ def measure_problem(name: str) -> str | None:
     try:
         measure = ir_measures.parse_measure(name)
     except Exception as exc:  # ir-measures raises several types for a name it cannot read
-        return f"{name!r} is not a measure ir-measures knows ({type(exc).__name__}: {exc})"
+        return f"{named(name)} is not a measure ir-measures knows ({type(exc).__name__}: {str(exc)[:200]})"
     if measure.NAME not in FAMILIES:
-        return f"{name!r}: the retrieval check computes {', '.join(FAMILIES)} (measures between 0 and 1)"
+        return f"{named(name)}: the retrieval check computes {', '.join(FAMILIES)} (measures between 0 and 1)"
     return None
 
 
@@ -133,10 +135,13 @@ def _shape(config: GateConfig, raw: Mapping[str, Any]) -> ResultShape:
     at = (SECTION, "results")
     pattern = None
     if raw.get("chunk_pattern") is not None:
-        try:
-            pattern = re.compile(str(raw["chunk_pattern"]))
-        except re.error as exc:
-            raise config.error([*at, "chunk_pattern"], f"not a regular expression: {exc}") from None
+        from ..regression.metrics import pattern_problem
+
+        problem = pattern_problem(str(raw["chunk_pattern"]))  # both engines: re's words, regex runs it
+        if problem:
+            raise config.error([*at, "chunk_pattern"], "not a regular expression: "
+                               + problem.removeprefix("invalid regular expression: "))
+        pattern = re.compile(str(raw["chunk_pattern"]))
         if pattern.groups < 1:
             raise config.error([*at, "chunk_pattern"], "needs a group: the document id is its first group")
     if pattern is not None and raw.get("doc_id") is not None:
@@ -174,8 +179,9 @@ def parse_config(config: GateConfig) -> RetrievalConfig:
     for name in gated:
         if name not in measures:
             raise config.error([SECTION, "gates", "measures", name],
-                               f"{name!r} is not one of the measures ({', '.join(measures)})")
+                               f"{named(name)} is not one of the measures ({', '.join(measures)})")
     gates = Gates(alpha=float(g.get("alpha", 0.05)), decision=Decision(g.get("decision", Decision.NON_INFERIORITY.value)),
+                  min_coverage=float(g.get("min_coverage", 0.8)),
                   measures={name: MeasureGate(None if v.get("min") is None else float(v["min"]),
                                               float(v.get("max_drop", 0.0))) for name, v in gated.items()})
     d = raw.get("drift") or {}

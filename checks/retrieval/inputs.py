@@ -11,7 +11,20 @@ from pathlib import Path
 from typing import Any
 
 from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_text
+from gate.render.escape import cap
 from gate.report import Finding, Severity
+
+# trec_eval (through pytrec_eval) keeps a grade in a C int: a larger one wraps round or fails inside it.
+MIN_GRADE, MAX_GRADE = -(2**31), 2**31 - 1
+# An id or a text from the labelled files, as a finding, the report's details or the comment shows it: a file
+# may hold an id of a megabyte, and every finding is one line.
+ID_CHARS = 200
+TEXT_CHARS = 1000
+
+
+def named(ident: str) -> str:
+    """An id quoted in a finding's sentence, cut short."""
+    return repr(cap(ident, 80))
 
 
 @dataclass(frozen=True)
@@ -93,17 +106,17 @@ def read_queries(path: Path, display: str, inputs: Inputs) -> None:
             inputs.defect(display, number, "a query needs an `id` (a string or a number)")
             continue
         if not isinstance(query, str) or not query.strip():
-            inputs.defect(display, number, f"query {qid!r} has no `query` text")
+            inputs.defect(display, number, f"query {named(qid)} has no `query` text")
             continue
         if qid in inputs.queries:
-            inputs.defect(display, number, f"duplicate query id {qid!r} (first at line {inputs.queries[qid].line})")
+            inputs.defect(display, number, f"duplicate query id {named(qid)} (first at line {inputs.queries[qid].line})")
             continue
         meta = record.get("metadata")
         # JSONL nests it under metadata; a CSV or TSV header names it `cluster` or `metadata.cluster`.
         cluster = meta.get("cluster") if isinstance(meta, Mapping) else record.get("cluster",
                                                                                     record.get("metadata.cluster"))
         if cluster not in (None, "") and _ident(cluster) is None:
-            inputs.defect(display, number, f"query {qid!r}: a cluster is a string or a whole number, not "
+            inputs.defect(display, number, f"query {named(qid)}: a cluster is a string or a whole number, not "
                                            f"{str(cluster)[:40]!r}")
             continue
         inputs.queries[qid] = Query(qid, query, _ident(cluster) if cluster not in (None, "") else None, number)
@@ -121,9 +134,9 @@ def _qrel_lines(text: str, path: Path) -> Iterator[tuple[int, tuple[str, str, in
             if qid is None or doc is None:
                 yield number, None, "a judgement needs `query_id` and `doc_id`"
             elif isinstance(rel, bool) or not isinstance(rel, int):
-                yield number, None, f"relevance must be a whole number, not {rel!r}"
+                yield number, None, f"relevance must be a whole number, not {str(rel)[:40]!r}"
             else:
-                yield number, (qid, doc, rel), None
+                yield number, (qid, doc, rel), _grade_problem(rel)
         return
     for number, line in lines(text):
         fields = line.split()
@@ -135,9 +148,15 @@ def _qrel_lines(text: str, path: Path) -> Iterator[tuple[int, tuple[str, str, in
         try:
             rel = int(fields[3])
         except ValueError:
-            yield number, None, f"relevance must be a whole number, not {fields[3]!r}"
+            yield number, None, f"relevance must be a whole number, not {fields[3][:40]!r}"
             continue
-        yield number, (fields[0], fields[2], rel), None
+        yield number, (fields[0], fields[2], rel), _grade_problem(rel)
+
+
+def _grade_problem(rel: int) -> str | None:
+    if MIN_GRADE <= rel <= MAX_GRADE:
+        return None
+    return f"relevance {str(rel)[:40]} is out of range: a grade is a whole number from {MIN_GRADE} to {MAX_GRADE}"
 
 
 def read_qrels(path: Path, display: str, inputs: Inputs) -> None:
@@ -146,18 +165,21 @@ def read_qrels(path: Path, display: str, inputs: Inputs) -> None:
         return
     seen: dict[tuple[str, str], int] = {}
     for number, item, problem in _qrel_lines(text, path):
-        if item is None:
+        if item is None or problem:
             inputs.defect(display, number, problem or "not a judgement")
             continue
         qid, doc, rel = item
         if qid not in inputs.queries:
-            inputs.defect(display, number, f"judgement for query {qid!r}, which the queries file does not have")
+            inputs.defect(display, number, f"judgement for query {named(qid)}, which the queries file does not have")
             continue
         if (qid, doc) in seen:
-            inputs.defect(display, number, f"query {qid!r} judges document {doc!r} twice (first at line {seen[qid, doc]})")
+            inputs.defect(display, number, f"query {named(qid)} judges document {named(doc)} twice (first at line {seen[qid, doc]})")
             continue
         seen[qid, doc] = number
         inputs.qrels.setdefault(qid, {})[doc] = rel
+    if not seen and not any(f.file == display for f in inputs.defects):
+        # Nothing judged: every measure would be computed on no query and read 0, a figure that means nothing.
+        inputs.defect(display, None, "no judgement: the file judges no document")
 
 
 def read_titles(path: Path, display: str, inputs: Inputs) -> None:

@@ -14,6 +14,7 @@ from gate.providers import jsonpath
 from gate.report import Finding, Severity
 
 from .config import ResultShape
+from .inputs import named
 
 Ranking = tuple[str, ...]
 
@@ -40,9 +41,32 @@ def _ident(value: Any, what: str) -> str:
 def _score(value: Any, what: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    try:
+        # float() first: a JSON integer of 400 digits is a Python int that no float holds (OverflowError).
+        score = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    except OverflowError:
+        score = math.nan
+    if not math.isfinite(score):
         raise InvalidAnswer(f"{what} has a score that is not a finite number: {str(value)[:40]!r}")
-    return float(value)
+    return score
+
+
+def _plain_item(item: Any) -> tuple[str, float | None, str] | None:
+    """(id, score, id) of the usual item, {"id": "...", "score": 1.5}, with no path or chunk rule to apply; None
+    for anything else, which _item reads and words the problem of. Per result of every query: kept cheap."""
+    if type(item) is not dict:
+        return None
+    ident = item["id"] if "id" in item else item.get("doc_id")
+    score = item.get("score")
+    if type(ident) is not str or not ident:
+        return None
+    if score is None:
+        return ident, None, ident
+    if type(score) is float and math.isfinite(score):
+        return ident, score, ident
+    if type(score) is int and score.bit_length() < 1000:
+        return ident, float(score), ident
+    return None
 
 
 def _item(item: Any, shape: ResultShape, i: int) -> tuple[str, float | None, str]:
@@ -66,10 +90,26 @@ def _item(item: Any, shape: ResultShape, i: int) -> tuple[str, float | None, str
     if shape.doc_id is not None:
         doc = _ident(_at(item, shape.doc_id, what), f"{what}'s document")
     elif shape.chunk_pattern is not None:
-        found = shape.chunk_pattern.search(chunk)
-        if found and found.group(1):
-            doc = found.group(1)
+        doc = _chunk_doc(shape.chunk_pattern.pattern, chunk, what)
     return chunk, _score(score, what), doc
+
+
+def _score_then_id(entry: tuple[str, float | None]) -> tuple[float, str]:
+    return (entry[1] or 0.0), entry[0]
+
+
+def _chunk_doc(pattern: str, chunk: str, what: str) -> str:
+    """The document of a chunk by chunk_pattern's first group (the chunk's own id when it does not match). The
+    pattern comes from the gate.yaml under review and may backtrack without end: it runs under the regression
+    check's regex deadline, as its regex metrics do."""
+    from ..regression.metrics import REGEX_TIMEOUT_S, compile_pattern
+
+    try:
+        found = compile_pattern(pattern).search(chunk, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        raise InvalidAnswer(f"{what}: chunk_pattern did not finish within {REGEX_TIMEOUT_S:g}s on its "
+                            f"{len(chunk):,}-character id (catastrophic backtracking?)") from None
+    return found.group(1) if found and found.group(1) else chunk
 
 
 def canonical(entries: Sequence[tuple[str, float | None]], k: int) -> Ranking:
@@ -78,9 +118,8 @@ def canonical(entries: Sequence[tuple[str, float | None]], k: int) -> Ranking:
     scored = [s for _, s in entries if s is not None]
     if scored and len(scored) != len(entries):
         raise InvalidAnswer("some results have a score and some do not")
-    if scored:
-        entries = sorted(entries, key=lambda e: e[0], reverse=True)
-        entries = sorted(entries, key=lambda e: -(e[1] or 0.0))
+    if scored:  # score descending, ties by id descending: one sort on (score, id) reversed
+        entries = sorted(entries, key=_score_then_id, reverse=True)
     seen: dict[str, None] = {}
     for doc, _ in entries:
         if doc not in seen:
@@ -101,13 +140,16 @@ def read_answer(value: Any, shape: ResultShape, k: int, *, apply_path: bool = Tr
                 break
     if not isinstance(value, list):
         raise InvalidAnswer(f"the answer is not a list of results but {type(value).__name__} (set results.path)")
-    items = [_item(item, shape, i) for i, item in enumerate(value)]
-    if any(s is not None for _, s, _ in items):
-        # Chunks in their own order first (each document keeps its best chunk), then documents in trec_eval's.
-        items = sorted(items, key=lambda it: -(it[1] if it[1] is not None else math.inf))
+    plain = shape.id is None and shape.score is None and shape.doc_id is None and shape.chunk_pattern is None
+    items = [(plain and _plain_item(item)) or _item(item, shape, i) for i, item in enumerate(value)]
     best: dict[str, float | None] = {}
     for _, score, doc in items:
         best.setdefault(doc, score)
+    if len(best) < len(items) and any(s is not None for _, s, _ in items):
+        # A document in several results (its chunks) keeps its best score; then documents in trec_eval's order.
+        best = {}
+        for _, score, doc in sorted(items, key=lambda it: -(it[1] if it[1] is not None else math.inf)):
+            best.setdefault(doc, score)
     return canonical(list(best.items()), k)
 
 
@@ -134,14 +176,14 @@ def _run_lines(text: str, path: Path) -> Any:
                 continue
             try:
                 qid, doc = _ident(record.get("query_id"), "query_id"), _ident(record.get("doc_id"), "doc_id")
-                score = _score(record.get("score"), f"document {doc!r}")
+                score = _score(record.get("score"), f"document {named(doc)}")
             except InvalidAnswer as exc:
                 yield number, None, str(exc)
                 continue
             if score is None:
                 rank = record.get("rank")
-                if isinstance(rank, bool) or not isinstance(rank, int):
-                    yield number, None, "a run line needs a `score` (or a whole-number `rank`)"
+                if isinstance(rank, bool) or not isinstance(rank, int) or abs(rank) > 2**53:
+                    yield number, None, "a run line needs a `score` (or a whole-number `rank`, at most 2**53)"
                     continue
                 score = -float(rank)
             yield number, (qid, doc, score), None
@@ -155,7 +197,7 @@ def _run_lines(text: str, path: Path) -> Any:
         except ValueError:
             score = math.nan
         if not math.isfinite(score):
-            yield number, None, f"the score {fields[4]!r} is not a finite number"
+            yield number, None, f"the score {named(fields[4])} is not a finite number"
             continue
         yield number, (fields[0], fields[2], score), None
 
@@ -179,10 +221,15 @@ def read_run(path: Path, display: str, queries: Mapping[str, Any], k: int) -> Ru
             out.unknown.add(qid)
             continue
         if (qid, doc) in first:
-            out.defects.append(Finding(Severity.ERROR, f"query {qid!r} lists document {doc!r} twice (first at line "
+            out.defects.append(Finding(Severity.ERROR, f"query {named(qid)} lists document {named(doc)} twice (first at line "
                                        f"{first[qid, doc]})", display, number))
             continue
         first[qid, doc] = number
         per_query.setdefault(qid, {})[doc] = score
     out.rankings = {qid: canonical(list(docs.items()), k) for qid, docs in per_query.items()}
+    if not per_query and not out.defects and queries:
+        # Every query would score 0 as if the retriever had found nothing: a wrong file, not a bad retriever.
+        what = (f"ranks only queries the queries file does not have ({', '.join(named(q) for q in sorted(out.unknown)[:3])}"
+                + (" …)" if len(out.unknown) > 3 else ")")) if out.unknown else "ranks no document: the file is empty"
+        out.defects.append(Finding(Severity.ERROR, f"the run {what}", display))
     return out

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.redact import clip
+from gate.render.escape import cap
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 from gate.taxonomy import Category
 
 from .compare import Analysis
-from .inputs import Query
+from .inputs import ID_CHARS, Query
 from .measures import PRECISION
 from .rankings import Ranking
 
@@ -34,7 +35,7 @@ class Run:
     calls: int = 0
     retried: int = 0
     baseline_source: str = ""
-    baseline_defect: str | None = None
+    baseline_defect: Finding | None = None
     baseline_file: str = ""
     service_exit: int | None = None
 
@@ -44,7 +45,7 @@ def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
     for qid, (category, message) in sorted(run.failed.items())[:MAX_QUERY_FINDINGS]:
         q = queries[qid]
         out.append(Finding(Severity.ERROR, clip(f"the target gave no ranking ({category.value}): {message}", 400),
-                           run.queries_file, q.line, case_id=qid, category=category.value))
+                           run.queries_file, q.line, case_id=cap(qid, ID_CHARS), category=category.value))
     if len(run.failed) > MAX_QUERY_FINDINGS:
         out.append(Finding(Severity.ERROR, f"… and {len(run.failed) - MAX_QUERY_FINDINGS} more queries without a "
                            "ranking (see details.failed)", run.queries_file))
@@ -61,13 +62,15 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
     if run.service_exit is not None:
         findings.append(Finding(Severity.ERROR, f"the service (retrieval.target.http.start) exited with code "
                                 f"{run.service_exit} during the run; the end of its log is in the gate's log"))
-    if run.baseline_defect:
-        findings.append(Finding(Severity.ERROR, run.baseline_defect, run.baseline_file))
+    if run.baseline_defect is not None:
+        findings.append(run.baseline_defect)
+    findings += [Finding(Severity.ERROR, e, run.baseline_file) for e in analysis.baseline_errors]
+    findings += [Finding(Severity.WARNING, w, run.baseline_file) for w in analysis.baseline_warnings]
     empty = sorted(q for q, r in rankings.items() if not r)
     if empty:
         categories[Category.RETRIEVAL_EMPTY.value] = len(empty)
         findings.append(Finding(Severity.WARNING, f"{counted(len(empty), 'query', 'queries')} got no document back "
-                                f"(every measure scores them 0): {', '.join(empty[:5])}"
+                                f"(every measure scores them 0): {', '.join(cap(q, 80) for q in empty[:5])}"
                                 + (" …" if len(empty) > 5 else ""), run.queries_file,
                                 category=Category.RETRIEVAL_EMPTY.value))
     if analysis.unjudged_warning:
@@ -100,11 +103,13 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
     if analysis.drift is not None:
         details["drift"] = analysis.drift
     if run.failed:
-        details["failed"] = {q: {"category": c.value, "message": clip(m, 300)} for q, (c, m) in sorted(run.failed.items())}
+        details["failed"] = {cap(q, ID_CHARS): {"category": c.value, "message": clip(m, 300)} for q, (c, m) in sorted(run.failed.items())}
     shown = {d for item in analysis.lost for d in (*item.get("before", ()), *item.get("after", ()))}
     shown |= {d for item in (analysis.drift or {}).get("most_moved", []) for d in (*item["before"], *item["after"])}
     shown |= {doc for doc, _ in analysis.judged.get("unjudged") or []}
-    details["titles"] = {d: clip(titles[d], 120) for d in sorted(shown) if d in titles}
+    # Keyed as the lists above show the ids (cut short), so a long id still finds its title.
+    details["titles"] = dict(sorted((cap(d, ID_CHARS), clip(t, 120)) for d, t in titles.items()
+                                    if cap(d, ID_CHARS) in shown))
     if full:
         details["queries"] = [{"id": q, "top": list(rankings[q][:run.depth]),
                                **({"measures": {m: round(v, PRECISION) for m, v in values[q].items()}} if q in values else {})}

@@ -160,7 +160,8 @@ class Retrieved:
 def retrieve(provider: Provider, cfg: RetrievalConfig, queries: Sequence[Query], progress: Progress) -> Retrieved:
     from gate.providers.executor import run_all
 
-    requests = [Request(variables={"query": q.text, "k": cfg.k}, case_id=q.id) for q in queries]
+    # The timeout set here, not by the executor: it would copy every request to set it.
+    requests = [Request(variables={"query": q.text, "k": cfg.k}, case_id=q.id, timeout_s=cfg.timeout) for q in queries]
     results = run_all(RankingTarget(provider, cfg), requests, concurrency=cfg.concurrency, rpm=cfg.rpm,
                       retries=cfg.retries, timeout=cfg.timeout, progress=progress, label="queries", seed=cfg.seed)
     out = Retrieved(calls=len(requests))

@@ -57,6 +57,8 @@ def as_text(value: Any) -> str:
         return value
     if value is None:
         return ""
+    if type(value) is int:  # `{{k}}` in every http query: json.dumps' own cost for what str() writes the same
+        return str(value)
     return json.dumps(value, ensure_ascii=False)
 
 

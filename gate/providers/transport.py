@@ -33,8 +33,10 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _PERMANENT_5XX = frozenset({501, 505})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
-# An answer larger than this is not an answer to a prompt: read no further (a server is not trusted).
-MAX_BODY_BYTES = 64 * 1024 * 1024
+# An answer is read up to this many (decoded) bytes and within its timeout as a whole: a server that sends
+# without end, slowly or at full speed, or a small gzip that inflates to gigabytes, costs a bounded read.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_CHUNK = 1 << 16
 _DEFAULT_HEADERS = {"User-Agent": "prodgate", "Accept": "*/*", "Accept-Encoding": "gzip, deflate"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _tls_lock = threading.Lock()
@@ -262,17 +264,18 @@ def _direct(origin: tuple[str, str | None, int | None], method: str, url: str, h
     kept = conn
 
     def release(finished: bool) -> None:
-        if finished and not raw.will_close and raw.isclosed():
+        if finished and not raw.will_close:  # read to its end: the connection carries the next request
+            raw.close()
             pool[origin] = kept
         else:
             kept.close()
 
     try:
-        decode = _decoder(raw.getheader("Content-Encoding"))
+        body_of = _Body(raw.read1, raw.getheader("Content-Encoding"), url, time.monotonic() + timeout)
         if stream:
-            return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=_lines(raw, decode, url),
+            return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=body_of.readline,
                                 release=release)
-        content = _read_body(raw, decode, url)
+        content = body_of.read()
     except BaseException:
         kept.close()  # half read: never back in the pool
         raise
@@ -316,83 +319,76 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
-def _decoder(encoding: str | None) -> Callable[[bytes, bool], bytes] | None:
-    """Undo gzip or deflate (zlib-wrapped or raw, as servers send both); None for an identity body."""
-    name = (encoding or "").strip().lower()
-    if name in ("", "identity"):
-        return None
-    if name not in ("gzip", "x-gzip", "deflate"):
-        raise ProviderError(Category.SERVER_ERROR, f"an answer in an encoding not asked for: {clip(name, 40)!r}")
-    state = [zlib.decompressobj(zlib.MAX_WBITS | 32)]  # gzip or zlib, told apart by the header
-    started = [False]
+class _Body:
+    """Reads a body as it arrives (read1: what has come, never waiting for more) and undoes gzip or deflate; at
+    most MAX_ANSWER_BYTES once decoded, and all of it before the deadline (the call's timeout from its answer's
+    start: a server that trickles without end is cut off there). A body cut off, or not the encoding it says,
+    raises ConnectionError; a stall, TimeoutError; too much or too late, ProviderError."""
 
-    def decode(data: bytes, last: bool) -> bytes:
-        try:
-            out: bytes = state[0].decompress(data, MAX_BODY_BYTES + 1)
-        except zlib.error:
-            if name != "deflate" or started[0]:
-                raise
-            state[0] = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
-            out = state[0].decompress(data, MAX_BODY_BYTES + 1)
-        started[0] = started[0] or bool(data)
-        if state[0].unconsumed_tail:  # more than the cap from what was read: a bomb, not an answer
-            raise ProviderError(Category.SERVER_ERROR, "the answer is larger than the cap once uncompressed")
-        return out + (state[0].flush() if last else b"")
+    def __init__(self, read1: Callable[[int], bytes], encoding: str | None, url: str, deadline: float) -> None:
+        self._read1, self._url, self._deadline = read1, url, deadline
+        self._size = 0
+        self._pending = bytearray()
+        self._ended = False
+        name = (encoding or "").strip().lower()
+        if name not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise ProviderError(Category.SERVER_ERROR, f"an answer in an encoding not asked for: {clip(name, 40)!r}")
+        self._deflate = name == "deflate"
+        # gzip or zlib, told apart by the header; raw deflate when a "deflate" body has no zlib header
+        self._unzip = zlib.decompressobj(zlib.MAX_WBITS | 32) if name not in ("", "identity") else None
+        self._started = False
 
-    return decode
+    def read(self) -> bytes:
+        while not self._ended:
+            self._more()
+        out = bytes(self._pending)
+        self._pending.clear()
+        return out
 
-
-def _read_body(raw: http.client.HTTPResponse, decode: Callable[[bytes, bool], bytes] | None, url: str) -> bytes:
-    """The whole body, at most MAX_BODY_BYTES (as sent and once uncompressed)."""
-    data = raw.read(MAX_BODY_BYTES + 1)
-    if len(data) > MAX_BODY_BYTES:
-        raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(url)} is larger than "
-                            f"{MAX_BODY_BYTES // 2**20} MiB: not read")
-    if not raw.isclosed():
-        raw.read()  # the end of a chunked body: nothing more, but the connection is reusable only once read
-    if decode is None:
-        return data
-    try:
-        out = decode(data, True)
-    except zlib.error as exc:
-        raise ProviderError(Category.SERVER_ERROR, f"a corrupt compressed answer from {_where(url)}",
-                            retryable=True) from exc
-    if len(out) > MAX_BODY_BYTES:
-        raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(url)} is larger than "
-                            f"{MAX_BODY_BYTES // 2**20} MiB uncompressed: not read")
-    return out
-
-
-def _lines(raw: http.client.HTTPResponse, decode: Callable[[bytes, bool], bytes] | None,
-           url: str) -> Callable[[], bytes]:
-    """A reader of the streamed body's lines, as they arrive (each at most MAX_BODY_BYTES long)."""
-    pending = bytearray()
-    read = [0]
-
-    def readline() -> bytes:
-        try:
-            if decode is None:
-                line = raw.readline(MAX_BODY_BYTES)
-                read[0] += len(line)
-            else:
-                while b"\n" not in pending:
-                    chunk = raw.read1(65536)
-                    read[0] += len(chunk)
-                    pending.extend(decode(chunk, not chunk))
-                    if not chunk:
-                        break
-                cut = pending.find(b"\n") + 1 or len(pending)
-                line = bytes(pending[:cut])
-                del pending[:cut]
-        except http.client.IncompleteRead as exc:
-            raise ConnectionError("the body was cut off") from exc
-        except (http.client.HTTPException, zlib.error) as exc:
-            raise ConnectionError(f"a malformed body: {type(exc).__name__}") from exc
-        if read[0] > MAX_BODY_BYTES:
-            raise ConnectionError(f"the answer from {_where(url)} is larger than {MAX_BODY_BYTES // 2**20} MiB")
+    def readline(self) -> bytes:
+        while b"\n" not in self._pending and not self._ended:
+            self._more()
+        cut = self._pending.find(b"\n") + 1 or len(self._pending)
+        line = bytes(self._pending[:cut])
+        del self._pending[:cut]
         return line
 
-    return readline
+    def _more(self) -> None:
+        try:
+            chunk = self._read1(_CHUNK)
+        except http.client.IncompleteRead as exc:
+            raise ConnectionError("the answer was cut off") from exc
+        except http.client.HTTPException as exc:
+            raise ConnectionError(f"a malformed answer: {type(exc).__name__}") from exc
+        piece = self._decode(chunk) if self._unzip is not None else chunk
+        self._size += len(piece)
+        if self._size > MAX_ANSWER_BYTES:
+            raise self._refused(f"larger than {MAX_ANSWER_BYTES // (1 << 20)} MiB")
+        self._pending.extend(piece)
+        if not chunk:
+            self._ended = True
+        elif time.monotonic() > self._deadline:
+            raise self._refused("still arriving when its time ran out")
+
+    def _decode(self, data: bytes) -> bytes:
+        assert self._unzip is not None
+        try:
+            try:
+                out: bytes = self._unzip.decompress(data, MAX_ANSWER_BYTES + 1)
+            except zlib.error:
+                if not self._deflate or self._started:
+                    raise
+                self._unzip = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, as some servers send it
+                out = self._unzip.decompress(data, MAX_ANSWER_BYTES + 1)
+            self._started = self._started or bool(data)
+            if self._unzip.unconsumed_tail:  # more than the cap from what has come: a bomb, not an answer
+                raise self._refused(f"larger than {MAX_ANSWER_BYTES // (1 << 20)} MiB")
+            return out if data else out + self._unzip.flush()
+        except zlib.error as exc:
+            raise ConnectionError("a corrupt compressed answer") from exc
+
+    def _refused(self, what: str) -> ProviderError:
+        return ProviderError(Category.SERVER_ERROR, f"the answer from {_where(self._url)} is {what}: not read further")
 
 
 def _proxied(proxy: str, method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float,
@@ -411,7 +407,7 @@ def _proxied(proxy: str, method: str, url: str, headers: Mapping[str, str], body
     limit = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
     try:
         raw = manager.request(method, url, headers=headers, body=body, timeout=limit, redirect=False,
-                              retries=False, preload_content=False, decode_content=True)
+                              retries=False, preload_content=False, decode_content=False)
     except urllib3.exceptions.NewConnectionError as exc:  # a ConnectTimeoutError to urllib3, but refused is refused
         raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
                             retryable=True) from exc
@@ -422,31 +418,29 @@ def _proxied(proxy: str, method: str, url: str, headers: Mapping[str, str], body
     except urllib3.exceptions.HTTPError as exc:
         raise ConnectionError(_reason(exc)) from exc
 
-    def readline() -> bytes:
+    def read1(size: int) -> bytes:
         try:
-            line: bytes = raw.readline(MAX_BODY_BYTES)
-            return line
+            return raw.read1(size)
         except urllib3.exceptions.TimeoutError as exc:
             raise TimeoutError("the answer stalled") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise ConnectionError(_reason(exc)) from exc
 
-    def release(_finished: bool) -> None:
+    def release(finished: bool) -> None:
+        if not finished:
+            raw.close()  # a body left unread must not be taken for the next answer on this connection
         raw.release_conn()
 
-    if stream:
-        return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=readline, release=release)
     try:
-        content = raw.read(MAX_BODY_BYTES + 1)
-    except urllib3.exceptions.TimeoutError as exc:
-        raise TimeoutError(str(exc)) from exc
-    except urllib3.exceptions.HTTPError as exc:
-        raise ConnectionError(_reason(exc)) from exc
-    finally:
-        raw.release_conn()
-    if len(content) > MAX_BODY_BYTES:
-        raise ProviderError(Category.SERVER_ERROR, f"the answer from {_where(url)} is larger than "
-                            f"{MAX_BODY_BYTES // 2**20} MiB: not read")
+        body_of = _Body(read1, raw.headers.get("Content-Encoding"), url, time.monotonic() + timeout)
+        if stream:
+            return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=body_of.readline,
+                                release=release)
+        content = body_of.read()
+    except BaseException:
+        release(False)
+        raise
+    release(True)
     return HttpResponse(raw.status, Headers(raw.headers.items()), url, content=content)
 
 
@@ -525,6 +519,8 @@ def json_body(resp: HttpResponse, where: str) -> Any:
 def _error_text(resp: HttpResponse) -> str:
     try:
         body = resp.json()
+    except ProviderError:
+        return ""  # a body too large or too slow to read explains nothing
     except (ValueError, OSError):
         try:
             return clip(resp.text.strip(), 200)

@@ -151,7 +151,7 @@ def test_transport_streamed_gzip_lines_read_one_by_one() -> None:
 
 
 def test_transport_compression_bomb_stopped_at_cap(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "MAX_BODY_BYTES", 100_000)
+    monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 100_000)
     with _serving() as server:
         server.bodies["bomb"] = (gzip.compress(b"0" * 5_000_000), {"Content-Encoding": "gzip"})
         with pytest.raises(ProviderError) as caught:
@@ -161,7 +161,7 @@ def test_transport_compression_bomb_stopped_at_cap(monkeypatch: pytest.MonkeyPat
 
 
 def test_transport_answer_over_cap_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setattr(transport, "MAX_ANSWER_BYTES", 1000)
     with _serving() as server:
         server.bodies["big"] = (b"x" * 5000, {})
         server.bodies["small"] = (b"ok", {})

@@ -90,3 +90,21 @@ def test_retrieval_answers_read_at_the_results_path(url: str) -> None:
     assert got.rankings == {"nested": ("n1", "n2"), "nested-null": ()}  # a null list: nothing found
     [(category, message)] = got.failed.values()
     assert category.value == "transport.server_error" and "has nothing at $.data.hits" in message
+
+
+def test_retrieval_answer_plain_items_rank_as_the_general_reader_does() -> None:
+    # The quick reader of {"id", "score"} items must rank exactly as the one that follows explicit paths: ties by
+    # id descending, a document given twice keeps its best score, unscored ones keep their order.
+    import random
+
+    from prodgate_checks.retrieval.rankings import read_answer
+
+    rng = random.Random(7)
+    for _ in range(300):
+        docs = [f"d{rng.randrange(12)}" for _ in range(rng.randrange(1, 15))]
+        scored = rng.random() < 0.8
+        items = [{"id": d, **({"score": rng.choice([1, 2, 2.5, 3.0, -1e300, 10**20])} if scored else {})} for d in docs]
+        explicit = ResultShape(id=jsonpath.parse("$.id"), score=jsonpath.parse("$.score") if scored else None)
+        assert read_answer(items, ResultShape(), 5) == read_answer(items, explicit, 5), items
+    assert read_answer([{"id": "a", "score": 1}, {"id": "b", "score": 3}, {"id": "a", "score": 5}], ResultShape(), 3) \
+        == ("a", "b")
