@@ -7,15 +7,7 @@ example <= 0.3 s, validate over 2,000 prompt files (with version comparison agai
 entry points): the first run of a machine fills it ("cold", its own empty cache here), every later run reads
 it ("warm", the figure the target is for).
 
-Measured 2026-12-01 on the shared 2-core machine with other work running (load 1-2), `gate validate -c
-examples/support-bot/gate.yaml` by /usr/bin/time, wall seconds, min / median of 15:
-  warm cache        0.29 / 0.39   (before the cache and the lazy imports: 1.04 / 1.05 at load 0.9)
-  before and after, interleaved (11 runs each, the same minutes): 0.85 / 1.06 and 0.33 / 0.43
-  cold cache        about 1.1 (the first run imports genai-prices and jsonschema to fill the cache)
-  gate --help       0.06 / 0.08   (before: 0.09 / 0.10)
-The 0.3 s target holds for the minimum, not yet for the median on this machine: what is left is the import of
-every check's section parser (about a hundred frozen dataclasses), PyYAML and click, the terminal table's
-tabulate with wcwidth (about 20 ms), the cost check reading its cassette, and eight git processes.
+The figures, with their dates, are in docs/performance.md (Start-up and validation).
 """
 
 from __future__ import annotations

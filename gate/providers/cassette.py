@@ -48,7 +48,7 @@ def entry(request: Request, response: Response, made_by: Mapping[str, Any] | str
     A model's parameters are written as it was called with them: the request's (a prompt's) on top of its own."""
     who = plain(as_sent(made_by, request.params)) if isinstance(made_by, Mapping) else {"model": made_by}
     usage: dict[str, int] = {}
-    for name in ("input_tokens", "output_tokens", "cached_input_tokens"):
+    for name in USAGE_KEYS:
         value = getattr(response.usage, name)
         if value is not None:
             usage[name] = value
@@ -152,6 +152,11 @@ def _read(path: Path, display: str | None, keep: Callable[[dict[str, Any]], T]) 
     return out, defects
 
 
+USAGE_KEYS = ("input_tokens", "output_tokens", "cached_input_tokens")
+# More tokens than any model reads or writes in one call (context windows are some millions).
+MAX_TOKENS = 1_000_000_000
+
+
 def _line_problem(item: Any) -> str | None:
     response = item.get("response") if isinstance(item, dict) else None
     if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(response, dict) \
@@ -163,6 +168,16 @@ def _line_problem(item: Any) -> str | None:
         return clip(f"response.latency_s must be a number of seconds, not {latency!r}", 300)
     if "producer" in item and not isinstance(item["producer"], dict):
         return "producer must be an object (provider, model, host, params)"
+    usage = response.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        return "response.usage must be an object of token counts"
+    for name in USAGE_KEYS:
+        count = (usage or {}).get(name)
+        # The cost check prices these counts and sums them: an absurd one is a defect here, not a figure there.
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_TOKENS):
+            shown = repr(count)
+            shown = f"a {len(shown)}-digit number" if isinstance(count, int) and len(shown) > 40 else clip(shown, 60)
+            return f"response.usage.{name} must be a whole number of tokens from 0 to {MAX_TOKENS:,}, not {shown}"
     return None
 
 

@@ -186,3 +186,24 @@ def test_cost_model_switched_old_recordings_are_not_measured_tokens(example: Git
     assert not answer.startswith("measured"), answer
     # The router's suite still answers with its own model: its recordings stay measured.
     assert routes(within)["classify"]["input_tokens"]["source"].startswith("measured: suite routing")
+
+
+def test_cost_absurd_recorded_token_count_a_cassette_defect_not_a_crash(example: GitRepo) -> None:
+    # A pull request's cassette that claims a 400-digit token count: the regression check names the line; the
+    # cost check does not price the recording (nor crash summing it), it falls back to estimating.
+    cassette = example.path / "cassettes" / "support-bot.jsonl"
+    lines = cassette.read_text().splitlines()
+    item = json.loads(lines[0])
+    item["response"]["usage"]["input_tokens"] = 10**400
+    cassette.write_text("\n".join([json.dumps(item), *lines[1:]]) + "\n")
+    example.commit("a recording from elsewhere")
+
+    check = gate("check", "--only", "regression,cost", "--format", "json", cwd=example.path)
+    assert check.exit_code == 1, check.stdout + check.stderr
+    regression = next(c for c in check.json()["checks"] if c["name"] == "regression")
+    assert [(f["file"], f["line"]) for f in regression["findings"]] == [("cassettes/support-bot.jsonl", 1)]
+    assert "must be a whole number of tokens from 0 to 1,000,000,000, not a 401-digit number" in \
+        regression["findings"][0]["message"]
+    cost = cost_of(check.json())
+    assert cost["status"] != "error", cost["summary"]
+    assert not routes(cost)["answer"]["input_tokens"]["source"].startswith("measured")

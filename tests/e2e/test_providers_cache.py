@@ -208,6 +208,26 @@ def test_replay_bad_latency_defect_at_its_line(tmp_path: Path, latency: str, mes
         else defect.message == message
 
 
+@pytest.mark.parametrize(("usage", "message"), [
+    ('{"input_tokens": 1' + "0" * 400 + "}",
+     "response.usage.input_tokens must be a whole number of tokens from 0 to 1,000,000,000, not a 401-digit number"),
+    ('{"output_tokens": -3}', "response.usage.output_tokens must be a whole number of tokens from 0 to 1,000,000,000, "
+                              "not -3"),
+    ('{"cached_input_tokens": 2.5}', "response.usage.cached_input_tokens must be a whole number of tokens from 0 to "
+                                     "1,000,000,000, not 2.5"),
+    ("[12]", "response.usage must be an object of token counts"),
+])
+def test_replay_absurd_token_count_defect_at_its_line(tmp_path: Path, usage: str, message: str) -> None:
+    cassette = tmp_path / "bad.jsonl"
+    good = json.dumps({"key": "k1", "response": {"content": "hi", "usage": {"input_tokens": 12, "output_tokens": 3}}})
+    cassette.write_text(f'{good}\n{{"key": "k2", "response": {{"content": "hi", "usage": {usage}}}}}\n',
+                        encoding="utf-8")
+    replay = ReplayProvider(cassette, display="bad.jsonl")
+    [defect] = replay.defects
+    assert (defect.line, defect.message) == (2, message)
+    assert list(replay.entries) == ["k1"]
+
+
 def test_replay_bom_and_invalid_utf8_are_defects_at_their_line(tmp_path: Path) -> None:
     cassette = tmp_path / "bad.jsonl"
     good = json.dumps({"key": "k1", "response": {"content": "hi"}}).encode()
