@@ -132,24 +132,35 @@ def pattern_problem(pattern: str) -> str | None:
     return None
 
 
+class RegexGaveUp(Exception):
+    """A pattern that did not finish within REGEX_TIMEOUT_S, or that is not run again: str() says which."""
+
+
+def bounded_search(pattern: str, text: str, what: str = "answer") -> Any:
+    """compile_pattern(pattern).search(text) within REGEX_TIMEOUT_S; inside regex_timeouts(), a pattern that
+    timed out REGEX_TIMEOUT_CAP times is not run again. Raises RegexGaveUp, its reason naming `what` was searched."""
+    run = _RUN
+    spent = run.spent(pattern) if run is not None else None
+    if spent is not None:
+        raise RegexGaveUp(f"did not finish within {REGEX_TIMEOUT_S:g}s on {spent} {what}s of this run "
+                          "(catastrophic backtracking?): not run again")
+    try:
+        return compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        if run is not None:
+            run.timed_out(pattern)
+        raise RegexGaveUp(f"did not finish within {REGEX_TIMEOUT_S:g}s on its {len(text):,}-character {what} "
+                          "(catastrophic backtracking?)") from None
+
+
 def _regex(name: str, kind: str, pattern: str, text: str) -> Score:
     if len(text) > REGEX_MAX_CHARS:
         return Score(name, 0.0, False, "quality.assertion",
                      f"the answer ({len(text):,} characters) is longer than the {REGEX_MAX_CHARS:,} a pattern is run on")
-    run = _RUN
-    spent = run.spent(pattern) if run is not None else None
-    if spent is not None:
-        return Score(name, 0.0, False, "quality.assertion",
-                     f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on {spent} answers of this run "
-                     "(catastrophic backtracking?): not run again")
     try:
-        hit = compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT_S) is not None
-    except TimeoutError:
-        if run is not None:
-            run.timed_out(pattern)
-        return Score(name, 0.0, False, "quality.assertion",
-                     f"the pattern did not finish within {REGEX_TIMEOUT_S:g}s on a {len(text):,}-character answer "
-                     "(catastrophic backtracking?)")
+        hit = bounded_search(pattern, text) is not None
+    except RegexGaveUp as exc:
+        return Score(name, 0.0, False, "quality.assertion", f"the pattern {exc}")
     ok = hit if kind == "regex" else not hit
     return _bool(name, ok, "quality.assertion", "does not match" if kind == "regex" else "matches a forbidden pattern")
 

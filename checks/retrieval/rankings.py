@@ -101,14 +101,13 @@ def _score_then_id(entry: tuple[str, float | None]) -> tuple[float, str]:
 def _chunk_doc(pattern: str, chunk: str, what: str) -> str:
     """The document of a chunk by chunk_pattern's first group (the chunk's own id when it does not match). The
     pattern comes from the gate.yaml under review and may backtrack without end: it runs under the regression
-    check's regex deadline, as its regex metrics do."""
-    from ..regression.metrics import REGEX_TIMEOUT_S, compile_pattern
+    check's regex deadline and per-run cap, as its regex metrics do."""
+    from ..regression.metrics import RegexGaveUp, bounded_search
 
     try:
-        found = compile_pattern(pattern).search(chunk, timeout=REGEX_TIMEOUT_S)
-    except TimeoutError:
-        raise InvalidAnswer(f"{what}: chunk_pattern did not finish within {REGEX_TIMEOUT_S:g}s on its "
-                            f"{len(chunk):,}-character id (catastrophic backtracking?)") from None
+        found = bounded_search(pattern, chunk, "id")
+    except RegexGaveUp as exc:
+        raise InvalidAnswer(f"{what}: chunk_pattern {exc}") from None
     return found.group(1) if found and found.group(1) else chunk
 
 

@@ -125,7 +125,7 @@ def test_regression_backtracking_regex_assert_fails_the_case_instead_of_hanging(
     assert (check["status"], check["metrics"]["passed"], check["metrics"]["cases"]) == ("warn", 1, 2)
     [finding] = [f for f in check["findings"] if f.get("case_id")]
     assert (finding["file"], finding["line"], finding["case_id"]) == ("d.jsonl", 1, "d/a")
-    assert "did not finish within 0.25s on a 65-character answer" in finding["message"]
+    assert "did not finish within 0.25s on its 65-character answer" in finding["message"]
     assert check["metrics"]["regex_timeouts"] == 1 and check["metrics"]["regex_capped"] == 0
 
 

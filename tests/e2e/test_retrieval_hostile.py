@@ -239,3 +239,21 @@ def test_retrieval_long_unknown_measure_in_gate_yaml_is_one_short_line(repo: Git
     assert res.exit_code == 2
     [line] = res.stderr.strip().splitlines()
     assert line.startswith("error: gate.yaml:7:") and "is not a measure ir-measures knows" in line and len(line) < 500
+
+
+def test_retrieval_backtracking_chunk_pattern_capped_per_run(repo: GitRepo) -> None:
+    # (A module name of its own: a python target stays imported in this process.) Every id of four queries backtracks: after 3 deadlines the pattern is not run again, so 4 queries of 4 ids
+    # cost 3 deadlines, not 16.
+    repo.write("retr_capped.py", "def search(query, k):\n"
+                          "    i = int(query.split()[-1])\n"
+                          "    if i == 1:\n"
+                          "        return [('doc1', 2.0)]\n"
+                          "    return [('a' * 60 + f'!{i}{j}', 2.0 - j) for j in range(4)]\n")
+    _repo(repo, {"gate.yaml": CONFIG.replace("{run: run.trec}", "{python: 'retr_capped:search'}")
+                 + "  retries: 0\n  concurrency: 1\n  results: {chunk_pattern: '^((a|aa)+)$'}\n"})
+    code, check = _check(repo)
+    assert code == 1
+    messages = [f["message"] for f in check["findings"] if f.get("case_id")]
+    timed_out = [m for m in messages if "-character id (catastrophic backtracking?)" in m]
+    capped = [m for m in messages if "on 3 ids of this run (catastrophic backtracking?): not run again" in m]
+    assert len(timed_out) == 3 and len(capped) == len(messages) - 3 and capped, messages
