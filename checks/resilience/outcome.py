@@ -62,6 +62,7 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
     served: Counter[str] = Counter()
     went: Counter[str] = Counter()
     after_failure = 0
+    answered_locally = 0
     # The models the scenario broke: those the proxy injected a fault into (else those whose calls failed).
     faulted = sorted({name(c.model) for c in calls if c.fault is not None and c.fault != Kind.SLOW.value}
                      or {name(c.model) for c in calls if failed(c)})
@@ -75,8 +76,14 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
                 served[name(good[-1].model)] += 1
             first_bad = next((k for k, c in enumerate(own) if failed(c)), None)
             if first_bad is not None:
+                later = own[first_bad + 1:]
+                if a.ok and not later:
+                    # Answered after the failure with no further call upstream: by the service itself (its
+                    # cache, filled meanwhile by another request). It fell back to no model, right or wrong.
+                    answered_locally += 1
+                    continue
                 after_failure += 1
-                went.update({name(c.model) for c in own[first_bad + 1:]} - {name(own[first_bad].model)})
+                went.update({name(c.model) for c in later} - {name(own[first_bad].model)})
     else:
         t_fail = min((c.t_s for c in calls if failed(c)), default=None)
         served.update(name(c.model) for c in calls if not failed(c))
@@ -105,6 +112,7 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
         "observation": {"scenario": scenario.name, "line": scenario.line,
                         "modes": sorted({MODE_OF[f.kind] for f in scenario.faults}),
                         "faulted": faulted, "requests_after_failure": after_failure,
+                        "answered_without_upstream_after_failure": answered_locally,
                         "called_after_failure": sorted(went), "went_to": dict(sorted(went.items())),
                         "called": sorted({name(c.model) for c in calls})},
     }
@@ -175,6 +183,9 @@ def _fallback(model: str, summary: Mapping[str, Any], calls: Sequence[Call], cfg
         return Judged("fallback", model, f"after {', '.join(others)} failed, the service called {seen}", False, line)
     if summary["correlated"]:
         text = f"after {', '.join(others)} failed, {went[model]} of {n} requests went on to {model}"
+        local = obs.get("answered_without_upstream_after_failure") or 0
+        if local:
+            text += f" ({local} more answered by the service without another call upstream, e.g. from its cache)"
         return Judged("fallback", model, text, went[model] >= n, line)
     return Judged("fallback", model, f"after {', '.join(others)} failed, the service called {', '.join(went)} "
                   "(not per request: the service does not pass the request id on)", True, line)

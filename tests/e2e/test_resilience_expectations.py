@@ -169,3 +169,41 @@ def test_resilience_hang_fails_time_to_error_and_retry_storm_fails_calls_per_req
     assert lines[hang_line - 1].strip().startswith("time_to_error")
     assert lines[storm_line - 1].strip().startswith("max_upstream_calls_per_request")
     assert at == {(hang_line, "scenario 'hang'"), (storm_line, "scenario 'storm'")}
+
+
+# After the primary fails, even-numbered requests are answered by the service itself (as from its cache),
+# odd ones by the backup.
+CACHING = SERVICE.replace('''        attempts = 10 if "-storm-" in rid else 1
+        for _ in range(attempts):
+            status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+            if status == 200:
+                self.send(200, json.loads(data))
+                return
+''', '''        status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+        if status != 200 and int(rid.rsplit("-", 1)[1]) % 2 == 0:
+            self.send(200, {"choices": [{"message": {"role": "assistant", "content": "from the cache"}}]})
+            return
+        if status != 200:
+            status, data = ask({"model": "gpt-4.1-mini", "messages": body["messages"]}, rid)
+        if status == 200:
+            self.send(200, json.loads(data))
+            return
+''')
+
+
+def test_resilience_fallback_request_answered_by_the_service_itself_not_counted_against_it(tmp_path: Path) -> None:
+    assert CACHING != SERVICE
+    copy = project(tmp_path, "{python} service.py {port}", '''
+    - name: primary-down
+      faults: [{type: outage, model: primary}]
+      expect: {success_rate: "rate >= 1", fallback: backup}
+''')
+    (copy / "service.py").write_text(CACHING)
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["primary-down"]
+    assert scenario["observation"]["requests_after_failure"] == 2
+    assert scenario["observation"]["answered_without_upstream_after_failure"] == 2
+    assert expectation(scenario, "fallback")["observed"] == (
+        "after primary failed, 2 of 2 requests went on to backup (2 more answered by the service without another "
+        "call upstream, e.g. from its cache)")
