@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.conftest import EXAMPLE, GitRepo, Result, gate
 from tests.servers.openai_fake import Behaviour, serve
 
 RERECORD = "run `gate check --record` and commit the cassette"
@@ -74,13 +74,18 @@ def test_regression_old_model_kept_as_fallback_does_not_answer_for_the_new_prima
                                        "now gpt-4.1")
 
 
-def test_regression_same_model_other_params_names_the_difference(repo: GitRepo) -> None:
+def _primary_params(repo: GitRepo, params: str, why: str) -> Result:
+    """The example with the primary's models.yaml params replaced, committed, and its regression check's run."""
     bot = _example(repo)
-    # top_p: a parameter the prompt does not set, so a live run would now send it.
     _edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",
-          "params: {temperature: 0.2, max_tokens: 400, top_p: 0.5}\n    timeout: 30\n    fallback: [backup]")
-    repo.commit("a narrower primary")
-    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+          f"params: {params}\n    timeout: 30\n    fallback: [backup]")
+    repo.commit(why)
+    return gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+
+
+def test_regression_same_model_other_params_names_the_difference(repo: GitRepo) -> None:
+    # top_p: a parameter the prompt does not set, so a live run would now send it.
+    res = _primary_params(repo, "{temperature: 0.2, max_tokens: 400, top_p: 0.5}", "a narrower primary")
     assert res.exit_code == 1, res.stdout + res.stderr
     message = next(f["message"] for f in _check(res)["findings"] if f["message"].startswith("answers: "))
     assert message.startswith('answers: answers were recorded with openai/gpt-4o-mini (params {"max_tokens":400,'
@@ -89,12 +94,9 @@ def test_regression_same_model_other_params_names_the_difference(repo: GitRepo) 
 
 
 def test_regression_models_yaml_param_the_prompt_overrides_still_replays(repo: GitRepo) -> None:
-    bot = _example(repo)
     # The answer prompt sets temperature itself: a live run would still send 0.2, so its recordings still count.
-    _edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",
-          "params: {temperature: 0.9, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]")
-    repo.commit("a warmer primary, where the prompts do not say otherwise")
-    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    res = _primary_params(repo, "{temperature: 0.9, max_tokens: 400}",
+                          "a warmer primary, where the prompts do not say otherwise")
     assert res.exit_code == 0, res.stdout + res.stderr
     check = _check(res)
     assert "left_out" not in check["details"]["run"]
