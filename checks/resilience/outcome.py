@@ -79,7 +79,7 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
                 later = own[first_bad + 1:]
                 if a.ok and not later:
                     # Answered after the failure with no further call upstream: by the service itself (its
-                    # cache, filled meanwhile by another request). It fell back to no model, right or wrong.
+                    # cache), or by the very call the proxy saw end early. It fell back to no model, right or wrong.
                     answered_locally += 1
                     continue
                 after_failure += 1
