@@ -222,6 +222,10 @@ def _request(method: str, url: str, headers: Mapping[str, str], body: bytes | No
     except TimeoutError as exc:
         raise ProviderError(Category.TIMEOUT, f"no answer from {_where(url)} within {timeout:g} s",
                             retryable=True) from exc
+    except ssl.SSLCertVerificationError as exc:  # also a ValueError: not the request's fault, and no retry helps
+        raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: its TLS certificate is not "
+                            f"trusted ({exc.verify_message or 'verification failed'}; a private authority's "
+                            "bundle goes in REQUESTS_CA_BUNDLE)") from exc
     except (http.client.InvalidURL, UnicodeError, ValueError) as exc:
         raise ProviderError(Category.CLIENT_ERROR, f"request to {_where(url)} failed: {_reason(exc)}") from exc
     except (http.client.HTTPException, OSError) as exc:

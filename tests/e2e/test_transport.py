@@ -4,11 +4,18 @@ server dropped while idle, compressed answers and the cap on what is read."""
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
 import threading
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +199,53 @@ def test_transport_url_not_http_with_host_client_error(url: str) -> None:
     with pytest.raises(ProviderError) as caught:
         _get(url)
     assert caught.value.category is Category.CLIENT_ERROR
+
+
+TLS_CALL = """
+import json, sys
+from gate.providers import transport
+from gate.providers.base import ProviderError
+try:
+    resp = transport.send("GET", sys.argv[1], timeout=10)
+    print(json.dumps({"body": resp.json()}))
+    resp.close()
+except ProviderError as exc:
+    print(json.dumps({"category": exc.category.value, "message": str(exc)}))
+"""
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[_Server, Path]]:
+    """The test server behind TLS, with a certificate for 127.0.0.1 that no public authority signed."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True, timeout=60)
+    with _serving() as server:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+        server.bodies["t"] = (b'{"over": "tls"}', {"Content-Type": "application/json"})
+        yield server, cert
+
+
+def _tls_call(url: str, **env: str) -> dict[str, Any]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    proc = subprocess.run([sys.executable, "-c", TLS_CALL, url], env={**clean, **env}, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def test_transport_https_verified_against_the_bundle_the_environment_names(tls_server: tuple[_Server, Path]) -> None:
+    server, cert = tls_server
+    url = server.url.replace("http://", "https://") + "/t"
+    assert _tls_call(url, REQUESTS_CA_BUNDLE=str(cert)) == {"body": {"over": "tls"}}
+    # Without it, certifi's authorities do not know the certificate: refused, never read unverified.
+    refused = _tls_call(url)
+    assert refused["category"] == "transport.connection"
+    assert refused["message"].startswith(f"cannot connect to {url}: its TLS certificate is not trusted (")
+    assert refused["message"].endswith("; a private authority's bundle goes in REQUESTS_CA_BUNDLE)")
