@@ -33,8 +33,19 @@ def version(distribution: str) -> str | None:
     return found if isinstance(found, str) else None
 
 
+# The record this process read or made, with its key: asked for once per entry point group and version.
+_last: list[tuple[list[Any], dict[str, Any]]] = []
+
+
 def _record() -> dict[str, Any]:
     key = _path_key()
+    if _last and _last[0][0] == key:
+        return _last[0][1]
+    _last[:] = [(key, _read_or_scan(key))]
+    return _last[0][1]
+
+
+def _read_or_scan(key: list[Any]) -> dict[str, Any]:
     stored = read_cache(CACHE).get("records")
     records: list[dict[str, Any]] = [r for r in stored if isinstance(r, dict)] if isinstance(stored, list) else []
     found = next((r for r in records if r.get("key") == key), None)

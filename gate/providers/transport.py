@@ -272,18 +272,25 @@ def _direct(origin: tuple[str, str | None, int | None], method: str, url: str, h
             raw.close()
             pool[origin] = kept
         else:
-            kept.close()
+            kept.close()  # half read: never back in the pool
 
+    return _answer(raw.status, raw.headers.items(), raw.read1, url, timeout, stream, release)
+
+
+def _answer(status: int, headers: Iterable[tuple[str, str]], read1: Callable[[int], bytes], url: str,
+            timeout: float, stream: bool, release: Callable[[bool], None]) -> HttpResponse:
+    """The response over its body: read whole now, or line by line as it streams. release(finished) hands the
+    connection back when the response is closed, or at once (False) when reading the body fails."""
+    header = Headers(headers)
     try:
-        body_of = _Body(raw.read1, raw.getheader("Content-Encoding"), url, time.monotonic() + timeout)
+        body = _Body(read1, header.get("Content-Encoding"), url, time.monotonic() + timeout)
         if stream:
-            return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=body_of.readline,
-                                release=release)
-        content = body_of.read()
+            return HttpResponse(status, header, url, reader=body.readline, release=release)
+        content = body.read()
     except BaseException:
-        kept.close()  # half read: never back in the pool
+        release(False)
         raise
-    return HttpResponse(raw.status, Headers(raw.headers.items()), url, content=content, release=release)
+    return HttpResponse(status, header, url, content=content, release=release)
 
 
 class _Pool(dict[tuple[Any, ...], http.client.HTTPConnection]):
@@ -303,11 +310,7 @@ def _connect(origin: tuple[str, str | None, int | None], timeout: float) -> http
         conn = http.client.HTTPSConnection(host, port, timeout=connect_timeout, context=_tls())
     else:
         conn = http.client.HTTPConnection(host, port, timeout=connect_timeout)
-    try:
-        conn.connect()
-    except ConnectionRefusedError as exc:
-        raise ProviderError(Category.CONNECTION, f"cannot connect to {scheme}://{host}:{port}: connection refused",
-                            retryable=True) from exc
+    conn.connect()  # refused, unreachable, a TLS failure: worded by _request, as every transport failure is
     return conn
 
 
@@ -435,17 +438,7 @@ def _proxied(proxy: str, method: str, url: str, headers: Mapping[str, str], body
             raw.close()  # a body left unread must not be taken for the next answer on this connection
         raw.release_conn()
 
-    try:
-        body_of = _Body(read1, raw.headers.get("Content-Encoding"), url, time.monotonic() + timeout)
-        if stream:
-            return HttpResponse(raw.status, Headers(raw.headers.items()), url, reader=body_of.readline,
-                                release=release)
-        content = body_of.read()
-    except BaseException:
-        release(False)
-        raise
-    release(True)
-    return HttpResponse(raw.status, Headers(raw.headers.items()), url, content=content)
+    return _answer(raw.status, raw.headers.items(), read1, url, timeout, stream, release)
 
 
 def status_error(status: int, headers: Mapping[str, str], detail: str, where: str) -> ProviderError:
