@@ -106,6 +106,10 @@ def run_locust(cfg: LoadConfig, url: str, spec: Mapping[str, Any], workdir: Path
 def _check_complete(run: LocustRun, cfg: LoadConfig) -> None:
     last = " | ".join(x.strip() for x in run.log_tail[-4:] if x.strip())
     if run.returncode != 0:
+        if cfg.distributed is not None and any("Address already in use" in x for x in run.log_tail):
+            d = cfg.distributed
+            raise CheckIncomplete(f"the master could not listen on {d.bind_host}:{d.bind_port}: the port is in use "
+                                  "(load.distributed.bind_port)")
         raise CheckIncomplete(f"locust exited with code {run.returncode}: {last}")
     if cfg.distributed is not None and not run.samples.processes:
         raise CheckIncomplete(f"no locust worker connected within {cfg.distributed.wait_s:g}s "

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
-from prodgate_checks.load.target import free_port
 
 from tests.conftest import EXAMPLE, gate_subprocess
+from tests.servers.ports import listen_port
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def app(tmp_path: Path) -> Iterator[str]:
                              "latency_s": 1.0}, "later_field": "ignored"}
     (tmp_path / "cassettes").mkdir()
     (tmp_path / "cassettes" / "c.jsonl").write_text(json.dumps(cassette) + "\n" + "not json\n", encoding="utf-8")
-    port = free_port()
+    port = listen_port()
     proc = subprocess.Popen([sys.executable, str(EXAMPLE / "model_stub.py"), "--port", str(port), "--ttft-ms", "100",
                              "--tpot-ms", "10", "--cassettes", str(tmp_path / "cassettes")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

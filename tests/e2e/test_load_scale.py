@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from prodgate_checks.load.target import free_port
-
 from tests.conftest import gate
 from tests.servers.load_support import load_result, write_load_repo
 from tests.servers.openai_fake import Behaviour, serve
+from tests.servers.ports import listen_port
 
 
 def test_load_workers_open_loop_rate_shared_by_processes(tmp_path: Path) -> None:
@@ -40,7 +40,7 @@ def test_load_workers_open_loop_rate_shared_by_processes(tmp_path: Path) -> None
 
 
 def test_load_distributed_master_and_two_workers(tmp_path: Path) -> None:
-    port = free_port()
+    port = listen_port()
     with serve(Behaviour(ttft_s=0.05, token_interval_s=0.005)) as server:
         write_load_repo(tmp_path, {"target": {"url": server.url}, "users": 4, "duration": "2s",
                                    "distributed": {"workers": 2, "bind_host": "127.0.0.1", "bind_port": port,
@@ -62,7 +62,7 @@ def test_load_distributed_master_and_two_workers(tmp_path: Path) -> None:
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    assert master.returncode == 0, err
+    assert master.returncode == 0, (err, (tmp_path / "r.json").read_text() if (tmp_path / "r.json").exists() else "")
     assert codes == [0, 0]  # workers leave when the run is over
     check = load_result(tmp_path / "r.json")
     processes = check["details"]["generator"]["processes"]
@@ -75,7 +75,7 @@ def test_load_distributed_master_and_two_workers(tmp_path: Path) -> None:
 def test_load_distributed_no_worker_exit_3(tmp_path: Path) -> None:
     with serve(Behaviour()) as server:
         write_load_repo(tmp_path, {"target": {"url": server.url}, "users": 2, "duration": "1s",
-                                   "distributed": {"workers": 2, "bind_host": "127.0.0.1", "bind_port": free_port(),
+                                   "distributed": {"workers": 2, "bind_host": "127.0.0.1", "bind_port": listen_port(),
                                                    "wait": "2s"}})
         t0 = time.monotonic()
         res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path)
@@ -84,3 +84,18 @@ def test_load_distributed_no_worker_exit_3(tmp_path: Path) -> None:
     check = load_result(tmp_path / "r.json")
     assert check["status"] == "error"
     assert "could not complete: " in check["summary"] and "worker" in check["summary"]
+
+
+def test_load_distributed_port_in_use_is_said_in_words(tmp_path: Path) -> None:
+    port = listen_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken, serve(Behaviour()) as server:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        write_load_repo(tmp_path, {"target": {"url": server.url}, "users": 2, "duration": "1s",
+                                   "distributed": {"workers": 1, "bind_host": "127.0.0.1", "bind_port": port,
+                                                   "wait": "5s"}})
+        res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=tmp_path)
+    assert res.exit_code == 3, res.stderr
+    summary = load_result(tmp_path / "r.json")["summary"]
+    assert f"could not listen on 127.0.0.1:{port}: the port is in use (load.distributed.bind_port)" in summary
+    assert "Traceback" not in summary and "^^^" not in summary

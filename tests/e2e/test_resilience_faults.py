@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from prodgate_checks.load.target import free_port
 from prodgate_checks.resilience.faults import Fault, How, Kind, Plan
 from prodgate_checks.resilience.proxy import Call, Proxy, upstream_of
 from prodgate_checks.resilience.traffic import Traffic, run
 
 from tests.conftest import EXAMPLE
 from tests.servers.openai_fake import Behaviour, serve
+from tests.servers.ports import listen_port
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def test_resilience_proxy_hang_outliving_its_scenario_is_recorded_in_its_own(ups
 
 def test_resilience_fault_rate_limit_retry_after_reaches_the_service_which_waits_it_out(upstream: Any) -> None:
     """The example service, rate-limited on the one model it may use, waits the Retry-After before its retry."""
-    port = free_port()
+    port = listen_port()
     with Proxy([upstream_of("openai", upstream.url + "/v1")]) as proxy:
         proc = subprocess.Popen([sys.executable, str(EXAMPLE / "app.py"), "--port", str(port), "--no-fallback"],
                                 env={**os.environ, "OPENAI_BASE_URL": proxy.url("openai")}, stdout=subprocess.PIPE,

@@ -14,12 +14,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from prodgate_checks.load.target import free_port
 from prodgate_checks.resilience.faults import Fault, How, Kind, Plan
 from prodgate_checks.resilience.proxy import Proxy, upstream_of
 
 from tests.conftest import EXAMPLE
 from tests.servers.openai_fake import Behaviour, serve
+from tests.servers.ports import listen_port
 
 KEY = "sk-proxytest-0123456789abcdefghijklmnop"
 
@@ -65,7 +65,7 @@ def chat(stream: bool, model: str = "m1") -> dict[str, Any]:
 @pytest.fixture
 def stub() -> Iterator[str]:
     """The example's model stub: a provider that ends its streams in chunked encoding, as hosted ones do."""
-    port = free_port()
+    port = listen_port()
     proc = subprocess.Popen([sys.executable, str(EXAMPLE / "model_stub.py"), "--port", str(port), "--ttft-ms", "50",
                              "--tpot-ms", "5"], stdout=subprocess.PIPE, text=True)
     try:
