@@ -60,8 +60,8 @@ class CostCheck:
         settings = replace(settings, profile=chosen)
         inputs = _inputs(ctx.config, settings, ctx.display)
         # The recording the regression replays comes first: `gate cost`, which runs no regression, reads it too.
-        inputs = replace(inputs, measured={**_measured(ctx, suites_of(ctx.config)),
-                                           **recorded_usage(WorkTree(), ctx.config, ctx.display, inputs.root)})
+        inputs = replace(inputs, measured=recorded_usage(WorkTree(), ctx.config, ctx.display, inputs.root,
+                                                         beneath=_measured(ctx, suites_of(ctx.config))))
         built = build_scenario(WorkTree(), inputs)
         head_scenario = built.scenario
         if built.defects and not built.problems:

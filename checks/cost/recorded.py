@@ -8,7 +8,7 @@ and the mean is the one the regression run measures from the same file."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,41 +36,116 @@ class _Spec:
     repeats: int
 
 
-def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], str],
-                   root: Path | None) -> dict[MeasureKey, Measured]:
+def recorded_usage(files: Files, config: GateConfig, display: Callable[[Path], str], root: Path | None,
+                   beneath: Mapping[MeasureKey, Measured] | None = None) -> Mapping[MeasureKey, Measured]:
     """(suite, key) -> the mean recorded usage of the suite's requests, for every suite that replays
     from a cassette holding them. Anything unreadable is left out: the regression check reports it.
-    root: the repository a dataset's json_schema files must be in."""
+    root: the repository a dataset's json_schema files must be in. beneath: what counts for a suite whose
+    recording holds nothing (this run's own measurement).
+
+    Worked out a suite at a time, when a route first asks for it: a suite's usage means building every
+    request it sends and hashing it, and traffic.yaml usually names one or two suites of several."""
+    return RecordedUsage(files, config, display, root, beneath or {})
+
+
+class RecordedUsage(Mapping[MeasureKey, Measured]):
+    def __init__(self, files: Files, config: GateConfig, display: Callable[[Path], str],
+                 root: Path | None, beneath: Mapping[MeasureKey, Measured]) -> None:
+        self._beneath = beneath
+        self._files, self._config, self._display = files, config, display
+        self._root = root or config.root
+        self._specs: list[_Spec] | None = None
+        self._models: list[ModelsFile | None] = []
+        self._cassettes: dict[Path, tuple[str, dict[str, dict[str, Any]]] | None] = {}
+        # What each spec gave (its suite's name and usage), by its place in the list; None: nothing.
+        self._found: dict[int, tuple[str, dict[str, Measured]] | None] = {}
+        self._names: dict[int, tuple[str, PromptFile | None] | None] = {}
+
+    def __getitem__(self, key: MeasureKey) -> Measured:
+        usage = self._suite(key[0])
+        return usage[key[1]] if key[1] in usage else self._beneath[key]
+
+    def __iter__(self) -> Iterator[MeasureKey]:
+        return iter(self._everything())
+
+    def __len__(self) -> int:
+        return len(self._everything())
+
+    def _everything(self) -> dict[MeasureKey, Measured]:
+        out: dict[MeasureKey, Measured] = dict(self._beneath)
+        for i in range(len(self._all_specs())):
+            found = self._spec_usage(i)
+            if found is not None:
+                out.update({(found[0], key): m for key, m in found[1].items()})
+        return out
+
+    def _suite(self, name: str) -> dict[str, Measured]:
+        usage: dict[str, Measured] = {}
+        for i in range(len(self._all_specs())):
+            named = self._named(i)
+            if named is None or named[0] != name:
+                continue
+            found = self._spec_usage(i)
+            if found is not None:
+                usage = found[1]  # the last suite of a name counts, as in the regression check
+        return usage
+
+    def _named(self, i: int) -> tuple[str, PromptFile | None] | None:
+        """The name the regression check gives the spec's suite (SuiteLoader: its own, its prompt's, its
+        dataset's stem) and its prompt, read when the name is the prompt's; None: the prompt is unreadable."""
+        if i not in self._names:
+            spec = self._all_specs()[i]
+            prompt = _prompt(self._files, spec.prompt, self._display) if spec.prompt is not None else None
+            if spec.prompt is not None and prompt is None:
+                self._names[i] = None
+            else:
+                self._names[i] = (spec.name or (prompt.name if prompt is not None
+                                                else Path(self._display(spec.dataset or Path("suite"))).stem), prompt)
+        return self._names[i]
+
+    def _all_specs(self) -> list[_Spec]:
+        if self._specs is None:
+            self._specs = _specs(self._config)
+        return self._specs
+
+    def _spec_usage(self, i: int) -> tuple[str, dict[str, Measured]] | None:
+        if i in self._found:
+            return self._found[i]
+        spec, named = self._all_specs()[i], self._named(i)
+        self._found[i] = None
+        if named is None:
+            return None
+        target = spec.target if isinstance(spec.target, dict) else {}
+        if not isinstance(target.get("replay"), str):
+            return None
+        path = (self._config.root / target["replay"]).resolve()
+        if not path.is_relative_to(self._root.resolve()):
+            return None  # evidence is a file of the repository under review, nothing else
+        if path not in self._cassettes:
+            self._cassettes[path] = _cassette(self._files, path, self._display(path))
+        cassette = self._cassettes[path]
+        if not self._models:
+            self._models.append(_models(self._files, self._config, self._display))
+        if cassette is not None:
+            name, prompt = named
+            usage = _suite_usage(self._files, spec, name, prompt, cassette, self._display, self._root, self._models[0])
+            self._found[i] = (name, usage) if usage is not None else None
+        return self._found[i]
+
+
+def _specs(config: GateConfig) -> list[_Spec]:
     if config.section("regression") is None:
-        return {}
-    root = root or config.root
+        return []
     from ..regression.config import parse_config
 
     try:
         cfg = parse_config(config)
     except GateError:
-        return {}
-    specs = [_Spec(s.name, s.prompt, s.dataset, s.target or cfg.target, s.repeats or cfg.repeats)
-             for s in cfg.suites] if cfg.suites is not None else [
-        _Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
-    out: dict[MeasureKey, Measured] = {}
-    models = _models(files, config, display)
-    cassettes: dict[Path, tuple[str, dict[str, dict[str, Any]]] | None] = {}
-    for spec in specs:
-        target = spec.target if isinstance(spec.target, dict) else {}
-        if not isinstance(target.get("replay"), str):
-            continue
-        path = (config.root / target["replay"]).resolve()
-        if not path.is_relative_to(root.resolve()):
-            continue  # evidence is a file of the repository under review, nothing else
-        if path not in cassettes:
-            cassettes[path] = _cassette(files, path, display(path))
-        cassette = cassettes[path]
-        found = _suite_usage(files, spec, cassette, display, root, models) if cassette is not None else None
-        if found is not None:
-            name, usage = found
-            out.update({(name, key): m for key, m in usage.items()})
-    return out
+        return []
+    if cfg.suites is not None:
+        return [_Spec(s.name, s.prompt, s.dataset, s.target or cfg.target, s.repeats or cfg.repeats)
+                for s in cfg.suites]
+    return [_Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
 
 
 def _cassette(files: Files, path: Path, shown: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
@@ -110,19 +185,14 @@ def _links(prompt: PromptFile | None, models: ModelsFile | None) -> list[tuple[s
         return None
 
 
-def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[str, Any]]],
-                 display: Callable[[Path], str], root: Path,
-                 models: ModelsFile | None) -> tuple[str, dict[str, Measured]] | None:
+def _suite_usage(files: Files, spec: _Spec, name: str, prompt: PromptFile | None,
+                 cassette: tuple[str, dict[str, dict[str, Any]]], display: Callable[[Path], str], root: Path,
+                 models: ModelsFile | None) -> dict[str, Measured] | None:
     from ..regression.suites import Suite
 
-    prompt = _prompt(files, spec.prompt, display) if spec.prompt is not None else None
-    if spec.prompt is not None and prompt is None:
-        return None
     cases = _cases(files, spec, prompt, display, root)
     if not cases:
         return None
-    # The name the regression check gives the suite (SuiteLoader): its own, its prompt's, its dataset's stem.
-    name = spec.name or (prompt.name if prompt is not None else Path(display(spec.dataset or Path("suite"))).stem)
     shown, entries = cassette
     suite = Suite(name, "", tuple(cases), prompt, spec.target, (), spec.repeats, 1)
     values: dict[str, list[int]] = {key: [] for key in KEYS}
@@ -142,7 +212,7 @@ def _suite_usage(files: Files, spec: _Spec, cassette: tuple[str, dict[str, dict[
                     hit = True
         recorded_cases += hit
     # statistics.fmean's arithmetic, without importing statistics (fractions, decimal) to validate gate.yaml.
-    return name, {key: Measured(math.fsum(v) / len(v), recorded_cases, shown) for key, v in values.items() if v}
+    return {key: Measured(math.fsum(v) / len(v), recorded_cases, shown) for key, v in values.items() if v}
 
 
 def _answered_for(item: dict[str, Any] | None, links: list[tuple[str, dict[str, Any]]],
