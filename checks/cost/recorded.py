@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
 from gate.errors import GateError
@@ -22,6 +22,9 @@ from gate.yamlfile import YamlError, parse_yaml
 
 from .files import Files
 from .tokens import Measured
+
+if TYPE_CHECKING:
+    from gate.providers.cassette import Recorded
 
 MeasureKey = tuple[str, str]
 KEYS = ("input_tokens", "output_tokens")
@@ -56,7 +59,7 @@ class RecordedUsage(Mapping[MeasureKey, Measured]):
         self._root = root or config.root
         self._specs: list[_Spec] | None = None
         self._models: list[ModelsFile | None] = []
-        self._cassettes: dict[Path, tuple[str, dict[str, dict[str, Any]]] | None] = {}
+        self._cassettes: dict[Path, tuple[str, Recorded[dict[str, Any]]] | None] = {}
         # What each spec gave (its suite's name and usage), by its place in the list; None: nothing.
         self._found: dict[int, tuple[str, dict[str, Measured]] | None] = {}
         self._names: dict[int, tuple[str, PromptFile | None] | None] = {}
@@ -148,7 +151,7 @@ def _specs(config: GateConfig) -> list[_Spec]:
     return [_Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
 
 
-def _cassette(files: Files, path: Path, shown: str) -> tuple[str, dict[str, dict[str, Any]]] | None:
+def _cassette(files: Files, path: Path, shown: str) -> tuple[str, Recorded[dict[str, Any]]] | None:
     from gate.providers.cassette import read_cassette
     from gate.providers.spec import TargetError
 
@@ -186,7 +189,7 @@ def _links(prompt: PromptFile | None, models: ModelsFile | None) -> list[tuple[s
 
 
 def _suite_usage(files: Files, spec: _Spec, name: str, prompt: PromptFile | None,
-                 cassette: tuple[str, dict[str, dict[str, Any]]], display: Callable[[Path], str], root: Path,
+                 cassette: tuple[str, Recorded[dict[str, Any]]], display: Callable[[Path], str], root: Path,
                  models: ModelsFile | None) -> dict[str, Measured] | None:
     from ..regression.suites import Suite
 
@@ -202,9 +205,12 @@ def _suite_usage(files: Files, spec: _Spec, name: str, prompt: PromptFile | None
     for case in cases:
         hit = False
         for request in suite.requests_for(case):
-            item = entries.get(request_key(request))
-            if links is not None and not _answered_for(item, links, request.params):
+            found = entries.candidates(request_key(request))
+            if links is not None:  # of the lines recorded for the request (one per producer), the suite model's
+                found = [x for x in found if _answered_for(x, links, request.params)]
+            if not found:
                 continue
+            item = found[-1]
             usage = _usage(item)
             for key in KEYS:
                 if isinstance(usage.get(key), int) and not isinstance(usage.get(key), bool):

@@ -41,6 +41,10 @@ class Replay:
     # The requests' own parameters (a prompt's modelParameters): a live run sends them over the model's own.
     sent: Mapping[str, Any] = field(default_factory=dict)
 
+    def accepts(self, who: Mapping[str, Any] | None, answered_by: str | None) -> bool:
+        """Whether a recorded answer's producer is one a live run of the target could have answered with."""
+        return self.links is not None and who is not None and answered_for(who, answered_by, self.links, self.sent)
+
     @property
     def expected(self) -> tuple[Mapping[str, Any], ...] | None:
         return None if self.links is None else tuple(as_sent(who, self.sent) for _, who in self.links)

@@ -124,6 +124,7 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
         live = {"model": suite.prompt.model} if suite.prompt is not None and suite.prompt.model else None
         provider = targets.get(suite.target, ["regression", "target"], live)
         replays[si] = targets.replay(provider, live, suite.name, request_params(suite.prompt))
+        provider = targets.seen_by(provider, replays[si])
         providers[si] = (str(id(provider)), provider)  # one group per provider: under --record, one per source
     work = [(si, ci) for si, idx in enumerate(chosen) for ci in idx]
     # One bar over every call: the answers and the judges' grades (those never asked are counted as done).
@@ -255,7 +256,8 @@ class _Chunk:
                 target, live = _judge_target(cfg, spec.model_id)
                 key = json.dumps([target, live], sort_keys=True)  # a judge model's own source under --record
                 if key not in groups:
-                    groups[key] = (targets.get(target, ["regression", "judge"], live), [], [])
+                    provider = targets.get(target, ["regression", "judge"], live)
+                    groups[key] = (targets.seen_by(provider, replay_of(key, provider, spec)), [], [])
                 groups[key][1].append(((si, ci, r), m.name, spec, threshold))
                 groups[key][2].append(judge_request(spec, case.variables, outcome.content, params={},
                                                     case_id=f"{suite.name}/{case.id}"))
@@ -294,6 +296,7 @@ class _Chunk:
         provider = targets.get(target, ["regression", "judge"], live)
         params = {"temperature": 0}
         replay = targets.replay(provider, live, "", params)
+        provider = targets.seen_by(provider, replay)
         judge = de.make_judge(provider, str(target.get("model") or _kind(target)), params, timeout=cfg.timeout,
                               replay=replay)
         # The section's retries and rpm bound deepeval's judge calls as they bound every other request.

@@ -34,6 +34,8 @@ class Targets:
         self.record = bool(ctx.options.get("record"))
         self.no_cache = bool(ctx.options.get("no_cache"))
         self.built: dict[str, Provider] = {}
+        self.views: dict[str, Provider] = {}
+        self.under: dict[int, Provider] = {}  # a view's cassette, by the view's id
         self.recorders: dict[Path, Any] = {}
         self.caches: list[Any] = []
         self._models: Any = None
@@ -115,6 +117,19 @@ class Targets:
     def cache_hits(self) -> int:
         return sum(int(c.hits) for c in self.caches)
 
+    def seen_by(self, provider: Provider, replay: Replay | None) -> Provider:
+        """A replayed provider as one target sees it: of the answers a cassette holds for a request (one per
+        producer), the one that target's model could have given. Built once per cassette and target."""
+        from gate.providers.cassette import ReplayProvider
+
+        if replay is None or replay.links is None or not isinstance(provider, ReplayProvider):
+            return provider
+        key = json.dumps([id(provider), replay.links, replay.sent], sort_keys=True, default=str)
+        if key not in self.views:
+            self.views[key] = provider.choosing(replay.accepts)
+            self.under[id(self.views[key])] = provider
+        return self.views[key]
+
     def replay(self, provider: Provider, live: Mapping[str, Any] | None, suite: str,
                sent: Mapping[str, Any] | None = None) -> Replay | None:
         """What a replayed answer of `provider` must match: the producers a live run of `live` could answer
@@ -124,6 +139,7 @@ class Targets:
         from gate.providers.factory import model_links
         from gate.providers.spec import TargetError
 
+        provider = self.under.get(id(provider), provider)
         if not isinstance(provider, ReplayProvider):
             return None
         links: tuple[tuple[str, Mapping[str, Any]], ...] | None = None
@@ -149,7 +165,5 @@ class _SharedRecorder:
         from gate.providers.keys import producer
 
         response = self.provider.complete(request)
-        item = entry(request, response, producer(self.provider.identity(), response.answered_by))
-        with self.recorder.lock:
-            self.recorder.entries[item["key"]] = item
+        self.recorder.keep(entry(request, response, producer(self.provider.identity(), response.answered_by)))
         return response

@@ -4,7 +4,9 @@ One object per line: {"key", "case_id", "repeat", "producer": {"provider", "mode
 "request": {"model", "messages", "params", "variables"},
 "response": {"content", "usage": {"input_tokens", "output_tokens"}, "latency_s", "model", "finish_reason"}}.
 `key` is keys.request_key(request): the request alone; `producer` (keys.producer) says which model answered,
-so the regression check can refuse an answer recorded from another model than the target's.
+so the regression check can refuse an answer recorded from another model than the target's. One line per
+key and producer: two judges (or suites) sending the same request to different models each keep their own
+answer, and a replay takes the one its target could have produced.
 Readers ignore keys they do not know. A defective line is a Defect at its line number, never a crash.
 """
 
@@ -21,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from gate.files import MAX_DATA_BYTES, FileError, lines, loads_json, read_bytes, write_atomic
 from gate.providers.base import Category, ChatMessage, Provider, ProviderError, Request, Response, Usage
-from gate.providers.keys import as_sent, plain, producer, request_key
+from gate.providers.keys import as_sent, canonical, plain, producer, request_key
 from gate.providers.spec import TargetError
 from gate.redact import clip
 
@@ -66,17 +68,37 @@ def entry(request: Request, response: Response, made_by: Mapping[str, Any] | str
     }
 
 
-def read_cassette(path: Path, display: str | None = None) -> dict[str, dict[str, Any]]:
-    """key -> entry; the last line wins for a key recorded twice. Raises TargetError at the first defect."""
+class Recorded(dict[str, T]):
+    """Lines by key, the last line of a key as its value. A request recorded from several producers keeps
+    each producer's last line (in file order) in `several`, for a reader that takes the one it can use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.several: dict[str, list[T]] = {}
+
+    def candidates(self, key: str) -> list[T]:
+        """Every line kept for key, the last recorded last."""
+        if key in self.several:
+            return self.several[key]
+        return [self[key]] if key in self else []
+
+    def every(self) -> Iterable[T]:
+        """Every line kept: one per key and producer."""
+        for key, value in self.items():
+            yield from self.several.get(key, (value,))
+
+
+def read_cassette(path: Path, display: str | None = None) -> Recorded[dict[str, Any]]:
+    """key -> entry (see Recorded). Raises TargetError at the first defect."""
     out, defects = read_lines(path, display)
     if defects:
         raise TargetError(f"{display or path}:{defects[0].line}: {defects[0].message}")
     return out
 
 
-def read_lines(path: Path, display: str | None = None) -> tuple[dict[str, dict[str, Any]], list[Defect]]:
+def read_lines(path: Path, display: str | None = None) -> tuple[Recorded[dict[str, Any]], list[Defect]]:
     """(key -> entry, the defective lines). Only a file that is missing or unreadable raises TargetError."""
-    return _read(path, display, lambda item: item)
+    return _read(path, display, lambda item: item, lambda item: item.get("producer"))
 
 
 class Answer(NamedTuple):
@@ -95,10 +117,10 @@ class Answer(NamedTuple):
     answered_by: str | None
 
 
-def read_answers(path: Path, display: str | None = None) -> tuple[dict[str, Answer], list[Defect]]:
+def read_answers(path: Path, display: str | None = None) -> tuple[Recorded[Answer], list[Defect]]:
     """(key -> answer, the defective lines), as read_lines reads them."""
     seen: dict[str, Any] = {}
-    return _read(path, display, lambda item: _answer(item, seen))
+    return _read(path, display, lambda item: _answer(item, seen), lambda answer: answer.producer)
 
 
 def _answer(item: Mapping[str, Any], seen: dict[str, Any]) -> Answer:
@@ -118,7 +140,8 @@ def _name(value: Any) -> str | None:
     return sys.intern(value) if isinstance(value, str) else None
 
 
-def _read(path: Path, display: str | None, keep: Callable[[dict[str, Any]], T]) -> tuple[dict[str, T], list[Defect]]:
+def _read(path: Path, display: str | None, keep: Callable[[dict[str, Any]], T],
+          who: Callable[[T], Any]) -> tuple[Recorded[T], list[Defect]]:
     shown = display or str(path)
     if not path.exists():
         raise TargetError(f"replay: cassette {shown} does not exist (record it with gate check --record)")
@@ -129,9 +152,9 @@ def _read(path: Path, display: str | None, keep: Callable[[dict[str, Any]], T]) 
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return {}, [Defect(raw.count(b"\n", 0, exc.start) + 1, f"not UTF-8 (byte {exc.start}): {exc.reason}")]
+        return Recorded(), [Defect(raw.count(b"\n", 0, exc.start) + 1, f"not UTF-8 (byte {exc.start}): {exc.reason}")]
     del raw  # the text alone from here: a large cassette is not held twice while its lines are read
-    out: dict[str, T] = {}
+    out: Recorded[T] = Recorded()
     defects: list[Defect] = []
     if text.startswith("\ufeff"):
         defects.append(Defect(1, "starts with a byte-order mark: save the cassette as UTF-8 without one"))
@@ -148,7 +171,17 @@ def _read(path: Path, display: str | None, keep: Callable[[dict[str, Any]], T]) 
         if problem:
             defects.append(Defect(number, problem))
             continue
-        out[item["key"]] = keep(item)
+        key, value = item["key"], keep(item)
+        prior = out.get(key)
+        if prior is not None:  # the same request again: another producer's answer, or a newer one of the same
+            made_by = who(value)
+            group = out.several.get(key, [prior])
+            kept = [v for v in group if who(v) != made_by]
+            if kept:
+                out.several[key] = [*kept, value]
+            else:
+                out.several.pop(key, None)
+        out[key] = value
     return out, defects
 
 
@@ -183,7 +216,8 @@ def _line_problem(item: Any) -> str | None:
 
 def write_cassette(path: Path, entries: Iterable[Mapping[str, Any]]) -> None:
     """Sorted by case and repeat so a re-recording diffs line by line; atomic, so no reader sees half of it."""
-    ordered = sorted(entries, key=lambda e: (str(e.get("case_id") or ""), int(e.get("repeat") or 0), str(e["key"])))
+    ordered = sorted(entries, key=lambda e: (str(e.get("case_id") or ""), int(e.get("repeat") or 0), str(e["key"]),
+                                             canonical(e.get("producer"))))
     write_atomic(path, (json.dumps(plain(e), ensure_ascii=False, sort_keys=True) + "\n" for e in ordered))
 
 
@@ -204,31 +238,63 @@ class ReplayProvider:
         return {"kind": "replay", "cassette": self.display}
 
     def complete(self, request: Request) -> Response:
-        item = self.entries.get(request_key(request))
-        if item is None:
+        return self.answer(request)
+
+    def answer(self, request: Request, accept: Accept | None = None) -> Response:
+        """The recorded answer to request: of the lines recorded for it (one per producer), the last that
+        `accept` takes, else the last (whose producer the caller then reports as not its target's)."""
+        found = self.entries.candidates(request_key(request))
+        if not found:
             case = f"case {request.case_id!r}" if request.case_id is not None else "a request"
             repeat = f" (repeat {request.repeat})" if request.repeat else ""
             raise NotRecorded(f"{case}{repeat} is not in cassette {self.display}: the request changed since it was "
                               "recorded, or it was never recorded; re-record with gate check --record")
+        item = found[-1]
+        if accept is not None and len(found) > 1:
+            item = next((a for a in reversed(found) if accept(a.producer, a.answered_by)), item)
         usage = Usage(item.input_tokens, item.output_tokens, item.cached_input_tokens)
         return Response(content=item.content, usage=usage, latency_s=item.latency_s, model=item.model,
                         finish_reason=item.finish_reason, cached=True, answered_by=item.answered_by,
                         producer=item.producer)
+
+    def choosing(self, accept: Accept) -> Provider:
+        """This cassette as one target sees it: of a request's lines, the one its producer could have made."""
+        return _Choosing(self, accept)
+
+
+# Whether a recorded answer's (producer, answered_by) could be the target's own.
+Accept = Callable[[Mapping[str, Any] | None, str | None], bool]
+
+
+class _Choosing:
+    def __init__(self, replay: ReplayProvider, accept: Accept) -> None:
+        self.replay, self.accept = replay, accept
+
+    def identity(self) -> Mapping[str, Any]:
+        return self.replay.identity()
+
+    def complete(self, request: Request) -> Response:
+        return self.replay.answer(request, self.accept)
 
 
 class Recorder:
     """Wraps a provider and keeps every answer for a cassette; `save()` (or leaving the `with`) writes it.
 
     merge=True keeps the cassette's other entries (recording one suite of several into one file);
-    otherwise the cassette holds exactly this run's answers. Failures are not recorded."""
+    otherwise the cassette holds exactly this run's answers. Failures are not recorded. A line is kept per
+    request and producer; a request this run recorded keeps no line of a producer this run did not record
+    with (the model a prompt no longer uses)."""
 
     def __init__(self, provider: Provider, path: Path, *, merge: bool = False) -> None:
         self.provider = provider
         self.path = path
         self.lock = threading.Lock()
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[tuple[str, str], dict[str, Any]] = {}
+        self.recorded: set[str] = set()  # keys this run recorded
+        self.producers: set[str] = set()  # producers this run recorded with, canonical
         if merge and path.exists():
-            self.entries.update(read_lines(path)[0])  # a defective line is re-recorded, not kept
+            for item in read_lines(path)[0].every():  # a defective line is re-recorded, not kept
+                self.entries[(item["key"], canonical(item.get("producer")))] = item
         self.target = dict(provider.identity())
 
     def identity(self) -> Mapping[str, Any]:
@@ -236,14 +302,22 @@ class Recorder:
 
     def complete(self, request: Request) -> Response:
         response = self.provider.complete(request)
-        item = entry(request, response, producer(self.target, response.answered_by))
-        with self.lock:
-            self.entries[item["key"]] = item
+        self.keep(entry(request, response, producer(self.target, response.answered_by)))
         return response
+
+    def keep(self, item: dict[str, Any]) -> None:
+        """Record a line (of this provider or another sharing the cassette)."""
+        made_by = canonical(item.get("producer"))
+        with self.lock:
+            self.entries[(item["key"], made_by)] = item
+            self.recorded.add(item["key"])
+            self.producers.add(made_by)
 
     def save(self) -> Path:
         with self.lock:
-            write_cassette(self.path, list(self.entries.values()))
+            kept = [item for (key, made_by), item in self.entries.items()
+                    if key not in self.recorded or made_by in self.producers]
+            write_cassette(self.path, kept)
         return self.path
 
     def __enter__(self) -> Recorder:
@@ -266,6 +340,6 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-__all__ = ["Answer", "Defect", "NotRecorded", "Recorder", "ReplayProvider", "read_answers", "read_cassette", "read_lines",
+__all__ = ["Accept", "Answer", "Defect", "NotRecorded", "Recorded", "Recorder", "ReplayProvider", "read_answers", "read_cassette", "read_lines",
            "write_cassette",
            "entry", "messages_of"]

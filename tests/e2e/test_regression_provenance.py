@@ -318,3 +318,39 @@ def test_regression_cassette_changed_in_the_change_is_a_notice_to_review_it(repo
     assert notice["severity"] == "notice" and notice["file"] == CASSETTE
     assert notice["message"].startswith("cassettes/support-bot.jsonl was re-recorded in this change: 1 recorded "
                                         "answer new or changed since the base branch")
+
+
+def _second_model_lines(bot: Path) -> int:
+    """Beside every answer the primary (openai/gpt-4o-mini) recorded for the `answers` suite, the same request
+    answered by gpt-4.1, written after it: one cassette, one line per request and model."""
+    cassette = bot / "cassettes" / "support-bot.jsonl"
+    items = [json.loads(line) for line in cassette.read_text(encoding="utf-8").splitlines() if line.strip()]
+    copies = []
+    for item in items:
+        if str(item.get("case_id")).startswith("answers/") and item["producer"]["model"] == "openai/gpt-4o-mini":
+            copy = json.loads(json.dumps(item))
+            copy["producer"].update({"provider": "openai", "model": "gpt-4.1", "host": "api.openai.com"})
+            copies.append(copy)
+    cassette.write_text("".join(json.dumps(x) + "\n" for x in [*items, *copies]), encoding="utf-8")
+    return len(copies)
+
+
+def test_regression_one_cassette_two_models_each_target_replays_its_own(repo: GitRepo) -> None:
+    bot = _example(repo)
+    assert _second_model_lines(bot) == 60
+    repo.commit("gpt-4.1's answers recorded beside the primary's")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    # The primary's own lines count: the other model's, recorded later for the same requests, do not displace them.
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert not [f for f in _check(res)["findings"] if "recorded with" in f["message"]]
+    _edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini",
+          "    provider: openai\n    model: gpt-4.1")
+    repo.commit("answer with gpt-4.1")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    check = _check(res)
+    gaps = sorted(f["message"] for f in check["findings"] if f["file"] == CASSETTE and "recorded with" in f["message"])
+    # Only the suite nobody recorded with gpt-4.1 lacks evidence; `answers` replays gpt-4.1's lines (and is
+    # compared), where the last line of each request was the only one a replay could read.
+    assert gaps == [f"Support answer: answers were recorded with openai/gpt-4o-mini; the target is now gpt-4.1: "
+                    f"{RERECORD} (3 of 3 cases not compared)"], gaps
+    assert sorted(check["details"]["suites"]) == ["Ticket classifier", "answers", "routing"]
