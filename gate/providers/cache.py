@@ -20,7 +20,7 @@ from typing import Any
 
 from gate.files import FileError, loads_json, read_bytes
 from gate.providers.base import Provider, Request, Response, Usage
-from gate.providers.keys import cache_key, plain, producer, producers
+from gate.providers.keys import as_sent, cache_key, plain, producer, producers
 
 DEFAULT_FOLDER = ".gate/cache"
 FORMAT = 2  # 2: each file names its producer; format 1 files are asked again
@@ -73,7 +73,7 @@ class CachedProvider:
             return self.provider.complete(request)
         path = self.path_for(request)
         planted = bool(self.tracked) and path.resolve() in self.tracked
-        found = None if planted else _read(path, self._producers)
+        found = None if planted else _read(path, [as_sent(p, request.params) for p in self._producers], request.params)
         if found is not None:
             with self.lock:
                 self.hits += 1
@@ -82,18 +82,20 @@ class CachedProvider:
             self.misses += 1
         response = self.provider.complete(request)
         if not planted:
-            _write(path, response, producer(self._identity, response.answered_by))
+            _write(path, response, as_sent(producer(self._identity, response.answered_by), request.params))
         return response
 
 
-def _read(path: Path, expected: list[dict[str, Any]]) -> Response | None:
+def _read(path: Path, expected: list[Mapping[str, Any]], sent: Mapping[str, Any]) -> Response | None:
+    """The answer cached at path, if a producer of `expected` (each called with `sent` on top) wrote it."""
     try:
         data = loads_json(read_bytes(path, str(path)))
     except (FileError, ValueError):
         return None  # absent, or damaged by something other than us: ask again and overwrite
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("response"), dict):
         return None
-    if data.get("producer") not in expected:
+    who = data.get("producer")
+    if not isinstance(who, dict) or as_sent(who, sent) not in expected:
         return None  # written for another producer (or by hand): not an answer of this target
     r = data["response"]
     try:

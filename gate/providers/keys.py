@@ -135,5 +135,15 @@ def _short(value: Any, limit: int = 80) -> str:
 
 def cache_key(identity: Mapping[str, Any], request: Request) -> str:
     """The response-cache key: the target's whole identity (kind, URL, model, parameters) as well, so two
-    models, two servers or two settings never share an answer."""
-    return digest({"v": 1, "target": plain(identity), "request": request_fields(request)})
+    models, two servers or two settings never share an answer. Parameters as the model is called with them
+    (the request's on top of models.yaml's): a models.yaml value every request overrides changes no answer."""
+    return digest({"v": 2, "target": plain(as_called(identity, request.params)), "request": request_fields(request)})
+
+
+def as_called(identity: Mapping[str, Any], sent: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A target's identity with each model's parameters as a request of `sent` calls it (as_sent), a fallback
+    chain's links each so."""
+    if identity.get("kind") == "fallback":
+        chain = [as_sent(link, sent) if isinstance(link, Mapping) else link for link in identity.get("chain") or []]
+        return {**identity, "chain": chain}
+    return as_sent(identity, sent)

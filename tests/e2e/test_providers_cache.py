@@ -60,6 +60,21 @@ def test_cache_key_changes_with_model_params_and_repeat(tmp_path: Path) -> None:
     assert len(list(folder.rglob("*.json"))) == 25
 
 
+def test_cache_models_yaml_param_the_requests_override_still_answers_from_the_cache(tmp_path: Path) -> None:
+    # The prompt sets temperature itself: models.yaml's value never reaches the model, so it cannot change an answer.
+    folder = tmp_path / "cache"
+    with serve() as srv:
+        run_all(CachedProvider(model(srv.url, temperature=0.2), folder), asks(5, temperature=0.7))
+        assert len(srv.requests) == 5
+        cached = CachedProvider(model(srv.url, temperature=0.9), folder)
+        again = run_all(cached, asks(5, temperature=0.7))
+        assert len(srv.requests) == 5 and (cached.hits, cached.misses) == (5, 0)
+        assert all(isinstance(r, Response) and r.cached for r in again)
+        # A parameter the requests do not set is the model's own: its answers are asked for again.
+        run_all(CachedProvider(model(srv.url, temperature=0.9, top_p=0.5), folder), asks(5, temperature=0.7))
+        assert len(srv.requests) == 10
+
+
 def test_cache_file_of_another_producer_not_read(tmp_path: Path) -> None:
     # A file at the right key whose producer is another model (planted, or written by hand) is asked again.
     with serve() as srv:

@@ -152,7 +152,8 @@ def test_regression_deepeval_cached_grades_only_for_the_same_judge_params_and_me
         config = _with_judge(_write_repo(tmp_path, model.url, extra=GEVAL), judge.url)
         asked = []
         for change in (None, None, ("model: judge-model", "model: judge-model-2"),
-                       ("model: judge-model-2\n", "model: judge-model-2\n    params: {temperature: 0.5}\n"),
+                       # The judge's calls set temperature themselves: top_p is the model's own.
+                       ("model: judge-model-2\n", "model: judge-model-2\n    params: {top_p: 0.5}\n"),
                        ("names the right capital city", "names the capital city")):
             if change is not None:
                 path = config if "capital" in change[0] else config.parent / "models.yaml"

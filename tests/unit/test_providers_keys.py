@@ -71,9 +71,11 @@ OPENAI = {"kind": "openai", "url": "https://api.openai.com/v1/chat/completions",
 def test_cache_key_producer_identity_host_provider_model_params_each_change_it() -> None:
     keys = {cache_key(OPENAI, REQ)}
     for change in ({"url": "http://127.0.0.1:9999/v1/chat/completions"}, {"kind": "openai-compatible"},
-                   {"model": "gpt-4.1-mini"}, {"params": {"temperature": 0.3}}):
+                   {"model": "gpt-4.1-mini"}, {"params": {"temperature": 0.2, "top_p": 0.3}}):
         keys.add(cache_key({**OPENAI, **change}, REQ))
     assert len(keys) == 5
+    # REQ sets temperature itself: the model's own value never reaches it, so it does not key the answer.
+    assert cache_key({**OPENAI, "params": {"temperature": 0.9}}, REQ) == cache_key(OPENAI, REQ)
 
 
 def test_producer_model_is_provider_model_host_params_never_credentials() -> None:
