@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import Any
 
 from gate.yamlfile import YamlError
 
 from .files import Files
-from .inputs import Inputs, Scenario, Tokens, build_scenario
+from .inputs import Basis, Inputs, Scenario, build_scenario
 from .model import NonFinite, ProfileCost, RouteCost, project
 
 # A change smaller than this (USD a month) is "no change": float noise, not a decision.
@@ -35,28 +34,14 @@ def pct(value: float) -> str:
     return f"{value:+.1f}%"
 
 
-class Basis(str, Enum):
-    """Where a route's tokens per call came from: two sides compare alike only when they agree."""
-
-    GIVEN = "given"  # a number or distribution written in traffic.yaml
-    MEASURED = "measured"  # recorded usage (the suite's cassette, or this run's regression)
-    ESTIMATED = "estimated"  # from the prompt file's size, or its maxTokens
-
-
 TOKEN_KEYS = ("input_tokens", "output_tokens")
 # route -> token key -> basis
 Bases = Mapping[str, Mapping[str, Basis]]
 
 
-def basis_of(tokens: Tokens) -> Basis:
-    if tokens.estimated:
-        return Basis.ESTIMATED
-    return Basis.GIVEN if tokens.source == "given" else Basis.MEASURED
-
-
 def bases_of(scenario: Scenario, profile: str) -> dict[str, dict[str, Basis]]:
     spec = scenario.profile(profile)
-    return {r.name: {key: basis_of(getattr(r, key)) for key in TOKEN_KEYS} for r in (spec.routes if spec else ())}
+    return {r.name: {key: getattr(r, key).basis for key in TOKEN_KEYS} for r in (spec.routes if spec else ())}
 
 
 @dataclass(frozen=True)

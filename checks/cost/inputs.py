@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
 
 from gate.config import display_path
@@ -36,11 +37,23 @@ class Group:
     sheet: PriceSheet
 
 
+class Basis(str, Enum):
+    """Where a route's tokens per call came from: two sides compare alike only when they agree."""
+
+    GIVEN = "given"  # a number or distribution written in traffic.yaml
+    MEASURED = "measured"  # recorded usage (the suite's cassette, or this run's regression)
+    ESTIMATED = "estimated"  # from the prompt file's size, or its maxTokens
+
+
 @dataclass(frozen=True)
 class Tokens:
     dist: Dist
     source: str  # "given", "measured: suite answer (12 cases)", "estimated from prompts/x.prompt.yml"
-    estimated: bool = False
+    basis: Basis
+
+    @property
+    def estimated(self) -> bool:
+        return self.basis is Basis.ESTIMATED
 
 
 @dataclass(frozen=True)
@@ -233,7 +246,7 @@ class _Builder:
     def _tokens(self, spec: RouteSpec, key: str, prompt: PromptFile | None) -> Tokens | None:
         value: TokenSpec | None = getattr(spec, key)
         if value is not None and value.dist is not None:
-            return Tokens(value.dist, "given")
+            return Tokens(value.dist, "given", Basis.GIVEN)
         if value is not None and value.measured is not None:
             return self._measured(spec, key, value.measured, prompt)
         if prompt is None:
@@ -263,7 +276,7 @@ class _Builder:
             if self.inputs.anchors is None and not found.recording:
                 # Measured by this run alone: the base has no such measurement, so it borrows this one.
                 self.anchors[(suite, key)] = (found, estimated_value)
-            return Tokens(Dist.fixed(found.mean), found.label(suite))
+            return Tokens(Dist.fixed(found.mean), found.label(suite), Basis.MEASURED)
         anchor = (self.inputs.anchors or {}).get((suite, key))
         if anchor is not None:  # pricing the base: the head's measurement, moved by the prompt's change
             measured, head_estimate = anchor
@@ -271,7 +284,7 @@ class _Builder:
             if key == "input_tokens" and head_estimate is not None and estimated_value is not None:
                 shift = estimated_value - head_estimate
             label = f"measured: suite {suite} on the head, adjusted for the base prompt"
-            return Tokens(Dist.fixed(max(measured.mean + shift, 0.0)), label)
+            return Tokens(Dist.fixed(max(measured.mean + shift, 0.0)), label, Basis.MEASURED)
         if prompt is None:
             self.problems.append(f"{self.where(spec, key)}: suite {suite!r} is not measured yet and neither it nor "
                                  "the route names a prompt to estimate tokens from: add `prompt:` to the route")
@@ -282,13 +295,13 @@ class _Builder:
         estimate = self._estimate(prompt)
         if key == "input_tokens":
             return Tokens(Dist.fixed(estimate.input_tokens),
-                          f"estimated from {label} (~{CHARS_PER_TOKEN:g} chars/token)", estimated=True)
+                          f"estimated from {label} (~{CHARS_PER_TOKEN:g} chars/token)", Basis.ESTIMATED)
         if estimate.output_tokens is None:
             self.problems.append(f"{self.where(spec, key if getattr(spec, key) else '')}: route {spec.name!r} needs "
                                  f"output_tokens: its prompt sets no maxTokens to bound it")
             return None
         return Tokens(Dist.fixed(estimate.output_tokens), f"estimated: maxTokens of {label} (upper bound)",
-                      estimated=True)
+                      Basis.ESTIMATED)
 
     def _estimate(self, prompt: PromptFile) -> Estimate:
         model = self.models.models.get(prompt.model or "")

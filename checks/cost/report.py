@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from gate.report import Finding, Severity
 
 from .diff import Diff, money, pct, signed_money
-from .inputs import Route, Scenario
+from .inputs import Basis, Route, Scenario
 from .model import ProfileCost, RouteCost
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ def details_of(scenario: Scenario, heads: tuple[ProfileCost, ...], chosen: str, 
     head = next(h for h in heads if h.name == chosen)
     chosen_diff = diffs.get(chosen)
     sources = sorted({f"{r.name} {key}: {t.source}" for p in scenario.profiles for r in p.routes
-                      for key, t in (("input", r.input_tokens), ("output", r.output_tokens)) if t.source != "given"})
+                      for key, t in (("input", r.input_tokens), ("output", r.output_tokens)) if t.basis is not Basis.GIVEN})
     prices = {name: {"source": s.source, "input_per_mtok": s.standard.input.base,
                      "cached_input_per_mtok": s.standard.cached_input.base, "output_per_mtok": s.standard.output.base,
                      "tiered": bool(s.standard.input.tiers or s.standard.output.tiers), "batch_rates": s.batch is not None}
