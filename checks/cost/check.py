@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig, display_path
 from gate.context import CheckContext
@@ -17,13 +17,15 @@ from gate.report import CheckResult, Finding, Severity, Status, status_from_find
 from gate.yamlfile import YamlError
 
 from .config import CostSettings, budget_findings, load_settings, suites_of
-from .diff import Diff, diffs_of, estimated_alike, money
 from .files import BaseTree, WorkTree
 from .inputs import Inputs, MeasureKey, Scenario, build_scenario
 from .model import NonFinite, ProfileCost, may_overflow, project
+from .money import money
 from .recorded import recorded_usage
-from .report import details_of, notices, summary_of
 from .tokens import Measured, measured_usage, unmeasured
+
+if TYPE_CHECKING:
+    from .diff import Diff
 
 MAX_LINES = 20
 
@@ -55,6 +57,10 @@ class CostCheck:
                     raise ConfigError(str(exc)) from None
 
     def run(self, ctx: CheckContext) -> CheckResult:
+        # The comparison and its report: a run's, not `gate validate`'s, which imports neither.
+        from .diff import diffs_of, estimated_alike
+        from .report import details_of, notices, summary_of
+
         settings = load_settings(ctx.config)
         chosen = ctx.options.get("cost_profile") or settings.profile
         settings = replace(settings, profile=chosen)

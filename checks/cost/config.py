@@ -14,8 +14,8 @@ from gate.prompts import PromptFile, load_prompt
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
-from .diff import EPSILON_USD, money
 from .model import DEFAULT_DRAWS, ProfileCost
+from .money import EPSILON_USD, money
 
 Location = tuple[str, int]  # (file as findings name it, line)
 

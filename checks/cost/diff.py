@@ -11,28 +11,7 @@ from gate.yamlfile import YamlError
 from .files import Files
 from .inputs import Basis, Inputs, Scenario, build_scenario
 from .model import NonFinite, ProfileCost, RouteCost, project
-
-# A change smaller than this (USD a month) is "no change": float noise, not a decision.
-EPSILON_USD = 0.005
-
-
-def money(value: float) -> str:
-    sign = "-" if value < 0 else ""
-    v = abs(value)
-    if v >= 100:
-        return f"{sign}${v:,.0f}"
-    if v >= 0.01 or v == 0:
-        return f"{sign}${v:,.2f}"
-    return f"{sign}${v:.2g}"
-
-
-def signed_money(value: float) -> str:
-    return ("+" if value >= 0 else "") + money(value)
-
-
-def pct(value: float) -> str:
-    return f"{value:+.1f}%"
-
+from .money import EPSILON_USD, money, pct, signed_money
 
 TOKEN_KEYS = ("input_tokens", "output_tokens")
 # route -> token key -> basis

@@ -9,7 +9,7 @@ from typing import Any
 from gate.render.escape import inline, no_workflow_commands, terminal_text
 from gate.report import Finding
 
-from .diff import EPSILON_USD, money, signed_money
+from .money import EPSILON_USD, money, signed_money
 
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 _./-]")
 

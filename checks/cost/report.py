@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from gate.report import Finding, Severity
 
-from .diff import Diff, money, pct, signed_money
+from .diff import Diff
 from .inputs import Basis, Route, Scenario
 from .model import ProfileCost, RouteCost
+from .money import money, pct, signed_money
 
 if TYPE_CHECKING:
     from .config import CostSettings

@@ -24,7 +24,7 @@ class RetrievalCheck:
         require_extra(config, Extra.RETRIEVAL, [(self.section,)])
         cfg = parse_config(config)
         if cfg.kind in ("http", "command"):  # a python target is imported when the check runs, not to validate
-            from .target import build_target
+            from .build import build_target
 
             build_target(config, cfg)  # a spec that cannot be built (a bad url, an unknown key) is exit 2 now
 

@@ -12,9 +12,10 @@ from gate.context import CheckContext
 from gate.providers.base import Category
 
 from ..load.target import RunningTarget, TargetFailed, print_log_tail, running_target
+from .build import build_target
 from .config import RetrievalConfig
 from .inputs import Query
-from .target import Retrieved, build_target, retrieve
+from .target import Retrieved, retrieve
 
 EXIT_GRACE_S = 1.0
 

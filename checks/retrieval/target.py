@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gate.config import GateConfig
 from gate.progress import Progress
 from gate.providers import limits
 from gate.providers.base import Category, Provider, ProviderError, Request, Response
 from gate.providers.pycall import call_within
 from gate.redact import clip
 
-from .config import SECTION, RetrievalConfig
+from .config import RetrievalConfig
 from .inputs import Query
 from .rankings import InvalidAnswer, Ranking, read_answer
 
@@ -76,36 +74,6 @@ def _plain(value: Any) -> Any:
 
 async def _awaited(awaitable: Any) -> Any:
     return await awaitable
-
-
-def build_target(config: GateConfig, cfg: RetrievalConfig, env: Mapping[str, str] | None = None, *,
-                 url: str | None = None) -> Provider:
-    """The provider of the target spec; a spec that cannot be built is a ConfigError at its line (exit 2).
-    `url`: an http target's url where the service the gate started listens (its `{port}` filled in)."""
-    from gate.providers.command import CommandProvider
-    from gate.providers.endpoint import HttpProvider
-    from gate.providers.spec import TargetError
-
-    spec = cfg.target
-    timeout = spec.get("timeout") or cfg.timeout
-    at = [SECTION, "target", cfg.kind]
-    try:
-        if cfg.kind == "http":
-            raw = cfg.http_spec
-            if url is not None:
-                raw["url"] = url
-            if cfg.results.path is not None:
-                raw["answer"] = _path_text(cfg.results.path)
-            return HttpProvider(raw, os.environ if env is None else env, timeout=timeout)
-        if cfg.kind == "command":
-            return CommandProvider(spec["command"], config.root, os.environ if env is None else env, timeout=timeout)
-        return FunctionTarget(str(spec["python"]), config.root, timeout=timeout)
-    except TargetError as exc:
-        raise config.error(at, str(exc)) from None
-
-
-def _path_text(steps: tuple[str | int, ...]) -> str:
-    return "$" + "".join(f"[{s}]" if isinstance(s, int) else f"[{json.dumps(s)}]" for s in steps)
 
 
 @dataclass(frozen=True)

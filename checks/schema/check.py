@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gate.config import GateConfig
@@ -18,7 +18,6 @@ from gate.yamlfile import YamlError
 
 from .markers import covered_lines
 from .prompt_rules import prompt_findings
-from .render import problem_headline
 from .rules import BY_NAME, RULES, rule
 from .secret_scan import referenced_files, scan_files
 from .versions import HeadPrompt, compare_versions
@@ -189,3 +188,15 @@ def _unsuppressed(findings: Iterable[Finding], ignored: set[str], paths: Mapping
                 continue
         out.append(f)
     return out
+
+
+def problem_headline(findings: Sequence[Finding]) -> str:
+    """The table row's result: what the first problem is and where ('answer.prompt.yml: prompt changed but …'),
+    not how many there are."""
+    problems = [f for f in findings if f.severity is not Severity.NOTICE]
+    if not problems:
+        return "valid"
+    first = min(problems, key=lambda f: f.severity is not Severity.ERROR)
+    where = f"{PurePosixPath(first.file).name}: " if first.file else ""
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return f"{where}{first.message}{more}"

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import PurePosixPath
-
 from gate.render.escape import code_span, inline
 from gate.render.markdown_base import file_link, findings_markdown
 from gate.render.words import counted
-from gate.report import CheckResult, Finding, Severity
+from gate.report import CheckResult
 
 _MAX_ROWS = 50
 
@@ -34,15 +31,3 @@ def render_details(result: CheckResult) -> str:
     parts.append(f"{counted(m.get('prompts', 0), 'prompt file')} and {counted(m.get('models', 0), 'model')} "
                  f"validated; {counted(m.get('changed_prompts', 0), 'prompt')} changed against the base branch.")
     return "\n\n".join(parts)
-
-
-def problem_headline(findings: Sequence[Finding]) -> str:
-    """The table row's result: what the first problem is and where ('answer.prompt.yml: prompt changed but …'),
-    not how many there are."""
-    problems = [f for f in findings if f.severity is not Severity.NOTICE]
-    if not problems:
-        return "valid"
-    first = min(problems, key=lambda f: f.severity is not Severity.ERROR)
-    where = f"{PurePosixPath(first.file).name}: " if first.file else ""
-    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return f"{where}{first.message}{more}"

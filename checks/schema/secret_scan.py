@@ -39,8 +39,8 @@ def referenced_files(root: Path, data: Any) -> Iterator[Path]:
                     return
                 candidates = root.glob(data) if any(c in data for c in "*?[") else [root / data]
                 for candidate in candidates:
-                    resolved = candidate.resolve()
-                    if resolved.is_file() and resolved.is_relative_to(root):
+                    # One stat first: most strings of gate.yaml name no file, and resolving walks every part.
+                    if candidate.is_file() and (resolved := candidate.resolve()).is_relative_to(root):
                         yield resolved
             except (OSError, ValueError, NotImplementedError):
                 return
