@@ -41,16 +41,18 @@ class SchemaCheck:
         config = ctx.config
         opts = config.section("schema") or {}
         strict = bool(opts.get("strict", False))
-        if not config.prompt_files and config.models_path is None:
+        named = _named_prompts(config)
+        if not config.prompt_files and config.models_path is None and not named:
             return CheckResult(self.name, Status.SKIP, "skipped: gate.yaml names no prompts and no models")
 
         findings: list[Finding] = []
         models = self._models(ctx, findings)
         model_names = set(models.models) if models else set()
         untargeted = self._untargeted_suites(config)
-        ctx.base.prefetch(r for r in map(ctx.base.relpath, config.prompt_files) if r)
+        examined = (*config.prompt_files, *named)
+        ctx.base.prefetch(r for r in map(ctx.base.relpath, examined) if r)
         head: list[HeadPrompt] = []
-        for path in config.prompt_files:
+        for path in examined:
             display = ctx.display(path)
             try:
                 prompt = load_prompt(path, display)
@@ -77,7 +79,7 @@ class SchemaCheck:
         status = status_from_findings(findings, strict=strict)
         changed = [r for r in rows if r["change"] in ("changed", "added", "removed", "renamed")]
         metrics: dict[str, Any] = {
-            "prompts": len(config.prompt_files),
+            "prompts": len(examined),
             "models": len(model_names),
             "changed_prompts": len(changed),
             "errors": sum(f.severity is Severity.ERROR for f in findings),
@@ -188,6 +190,19 @@ def _unsuppressed(findings: Iterable[Finding], ignored: set[str], paths: Mapping
                 continue
         out.append(f)
     return out
+
+
+PROMPT_SUFFIXES = (".prompt.yml", ".prompt.yaml")
+
+
+def _named_prompts(config: GateConfig) -> list[Path]:
+    """Prompt files gate.yaml names elsewhere (a suite's `prompt:`) that its `prompts:` globs do not match: a
+    file the gate runs is examined, and its edits versioned, whatever the globs say (a rename from .prompt.yml
+    to .prompt.yaml must not take a prompt out of the rules)."""
+    listed = set(config.prompt_files)
+    named = {f for name, value in config.data.items() if name not in ("prompts", "models", "version")
+             for f in referenced_files(config.root, value)}
+    return sorted(f for f in named if f.name.endswith(PROMPT_SUFFIXES) and f not in listed)
 
 
 def problem_headline(findings: Sequence[Finding]) -> str:

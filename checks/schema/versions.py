@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,22 +70,32 @@ def compare_versions(
         if new is not None and new_v is None:
             continue  # an invalid version is reported by the prompt rules
         blob = blobs.get(relpath) if relpath else None
+        previous = None
         if blob is None:
-            renamed_from = next((f for f, d in removed_data.items() if _content(d) == _content(p.data)), None)
+            renamed_from = next((f for f, d in removed_data.items() if f in removed and _content(d) == _content(p.data)),
+                                None)
             if renamed_from:
                 removed.remove(renamed_from)
                 rows.append(dict(file=p.display, change="renamed", old=_version_of(removed_data[renamed_from]),
                                  new=str(new) if new is not None else None, previous=renamed_from))
                 continue
+            # Renamed and edited in one change (classify.prompt.yml -> classify.prompt.yaml, reworded): the edit
+            # needs its bump as any edit does, against the version the file had under its old name.
+            previous = _renamed_from(p.data, {f: d for f, d in removed_data.items() if f in removed})
+        if blob is None and previous is not None:
+            removed.remove(previous)
+            old_data: Any = removed_data[previous]
+        elif blob is None:
             rows.append(dict(file=p.display, change="added", old=None, new=str(new) if new is not None else None))
             if require_bump and new is None:
                 findings.append(Finding(Severity.ERROR, "new prompt has no `version`: add one, e.g. version: 1.0.0",
                                         rule="PG301", **where))
             continue
-        if _same_bytes(p.path, blob):
+        elif _same_bytes(p.path, blob):
             rows.append(dict(file=p.display, change="unchanged", old=_version_of(p.data), new=str(new) if new is not None else None))
             continue
-        old_data = _parse(blob, relpath or p.display)
+        else:
+            old_data = _parse(blob, relpath or p.display)
         old = _version_of(old_data)
         if old_data is not None and _content(old_data) == _content(p.data):
             rows.append(dict(file=p.display, change="unchanged", old=old, new=str(new) if new is not None else None))
@@ -92,23 +103,60 @@ def compare_versions(
             if old_v and new_v and new_v < old_v:
                 findings.append(Finding(Severity.ERROR, f"version went down from {old} to {new}", rule="PG300", **where))
             continue
-        rows.append(dict(file=p.display, change="changed", old=old, new=str(new) if new is not None else None))
+        row = dict(file=p.display, change="changed", old=old, new=str(new) if new is not None else None)
+        rows.append({**row, "previous": previous} if previous else row)
         if not require_bump:
             continue
+        what = f"prompt renamed from {previous} and changed" if previous else "prompt changed"
         if new_v is None:
-            findings.append(Finding(Severity.ERROR, f"prompt changed but has no `version` (was {old or 'unversioned'})",
+            findings.append(Finding(Severity.ERROR, f"{what} but has no `version` (was {old or 'unversioned'})",
                                     rule="PG301", **where))
             continue
         old_v = semver.parse(old) if old else None
         if old_v is not None and not new_v > old_v:
             findings.append(Finding(Severity.ERROR,
-                                    f"prompt changed but its version {new} is not higher than {old} on the base ref",
+                                    f"{what} but its version {new} is not higher than {old} on the base ref",
                                     rule="PG300", **where))
     for f in removed:
         rows.append(dict(file=f, change="removed", old=_version_of(removed_data.get(f)), new=None))
         findings.append(Finding(Severity.NOTICE, f"prompt removed (was version {_version_of(removed_data.get(f)) or 'unversioned'})",
                                 file=f, rule="PG302"))
     return findings, rows
+
+
+# A removed prompt is the one an added prompt was renamed from when they share their `name:`, or, failing that,
+# when most of their messages' text is the same (git's own rename rule is 50% similar). Texts shorter than
+# MIN_RENAME_TEXT say too little to tell a rename from two small prompts alike.
+RENAME_SIMILARITY = 0.6
+MIN_RENAME_TEXT = 40
+# Pairs compared by text at most: a change that adds and removes hundreds of prompts is not a set of renames.
+MAX_RENAME_PAIRS = 400
+
+
+def _renamed_from(data: Mapping[str, Any], removed: Mapping[str, Any]) -> str | None:
+    name = data.get("name")
+    if isinstance(name, str) and name:
+        same = [f for f, d in removed.items() if isinstance(d, dict) and d.get("name") == name]
+        if len(same) == 1:
+            return same[0]
+    text = _messages_text(data)
+    if len(text) < MIN_RENAME_TEXT or not removed or len(removed) > MAX_RENAME_PAIRS:
+        return None
+    best, best_ratio = None, RENAME_SIMILARITY
+    for f, d in removed.items():
+        matcher = difflib.SequenceMatcher(None, text, _messages_text(d), autojunk=False)
+        if matcher.real_quick_ratio() >= best_ratio and matcher.quick_ratio() >= best_ratio \
+                and (ratio := matcher.ratio()) >= best_ratio:
+            best, best_ratio = f, ratio
+    return best
+
+
+def _messages_text(data: Any) -> str:
+    """The prompt proper: its messages' text, in order (what a reader recognises a prompt by)."""
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(messages, list):
+        return ""
+    return "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
 
 
 def _same_bytes(path: Path, blob: bytes) -> bool:

@@ -210,7 +210,9 @@ def test_versions_comment_section_lists_moved_versions_and_findings(repo: GitRep
     base_repo(repo, **{"prompts/old.prompt.yml": prompt(version="3.2.1", system="Old.")})
     (repo.path / "prompts/old.prompt.yml").unlink()
     repo.write("prompts/answer.prompt.yml", prompt(version="1.1.0", system="Changed."))
-    repo.write("prompts/new.prompt.yml", prompt().replace("version: 1.0.0\n", ""))
+    # Another prompt (its own name and text), not old.prompt.yml renamed.
+    repo.write("prompts/new.prompt.yml", prompt(system="Route the ticket.").replace("version: 1.0.0\n", "")
+               .replace("name: Answer", "name: Triage"))
     repo.commit("change")
     res = gate("validate", "--format", "json", cwd=repo.path)
     assert res.exit_code == 1
