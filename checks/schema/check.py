@@ -16,6 +16,7 @@ from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 from gate.yamlfile import YamlError
 
+from .limits import changed_limits
 from .markers import covered_lines
 from .prompt_rules import prompt_findings
 from .rules import BY_NAME, RULES, rule
@@ -50,7 +51,7 @@ class SchemaCheck:
         model_names = set(models.models) if models else set()
         untargeted = self._untargeted_suites(config)
         examined = (*config.prompt_files, *named)
-        ctx.base.prefetch(r for r in map(ctx.base.relpath, examined) if r)
+        ctx.base.prefetch(r for r in map(ctx.base.relpath, (*examined, config.path)) if r)
         head: list[HeadPrompt] = []
         for path in examined:
             display = ctx.display(path)
@@ -71,6 +72,7 @@ class SchemaCheck:
         version_findings, rows = compare_versions(
             head, ctx.base, globs, config.root, bool(opts.get("require_version_bump", True)))
         findings += version_findings
+        findings += changed_limits(config, ctx.base)
         scanned = self._scanned_files(ctx)
         if opts.get("secrets", True):
             findings += scan_files((p, ctx.display(p)) for p in scanned)
