@@ -106,6 +106,13 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+def _regex(pattern: Any, keyword: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except (re.error, TypeError):
+        raise Unsupported(keyword) from None
+
+
 class _Compiler:
     def __init__(self, resolve: Callable[[str], Mapping[str, Any]]) -> None:
         self.resolve = resolve
@@ -183,14 +190,38 @@ class _Compiler:
             return True
         return check
 
+    def _kw_patternProperties(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
+        if not isinstance(value, Mapping):
+            raise Unsupported("patternProperties")
+        pairs = [(_regex(pattern, "patternProperties"), self.compile(sub, root)) for pattern, sub in value.items()]
+
+        def check(v: Any) -> bool:
+            if type(v) is not dict:
+                return True
+            for name, item in v.items():
+                if type(name) is not str:
+                    raise _Unsure  # a YAML key that JSON would not have: left to jsonschema
+                if not all(sub(item) for rx, sub in pairs if rx.search(name)):
+                    return False
+            return True
+        return check
+
     def _kw_additionalProperties(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        if "patternProperties" in schema:
-            raise Unsupported("additionalProperties with patternProperties")
         known = frozenset(schema.get("properties") or ())
+        patterns = [_regex(p, "patternProperties") for p in schema.get("patternProperties") or ()]
+
+        def other(name: Any) -> bool:
+            if name in known:
+                return False
+            if patterns and type(name) is not str:
+                raise _Unsure
+            return not any(rx.search(name) for rx in patterns)
         if value is False:
-            return lambda v: type(v) is not dict or known.issuperset(v)
+            if not patterns:
+                return lambda v: type(v) is not dict or known.issuperset(v)
+            return lambda v: type(v) is not dict or not any(other(name) for name in v)
         sub = self.compile(value, root)
-        return lambda v: type(v) is not dict or all(sub(item) for name, item in v.items() if name not in known)
+        return lambda v: type(v) is not dict or all(sub(item) for name, item in v.items() if other(name))
 
     def _kw_required(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
         if not isinstance(value, list):
@@ -247,10 +278,7 @@ class _Compiler:
         return lambda v: not _number(v) or v < bound
 
     def _kw_pattern(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:
-        try:
-            compiled = re.compile(value)
-        except (re.error, TypeError):
-            raise Unsupported("pattern") from None
+        compiled = _regex(value, "pattern")
         return lambda v: type(v) is not str or compiled.search(v) is not None
 
     def _kw_allOf(self, value: Any, schema: Mapping[str, Any], root: Any) -> Check:

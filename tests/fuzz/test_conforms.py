@@ -78,6 +78,12 @@ def test_the_shipped_documents_get_the_quick_yes(name: str) -> None:
     ({"additionalProperties": False, "properties": {"a": {}}}, {"a": 1, "b": 2}, False),
     ({"required": ["a"]}, {"b": 1}, False),
     ({"pattern": "^x"}, "yx", False),
+    # Extension fields: a key a pattern names is checked by its schema and is not an "additional" one.
+    ({"additionalProperties": False, "patternProperties": {"^x-": {}}}, {"x-anchors": {"a": 1}}, True),
+    ({"additionalProperties": False, "patternProperties": {"^x-": {}}}, {"xanchors": 1}, False),
+    ({"patternProperties": {"^n-": {"type": "integer"}}}, {"n-a": "one"}, False),
+    ({"additionalProperties": {"type": "string"}, "patternProperties": {"^n-": {}}}, {"n-a": 1, "b": "s"}, True),
+    ({"additionalProperties": {"type": "string"}, "patternProperties": {"^n-": {}}}, {"b": 1}, False),
     ({"minimum": 1}, "not a number", True),
 ])
 def test_edge_cases_agree_with_the_draft(schema: dict[str, Any], value: Any, expected: bool) -> None:

@@ -68,3 +68,14 @@ def test_models_validate_shared_fallbacks_ends_with_findings(tmp_path: Path) -> 
     schema = next(c for c in res.json()["checks"] if c["name"] == "schema")
     assert schema["status"] == "fail"
     assert sum("is a cycle" in f["message"] for f in schema["findings"]) == 11
+
+
+def test_models_extension_field_holds_anchors_the_entries_share() -> None:
+    text = ("version: 1\nx-common: &common\n  provider: openai\n  params: {temperature: 0.2}\n"
+            "models:\n  a: {<<: *common, model: gpt-4o}\n  b: {<<: *common, model: gpt-4o-mini}\n")
+    models = models_from_text(text, "models.yaml")
+    assert models.problems == ()
+    assert models.models["b"].params == {"temperature": 0.2} and models.models["b"].provider == "openai"
+    # Only the `x-` prefix marks an extension: another unknown key is still a mistake at its line.
+    typo = models_from_text(text.replace("x-common", "xcommon"), "models.yaml")
+    assert [(p.position.line, "xcommon" in p.message) for p in typo.problems] == [(2, True)]
