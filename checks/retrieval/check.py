@@ -79,7 +79,9 @@ class RetrievalCheck:
                   unknown_in_run=unknown, calls=calls, retried=retried, baseline_source=source,
                   baseline_defect=defect, baseline_file=cfg.baseline_rel, service_exit=service_exit)
         full = bool(ctx.options.get("baseline") or ctx.options.get("full_report"))
-        return build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full)
+        config = ctx.config
+        return build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full,
+                            locate=lambda at: (config.display, config.doc.locate(at).line))
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:
         from .baseline import baseline_data, write_baseline

@@ -14,7 +14,7 @@ from gate.render.words import counted
 from gate.verdict import Evidence, Verdict, decide
 
 from .baseline import Baseline, names_text
-from .config import RetrievalConfig
+from .config import SECTION, RetrievalConfig
 from .drift import drift
 from .inputs import ID_CHARS, TEXT_CHARS, Query
 from .measures import unjudged_ids
@@ -47,6 +47,8 @@ def verdict_text(v: Verdict, delta: float, tolerance: float, n: int, mde: float 
 class Analysis:
     measures: list[dict[str, Any]] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
+    # Where in gate.yaml each violation's gate is (a path under the section), in the order of `violations`.
+    violated: list[tuple[str | int, ...]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     judged: dict[str, Any] = field(default_factory=dict)
     drift: dict[str, Any] | None = None
@@ -54,6 +56,11 @@ class Analysis:
     unjudged_warning: str | None = None
     baseline_errors: list[str] = field(default_factory=list)  # what makes the baseline useless for this run
     baseline_warnings: list[str] = field(default_factory=list)
+
+
+    def violate(self, message: str, *at: str | int) -> None:
+        self.violations.append(message)
+        self.violated.append((SECTION, *at))
 
 
 def _ids(ids: Sequence[str]) -> list[str]:
@@ -82,7 +89,7 @@ def analyse(cfg: RetrievalConfig, queries: Mapping[str, Query], values: Mapping[
     for m in cfg.measures:
         g = cfg.gates.of(m)
         if g.min is not None and judged_ids and heads[m] < g.min:
-            out.violations.append(f"{m}: {heads[m]:.3f} is below the minimum {g.min:g}")
+            out.violate(f"{m}: {heads[m]:.3f} is below the minimum {g.min:g}", "gates", "measures", m, "min")
     # Paired: judged on both sides. A query the base did not judge has no measures there (it was in drift only).
     paired = [q for q in judged_ids if baseline is not None and baseline.measures.get(q)]
     rows = {m: {"measure": m, "head": _r(heads[m]), "n": len(judged_ids)} for m in cfg.measures}
@@ -105,9 +112,9 @@ def analyse(cfg: RetrievalConfig, queries: Mapping[str, Query], values: Mapping[
                                     for mv in d.most_moved]}
         limit = cfg.drift.max_changed_share
         if limit is not None and d.compared and d.share > limit:
-            out.violations.append(f"drift: the top {cfg.drift.depth} of {d.changed} of {d.compared} queries moved "
-                                  f"(RBO < {cfg.drift.threshold:g}): {d.share:.0%}, above drift.max_changed_share "
-                                  f"{limit:.0%}")
+            out.violate(f"drift: the top {cfg.drift.depth} of {d.changed} of {d.compared} queries moved "
+                        f"(RBO < {cfg.drift.threshold:g}): {d.share:.0%}, above drift.max_changed_share {limit:.0%}",
+                        "drift", "max_changed_share")
     return out
 
 
@@ -121,11 +128,11 @@ def _coverage(cfg: RetrievalConfig, qrels: Mapping[str, Mapping[str, int]], base
     share = 1 - len(gone) / len(judged)
     shown = ", ".join(q[:40] for q in gone[:5]) + (" …" if len(gone) > 5 else "")
     if share < cfg.gates.min_coverage:
-        out.violations.append(
+        out.violate(
             f"only {len(judged) - len(gone)} of the baseline's {len(judged)} judged queries are judged in this run "
             f"({share:.0%}, under gates.min_coverage {cfg.gates.min_coverage:.0%}; gone: {shown}): queries removed from "
             "the queries or qrels file leave the comparison; run `gate baseline update` on the base branch once they "
-            "are merged")
+            "are merged", "gates", "min_coverage")
     else:
         out.notes.append(f"{counted(len(gone), 'query', 'queries')} judged in the baseline but not in this run: left "
                          f"out of the comparison ({shown})")
@@ -192,9 +199,9 @@ def _compare(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], ba
             "verdict_text": verdict_text(found, r.delta, tolerance, r.n, mde), "regression": found is Verdict.REGRESSION,
         })
         if found is Verdict.REGRESSION:
-            out.violations.append(f"{m} regressed: {rows[m]['head_paired']:.3f} vs {rows[m]['base']:.3f} "
-                                  f"({r.delta * 100:+.1f} pts, 95% CI {r.interval.low * 100:+.1f} to "
-                                  f"{r.interval.high * 100:+.1f}, p={adjusted[m]:.3g} after Holm)")
+            out.violate(f"{m} regressed: {rows[m]['head_paired']:.3f} vs {rows[m]['base']:.3f} "
+                        f"({r.delta * 100:+.1f} pts, 95% CI {r.interval.low * 100:+.1f} to "
+                        f"{r.interval.high * 100:+.1f}, p={adjusted[m]:.3g} after Holm)", "gates", "measures", m, "max_drop")
     rows[measured[0]]["resamples"] = resamples_for(units)
     primary = measured[0]
     losses = sorted(((values[q][primary] - float(baseline.measures[q][primary]), q) for q in paired), key=lambda x: x)

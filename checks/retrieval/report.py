@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,11 +53,14 @@ def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
 
 
 def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], rankings: Mapping[str, Ranking],
-                 values: Mapping[str, Mapping[str, float]], titles: Mapping[str, str], *, full: bool) -> CheckResult:
+                 values: Mapping[str, Mapping[str, float]], titles: Mapping[str, str], *, full: bool,
+                 locate: Callable[[Sequence[str | int]], tuple[str, int]] | None = None) -> CheckResult:
+    """locate: gate.yaml's file and line of a path in it, where each violated gate is written."""
     categories: dict[str, int] = {}
     for category, _ in run.failed.values():
         categories[category.value] = categories.get(category.value, 0) + 1
-    findings = [Finding(Severity.ERROR, v) for v in analysis.violations]
+    findings = [Finding(Severity.ERROR, v, *(locate(at) if locate else ()))
+                for v, at in zip(analysis.violations, analysis.violated, strict=True)]
     findings += _query_findings(run, queries)
     if run.service_exit is not None:
         findings.append(Finding(Severity.ERROR, f"the service (retrieval.target.http.start) exited with code "

@@ -73,6 +73,11 @@ def test_retrieval_example_titles_dropped_from_the_index_fails_with_lost_queries
     assert rows["nDCG@10"]["regression"] is True and rows["nDCG@10"]["delta"] < -0.1
     assert rows["nDCG@10"]["ci95"][1] < -0.02 and rows["nDCG@10"]["p_adjusted"] < 0.05
     assert "nDCG@10 regressed" in check["summary"]
+    # The finding names the gate it broke where gate.yaml writes it.
+    gate_line = next(i for i, line in enumerate(config.read_text(encoding="utf-8").splitlines(), 1)
+                     if "nDCG@10: {min: 0.7, max_drop: 0.02}" in line)
+    broken = [(f["file"], f["line"]) for f in check["findings"] if f["message"].startswith("nDCG@10 regressed")]
+    assert broken == [(f"{BOT}/gate.yaml", gate_line)], broken
     lost = check["details"]["lost"]
     assert len(lost) == 10 and all(item["delta"] < 0 for item in lost)
     assert lost[0]["before"] and lost[0]["before"] != lost[0]["after"]
