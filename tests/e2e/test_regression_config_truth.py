@@ -160,3 +160,31 @@ def test_regression_cassette_moved_in_the_working_copy_compared_with_the_path_th
     [notice] = _rerecorded(check)
     assert notice.startswith("recordings/support-bot.jsonl (cassettes/support-bot.jsonl on the base branch) was "
                              "re-recorded in this change: 2 recorded answers new or changed "), notice
+
+
+def test_regression_gate_on_a_metric_no_suite_measures_is_a_config_error(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    _edit(bot / "gate.yaml", "      grounded: {min_score: 0.6", "      groundedness: {min_score: 0.6")
+    repo.commit("a typo in a metric's gate")
+
+    res = gate("validate", "-c", bot / "gate.yaml", "--base-ref", "main")
+    # The min_score the reviewer reads in gate.yaml applies to nothing: say so where it is written.
+    assert res.exit_code == 2, res.stdout
+    assert res.stderr.startswith("error: ") and res.stderr.partition("/bot/gate.yaml:")[2].startswith("57:7: gates.metrics.groundedness: no suite scores a metric "
+                                 "named 'groundedness' (did you mean 'grounded'?)"), res.stderr
+
+
+def test_regression_threshold_on_a_metric_the_suite_does_not_score_is_a_config_error(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    _edit(bot / "gate.yaml", "      dataset: datasets/answers.jsonl\n",
+          "      dataset: datasets/answers.jsonl\n      thresholds: {groundd: 0.9}\n")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--base-ref", "main")
+    assert res.exit_code == 2, res.stdout
+    assert res.stderr.partition("/bot/gate.yaml:")[2].startswith("40:20: thresholds.groundd: the suite scores no metric named "
+                                 "'groundd' (did you mean 'grounded'?)"), res.stderr
+    # Named by a dataset row's assert, the same threshold applies: the run measures it.
+    rows = (bot / "datasets/answers.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(rows[0])
+    first["assert"] = [{"name": "groundd", "uses": "github/groundedness"}]
+    (bot / "datasets/answers.jsonl").write_text("\n".join([json.dumps(first), *rows[1:]]) + "\n", encoding="utf-8")
+    assert gate("validate", "-c", bot / "gate.yaml", "--base-ref", "main").exit_code == 0
