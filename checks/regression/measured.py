@@ -32,10 +32,11 @@ def check_gate_names(config: GateConfig, cfg: RegressionConfig) -> None:
     specs = cfg.suites if cfg.suites is not None else tuple(
         SuiteSpec(i, None, p, None, None, (), True, None, None, {}) for i, p in enumerate(config.prompt_files))
     prompts: dict[Path, Measured] = {}
+    implicit = cfg.suites is None
     for name in cfg.gates.metrics:
         if any(_scored(spec.metrics).get(name) for spec in specs):
             continue
-        each = [_with_prompt(config, spec, prompts) for spec in specs]
+        each = [_with_prompt(config, spec, prompts, implicit) for spec in specs]
         if any(m.names is None for m in each):
             continue  # a prompt file that cannot be read: its defect fails the run
         scored = sorted({n for m in each for n, s in (m.names or {}).items() if s})
@@ -49,7 +50,7 @@ def check_gate_names(config: GateConfig, cfg: RegressionConfig) -> None:
         for name in spec.thresholds:
             if _scored(spec.metrics).get(name):
                 continue
-            own = _with_prompt(config, spec, prompts)
+            own = _with_prompt(config, spec, prompts, implicit)
             if own.names is None or own.names.get(name):
                 continue
             own = _with_dataset(config, cfg, spec, own) if name not in own.names else own
@@ -71,24 +72,34 @@ def _scored(metrics: Iterable[MetricSpec]) -> dict[str, bool]:
     return {m.name: m.scored for m in metrics}
 
 
-def _with_prompt(config: GateConfig, spec: SuiteSpec, prompts: dict[Path, Measured]) -> Measured:
-    """The suite's gate.yaml metrics and, where it uses them, its prompt's evaluators (gate.yaml's win a name)."""
+def _with_prompt(config: GateConfig, spec: SuiteSpec, prompts: dict[Path, Measured], implicit: bool) -> Measured:
+    """The suite's gate.yaml metrics and, where it uses them, its prompt's evaluators (gate.yaml's win a name).
+    Without `suites:`, a prompt file without testData is no suite, and scores nothing."""
     names = _scored(spec.metrics)
     if spec.prompt is None or not spec.evaluators:
         return Measured(names)
     if spec.prompt not in prompts:
-        from gate.prompts import YamlError, load_prompt
-
-        from .suites import evaluator_metrics
-
-        try:
-            prompt = load_prompt(spec.prompt, str(spec.prompt))
-            prompts[spec.prompt] = Measured(_scored(evaluator_metrics(prompt)) if isinstance(prompt.data, dict)
-                                            else None)
-        except (YamlError, FileError, ValueError):
-            prompts[spec.prompt] = Measured(None)
+        prompts[spec.prompt] = _evaluators(spec.prompt, implicit)
     evaluators = prompts[spec.prompt].names
     return Measured(None if evaluators is None else {**evaluators, **names})
+
+
+def _evaluators(path: Path, implicit: bool) -> Measured:
+    """A prompt file's evaluators by name; None when it cannot be read, or its evaluators are defective (the
+    run reports them)."""
+    from gate.prompts import YamlError, load_prompt
+
+    from .suites import evaluator_metrics, prompt_defects
+
+    try:
+        prompt = load_prompt(path, str(path))
+    except (YamlError, FileError, ValueError):
+        return Measured(None)
+    if not isinstance(prompt.data, dict) or prompt_defects(prompt, {"evaluators"}):
+        return Measured(None)
+    if implicit and not prompt.test_rows:
+        return Measured({})
+    return Measured(_scored(evaluator_metrics(prompt)))
 
 
 def _with_dataset(config: GateConfig, cfg: RegressionConfig, spec: SuiteSpec, known: Measured) -> Measured:

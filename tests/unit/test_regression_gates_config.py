@@ -90,3 +90,15 @@ def test_gate_names_unreadable_suite_files_leave_it_to_the_run(tmp_path: Path) -
     # A prompt or dataset that cannot be read might score the name: its own defect stops the run instead.
     _prepare(tmp_path, SUITE + "  gates:\n    metrics:\n      tone: {min_score: 0.6}\n", prompt="name: [qa\n")
     _prepare(tmp_path, SUITE + "      thresholds: {tone: 0.9}\n", [{"q": "no id"}])
+
+
+def test_gate_names_prompt_without_test_data_is_no_suite_without_suites(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no suite scores a metric named 'grounded'"):
+        _prepare(tmp_path, "  gates:\n    metrics:\n      grounded: {min_score: 0.6}\n",
+                 prompt=PROMPT.replace("testData:\n  - q: hi\n", ""))
+
+
+def test_gate_names_defective_evaluators_leave_it_to_the_run(tmp_path: Path) -> None:
+    # Evaluators that are not a list: the suite's defect, reported by the run, not a name missing from them.
+    _prepare(tmp_path, SUITE + "  gates:\n    metrics:\n      grounded: {min_score: 0.6}\n",
+             prompt=PROMPT.split("evaluators:")[0] + "evaluators: {name: grounded, uses: github/groundedness}\n")
