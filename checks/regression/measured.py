@@ -36,7 +36,7 @@ def check_gate_names(config: GateConfig, cfg: RegressionConfig) -> None:
     for name in cfg.gates.metrics:
         if any(_scored(spec.metrics).get(name) for spec in specs):
             continue
-        each = [_with_prompt(config, spec, prompts, implicit) for spec in specs]
+        each = [_with_prompt(spec, prompts, implicit) for spec in specs]
         if any(m.names is None for m in each):
             continue  # a prompt file that cannot be read: its defect fails the run
         scored = sorted({n for m in each for n, s in (m.names or {}).items() if s})
@@ -50,7 +50,7 @@ def check_gate_names(config: GateConfig, cfg: RegressionConfig) -> None:
         for name in spec.thresholds:
             if _scored(spec.metrics).get(name):
                 continue
-            own = _with_prompt(config, spec, prompts, implicit)
+            own = _with_prompt(spec, prompts, implicit)
             if own.names is None or own.names.get(name):
                 continue
             own = _with_dataset(config, cfg, spec, own) if name not in own.names else own
@@ -72,7 +72,7 @@ def _scored(metrics: Iterable[MetricSpec]) -> dict[str, bool]:
     return {m.name: m.scored for m in metrics}
 
 
-def _with_prompt(config: GateConfig, spec: SuiteSpec, prompts: dict[Path, Measured], implicit: bool) -> Measured:
+def _with_prompt(spec: SuiteSpec, prompts: dict[Path, Measured], implicit: bool) -> Measured:
     """The suite's gate.yaml metrics and, where it uses them, its prompt's evaluators (gate.yaml's win a name).
     Without `suites:`, a prompt file without testData is no suite, and scores nothing."""
     names = _scored(spec.metrics)
