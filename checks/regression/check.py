@@ -24,6 +24,9 @@ class RegressionCheck:
 
     def prepare(self, config: GateConfig) -> None:
         cfg = parse_config(config)
+        from .measured import check_gate_names
+
+        check_gate_names(config, cfg)
         require_extra(config, Extra.DEEPEVAL, [(self.section, "suites", s.index, "metrics", i, "deepeval")
                                                for s in cfg.suites or () for i, m in enumerate(s.metrics)
                                                if m.kind == "deepeval"])

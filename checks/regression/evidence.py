@@ -7,7 +7,7 @@ suite gets one finding that says what to do."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -25,7 +25,7 @@ class Gap(str, Enum):
     FOREIGN = "foreign"  # recorded with another model (or host, or parameters)
     JUDGE_FOREIGN = "judge_foreign"
     UNLABELLED = "unlabelled"  # recorded before cassettes named their producer
-    NEVER = "never"  # the cassette holds nothing for the suite
+    NEVER = "never"  # the cassette holds nothing for the suite (told by Evidence.finding, from what the run saw)
     UNRECORDED = "unrecorded"  # the request changed since it was recorded
     JUDGE_UNRECORDED = "judge_unrecorded"
 
@@ -37,7 +37,7 @@ class Replay:
 
     cassette: str
     links: tuple[tuple[str, Mapping[str, Any]], ...] | None
-    recorded: bool  # whether the cassette holds any answer for the suite
+    recorded: bool  # whether the cassette labels any answer with one of the suite's case ids
     # The requests' own parameters (a prompt's modelParameters): a live run sends them over the model's own.
     sent: Mapping[str, Any] = field(default_factory=dict)
 
@@ -58,7 +58,7 @@ def gap_of(result: Response | ProviderError, replay: Replay | None, *,
     if replay is None:
         return None
     if isinstance(result, NotRecorded):
-        return (Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED if replay.recorded else Gap.NEVER), None
+        return (Gap.JUDGE_UNRECORDED if judge else Gap.UNRECORDED), None
     if isinstance(result, Response) and replay.links is not None:
         if result.producer is None:
             return Gap.UNLABELLED, None
@@ -72,10 +72,17 @@ class Evidence:
     """Gaps per (suite, case) index, collected over the answers and the judge's grades."""
 
     gaps: dict[tuple[int, int], tuple[Gap, Mapping[str, Any] | None, Replay]] = field(default_factory=dict)
+    # Suites of which the cassette answered at least one request. A request two suites share is labelled
+    # with one suite's case id only, so the labels alone cannot say a suite was never recorded.
+    answered: set[int] = field(default_factory=set)
 
     def note(self, si: int, ci: int, result: Response | ProviderError, replay: Replay | None, *,
              judge: bool = False) -> bool:
         """Record the gap of one replayed result, if any; True when the case is not evidence."""
+        from gate.providers.cassette import NotRecorded
+
+        if replay is not None and not judge and not isinstance(result, NotRecorded):
+            self.answered.add(si)
         found = gap_of(result, replay, judge=judge)
         if found is None or replay is None:
             return False
@@ -88,12 +95,15 @@ class Evidence:
     def left_out(self, si: int) -> set[int]:
         return {ci for (s, ci) in self.gaps if s == si}
 
-    def finding(self, si: int, suite: str, cases: int) -> Finding | None:
-        """One finding for the suite: the most telling gap, and how many of its cases were left out."""
+    def finding(self, si: int, suite: str, cases: int, held: Callable[[], bool] | None = None) -> Finding | None:
+        """One finding for the suite: the most telling gap, and how many of its cases were left out. `held`:
+        whether the cassette holds the suite's cases asked another way, asked only before saying "never"."""
         mine = sorted((v for (s, _), v in self.gaps.items() if s == si), key=lambda v: list(Gap).index(v[0]))
         if not mine:
             return None
         gap, who, replay = mine[0]
+        if gap is Gap.UNRECORDED and si not in self.answered and not replay.recorded and not (held and held()):
+            gap = Gap.NEVER  # no case of the suite found a line, none is labelled as the suite's nor has its input
         n = len(mine)
         left = "" if gap in (Gap.UNRECORDED, Gap.JUDGE_UNRECORDED) else f" ({n} of {cases} cases not compared)"
         return Finding(Severity.ERROR, f"{suite}: {_message(gap, who, replay, n, cases)}: {RERECORD}{left}",

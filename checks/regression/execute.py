@@ -7,6 +7,7 @@ import random
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from gate.context import CheckContext
@@ -146,7 +147,8 @@ def run_suites(ctx: CheckContext, cfg: RegressionConfig, suites: Sequence[Suite]
     out: list[SuiteResult] = []
     for si, suite in enumerate(suites):
         left = evidence.left_out(si)
-        gap = evidence.finding(si, suite.name, len(chosen[si]))
+        gap = evidence.finding(si, suite.name, len(chosen[si]), held=partial(targets.held, providers[si][1], suite,
+                                                                             chosen[si]) if si in providers else None)
         if gap is not None:
             info.left_out.append((suite.name, gap))
         if chosen[si] and len(left) == len(chosen[si]):

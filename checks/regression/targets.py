@@ -16,6 +16,7 @@ from gate.render.words import counted
 
 from .config import RegressionConfig
 from .evidence import Replay
+from .suites import Suite
 
 
 class CassetteDefects(Exception):
@@ -149,6 +150,16 @@ class Targets:
             except TargetError:
                 links = None  # no model a live run could call: nothing to compare the recordings with
         return Replay(self.ctx.display(provider.path), links, provider.recorded(suite), dict(sent or {}))
+
+    def held(self, provider: Provider, suite: Suite, cases: Sequence[int]) -> bool:
+        """Whether the cassette `provider` replays holds any of these cases of the suite, asked with whatever
+        prompt and parameters (their inputs recorded): a suite whose prompt changed, not one never recorded."""
+        from gate.providers.cassette import ReplayProvider
+
+        under = self.under.get(id(provider), provider)
+        if not isinstance(under, ReplayProvider):
+            return False
+        return under.recorded(suite.name, (r.variables for ci in cases for r in suite.requests_for(suite.cases[ci])[:1]))
 
 
 class _SharedRecorder:

@@ -230,9 +230,32 @@ class ReplayProvider:
         self.entries, self.defects = read_answers(path, display)
         self.case_ids = {e.case_id for e in self.entries.values()}
 
-    def recorded(self, suite: str) -> bool:
-        """Whether the cassette holds any answer for the suite (a case id is "suite/case")."""
-        return any(c.startswith(f"{suite}/") for c in self.case_ids)
+    def recorded(self, suite: str, inputs: Iterable[Mapping[str, Any]] = ()) -> bool:
+        """Whether the cassette holds any answer for the suite: a line labelled with one of its case ids
+        ("suite/case"), else a line asked with one of `inputs` (its requests' variables), whatever prompt and
+        parameters it was asked with. A request two suites share is labelled with one suite's id only, and a
+        changed prompt changes every key: the inputs tell a suite recorded before from one never recorded. A
+        replay keeps no request, so they are read again from the file, and only when the labels do not tell."""
+        if any(c.startswith(f"{suite}/") for c in self.case_ids):
+            return True
+        wanted = {canonical(v) for v in inputs if v}
+        if not wanted:
+            return False
+        try:
+            raw = read_bytes(self.path, self.display, max_bytes=MAX_DATA_BYTES)
+        except FileError:
+            return False
+        for line in raw.split(b"\n"):
+            if b'"variables"' not in line:
+                continue
+            try:
+                item = loads_json(line)
+            except ValueError:
+                continue  # a defective line is the replay's finding
+            request = item.get("request") if isinstance(item, dict) else None
+            if isinstance(request, dict) and canonical(request.get("variables")) in wanted:
+                return True
+        return False
 
     def identity(self) -> Mapping[str, Any]:
         return {"kind": "replay", "cassette": self.display}
