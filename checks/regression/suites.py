@@ -149,7 +149,26 @@ class SuiteLoader:
                 self._problem(suite.file, 1, f"two suites are named {suite.name!r}: give one a `name:` in gate.yaml")
                 continue
             suites.append(suite)
+        if not implicit:
+            self._unrun({spec.prompt for spec in specs if spec.prompt is not None})
         return suites
+
+    def _unrun(self, used: set[Path]) -> None:
+        """A notice per prompt file with testData that no suite of an explicit `suites:` runs: its rows would
+        otherwise be left out without a word (a prompt file added in the change, say)."""
+        for path in self.ctx.config.prompt_files:
+            if path in used:
+                continue
+            display = self.ctx.display(path)
+            try:
+                prompt = load_prompt(path, display)
+            except YamlError:
+                continue  # the schema check reports the file
+            if isinstance(prompt.data, dict) and prompt.data.get("testData"):
+                self.notices.append(Finding(
+                    Severity.NOTICE, "has testData, but no suite in gate.yaml's `suites:` runs it: its rows are "
+                    "not run (add a suite whose `prompt:` names this file)", display,
+                    prompt.doc.locate(["testData"], key=True).line))
 
     def _problem(self, file: str, line: int, message: str, column: int | None = None) -> None:
         finding = Finding(Severity.ERROR, message, file, line, column)

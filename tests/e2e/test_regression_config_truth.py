@@ -188,3 +188,17 @@ def test_regression_threshold_on_a_metric_the_suite_does_not_score_is_a_config_e
     first["assert"] = [{"name": "groundd", "uses": "github/groundedness"}]
     (bot / "datasets/answers.jsonl").write_text("\n".join([json.dumps(first), *rows[1:]]) + "\n", encoding="utf-8")
     assert gate("validate", "-c", bot / "gate.yaml", "--base-ref", "main").exit_code == 0
+
+
+def test_regression_prompt_with_testdata_no_suite_runs_is_a_notice_at_its_rows(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    (bot / "prompts" / "greet.prompt.yml").write_text(
+        "name: Greeting\nversion: 1.0.0\nmodel: primary\nmessages:\n  - role: user\n    content: 'Hi {{name}}'\n"
+        "testData:\n  - name: Ada\n    expected: Ada\n", encoding="utf-8")
+    repo.commit("a greeting prompt with its rows, not added to suites")
+    res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
+    check = _check(res)
+    notices = [(f["file"], f["line"], f["message"]) for f in check["findings"] if f["file"].endswith("greet.prompt.yml")]
+    assert notices == [("bot/prompts/greet.prompt.yml", 7, "has testData, but no suite in gate.yaml's `suites:` runs "
+                        "it: its rows are not run (add a suite whose `prompt:` names this file)")], notices
+    assert res.exit_code == 0  # a notice: the suites gate.yaml lists still decide
