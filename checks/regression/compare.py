@@ -241,7 +241,9 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
     comparisons: list[Comparison] = []
     coverage: list[Coverage] = []
     warnings: list[Finding] = []
-    matched = match_suites(suites, baseline.suites)
+    # A suite the run has but could measure no case of is not gone, nor another suite's former name.
+    base_suites = {name: cases for name, cases in baseline.suites.items() if name not in unmeasured}
+    matched = match_suites(suites, base_suites)
     for s in suites:
         base_name = matched.get(s.name)
         if base_name is None:
@@ -264,7 +266,7 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
         notes += _flaky_note(s.name, base_cases)
         warnings += _gone_metrics(s, base_cases, pairs, gates)
         comparisons += [replace(c, base_suite=renamed) for c in _compare_suite(s, base_cases, pairs, gates, seed)]
-    for name in gone_suites(matched, baseline.suites, unmeasured):
+    for name in gone_suites(matched, base_suites):
         cov = Coverage(name, 0, len(baseline.suites[name]), gone=True)
         coverage.append(cov)
         if partial:

@@ -42,12 +42,10 @@ def match_suites(suites: Sequence[SuiteResult], baseline: Mapping[str, BaseCases
     return out
 
 
-def gone_suites(matched: Mapping[str, str], baseline: Mapping[str, BaseCases],
-                absent: frozenset[str] = frozenset()) -> list[str]:
-    """Baseline suites no suite of the run is compared with (`absent`: suites the run has, none of whose cases
-    could be measured; their own finding says why)."""
+def gone_suites(matched: Mapping[str, str], baseline: Mapping[str, BaseCases]) -> list[str]:
+    """Baseline suites no suite of the run is compared with."""
     used = set(matched.values())
-    return [b for b in baseline if b not in used and b not in absent]
+    return [b for b in baseline if b not in used]
 
 
 def gone_metrics(s: SuiteResult, base: BaseCases, pairs: Mapping[str, str]) -> dict[str, int]:
