@@ -12,7 +12,8 @@ from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 from gate.verdict import format_p
 
-from .compare import PASS_RATE, Analysis, Baseline, analyse
+from .compare import Analysis, Baseline, analyse
+from .comparison import PASS_RATE
 from .config import Gates
 from .results import SuiteResult
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from prodgate_checks.regression.compare import Baseline, Comparison, analyse
+from prodgate_checks.regression.compare import Baseline, analyse
+from prodgate_checks.regression.comparison import Comparison
 from prodgate_checks.regression.config import Gates, MetricGate
 from prodgate_checks.regression.metrics import Outcome, Score
 from prodgate_checks.regression.renames import match_suites
