@@ -155,7 +155,9 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
         warnings += _gone_metrics(s, base_cases, pairs, gates)
         comparisons += [replace(c, base_suite=renamed) for c in _compare_suite(s, base_cases, pairs, gates, seed)]
     for name in gone_suites(matched, base_suites):
-        cov = Coverage(name, 0, len(baseline.suites[name]), gone=True)
+        if not base_suites[name]:
+            continue  # a suite of no cases: nothing of it went uncompared
+        cov = Coverage(name, 0, len(base_suites[name]), gone=True)
         coverage.append(cov)
         if partial:
             continue

@@ -194,11 +194,13 @@ def test_gone_suite_counted_in_coverage_and_fails_named() -> None:
     assert not [f for f in shard.findings if f.message.startswith("dropped:")]
 
 
-def test_unmeasured_suite_is_not_gone() -> None:
-    base = Baseline({"kept": _base("kept", [True] * 10), "replayed": _base("replayed", [True] * 30)}, "base")
+def test_unmeasured_or_empty_suite_is_not_gone() -> None:
+    # A suite whose recordings were no evidence has its own finding; a suite of no cases lost nothing.
+    base = Baseline({"kept": _base("kept", [True] * 10), "replayed": _base("replayed", [True] * 30), "empty": {}},
+                    "base")
     result = build_result([_suite("kept", [True] * 10)], base, "base", Gates(), run={"unmeasured": ["replayed"]})
     assert result.status.value == "pass"
-    assert "replayed" not in result.details["coverage"]
+    assert set(result.details["coverage"]) == {"kept"}
 
 
 def test_gone_metric_is_a_warning_naming_its_gate() -> None:
