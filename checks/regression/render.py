@@ -35,6 +35,10 @@ def render_details(details: Mapping[str, Any]) -> str:
     if violations:
         # Every reason, not only the first one the summary line has room for.
         lines += ["**Why this check failed:**", "", *(f"- {prose(v, 500)}" for v in violations), ""]
+    not_compared = details.get("not_compared") or []
+    if not_compared:
+        # What of the baseline went uncompared short of failing the gate: where the reviewer reads, not only in JSON.
+        lines += ["**Not compared with the baseline:**", "", *(f"- {prose(w, 500)}" for w in not_compared), ""]
     suites: Mapping[str, Any] = details.get("suites") or {}
     lines += ["| suite | cases | pass rate (95% CI) | scores (95% CI) |", "|---|---:|---|---|"]
     for name, s in suites.items():

@@ -95,6 +95,7 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
         "comparisons": [c.to_dict() for c in analysis.comparisons],
         "coverage": {c.suite: c.to_dict() for c in analysis.coverage},
         "violations": list(analysis.violations),
+        **({"not_compared": [w.message for w in analysis.warnings]} if analysis.warnings else {}),
         "notes": list(analysis.notes),
         "usage_by_suite": usage_by_suite(suites),
         "run": dict(run or {}),

@@ -106,8 +106,9 @@ def test_regression_metric_gone_from_a_suite_is_a_warning(repo: GitRepo, tmp_pat
           "      dataset: datasets/answers.jsonl\n      evaluators: false\n")
     repo.commit("answers: without the prompt's evaluators")
 
-    code, check, _ = _regression(bot, tmp_path)
+    code, check, md = _regression(bot, tmp_path)
     assert code == 0 and check["status"] == "warn", check["summary"]
+    assert "**Not compared with the baseline:**\n\n- answers: 'cites the help centre' is no longer measured" in md
     gone = [f for f in check["findings"] if f["severity"] == "warning" and f["message"].startswith("answers:")]
     assert [f["message"].split("'")[1] for f in gone] == ["cites the help centre", "grounded"]
     assert "gates.metrics.grounded" in gone[1]["message"] and "could not be evaluated" in gone[1]["message"]
