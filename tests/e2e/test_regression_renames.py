@@ -63,6 +63,7 @@ def test_regression_renamed_suite_with_worse_answers_fails(repo: GitRepo, tmp_pa
     assert check["details"]["coverage"]["faq"]["base_suite"] == "answers"
     assert "faq: compared with the base's suite 'answers' (renamed)" in check["details"]["notes"][0]
     assert "compared with the base's suite 'answers' (renamed)" in md.replace("\\", "")
+    assert "| faq (base: answers) | pass\\_rate | 78.3% vs 93.3% |" in md
 
 
 def test_regression_prompt_name_changed_compares_its_testdata_suite(repo: GitRepo, tmp_path: Path) -> None:
