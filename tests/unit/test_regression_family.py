@@ -4,6 +4,7 @@ a drop computed as the MDE is, and baseline suites and metrics renamed or gone."
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from prodgate_checks.regression.compare import Baseline, analyse
@@ -215,3 +216,19 @@ def test_gone_metric_is_a_warning_naming_its_gate() -> None:
     assert "gates.metrics" not in messages[1]
     assert result.summary.endswith("s: 'grounded' is no longer measured (the baseline scored 20 cases with it) "
                                    "(+1 more below)")
+
+
+def test_family_chance_of_any_false_drop_stays_under_alpha() -> None:
+    # No change at all (each discordant pair goes either way by a coin): one 60-case suite with eight 3-case ones,
+    # and twelve 10-case suites. Holm within Tarone's family flags some comparison in at most alpha of the runs.
+    rng = random.Random(1)
+    for sizes, discordance in (([60] + [3] * 8, 0.2), ([10] * 12, 0.5)):
+        flagged = 0
+        for _ in range(2000):
+            tests = {}
+            for j, n in enumerate(sizes):
+                d = sum(rng.random() < discordance for _ in range(n))
+                down = sum(rng.random() < 0.5 for _ in range(d))
+                tests[str(j)] = (stats.mcnemar_exact(down, d - down), stats.mcnemar_exact(d, 0))
+            flagged += any(a.p < 0.05 for a in stats.tarone_holm(tests, 0.05).values())
+        assert 0 < flagged / 2000 <= 0.05, (sizes, flagged)
