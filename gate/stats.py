@@ -1,5 +1,5 @@
 """Statistics that tell a real drop from noise: Wilson intervals, exact McNemar, paired
-bootstrap and randomisation tests (clustered when cases are), Holm correction, and the
+bootstrap and randomisation tests (clustered when cases are), Holm correction within Tarone's family, and the
 minimum detectable effect at a sample size. numpy is imported where used; the normal quantile and the binomial
 test need only the standard library (scipy cost 1-3 s of import for two numbers)."""
 
@@ -84,6 +84,36 @@ def holm(pvalues: Mapping[str, float]) -> dict[str, float]:
     return out
 
 
+@dataclass(frozen=True)
+class Adjusted:
+    """A p-value corrected for the other comparisons of the run.
+
+    `family` is how many comparisons it was corrected with (Holm); 0 when it was left out of the family because
+    even its most extreme outcome could not reach the level the family is held to."""
+
+    p: float
+    family: int
+    level: int  # Tarone's K: the family is the comparisons whose smallest attainable p is below alpha / K
+
+
+def tarone_holm(tests: Mapping[str, tuple[float, float]], alpha: float) -> dict[str, Adjusted]:
+    """Holm within Tarone's family. `tests` maps a name to (p-value, smallest p-value its test could give on these
+    data). A discrete test on a few cases can never reach significance: counting it in the correction only
+    weakens the others. Tarone (1990): K is the smallest number with at most K tests able to reach alpha / K;
+    those tests are corrected by Holm among themselves, the rest are left out (never significant: their p times K
+    is reported, which their smallest attainable p keeps at or above alpha). The family depends only on what
+    each test conditions on (the discordant pairs, the absolute differences), so the error rate stays at alpha."""
+    if not tests:
+        return {}
+    floors = [floor for _, floor in tests.values()]
+    level = next(k for k in range(1, len(tests) + 1) if sum(f < alpha / k for f in floors) <= k)
+    members = {name: p for name, (p, floor) in tests.items() if floor < alpha / level}
+    adjusted = holm(members)
+    # A resampled p-value can fall a little below the exact test's floor: the floor is what the data allow.
+    return {name: Adjusted(adjusted[name], len(members), level) if name in members
+            else Adjusted(min(1.0, level * max(p, floor)), 0, level) for name, (p, floor) in tests.items()}
+
+
 def _cluster_sums(deltas: Sequence[float], clusters: Sequence[str] | None) -> Any:
     import numpy as np
 
@@ -103,7 +133,9 @@ class PairedResult:
 
     `p_beyond` tests "the drop is no larger than `margin`" on the bootstrap: below alpha when the 1 - alpha
     interval lies below -margin (it is on the two-sided scale).
-    `discordance` is the mean squared difference, what the MDE and the cases needed are computed from."""
+    `discordance` is the mean squared difference, what the MDE and the cases needed are computed from, with
+    `units` (the clusters, or the cases) and `unit_sd` (the spread of cluster means) when cases are clustered.
+    `min_p` is the smallest p-value the test could give on these data (every unit that moved moving one way)."""
 
     delta: float
     interval: Interval
@@ -112,6 +144,9 @@ class PairedResult:
     mde: float
     p_beyond: float = 1.0
     discordance: float = 0.0
+    min_p: float = 1.0
+    units: int = 0
+    unit_sd: float = 0.0
 
 
 def paired_difference(
@@ -164,14 +199,16 @@ def paired_difference(
     # never below the drop itself, so an unchanged run (every difference 0) does not claim that any drop,
     # however small, would be seen.
     discordance = float(np.mean(deltas * deltas))
-    mde = mde_paired_proportions(n, discordance, level, power)
-    if k < n and not math.isnan(mde):
-        # Clustered cases are not independent evidence: the spread of cluster means can only raise it.
-        sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
-        by_cluster = (_z(1 - level / 2) + _z(power)) * sd / math.sqrt(k) if _reachable(k, level) else math.nan
-        mde = max(mde, by_cluster) if not math.isnan(by_cluster) else by_cluster
+    # Clustered cases are not independent evidence: the spread of cluster means can only raise the MDE.
+    sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if 1 < k < n else 0.0
+    mde = detectable_drop(n, discordance, level, power, units=k, unit_sd=sd)
     p_beyond = min(1.0, 2 * (within_margin + 1) / (resamples + 1)) if observed < 0 else 1.0
-    return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde, p_beyond, discordance)
+    # Only units whose difference is not 0 change the statistic when flipped; with all of them one way, the
+    # observed labelling and its mirror image are the most extreme of 2**moved equally likely ones.
+    moved = int(np.count_nonzero(np.abs(sums) > 1e-12))
+    min_p = max(min(1.0, 2 * 0.5**moved), 1 / (resamples + 1))
+    return PairedResult(observed, Interval(float(low), float(high)), float(p_value), n, mde, p_beyond, discordance,
+                        min_p, k, sd)
 
 
 @dataclass(frozen=True)
@@ -188,6 +225,9 @@ class PassComparison:
     test: str  # "mcnemar-exact" or "cluster-randomisation"
     p_beyond: float = 1.0  # see PairedResult
     discordance: float = 0.0
+    min_p: float = 1.0  # see PairedResult
+    units: int = 0
+    unit_sd: float = 0.0
 
 
 def _reachable(units: int, alpha: float) -> bool:
@@ -226,13 +266,35 @@ def _pairs_needed(drop: float, discordance: float, alpha: float, power: float) -
     return (za * math.sqrt(psi) + zb * math.sqrt(max(psi - drop * drop, 0.0))) ** 2 / (drop * drop)
 
 
-def cases_to_detect(drop: float, discordance: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
-    """How many paired cases would detect a drop this large (same discordance) with this power; None for no drop.
-    Never fewer than the exact test needs to reach alpha at all."""
+def _cluster_z(alpha: float, power: float) -> float:
+    return _z(1 - alpha / 2) + _z(power)
+
+
+def detectable_drop(n: int, discordance: float, alpha: float = 0.05, power: float = 0.8, *, units: int = 0,
+                    unit_sd: float = 0.0) -> float:
+    """The MDE at n paired cases: McNemar's, and with clusters (`units` fewer than n) never below what the spread
+    of the cluster means (`unit_sd`) allows at that many clusters; NaN when no drop can be significant."""
+    mde = mde_paired_proportions(n, discordance, alpha, power)
+    if not 0 < units < n or math.isnan(mde):
+        return mde
+    if not _reachable(units, alpha):
+        return math.nan
+    return max(mde, _cluster_z(alpha, power) * unit_sd / math.sqrt(units))
+
+
+def cases_to_detect(drop: float, discordance: float, alpha: float = 0.05, power: float = 0.8, *, n: int = 0,
+                    units: int = 0, unit_sd: float = 0.0) -> int | None:
+    """How many paired cases would detect a drop this large with this power, computed as `detectable_drop` is (the
+    same discordance; with clusters, as many cases per cluster as the n cases in `units` clusters have and the same
+    spread of their means); None for no drop. Never fewer than the exact test needs to reach alpha at all."""
     if drop <= 0:
         return None
     smallest = next(k for k in range(1, 64) if _reachable(k, alpha))
-    return max(smallest, math.ceil(_pairs_needed(min(drop, 1.0), discordance, alpha, power) - 1e-9))
+    cases = max(smallest, math.ceil(_pairs_needed(min(drop, 1.0), discordance, alpha, power) - 1e-9))
+    if 0 < units < n:
+        clusters = max(smallest, math.ceil((_cluster_z(alpha, power) * unit_sd / drop) ** 2 - 1e-9))
+        cases = max(cases, math.ceil(clusters * n / units - 1e-9))
+    return cases
 
 
 def sampling_unit(case_id: str, cluster: str | None) -> str:
@@ -265,14 +327,17 @@ def compare_pass(
     paired = paired_difference(b, h, clusters=cluster_list, confidence=confidence, power=power, seed=seed,
                                resamples=resamples, alpha=alpha, margin=margin)
     if cluster_list is not None and len(set(cluster_list)) < n:
-        p_value, test = paired.p_value, "cluster-randomisation"
+        p_value, test, min_p = paired.p_value, "cluster-randomisation", paired.min_p
     else:
+        # Exact McNemar conditions on the discordant pairs: all of them one way is its most extreme outcome.
         p_value, test = mcnemar_exact(len(p2f), len(f2p)), "mcnemar-exact"
+        min_p = mcnemar_exact(len(p2f) + len(f2p), 0)
     # Unclustered, paired.mde is McNemar's: the mean squared difference of 0/1 values is the discordance.
     return PassComparison(
         base_rate=sum(b) / n if n else 0.0, head_rate=sum(h) / n if n else 0.0, delta=paired.delta,
         interval=paired.interval, p_value=p_value, mde=paired.mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p,
-        test=test, p_beyond=paired.p_beyond, discordance=paired.discordance,
+        test=test, p_beyond=paired.p_beyond, discordance=paired.discordance, min_p=min_p, units=paired.units,
+        unit_sd=paired.unit_sd,
     )
 
 

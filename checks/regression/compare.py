@@ -8,99 +8,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gate import stats
-from gate.verdict import Decision, Evidence, Verdict, decide, format_p
+from gate.render.words import counted
+from gate.report import Finding, Severity
+from gate.verdict import Evidence, Verdict, decide
 
+from .comparison import PASS_RATE, Comparison
 from .config import Gates
+from .renames import gone_metrics, gone_suites, match_suites
 from .results import CaseResult, SuiteResult
-
-PASS_RATE = "pass_rate"
-
-
-def pts(fraction: float) -> str:
-    """A change in points, without a sign: 0.04 -> '4.0 pts'."""
-    return f"{abs(fraction) * 100:.1f} pts"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    suite: str
-    metric: str  # PASS_RATE or a scored metric's name
-    base: float
-    head: float
-    delta: float
-    low: float
-    high: float
-    p_value: float
-    mde: float
-    n: int
-    test: str
-    tolerance: float
-    alpha: float = 0.05  # the significance level p_adjusted is held to (gates.alpha)
-    p_adjusted: float = 1.0
-    regression: bool = False
-    pass_to_fail: tuple[str, ...] = ()
-    fail_to_pass: tuple[str, ...] = ()
-    p_beyond: float = 1.0  # "the drop is no larger than the tolerance" (stats.PairedResult)
-    discordance: float = 0.0
-    verdict: Verdict = Verdict.NO_SIGNIFICANT_CHANGE
-    decision: Decision = Decision.NON_INFERIORITY
-    base_ids: Mapping[str, str] = field(default_factory=dict)  # head id -> baseline id, where they differ
-    base_outputs: Mapping[str, str] = field(default_factory=dict)  # head id -> the base's answer, for flips
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "suite": self.suite, "metric": self.metric, "base": round(self.base, 6), "head": round(self.head, 6),
-            "delta": round(self.delta, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
-            "p_value": round(self.p_value, 6), "p_adjusted": round(self.p_adjusted, 6),
-            "p_beyond_tolerance": round(self.p_beyond, 6),
-            "mde": None if self.mde != self.mde else round(self.mde, 6), "n": self.n, "test": self.test,
-            "tolerance": self.tolerance, "alpha": self.alpha, "decision": self.decision.value,
-            "regression": self.regression, "verdict": self.verdict.value, "verdict_text": self.verdict_text(),
-        }
-        if self.verdict is Verdict.TOO_FEW:
-            out["cases_to_detect"] = self.cases_to_detect()
-        if self.metric == PASS_RATE:
-            out["pass_to_fail"] = list(self.pass_to_fail)
-            out["fail_to_pass"] = list(self.fail_to_pass)
-            if self.base_ids:
-                out["base_ids"] = dict(sorted(self.base_ids.items()))
-            if self.base_outputs:
-                out["base_outputs"] = dict(sorted(self.base_outputs.items()))
-        return out
-
-    def sentence(self) -> str:
-        """e.g. '92.0% vs 96.5% (-4.5 pts, 95% CI -8.1 to -0.9, p=0.010)'."""
-        unit = "%" if self.metric == PASS_RATE else ""
-        head = f"{self.head:.1%}" if unit else f"{self.head:.3f}"
-        base = f"{self.base:.1%}" if unit else f"{self.base:.3f}"
-        return (f"{head} vs {base} ({self.delta * 100:+.1f} pts, 95% CI {self.low * 100:+.1f} to "
-                f"{self.high * 100:+.1f}, {format_p(self.p_adjusted, self.alpha)})")
-
-    def cases_to_detect(self) -> int | None:
-        return stats.cases_to_detect(-self.delta, self.discordance, self.alpha)
-
-    def verdict_text(self) -> str:
-        """What the verdict means for this comparison, in the reviewer's words."""
-        tolerance = f"{self.tolerance * 100:g}-pt tolerance"
-        if self.verdict is Verdict.REGRESSION:
-            beyond = f" (beyond the {tolerance})" if self.tolerance else ""
-            return f"regression: drop of {pts(self.delta)}{beyond}"
-        if self.verdict is Verdict.TOO_FEW:
-            needed = self.cases_to_detect()
-            more = f"; about {needed} cases would detect a drop of {pts(self.delta)}" if needed else ""
-            return f"too few cases to tell (n={self.n}){more}"
-        if self.verdict is Verdict.SIGNIFICANT_WITHIN_TOLERANCE:
-            if not self.tolerance:  # the exact test says significant, the interval still reaches 0
-                return f"drop of {pts(self.delta)} is significant, but its interval reaches 0"
-            where = "within" if -self.delta <= self.tolerance else "not significantly beyond"
-            return f"drop of {pts(self.delta)} is significant but {where} the {tolerance}"
-        if self.verdict is Verdict.IMPROVED:
-            return f"improved by {pts(self.delta)}"
-        if self.mde != self.mde:  # NaN: nothing could have been significant
-            return f"no drop, but too few cases (n={self.n}) for any drop to be significant"
-        if self.delta < 0 and self.high < 0:  # the interval says drop; the correction for many comparisons did not
-            return f"drop of {pts(self.delta)} is not significant once every comparison is counted (Holm)"
-        return "no significant change"
 
 
 @dataclass(frozen=True)
@@ -148,6 +63,17 @@ class Coverage:
     baseline: int
     by_input: int = 0
     new: int = 0
+    base_suite: str = ""  # the baseline suite it was compared with, when renamed
+    gone: bool = False  # a baseline suite no suite of this run is compared with
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"compared": self.compared, "baseline": self.baseline, "by_input": self.by_input,
+                               "new": self.new}
+        if self.base_suite:
+            out["base_suite"] = self.base_suite
+        if self.gone:
+            out["gone"] = True
+        return out
 
     @property
     def share(self) -> float:
@@ -161,6 +87,7 @@ class Analysis:
     notes: tuple[str, ...] = ()
     suite_stats: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     coverage: tuple[Coverage, ...] = ()
+    warnings: tuple[Finding, ...] = ()  # what of the baseline could not be compared, short of a gate failure
 
     @property
     def too_few(self) -> tuple[Comparison, ...]:
@@ -183,8 +110,9 @@ def _suite_stats(s: SuiteResult, seed: int) -> dict[str, Any]:
 
 
 def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gates, seed: int = 0, *,
-            partial: bool = False) -> Analysis:
-    """`partial`: the run holds part of the cases (a shard), so coverage is judged when the shards are merged."""
+            partial: bool = False, unmeasured: frozenset[str] = frozenset()) -> Analysis:
+    """`partial`: the run holds part of the cases (a shard), so coverage is judged when the shards are merged.
+    `unmeasured`: suites none of whose cases could be measured (their own finding says why), not gone."""
     suite_stats = {s.name: _suite_stats(s, seed) for s in suites}
     violations: list[str] = []
     notes: list[str] = []
@@ -196,46 +124,88 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
             g = gates.metrics.get(metric)
             if g is not None and g.min_score is not None and v["mean"] < g.min_score:
                 violations.append(f"{s.name}: {metric} mean score {v['mean']:.3f} is below the minimum {g.min_score:g}")
+    if baseline is None:
+        return Analysis((), tuple(violations), tuple(notes), suite_stats)
     comparisons: list[Comparison] = []
     coverage: list[Coverage] = []
-    if baseline is not None:
-        for s in suites:
-            base_cases = baseline.suites.get(s.name)
-            if base_cases is None:
-                notes.append(f"{s.name}: not in the baseline (a new suite): absolute results only")
-                continue
-            pairs = pair_cases(s.cases, base_cases)
-            cov = Coverage(s.name, len(pairs), len(base_cases), sum(h != b for h, b in pairs.items()),
-                           len(s.cases) - len(pairs))
-            coverage.append(cov)
-            if cov.share < gates.min_coverage and not partial:
-                violations.append(
-                    f"{s.name}: only {cov.compared} of {cov.baseline} baseline cases compared ({cov.share:.0%}, under "
-                    f"gates.min_coverage {gates.min_coverage:.0%}): cases were renamed with new inputs or removed, so "
-                    "the comparison says little; run `gate baseline update` on the base branch once they are merged")
-            notes += _flaky_note(s.name, base_cases)
-            comparisons += _compare_suite(s, base_cases, pairs, gates, seed)
+    warnings: list[Finding] = []
+    # A suite the run has but could measure no case of is not gone, nor another suite's former name.
+    base_suites = {name: cases for name, cases in baseline.suites.items() if name not in unmeasured}
+    matched = match_suites(suites, base_suites)
+    for s in suites:
+        base_name = matched.get(s.name)
+        if base_name is None:
+            notes.append(f"{s.name}: not in the baseline (a new suite): absolute results only")
+            continue
+        base_cases = baseline.suites[base_name]
+        pairs = pair_cases(s.cases, base_cases)
+        renamed = base_name if base_name != s.name else ""
+        cov = Coverage(s.name, len(pairs), len(base_cases), sum(h != b for h, b in pairs.items()),
+                       len(s.cases) - len(pairs), renamed)
+        coverage.append(cov)
+        if renamed:
+            notes.append(f"{s.name}: compared with the base's suite {renamed!r} (renamed): {cov.compared} of its "
+                         f"{cov.baseline} cases paired by id or input")
+        if cov.share < gates.min_coverage and not partial:
+            violations.append(
+                f"{s.name}: only {cov.compared} of {cov.baseline} baseline cases compared ({cov.share:.0%}, under "
+                f"gates.min_coverage {gates.min_coverage:.0%}): cases were renamed with new inputs or removed, so "
+                "the comparison says little; run `gate baseline update` on the base branch once they are merged")
+        notes += _flaky_note(s.name, base_cases)
+        warnings += _gone_metrics(s, base_cases, pairs, gates)
+        comparisons += [replace(c, base_suite=renamed) for c in _compare_suite(s, base_cases, pairs, gates, seed)]
+    for name in gone_suites(matched, base_suites):
+        if not base_suites[name]:
+            continue  # a suite of no cases: nothing of it went uncompared
+        cov = Coverage(name, 0, len(base_suites[name]), gone=True)
+        coverage.append(cov)
+        if partial:
+            continue
+        under = cov.share < gates.min_coverage
+        message = (f"{name}: a suite of the baseline that is not in this run: none of its {cov.baseline} baseline "
+                   f"cases were compared{f' (under gates.min_coverage {gates.min_coverage:.0%})' if under else ''}. "
+                   "It was removed, or renamed with most of its cases' inputs changed; if it was removed on purpose, "
+                   "run `gate baseline update` on the base branch once this is merged")
+        if under:
+            violations.append(message)
+        else:
+            warnings.append(Finding(Severity.WARNING, message))
     final = _decided(comparisons, gates)
     for c in final:
         if c.regression:
             what = "pass rate" if c.metric == PASS_RATE else f"{c.metric} score"
             violations.append(f"{c.suite}: {what} regressed: {c.sentence()}")
-    return Analysis(tuple(final), tuple(violations), tuple(notes), suite_stats, tuple(coverage))
+    return Analysis(tuple(final), tuple(violations), tuple(notes), suite_stats, tuple(coverage), tuple(warnings))
+
+
+def _gone_metrics(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], pairs: Mapping[str, str],
+                  gates: Gates) -> list[Finding]:
+    out = []
+    for metric, count in gone_metrics(s, base_cases, pairs).items():
+        gated = f"; gates.metrics.{metric} could not be evaluated on this suite" if metric in gates.metrics else ""
+        out.append(Finding(Severity.WARNING, (
+            f"{s.name}: {metric!r} is no longer measured (the baseline scored {counted(count, 'case')} with it). "
+            f"It was not compared, and the pass rate is compared without it{gated}. If it was removed or renamed on "
+            "purpose, run `gate baseline update` on the base branch once this is merged"), s.file or None))
+    return out
 
 
 def _decided(comparisons: Sequence[Comparison], gates: Gates) -> list[Comparison]:
-    """Holm-corrected p-values of "no change" over every comparison, then each comparison's verdict. The
+    """p-values of "no change" corrected by Holm over the comparisons that can reach significance at all (Tarone's
+    family: a three-case suite must not weaken the test of a sixty-case one), then each comparison's verdict. The
     tolerance is judged on each comparison's own interval, the one the comment shows."""
     if not comparisons:
         return []
     keys = [f"{c.suite}\0{c.metric}" for c in comparisons]
-    adjusted = stats.holm(dict(zip(keys, (c.p_value for c in comparisons), strict=True)))
+    adjusted = stats.tarone_holm({k: (c.p_value, c.min_p) for k, c in zip(keys, comparisons, strict=True)},
+                                 gates.alpha)
     out = []
     for key, c in zip(keys, comparisons, strict=True):
-        evidence = Evidence(c.delta, c.high, adjusted[key], c.p_beyond, c.mde)
+        p = adjusted[key].p
+        evidence = Evidence(c.delta, c.high, p, c.p_beyond, c.mde)
         found = decide(evidence, alpha=gates.alpha, tolerance=c.tolerance, decision=gates.decision)
-        out.append(replace(c, p_adjusted=adjusted[key], alpha=gates.alpha, decision=gates.decision, verdict=found,
-                           regression=found is Verdict.REGRESSION))
+        out.append(replace(c, p_adjusted=p, family=adjusted[key].family, alpha=gates.alpha, decision=gates.decision,
+                           verdict=found, regression=found is Verdict.REGRESSION))
     return out
 
 
@@ -287,7 +257,7 @@ def _compare_suite(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], 
     out = [Comparison(s.name, PASS_RATE, pc.base_rate, pc.head_rate, pc.delta, pc.interval.low, pc.interval.high,
                       pc.p_value, pc.mde, pc.n, pc.test, tolerance, pass_to_fail=pc.pass_to_fail,
                       fail_to_pass=pc.fail_to_pass, p_beyond=pc.p_beyond, discordance=pc.discordance,
-                      base_ids=renamed, base_outputs=outputs)]
+                      base_ids=renamed, base_outputs=outputs, min_p=pc.min_p, units=pc.units, unit_sd=pc.unit_sd)]
     for metric in s.scored:
         ids = [i for i in paired if metric in (base[i].get("scores") or {})]
         if not ids:
@@ -301,5 +271,5 @@ def _compare_suite(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], 
         test = "cluster-bootstrap" if cl else "paired-bootstrap"
         out.append(Comparison(s.name, metric, sum(b) / len(b), sum(h) / len(h), pd.delta, pd.interval.low,
                               pd.interval.high, pd.p_value, pd.mde, pd.n, test, tolerance, p_beyond=pd.p_beyond,
-                              discordance=pd.discordance))
+                              discordance=pd.discordance, min_p=pd.min_p, units=pd.units, unit_sd=pd.unit_sd))
     return out

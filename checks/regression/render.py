@@ -35,6 +35,10 @@ def render_details(details: Mapping[str, Any]) -> str:
     if violations:
         # Every reason, not only the first one the summary line has room for.
         lines += ["**Why this check failed:**", "", *(f"- {prose(v, 500)}" for v in violations), ""]
+    not_compared = details.get("not_compared") or []
+    if not_compared:
+        # What of the baseline went uncompared short of failing the gate: where the reviewer reads, not only in JSON.
+        lines += ["**Not compared with the baseline:**", "", *(f"- {prose(w, 500)}" for w in not_compared), ""]
     suites: Mapping[str, Any] = details.get("suites") or {}
     lines += ["| suite | cases | pass rate (95% CI) | scores (95% CI) |", "|---|---:|---|---|"]
     for name, s in suites.items():
@@ -78,8 +82,10 @@ def _comparisons(comparisons: Sequence[Mapping[str, Any]]) -> list[str]:
         unsure = c.get("mde") is None or (c["delta"] < 0 and c["ci95"][1] < 0)
         icon = "⚪" if unsure and c.get("verdict") == "no_significant_change" else _ICONS.get(str(c.get("verdict")), "")
         verdict = f"{icon} {inline(str(c.get('verdict_text', '')), 200)}"
+        # A renamed suite says what it was compared with, in the row the reviewer reads.
+        was = f" (base: {inline(str(c['base_suite']), 80)})" if c.get("base_suite") else ""
         lines.append(
-            f"| {inline(c['suite'], 80)} | {inline(c['metric'], 60)} | {fmt(c['head'])} vs {fmt(c['base'])} | "
+            f"| {inline(c['suite'], 80)}{was} | {inline(c['metric'], 60)} | {fmt(c['head'])} vs {fmt(c['base'])} | "
             f"{c['delta'] * 100:+.1f} pts ({c['ci95'][0] * 100:+.1f} to {c['ci95'][1] * 100:+.1f}) | "
             f"{format_p(c['p_adjusted'], c.get('alpha'))} | {mde} | {verdict.strip()} |")
     return lines

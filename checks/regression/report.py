@@ -12,7 +12,8 @@ from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 from gate.verdict import format_p
 
-from .compare import PASS_RATE, Analysis, Baseline, analyse
+from .compare import Analysis, Baseline, analyse
+from .comparison import PASS_RATE
 from .config import Gates
 from .results import SuiteResult
 
@@ -63,7 +64,8 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     # Name and id order, whatever order the suites ran or the shards came in: the report is the same.
     suites = sorted((replace(s, cases=tuple(sorted(s.cases, key=lambda c: c.id))) for s in suites),
                     key=lambda s: s.name)
-    analysis = analyse(suites, baseline, gates, seed, partial=bool((run or {}).get("shard")))
+    analysis = analyse(suites, baseline, gates, seed, partial=bool((run or {}).get("shard")),
+                       unmeasured=frozenset(map(str, (run or {}).get("unmeasured") or ())))
     regressed = {c.suite for c in analysis.comparisons if c.metric == PASS_RATE and c.regression}
     flips = {(c.suite, i) for c in analysis.comparisons if c.metric == PASS_RATE for i in c.pass_to_fail}
     categories: dict[str, int] = {}
@@ -77,21 +79,23 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
             if not c.passed:
                 categories[c.category or "quality.assertion"] = categories.get(c.category or "quality.assertion", 0) + 1
                 failures.append(_finding(s, c, s.name in regressed and (s.name, c.id) in flips, secrets))
-    findings = [*extra_findings, *(Finding(Severity.ERROR, v) for v in analysis.violations), *failures]
+    findings = [*extra_findings, *(Finding(Severity.ERROR, v) for v in analysis.violations), *analysis.warnings,
+                *failures]
     rate = passed / total if total else 0.0
     pooled = _pooled_change(analysis)
     defects = [f.message for f in extra_findings if f.severity is Severity.ERROR]
     ungated = _ungated_failures(suites, analysis, gates)
     failing = bool(analysis.violations or defects)
-    status = Status.FAIL if failing else Status.WARN if ungated or analysis.too_few else Status.PASS
+    status = Status.FAIL if failing else Status.WARN if ungated or analysis.too_few or analysis.warnings \
+        else Status.PASS
     details: dict[str, Any] = {
         "headline": {"value": f"{rate:.1%} pass", "change": pooled},
         "baseline": {"compared": baseline is not None, "source": baseline_note},
         "suites": {s.name: {**analysis.suite_stats[s.name], **s.to_dict(full=full)} for s in suites},
         "comparisons": [c.to_dict() for c in analysis.comparisons],
-        "coverage": {c.suite: {"compared": c.compared, "baseline": c.baseline, "by_input": c.by_input, "new": c.new}
-                     for c in analysis.coverage},
+        "coverage": {c.suite: c.to_dict() for c in analysis.coverage},
         "violations": list(analysis.violations),
+        **({"not_compared": [w.message for w in analysis.warnings]} if analysis.warnings else {}),
         "notes": list(analysis.notes),
         "usage_by_suite": usage_by_suite(suites),
         "run": dict(run or {}),
@@ -134,7 +138,16 @@ def summary_line(suites: Sequence[SuiteResult], total: int, passed: int, analysi
         paired = sum(c.compared for c in analysis.coverage)
         clauses.append(f"{paired} of {counted(sum(c.baseline for c in analysis.coverage), 'baseline case')} compared")
     clauses.append(_verdict_clause(analysis, compared, defects, ungated))
+    if analysis.warnings and not analysis.violations:
+        # What could not be compared reads beside the verdict, never hidden behind a pass.
+        more = len(analysis.warnings) - 1
+        clauses.append(_gist(analysis.warnings[0].message) + (f" (+{more} more below)" if more else ""))
     return "; ".join(clauses)
+
+
+def _gist(message: str) -> str:
+    """A warning's first sentence, for the summary line (the finding keeps the whole)."""
+    return message.split(". ", 1)[0]
 
 
 def _verdict_clause(analysis: Analysis, compared: bool, defects: Sequence[str], ungated: int) -> str:
