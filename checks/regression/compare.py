@@ -88,6 +88,8 @@ class Analysis:
     suite_stats: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     coverage: tuple[Coverage, ...] = ()
     warnings: tuple[Finding, ...] = ()  # what of the baseline could not be compared, short of a gate failure
+    # Where in gate.yaml each violation's gate is set, in the order of `violations`.
+    violated: tuple[tuple[str | int, ...], ...] = ()
 
     @property
     def too_few(self) -> tuple[Comparison, ...]:
@@ -115,17 +117,25 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
     `unmeasured`: suites none of whose cases could be measured (their own finding says why), not gone."""
     suite_stats = {s.name: _suite_stats(s, seed) for s in suites}
     violations: list[str] = []
+    violated: list[tuple[str | int, ...]] = []
+
+    def violate(message: str, *at: str | int) -> None:
+        violations.append(message)
+        violated.append(("regression", "gates", *at))
+
     notes: list[str] = []
     for s in suites:
         st = suite_stats[s.name]
         if gates.min_pass_rate is not None and st["count"] and st["pass_rate"] < gates.min_pass_rate:
-            violations.append(f"{s.name}: pass rate {st['pass_rate']:.1%} is below the minimum {gates.min_pass_rate:.1%}")
+            violate(f"{s.name}: pass rate {st['pass_rate']:.1%} is below the minimum {gates.min_pass_rate:.1%}",
+                    "min_pass_rate")
         for metric, v in st["scores"].items():
             g = gates.metrics.get(metric)
             if g is not None and g.min_score is not None and v["mean"] < g.min_score:
-                violations.append(f"{s.name}: {metric} mean score {v['mean']:.3f} is below the minimum {g.min_score:g}")
+                violate(f"{s.name}: {metric} mean score {v['mean']:.3f} is below the minimum {g.min_score:g}",
+                        "metrics", metric, "min_score")
     if baseline is None:
-        return Analysis((), tuple(violations), tuple(notes), suite_stats)
+        return Analysis((), tuple(violations), tuple(notes), suite_stats, violated=tuple(violated))
     comparisons: list[Comparison] = []
     coverage: list[Coverage] = []
     warnings: list[Finding] = []
@@ -147,10 +157,11 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
             notes.append(f"{s.name}: compared with the base's suite {renamed!r} (renamed): {cov.compared} of its "
                          f"{cov.baseline} cases paired by id or input")
         if cov.share < gates.min_coverage and not partial:
-            violations.append(
+            violate(
                 f"{s.name}: only {cov.compared} of {cov.baseline} baseline cases compared ({cov.share:.0%}, under "
                 f"gates.min_coverage {gates.min_coverage:.0%}): cases were renamed with new inputs or removed, so "
-                "the comparison says little; run `gate baseline update` on the base branch once they are merged")
+                "the comparison says little; run `gate baseline update` on the base branch once they are merged",
+                "min_coverage")
         notes += _flaky_note(s.name, base_cases)
         warnings += _gone_metrics(s, base_cases, pairs, gates)
         comparisons += [replace(c, base_suite=renamed) for c in _compare_suite(s, base_cases, pairs, gates, seed)]
@@ -167,15 +178,17 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
                    "It was removed, or renamed with most of its cases' inputs changed; if it was removed on purpose, "
                    "run `gate baseline update` on the base branch once this is merged")
         if under:
-            violations.append(message)
+            violate(message, "min_coverage")
         else:
             warnings.append(Finding(Severity.WARNING, message))
     final = _decided(comparisons, gates)
     for c in final:
         if c.regression:
             what = "pass rate" if c.metric == PASS_RATE else f"{c.metric} score"
-            violations.append(f"{c.suite}: {what} regressed: {c.sentence()}")
-    return Analysis(tuple(final), tuple(violations), tuple(notes), suite_stats, tuple(coverage), tuple(warnings))
+            at = ("max_pass_rate_drop",) if c.metric == PASS_RATE else ("metrics", c.metric, "max_drop")
+            violate(f"{c.suite}: {what} regressed: {c.sentence()}", *at)
+    return Analysis(tuple(final), tuple(violations), tuple(notes), suite_stats, tuple(coverage), tuple(warnings),
+                    tuple(violated))
 
 
 def _gone_metrics(s: SuiteResult, base_cases: Mapping[str, Mapping[str, Any]], pairs: Mapping[str, str],

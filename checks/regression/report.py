@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -59,8 +59,9 @@ def _finding(s: SuiteResult, c: Any, flipped: bool, secrets: Sequence[str]) -> F
 
 def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, baseline_note: str, gates: Gates, *,
                  seed: int = 0, run: Mapping[str, Any] | None = None, extra_findings: Sequence[Finding] = (),
-                 full: bool = True) -> CheckResult:
-    """full=False keeps in details only the failing cases (every flipped one among them): the rest are counted."""
+                 full: bool = True, locate: Callable[[Sequence[str | int]], tuple[str, int]] | None = None) -> CheckResult:
+    """full=False keeps in details only the failing cases (every flipped one among them): the rest are counted.
+    locate: gate.yaml's file and line of a path in it, where each violated gate is set."""
     # Name and id order, whatever order the suites ran or the shards came in: the report is the same.
     suites = sorted((replace(s, cases=tuple(sorted(s.cases, key=lambda c: c.id))) for s in suites),
                     key=lambda s: s.name)
@@ -79,8 +80,9 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
             if not c.passed:
                 categories[c.category or "quality.assertion"] = categories.get(c.category or "quality.assertion", 0) + 1
                 failures.append(_finding(s, c, s.name in regressed and (s.name, c.id) in flips, secrets))
-    findings = [*extra_findings, *(Finding(Severity.ERROR, v) for v in analysis.violations), *analysis.warnings,
-                *failures]
+    broken = [Finding(Severity.ERROR, v, *(locate(at) if locate else ()))
+              for v, at in zip(analysis.violations, analysis.violated, strict=True)]
+    findings = [*extra_findings, *broken, *analysis.warnings, *failures]
     rate = passed / total if total else 0.0
     pooled = _pooled_change(analysis)
     defects = [f.message for f in extra_findings if f.severity is Severity.ERROR]

@@ -81,7 +81,7 @@ class RetrievalCheck:
         full = bool(ctx.options.get("baseline") or ctx.options.get("full_report"))
         config = ctx.config
         return build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full,
-                            locate=lambda at: (config.display, config.doc.locate(at).line))
+                            locate=lambda at: (ctx.display(config.path), config.doc.locate(at).line))
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:
         from .baseline import baseline_data, write_baseline

@@ -67,6 +67,11 @@ def test_regression_example_answers_worse_on_15_percent_fails_with_flips(repo: G
                                        "answers: pass rate regressed")
     assert rate["verdict"] == "regression" and rate["ci95"][1] < -rate["tolerance"]  # beyond the 5-pt tolerance
     assert check["details"]["headline"]["change"].startswith("-15.0 pts (p=")
+    # The gate it broke, where gate.yaml sets it.
+    gate_line = next(i for i, line in enumerate((bot / "gate.yaml").read_text(encoding="utf-8").splitlines(), 1)
+                     if "max_pass_rate_drop:" in line)
+    broken = [(f["file"], f["line"]) for f in check["findings"] if "pass rate regressed" in f["message"]]
+    assert broken == [("bot/gate.yaml", gate_line)], broken
 
 
 def test_regression_example_noise_only_passes(repo: GitRepo) -> None:
