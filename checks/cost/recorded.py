@@ -18,9 +18,9 @@ from gate.errors import GateError
 from gate.models import ModelsFile, models_from_text
 from gate.prompts import PromptFile
 from gate.providers.keys import request_key
-from gate.yamlfile import YamlError, parse_yaml
+from gate.yamlfile import YamlError
 
-from .files import Files
+from .files import Files, read_prompt
 from .tokens import Measured
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class RecordedUsage(Mapping[MeasureKey, Measured]):
         dataset's stem) and its prompt, read when the name is the prompt's; None: the prompt is unreadable."""
         if i not in self._names:
             spec = self._all_specs()[i]
-            prompt = _prompt(self._files, spec.prompt, self._display) if spec.prompt is not None else None
+            prompt = read_prompt(self._files, spec.prompt, self._display(spec.prompt)) if spec.prompt is not None else None
             if spec.prompt is not None and prompt is None:
                 self._names[i] = None
             else:
@@ -235,16 +235,6 @@ def _usage(item: dict[str, Any] | None) -> dict[str, Any]:
     response = (item or {}).get("response")
     usage = response.get("usage") if isinstance(response, dict) else None
     return usage if isinstance(usage, dict) else {}
-
-
-def _prompt(files: Files, path: Path, display: Callable[[Path], str]) -> PromptFile | None:
-    shown = display(path)
-    try:
-        text = files.read(path, shown)
-        doc = parse_yaml(text, shown) if text is not None else None
-    except YamlError:
-        return None
-    return PromptFile(path, doc) if doc is not None and isinstance(doc.data, dict) else None
 
 
 def _cases(files: Files, spec: _Spec, prompt: PromptFile | None, display: Callable[[Path], str],
