@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from gate.errors import ConfigError
 from gate.files import MAX_BYTES, decode
 from gate.gitref import BaseRef
 from gate.globs import glob_regex, normalise
+from gate.report import Finding, Severity
 from gate.yamlfile import YamlError, parse_yaml
 
 _SKIPPED = frozenset({".git", ".gate"})
@@ -98,3 +100,44 @@ def _load(head: GateConfig, base: BaseRef) -> BaseConfig:
 
 def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+@dataclass(frozen=True)
+class BaseFile:
+    """A file a section of gate.yaml names (a baseline), as the base commit's own gate.yaml names it."""
+
+    path: Path | None  # None: the base names none (its gate.yaml has no such section, or a path it cannot use)
+    rel: str  # as gate.yaml writes it
+    configured: bool  # the base's own gate.yaml has the section: the file is expected there, and its absence a finding
+    why: str | None = None  # why there is no path, or why the change's gate.yaml stood in for the base's
+
+
+def base_file(head: GateConfig, base: BaseRef, section: str, key: str, default: str, head_path: Path,
+              head_rel: str) -> BaseFile:
+    """Where the base commit keeps the file `section.key` names (written `PATH` or `{path: PATH}`; default when the
+    section names none): a change that renames it must not switch the comparison off. The change's path (head_path)
+    when the base's gate.yaml is not its own (the base has none, or it cannot be read)."""
+    found = base_config(head, base)
+    if not found.own:
+        return BaseFile(head_path, head_rel, False, found.note if base.available else None)
+    raw = found.config.section(section)
+    if raw is None:
+        return BaseFile(None, head_rel, False, f"the base's gate.yaml has no {section} section")
+    value = raw.get(key, default)
+    at: tuple[str, ...] = (section, key)
+    if isinstance(value, Mapping):
+        value, at = value.get("path", default), (section, key, "path")
+    rel = str(value)
+    try:
+        return BaseFile(found.config.resolve(rel, *at, must_exist=False), rel, True)
+    except ConfigError as exc:
+        return BaseFile(None, rel, True, _short(str(exc)))
+
+
+def missing_baseline(config: GateConfig, section: str, why: str) -> Finding:
+    """The base runs the section's check but keeps no baseline this change can be compared with: a finding at the
+    section in gate.yaml, so the verdict does not read as a comparison that passed."""
+    line = config.doc.locate((section,), key=True).line
+    return Finding(Severity.WARNING, f"{section}: not compared with the base: {why}, though the base's gate.yaml has a "
+                   f"{section} section (run `gate baseline update` on the base branch and commit the baseline)",
+                   config.display, line)
