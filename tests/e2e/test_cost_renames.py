@@ -1,5 +1,6 @@
 """The base's cost is what `gate check` reports on the base commit: computed through the base's own gate.yaml, so a
-change that renames or moves a file the cost reads neither switches the comparison off nor moves the figure."""
+change that renames or moves a file the cost reads neither switches the comparison off nor moves the figure; and
+what the comparison says about itself (a budget it could not evaluate, counting, unmeasured suites) is true."""
 
 from __future__ import annotations
 
@@ -162,3 +163,21 @@ def test_cost_temperature_change_is_not_an_increase_from_counting(repo: GitRepo)
     assert code == 0 and check["status"] == "pass", check["findings"]
     assert not [f for f in check["findings"] if "rises by" in f["message"]]
     assert check["metrics"]["delta_usd"] != 0
+
+
+def test_cost_unmeasured_notice_names_only_the_suites_a_route_measures(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    _edit(bot / "models.yaml", "model: openai/gpt-4.1-nano", "model: openai/gpt-4.1-mini")
+    repo.commit("the router on a larger model (not re-recorded)")
+
+    res = gate("check", "--only", "regression,cost", "-c", bot / "gate.yaml", "--format", "json", "--base-ref", "main")
+    checks = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
+    # Both suites of the classify prompt were left out; traffic.yaml measures `routing` only.
+    assert sorted(checks["regression"]["details"]["run"]["unmeasured"]) == ["Ticket classifier", "routing"]
+    unmeasured = [f["message"] for f in checks["cost"]["findings"] if f["message"].startswith("measured tokens unavailable")]
+    assert len(unmeasured) == 1 and unmeasured[0].startswith("measured tokens unavailable for suite routing: "), unmeasured
+    # The larger model costs more however tokens are counted: judged like for like, and the counting's share said.
+    [rise] = [f["message"] for f in checks["cost"]["findings"] if "rises by" in f["message"]]
+    assert rise.startswith("profile expected: monthly cost, like for like, rises by ")
+    assert "of the change as counted is from tokens counted differently on each side" in rise
+    assert float(rise.split("rises by ")[1].split("%")[0]) < checks["cost"]["metrics"]["delta_pct"]
