@@ -57,10 +57,13 @@ class BaseConfig:
     config: GateConfig
     own: bool  # config is the base's own gate.yaml
     note: str | None = None  # why the change's gate.yaml stands in (None: it is the base's own)
+    exists: bool = True  # the base commit has a gate.yaml there (its own, or one that cannot be read)
 
-    def section(self, name: str) -> bool:
-        """Whether the base's own gate.yaml has the section (False when it is not the base's own)."""
-        return self.own and self.config.section(name) is not None
+    def runs(self, section: str) -> bool:
+        """Whether the base commit runs the section's check, as far as can be told: its own gate.yaml has the section,
+        or it has one that cannot be read. A check new on this change (no gate.yaml at the base, or no such section)
+        has nothing at the base to be compared with, and that is no failure to compare."""
+        return self.config.section(section) is not None if self.own else self.exists
 
 
 _loaded: dict[tuple[str, str, str], BaseConfig] = {}
@@ -79,10 +82,11 @@ def _load(head: GateConfig, base: BaseRef) -> BaseConfig:
     at = f"at {base.ref}" if base.ref else "at the base"
     rel = base.relpath(head.path)
     if not base.available or rel is None or base.repo_root is None:
-        return BaseConfig(head, False, f"no base commit to read {head.display} from ({base.reason or 'no base ref'})")
+        return BaseConfig(head, False, f"no base commit to read {head.display} from ({base.reason or 'no base ref'})",
+                          exists=False)
     raw = base.read(rel)
     if raw is None:
-        return BaseConfig(head, False, f"{rel} does not exist {at}")
+        return BaseConfig(head, False, f"{rel} does not exist {at}", exists=False)
     shown = f"{rel} {at}"
     try:
         if len(raw) > MAX_BYTES:
@@ -108,7 +112,9 @@ class BaseFile:
 
     path: Path | None  # None: the base names none (its gate.yaml has no such section, or a path it cannot use)
     rel: str  # as gate.yaml writes it
-    configured: bool  # the base's own gate.yaml has the section: the file is expected there, and its absence a finding
+    # The base runs the section's check and a change is under review (HEAD is not the base itself): the file is
+    # expected there, and its absence is a finding.
+    expected: bool
     why: str | None = None  # why there is no path, or why the change's gate.yaml stood in for the base's
 
 
@@ -118,8 +124,9 @@ def base_file(head: GateConfig, base: BaseRef, section: str, key: str, default: 
     section names none): a change that renames it must not switch the comparison off. The change's path (head_path)
     when the base's gate.yaml is not its own (the base has none, or it cannot be read)."""
     found = base_config(head, base)
+    expected = found.runs(section) and base.sha != base.head
     if not found.own:
-        return BaseFile(head_path, head_rel, False, found.note if base.available else None)
+        return BaseFile(head_path, head_rel, expected, found.note if base.available else None)
     raw = found.config.section(section)
     if raw is None:
         return BaseFile(None, head_rel, False, f"the base's gate.yaml has no {section} section")
@@ -129,9 +136,9 @@ def base_file(head: GateConfig, base: BaseRef, section: str, key: str, default: 
         value, at = value.get("path", default), (section, key, "path")
     rel = str(value)
     try:
-        return BaseFile(found.config.resolve(rel, *at, must_exist=False), rel, True)
+        return BaseFile(found.config.resolve(rel, *at, must_exist=False), rel, expected)
     except ConfigError as exc:
-        return BaseFile(None, rel, True, _short(str(exc)))
+        return BaseFile(None, rel, expected, _short(str(exc)))
 
 
 def missing_baseline(config: GateConfig, section: str, why: str) -> Finding:

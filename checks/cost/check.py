@@ -97,7 +97,7 @@ class CostCheck:
         chosen_diff = diffs.get(chosen)
         route_lines = {r.name: r.where for p in head_scenario.profiles if p.name == chosen for r in p.routes}
         findings += budget_findings(settings.budget, head, base, ctx.display(ctx.config.path), ctx.config,
-                                    route_lines, chosen_diff, base_reason)
+                                    route_lines, chosen_diff, base_reason if side.expected else None)
         findings += notices(head_scenario, chosen)
         regression = ctx.results.get("regression")
         measured = {s for p in head_scenario.profiles if p.name == chosen for r in p.routes for s in r.suites}
@@ -126,16 +126,18 @@ class CostCheck:
                                     f"{found.note}"))
         tree = BaseTree(ctx.base)
         inputs: Inputs | None = None
+        expected = found.runs("cost")
         try:
-            if found.own and found.config.section("cost") is None:
+            if found.own and not expected:
                 return _BaseSide(None, f"the base's gate.yaml has no cost section ({ctx.base.ref})")
             settings = load_settings(found.config)
             inputs = _inputs(found.config, settings, ctx.display, tree)
             if ctx.base.relpath(inputs.traffic_path) is None:
-                return _BaseSide(None, f"{inputs.traffic_display} is outside the git repository", inputs=inputs)
+                return _BaseSide(None, f"{inputs.traffic_display} is outside the git repository", inputs=inputs,
+                                 expected=expected)
             if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
                 return _BaseSide(None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})",
-                                 inputs=inputs)
+                                 inputs=inputs, expected=expected)
             # The base by its own rule: its own recorded usage; a measurement of this run alone is carried over.
             recorded = recorded_usage(tree, found.config, ctx.display, inputs.root)
             inputs = replace(inputs, anchors=head.anchors, measured=recorded)
@@ -143,12 +145,12 @@ class CostCheck:
             why = built.first() if built.scenario is None else None
             if built.scenario is not None:
                 costs = project(built.scenario, draws=settings.draws, seed=settings.seed)
-                return _BaseSide(costs, None, built.scenario, inputs)
+                return _BaseSide(costs, None, built.scenario, inputs, expected)
         except (YamlError, NonFinite, ConfigError) as exc:  # unreadable, overflowing, or a path not there: why
             why = str(exc)
         why = f"the base's cost could not be computed ({ctx.base.ref}): {why}"
         findings.append(Finding(Severity.NOTICE, why))
-        return _BaseSide(None, why, inputs=inputs)
+        return _BaseSide(None, why, inputs=inputs, expected=expected)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,8 @@ class _BaseSide:
     reason: str | None
     scenario: Scenario | None = None
     inputs: Inputs | None = None
+    # The base runs the cost check (BaseConfig.runs): an increase budget it cannot be compared with is not evaluated.
+    expected: bool = False
 
 
 def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:

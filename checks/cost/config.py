@@ -135,8 +135,9 @@ def suites_of(config: GateConfig, files: Files | None = None) -> dict[str, Path 
 def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None, gate_file: str,
                     config: GateConfig, route_lines: Mapping[str, Location], diff: Diff | None = None,
                     base_reason: str | None = None) -> list[Finding]:
-    """diff: the change against the base, for its movers and the share that is only counting; base_reason: why there
-    is no base, for the increase budgets that could then not be evaluated."""
+    """diff: the change against the base, for its movers and the share that is only counting; base_reason: why the base
+    that runs the cost check could not be compared, for the increase budgets that then were not evaluated (None where
+    there is nothing to compare with: no base commit, or the cost check is new on this change)."""
     stat = budget.statistic
     movers = diff.movers() if diff is not None else []
     label = f"profile {head.name}: monthly cost" + ("" if stat is Statistic.MEAN else f" ({stat.value})")
@@ -152,13 +153,13 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
 
     now = stat.of(head)
     add(budget.monthly_usd, now, f"{label} {money(now)}", money)
-    if base is None:
+    if base is None and base_reason is not None:
         for name, level in (("max_increase_usd", budget.max_increase_usd), ("max_increase_pct", budget.max_increase_pct)):
             if level is not None:  # a budget the gate could not evaluate must not read as one it passed
                 findings.append(Finding(Severity.WARNING, f"{label}: the {name} budget was not evaluated: the base "
-                                        f"was not compared ({base_reason or 'no base'})", gate_file,
+                                        f"was not compared ({base_reason})", gate_file,
                                         config.doc.locate(level.at).line, category="budget.cost"))
-    else:
+    elif base is not None:
         before = stat.of(base)
         delta = now - before
         why = f" ({money(before)} -> {money(now)}; moved by {', '.join(movers)})" if movers else \

@@ -80,8 +80,8 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
         at = base_file(ctx.config, ctx.base, SECTION, "baseline", DEFAULT_PATH, cfg.baseline, cfg.baseline_rel)
         if at.path is None:
             why = at.why or "no path"
-            return None, f"no baseline: {why}", missing_baseline(ctx.config, SECTION, why) if at.configured else None
-        path, expected = at.path, at.configured
+            return None, f"no baseline: {why}", missing_baseline(ctx.config, SECTION, why) if at.expected else None
+        path, expected = at.path, at.expected
     rel = ctx.base.relpath(path)
     shown = rel or cfg.baseline_rel
     raw: bytes | None = None

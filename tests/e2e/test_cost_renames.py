@@ -133,6 +133,22 @@ def test_cost_base_not_computable_warns_at_the_increase_budget(repo: GitRepo) ->
     assert "traffic.yaml" in warning["message"] and "main" in warning["message"]
 
 
+def test_cost_renamed_profile_with_more_traffic_is_not_a_clean_pass(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    _edit(bot / "traffic.yaml", "  expected:\n", "  usual:\n")
+    _edit(bot / "gate.yaml", "  profile: expected", "  profile: usual")
+    _edit(bot / "traffic.yaml", *MORE_TRAFFIC)
+    repo.commit("the expected profile is now 'usual'; 50% more traffic")
+
+    code, check = _cost(bot)
+    assert code == 0 and check["status"] == "warn", check["summary"]
+    [warning] = [f for f in check["findings"] if f["severity"] == "warning"]
+    assert warning["line"] == _gate_line(bot, "max_increase_pct")
+    assert warning["message"] == ("profile usual: monthly cost: the max_increase_pct budget was not evaluated: the base "
+                                  "was not compared (profile usual is new: the base's bot/traffic.yaml has no such "
+                                  "profile)")
+
+
 def test_cost_base_without_gate_yaml_reads_the_base_through_this_change(repo: GitRepo) -> None:
     shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
     (repo.path / "bot/gate.yaml").rename(repo.path / "bot/gate.yml.off")
