@@ -165,6 +165,7 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
         why = f" ({money(before)} -> {money(now)}; moved by {', '.join(movers)})" if movers else \
             f" ({money(before)} -> {money(now)})"
         counting = diff.counting_usd if diff is not None else 0.0
+        fired = len(findings)
         if abs(counting) >= EPSILON_USD:
             # One side's tokens measured, the other's estimated: the budget judges the change like for like (both
             # estimated), not the switch of counting, which would fire on a change that moves nothing.
@@ -179,6 +180,12 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
         elif delta >= EPSILON_USD:  # from nothing: no percentage bounds the increase, so it breaches any
             add(budget.max_increase_pct, math.inf, f"{label} rises from nothing, an unbounded increase{why}",
                 lambda v: f"{v:g}%")
+        if abs(counting) >= EPSILON_USD and len(findings) == fired and (budget.max_increase_usd or budget.max_increase_pct):
+            # Within budget like for like: the reviewer who reads the counted change in the summary learns why.
+            alike = f"changes by {signed_money(delta)}" if abs(delta) >= EPSILON_USD else "does not change"
+            findings.append(Finding(Severity.NOTICE, f"{label} {alike}, within the increase budgets; as counted "
+                                    f"{signed_money(delta + counting)}, of which {signed_money(counting)} is from tokens "
+                                    "counted differently on each side"))
     for name, level in budget.max_cost_per_1k.items():
         route = head.route(name)
         if route is None:

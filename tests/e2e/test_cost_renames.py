@@ -178,6 +178,10 @@ def test_cost_temperature_change_is_not_an_increase_from_counting(repo: GitRepo)
     # counting, not the change. The like-for-like figure is what the increase budget judges.
     assert code == 0 and check["status"] == "pass", check["findings"]
     assert not [f for f in check["findings"] if "rises by" in f["message"]]
+    assert [f["message"] for f in check["findings"] if "like for like" in f["message"]] == [
+        f"profile expected: monthly cost, like for like, does not change, within the increase budgets; as counted "
+        f"+${check['metrics']['delta_usd']:.2f}, of which +${check['metrics']['delta_usd']:.2f} is from tokens counted "
+        "differently on each side"]
     assert check["metrics"]["delta_usd"] != 0
 
 
