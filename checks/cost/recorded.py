@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,13 +142,25 @@ def _specs(config: GateConfig) -> list[_Spec]:
     from ..regression.config import parse_config
 
     try:
-        cfg = parse_config(config)
+        cfg = parse_config(_unscored(config))
     except GateError:
         return []
     if cfg.suites is not None:
         return [_Spec(s.name, s.prompt, s.dataset, s.target or cfg.target, s.repeats or cfg.repeats)
                 for s in cfg.suites]
     return [_Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
+
+
+def _unscored(config: GateConfig) -> GateConfig:
+    """config without its suites' metrics: usage needs the requests a suite sends, not how its answers are scored; and a
+    metric's file (a json_schema) would be read from the work tree, where a base commit's may not be (a moved folder)."""
+    section = config.section("regression")
+    suites = section.get("suites") if section is not None else None
+    if section is None or not isinstance(suites, list):
+        return config
+    unscored = [{k: v for k, v in s.items() if k != "metrics"} if isinstance(s, Mapping) else s for s in suites]
+    data = {**config.data, "regression": {**section, "suites": unscored}}
+    return replace(config, doc=replace(config.doc, data=data))
 
 
 def _cassette(files: Files, path: Path, shown: str) -> tuple[str, Recorded[dict[str, Any]]] | None:

@@ -201,3 +201,18 @@ def test_cost_unmeasured_notice_names_only_the_suites_a_route_measures(repo: Git
     assert rise.startswith("profile expected: monthly cost, like for like, rises by ")
     assert "of the change as counted is from tokens counted differently on each side" in rise
     assert float(rise.split("rises by ")[1].split("%")[0]) < checks["cost"]["metrics"]["delta_pct"]
+
+
+def test_cost_datasets_folder_moved_changes_no_cost(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    repo.git("mv", "bot/datasets", "bot/data")
+    _edit(bot / "gate.yaml", "dataset: datasets/answers.jsonl", "dataset: data/answers.jsonl")
+    _edit(bot / "gate.yaml", "dataset: datasets/routing.jsonl", "dataset: data/routing.jsonl")
+    _edit(bot / "gate.yaml", "json_schema: datasets/route.schema.json", "json_schema: data/route.schema.json")
+    repo.commit("datasets/ is now data/")
+
+    code, check = _cost(bot)
+    # The base's suites as the base names them; how their answers are scored (a json_schema file no longer in this
+    # checkout) is no part of what they cost.
+    assert code == 0 and check["status"] == "pass", check["summary"]
+    assert check["metrics"]["delta_usd"] == 0, check["summary"]
