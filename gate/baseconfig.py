@@ -81,9 +81,11 @@ def base_config(head: GateConfig, base: BaseRef) -> BaseConfig:
 def _load(head: GateConfig, base: BaseRef) -> BaseConfig:
     at = f"at {base.ref}" if base.ref else "at the base"
     rel = base.relpath(head.path)
-    if not base.available or rel is None or base.repo_root is None:
+    if not base.available or base.repo_root is None:
         return BaseConfig(head, False, f"no base commit to read {head.display} from ({base.reason or 'no base ref'})",
                           exists=False)
+    if rel is None:
+        return BaseConfig(head, False, f"{head.display} is outside the git repository", exists=False)
     raw = base.read(rel)
     if raw is None:
         return BaseConfig(head, False, f"{rel} does not exist {at}", exists=False)
@@ -145,6 +147,5 @@ def missing_baseline(config: GateConfig, section: str, why: str) -> Finding:
     """The base runs the section's check but keeps no baseline this change can be compared with: a finding at the
     section in gate.yaml, so the verdict does not read as a comparison that passed."""
     line = config.doc.locate((section,), key=True).line
-    return Finding(Severity.WARNING, f"{section}: not compared with the base: {why}, though the base's gate.yaml has a "
-                   f"{section} section (run `gate baseline update` on the base branch and commit the baseline)",
-                   config.display, line)
+    return Finding(Severity.WARNING, f"{section}: not compared with the base, which runs this check: {why} (run `gate "
+                   "baseline update` on the base branch and commit the baseline)", config.display, line)

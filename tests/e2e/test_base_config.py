@@ -141,8 +141,9 @@ def test_regression_base_with_the_section_but_no_baseline_warns(repo: GitRepo) -
     line = next(i for i, text in enumerate((repo.path / "bot/gate.yaml").read_text().splitlines(), 1)
                 if text.startswith("regression:"))
     assert (warning["file"], warning["line"]) == ("bot/gate.yaml", line)
-    assert warning["message"].startswith("regression: not compared with the base: bot/.gate/baseline.json does not "
-                                         "exist at main, though the base's gate.yaml has a regression section")
+    assert warning["message"] == ("regression: not compared with the base, which runs this check: bot/.gate/baseline.json "
+                                  "does not exist at main (run `gate baseline update` on the base branch and commit the "
+                                  "baseline)")
 
 
 def test_retrieval_baseline_path_changed_in_the_change_still_fails(repo: GitRepo, tmp_path: Path) -> None:
@@ -160,3 +161,20 @@ def test_retrieval_baseline_path_changed_in_the_change_still_fails(repo: GitRepo
     assert check["details"]["baseline"]["source"].startswith("bot/.gate/retrieval-baseline.json at main (")
     assert res.exit_code == 1 and check["status"] == "fail", check["summary"]
     assert "nDCG@10 regressed" in check["summary"]
+
+
+def test_retrieval_base_with_the_section_but_no_baseline_warns(repo: GitRepo) -> None:
+    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache", "__pycache__"))
+    (repo.path / "bot/.gate/retrieval-baseline.json").unlink()
+    repo.commit("the support bot, its retrieval baseline not yet committed")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.commit("a change")
+
+    res = gate_subprocess("check", "-c", "bot/gate.yaml", "--only", "retrieval", "--format", "json",
+                          "--base-ref", "main", cwd=repo.path)
+    check = _check(res.stdout, "retrieval")
+    assert res.exit_code == 0 and check["status"] == "warn", check["summary"]
+    [warning] = [f for f in check["findings"] if f["severity"] == "warning"]
+    assert warning["file"] == "bot/gate.yaml" and warning["message"].startswith(
+        "retrieval: not compared with the base, which runs this check: bot/.gate/retrieval-baseline.json does not exist "
+        "at main")
