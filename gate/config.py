@@ -122,18 +122,32 @@ def load_config(path: Path, extra_sections: Mapping[str, Mapping[str, Any]] | No
         doc = load_yaml(path, display)
     except YamlError as exc:
         raise ConfigError(str(exc)) from None
+    validate_doc(doc, extra_sections)
+    root = path.resolve().parent
+    return complete(GateConfig(path.resolve(), display, root, doc, (), None, repository_of(root)))
+
+
+def validate_doc(doc: YamlDocument, extra_sections: Mapping[str, Mapping[str, Any]] | None = None, *,
+                 other_sections: bool = False) -> None:
+    """A ConfigError unless doc is a gate.yaml the schema accepts. other_sections: top-level keys the schema does not
+    know are let through (a commit's gate.yaml read for the sections one check needs: a plugin's is not ours)."""
+    display = doc.display
     if not isinstance(doc.data, dict):
         kind = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
         raise ConfigError(f"{display}:1:1: $: gate.yaml must be a mapping of sections, but the file is {kind}")
-
     schema: Any = load_schema("gate")
-    if extra_sections:
+    if extra_sections or other_sections:
         schema = dict(schema)
-        schema["properties"] = {**schema["properties"], **extra_sections}
+        schema["properties"] = {**schema["properties"], **(extra_sections or {})}
+        if other_sections:
+            schema["additionalProperties"] = True
     _raise_violations(display, validate(doc, schema))
 
-    root = path.resolve().parent
-    config = GateConfig(path.resolve(), display, root, doc, (), None, repository_of(root))
+
+def complete(config: GateConfig) -> GateConfig:
+    """config with the files it names (models.yaml, the prompt globs) resolved by its own rules (config.resolve and
+    config.glob: the work tree's, or another commit's)."""
+    doc = config.doc
     models_path = None
     if "models" in doc.data:
         models_path = config.resolve(doc.data["models"], "models")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gate.baseconfig import base_config
 from gate.config import GateConfig, display_path
 from gate.context import CheckContext
 from gate.errors import ConfigError
@@ -17,7 +18,7 @@ from gate.report import CheckResult, Finding, Severity, Status, status_from_find
 from gate.yamlfile import YamlError
 
 from .config import CostSettings, budget_findings, load_settings, suites_of
-from .files import BaseTree, WorkTree
+from .files import BaseTree, Files, WorkTree
 from .inputs import Inputs, MeasureKey, Scenario, build_scenario
 from .model import NonFinite, ProfileCost, may_overflow, project
 from .money import money
@@ -84,22 +85,23 @@ class CostCheck:
         except NonFinite as exc:
             return CheckResult(self.name, Status.ERROR, f"could not complete: {exc}")
         findings: list[Finding] = []
-        bases, base_reason, base_scenario = self._base(ctx, inputs, head_scenario, settings, findings)
+        side = self._base(ctx, head_scenario, findings)
+        bases, base_reason, base_scenario = side.costs, side.reason, side.scenario
         # Each side says how it counted its tokens, so a diff of measured against estimated says so too.
         diffs = diffs_of(heads, bases, head_scenario, base_scenario,
-                         lambda: estimated_alike(WorkTree(), BaseTree(ctx.base), inputs))
+                         lambda: estimated_alike(WorkTree(), inputs, BaseTree(ctx.base), side.inputs or inputs))
         head = next(h for h in heads if h.name == chosen)
         base = _named(bases, chosen)
         if bases is not None and base is None:
-            base_reason = f"profile {chosen} is new: the base's {inputs.traffic_display} has no such profile"
+            base_reason = f"profile {chosen} is new: the base's {(side.inputs or inputs).traffic_display} has no such profile"
         chosen_diff = diffs.get(chosen)
         route_lines = {r.name: r.where for p in head_scenario.profiles if p.name == chosen for r in p.routes}
-        movers = chosen_diff.movers() if chosen_diff else []
         findings += budget_findings(settings.budget, head, base, ctx.display(ctx.config.path), ctx.config,
-                                    route_lines, movers)
+                                    route_lines, chosen_diff, base_reason if side.expected else None)
         findings += notices(head_scenario, chosen)
         regression = ctx.results.get("regression")
-        findings += unmeasured(regression.details if regression else None, suites_of(ctx.config))
+        measured = {s for p in head_scenario.profiles if p.name == chosen for r in p.routes for s in r.suites}
+        findings += unmeasured(regression.details if regression else None, sorted(measured))
         metrics = _metrics(head, base, chosen_diff)
         details = details_of(head_scenario, heads, chosen, settings, diffs, bases is not None, base_reason,
                              ctx.base.ref, price_data_label())
@@ -112,37 +114,65 @@ class CostCheck:
 
         return markdown_details(result.details, result.findings)
 
-    def _base(self, ctx: CheckContext, inputs: Inputs, head: Scenario, settings: CostSettings,
-              findings: list[Finding]) -> tuple[tuple[ProfileCost, ...] | None, str | None, Scenario | None]:
+    def _base(self, ctx: CheckContext, head: Scenario, findings: list[Finding]) -> _BaseSide:
+        """The cost `gate check` reports on the base commit: its own gate.yaml (cost section, traffic.yaml, models.yaml,
+        suites and their recordings) read there with git; the change's gate.yaml stands in only where the base has
+        none, or one that cannot be read, and a notice says so."""
         if not ctx.base.available:
-            return None, ctx.base.reason or "no base ref", None
-        if ctx.base.relpath(inputs.traffic_path) is None:
-            return None, f"{inputs.traffic_display} is outside the git repository", None
+            return _BaseSide(None, ctx.base.reason or "no base ref")
+        found = base_config(ctx.config, ctx.base)
+        if found.note:
+            findings.append(Finding(Severity.NOTICE, f"the base's cost is computed through this change's gate.yaml: "
+                                    f"{found.note}"))
         tree = BaseTree(ctx.base)
+        inputs: Inputs | None = None
+        expected = found.runs("cost")
         try:
+            if found.own and not expected:
+                return _BaseSide(None, f"the base's gate.yaml has no cost section ({ctx.base.ref})")
+            settings = load_settings(found.config)
+            inputs = _inputs(found.config, settings, ctx.display, tree)
+            if ctx.base.relpath(inputs.traffic_path) is None:
+                return _BaseSide(None, f"{inputs.traffic_display} is outside the git repository", inputs=inputs,
+                                 expected=expected)
             if tree.read(inputs.traffic_path, inputs.traffic_display) is None:
-                return None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})", None
-            # The base by the head's rule: its own recorded usage; a measurement of this run alone is carried over.
-            recorded = recorded_usage(tree, ctx.config, ctx.display, inputs.root)
-            built = build_scenario(tree, replace(inputs, anchors=head.anchors, measured=recorded))
+                return _BaseSide(None, f"{inputs.traffic_display} does not exist on the base ({ctx.base.ref})",
+                                 inputs=inputs, expected=expected)
+            # The base by its own rule: its own recorded usage; a measurement of this run alone is carried over.
+            recorded = recorded_usage(tree, found.config, ctx.display, inputs.root)
+            inputs = replace(inputs, anchors=head.anchors, measured=recorded)
+            built = build_scenario(tree, inputs)
             why = built.first() if built.scenario is None else None
             if built.scenario is not None:
-                return project(built.scenario, draws=settings.draws, seed=settings.seed), None, built.scenario
-        except (YamlError, NonFinite) as exc:  # not valid UTF-8 there, or overflowing: not compared, and why
+                costs = project(built.scenario, draws=settings.draws, seed=settings.seed)
+                return _BaseSide(costs, None, built.scenario, inputs, expected)
+        except (YamlError, NonFinite, ConfigError) as exc:  # unreadable, overflowing, or a path not there: why
             why = str(exc)
-        findings.append(Finding(Severity.NOTICE, f"the base's cost could not be computed ({ctx.base.ref}): {why}"))
-        return None, f"the base's cost could not be computed: {why}", None
+        why = f"the base's cost could not be computed ({ctx.base.ref}): {why}"
+        findings.append(Finding(Severity.NOTICE, why))
+        return _BaseSide(None, why, inputs=inputs, expected=expected)
+
+
+@dataclass(frozen=True)
+class _BaseSide:
+    """The base's costs, or why there are none; its scenario and the inputs it was built from."""
+
+    costs: tuple[ProfileCost, ...] | None
+    reason: str | None
+    scenario: Scenario | None = None
+    inputs: Inputs | None = None
+    # The base runs the cost check (BaseConfig.runs): an increase budget it cannot be compared with is not evaluated.
+    expected: bool = False
 
 
 def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | None:
     return next((c for c in costs or () if c.name == name), None)
 
 
-def _inputs(config: GateConfig, settings: CostSettings, display: Any,
-            measured: Mapping[MeasureKey, Measured] | None = None) -> Inputs:
+def _inputs(config: GateConfig, settings: CostSettings, display: Any, files: Files | None = None) -> Inputs:
     models = config.models_path
     return Inputs(settings.traffic, display(settings.traffic), models, display(models) if models else "models.yaml",
-                  settings.horizon_months, suites_of(config), measured or {}, None, datetime.now(timezone.utc),
+                  settings.horizon_months, suites_of(config, files), {}, None, datetime.now(timezone.utc),
                   display, config.repo)
 
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
-from gate.prompts import PromptFile, load_prompt
+from gate.prompts import PromptFile
 from gate.report import Finding, Severity
-from gate.yamlfile import YamlError
 
+from .files import Files, WorkTree, read_prompt
 from .model import DEFAULT_DRAWS, ProfileCost
-from .money import EPSILON_USD, money
+from .money import EPSILON_USD, money, signed_money
+
+if TYPE_CHECKING:
+    from .diff import Diff
 
 Location = tuple[str, int]  # (file as findings name it, line)
 
@@ -92,10 +95,16 @@ def load_settings(config: GateConfig) -> CostSettings:
                         int(section.get("draws", DEFAULT_DRAWS)), int(section.get("seed", 0)), budget)
 
 
-def suites_of(config: GateConfig) -> dict[str, Path | None]:
+def suites_of(config: GateConfig, files: Files | None = None) -> dict[str, Path | None]:
     """The suites the regression check runs, by the names it gives them, with each one's prompt file:
     a suite's `name`, else its prompt's `name` (or file stem), else its dataset's stem; without
-    `suites:`, every prompt file with testData is a suite. Read tolerantly: regression validates it."""
+    `suites:`, every prompt file with testData is a suite. Read tolerantly: regression validates it. files: the tree
+    the prompts are read from (the work tree's by default, the base commit's for the base's gate.yaml)."""
+    tree = files or WorkTree()
+
+    def prompt_at(path: Path) -> PromptFile | None:
+        return read_prompt(tree, path, path.name)
+
     section = config.section("regression")
     if section is None:
         return {}
@@ -103,7 +112,7 @@ def suites_of(config: GateConfig) -> dict[str, Path | None]:
     out: dict[str, Path | None] = {}
     if suites is None:
         for path in config.prompt_files:
-            prompt = _prompt(path)
+            prompt = prompt_at(path)
             if prompt is not None and prompt.test_data:
                 out[prompt.name] = path
         return out
@@ -112,7 +121,7 @@ def suites_of(config: GateConfig) -> dict[str, Path | None]:
             continue
         suite_prompt = config.resolve(s["prompt"], "regression", "suites", i, "prompt", must_exist=False) \
             if isinstance(s.get("prompt"), str) else None
-        prompt = _prompt(suite_prompt) if suite_prompt is not None else None
+        prompt = prompt_at(suite_prompt) if suite_prompt is not None else None
         name = s.get("name") if isinstance(s.get("name"), str) else None
         if name is None and prompt is not None:
             name = prompt.name
@@ -123,17 +132,14 @@ def suites_of(config: GateConfig) -> dict[str, Path | None]:
     return out
 
 
-def _prompt(path: Path) -> PromptFile | None:
-    try:
-        prompt = load_prompt(path, path.name)
-    except YamlError:
-        return None
-    return prompt if isinstance(prompt.data, dict) else None
-
-
 def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None, gate_file: str,
-                    config: GateConfig, route_lines: Mapping[str, Location], movers: Sequence[str]) -> list[Finding]:
+                    config: GateConfig, route_lines: Mapping[str, Location], diff: Diff | None = None,
+                    base_reason: str | None = None) -> list[Finding]:
+    """diff: the change against the base, for its movers and the share that is only counting; base_reason: why the base
+    that runs the cost check could not be compared, for the increase budgets that then were not evaluated (None where
+    there is nothing to compare with: no base commit, or the cost check is new on this change)."""
     stat = budget.statistic
+    movers = diff.movers() if diff is not None else []
     label = f"profile {head.name}: monthly cost" + ("" if stat is Statistic.MEAN else f" ({stat.value})")
     findings: list[Finding] = []
 
@@ -147,11 +153,26 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
 
     now = stat.of(head)
     add(budget.monthly_usd, now, f"{label} {money(now)}", money)
-    if base is not None:
+    if base is None and base_reason is not None:
+        for name, level in (("max_increase_usd", budget.max_increase_usd), ("max_increase_pct", budget.max_increase_pct)):
+            if level is not None:  # a budget the gate could not evaluate must not read as one it passed
+                findings.append(Finding(Severity.WARNING, f"{label}: the {name} budget was not evaluated: the base "
+                                        f"was not compared ({base_reason})", gate_file,
+                                        config.doc.locate(level.at).line, category="budget.cost"))
+    elif base is not None:
         before = stat.of(base)
         delta = now - before
         why = f" ({money(before)} -> {money(now)}; moved by {', '.join(movers)})" if movers else \
             f" ({money(before)} -> {money(now)})"
+        counting = diff.counting_usd if diff is not None else 0.0
+        fired = len(findings)
+        if abs(counting) >= EPSILON_USD:
+            # One side's tokens measured, the other's estimated: the budget judges the change like for like (both
+            # estimated), not the switch of counting, which would fire on a change that moves nothing.
+            delta -= counting
+            label = f"{label}, like for like,"
+            why = (f"{why[:-1]}; {signed_money(counting)} of the change as counted is from tokens counted "
+                   "differently on each side)")
         add(budget.max_increase_usd, delta, f"{label} rises by {money(delta)}{why}", money)
         if before > 0:
             add(budget.max_increase_pct, delta / before * 100, f"{label} rises by {delta / before * 100:.1f}%{why}",
@@ -159,6 +180,12 @@ def budget_findings(budget: Budget, head: ProfileCost, base: ProfileCost | None,
         elif delta >= EPSILON_USD:  # from nothing: no percentage bounds the increase, so it breaches any
             add(budget.max_increase_pct, math.inf, f"{label} rises from nothing, an unbounded increase{why}",
                 lambda v: f"{v:g}%")
+        if abs(counting) >= EPSILON_USD and len(findings) == fired and (budget.max_increase_usd or budget.max_increase_pct):
+            # Within budget like for like: the reviewer who reads the counted change in the summary learns why.
+            alike = f"changes by {signed_money(delta)}" if abs(delta) >= EPSILON_USD else "does not change"
+            findings.append(Finding(Severity.NOTICE, f"{label} {alike}, within the increase budgets; as counted "
+                                    f"{signed_money(delta + counting)}, of which {signed_money(counting)} is from tokens "
+                                    "counted differently on each side"))
     for name, level in budget.max_cost_per_1k.items():
         route = head.route(name)
         if route is None:

@@ -103,6 +103,12 @@ class Diff:
     def changed(self) -> bool:
         return abs(self.delta_usd) >= EPSILON_USD
 
+    @property
+    def counting_usd(self) -> float:
+        """The part of the change that comes from counting tokens differently on each side (a route measured on one
+        side, estimated on the other), where the like-for-like figure is known: what a budget leaves out."""
+        return sum(r.delta_usd - r.alike_usd for r in self.routes if r.unlike and r.alike_usd is not None)
+
     def movers(self, limit: int = 3) -> list[str]:
         moved = [r for r in self.routes if abs(r.delta_usd) >= EPSILON_USD]
         out = [r.label for r in moved[:limit]]
@@ -197,14 +203,14 @@ def _named(costs: tuple[ProfileCost, ...] | None, name: str) -> ProfileCost | No
     return next((c for c in costs or () if c.name == name), None)
 
 
-def estimated_alike(head_files: Files, base_files: Files, head: Inputs
+def estimated_alike(head_files: Files, head: Inputs, base_files: Files, base: Inputs
                     ) -> tuple[tuple[ProfileCost, ...], tuple[ProfileCost, ...]] | None:
     """(base, head) priced with no measurement at all: every token count a route measures is estimated from
-    its prompt file on each side, as either side could. None when a side cannot be priced so."""
+    its prompt file on each side (each side's own inputs), as either side could. None when a side cannot be priced so."""
     out = []
-    for files, anchors in ((base_files, {}), (head_files, None)):
+    for files, inputs, anchors in ((base_files, base, {}), (head_files, head, None)):
         try:
-            built = build_scenario(files, replace(head, measured={}, anchors=anchors))
+            built = build_scenario(files, replace(inputs, measured={}, anchors=anchors))
             if built.scenario is None:
                 return None
             out.append(project(built.scenario, draws=1))  # the means are what is compared

@@ -11,6 +11,7 @@ from typing import Protocol
 from gate.files import read_text
 from gate.gitref import BaseRef
 from gate.models import ModelsFile, models_from_text
+from gate.prompts import PromptFile, parse_prompt
 from gate.report import Finding, Severity
 from gate.yamlfile import YamlError
 
@@ -66,6 +67,17 @@ def defect(exc: YamlError) -> Finding:
     """A defect of a file the schema check examines: the cost check fails at it rather than guess."""
     return Finding(Severity.ERROR, f"{exc.problem} (the cost cannot be projected; the schema check lists every "
                    "problem of this file)", exc.file, exc.line, exc.column)
+
+
+def read_prompt(files: Files, path: Path, display: str) -> PromptFile | None:
+    """The prompt file as gh-models reads it (its first document), tolerantly: None when it is absent or unreadable, or
+    not a mapping (the schema check reports it)."""
+    try:
+        text = files.read(path, display)
+        prompt = parse_prompt(text, display, path) if text is not None else None
+    except YamlError:
+        return None
+    return prompt if prompt is not None and isinstance(prompt.data, dict) else None
 
 
 def read_models(files: Files, path: Path | None, display: str, defects: list[Finding]) -> ModelsFile | None:

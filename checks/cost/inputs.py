@@ -67,6 +67,7 @@ class Route:
     groups: tuple[Group, ...]
     models: tuple[str, ...]  # the route's own models, in tier order (fallbacks are in groups)
     where: tuple[str, int]  # traffic.yaml display and line, for findings
+    suites: tuple[str, ...] = ()  # the suites its token counts name ({measured: SUITE})
 
 
 @dataclass(frozen=True)
@@ -173,8 +174,10 @@ class _Builder:
         growth = (1.0 + spec.growth) ** (self.inputs.horizon_months - 1)
         calls = (1.0 - spec.response_cache_hit_rate) * (1.0 + spec.retry_rate)
         line = self.traffic.doc.locate(spec.at[""]).line
+        suites = tuple(dict.fromkeys(v.measured for v in (spec.input_tokens, spec.output_tokens)
+                                     if v is not None and v.measured is not None))
         return Route(spec.name, spec.requests_per_day, days * growth, calls, tokens["input_tokens"],
-                     tokens["output_tokens"], tuple(groups), tuple(shares or {}), (self.traffic.display, line))
+                     tokens["output_tokens"], tuple(groups), tuple(shares or {}), (self.traffic.display, line), suites)
 
     # -- models and prices ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +18,9 @@ from gate.errors import GateError
 from gate.models import ModelsFile, models_from_text
 from gate.prompts import PromptFile
 from gate.providers.keys import request_key
-from gate.yamlfile import YamlError, parse_yaml
+from gate.yamlfile import YamlError
 
-from .files import Files
+from .files import Files, read_prompt
 from .tokens import Measured
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class RecordedUsage(Mapping[MeasureKey, Measured]):
         dataset's stem) and its prompt, read when the name is the prompt's; None: the prompt is unreadable."""
         if i not in self._names:
             spec = self._all_specs()[i]
-            prompt = _prompt(self._files, spec.prompt, self._display) if spec.prompt is not None else None
+            prompt = read_prompt(self._files, spec.prompt, self._display(spec.prompt)) if spec.prompt is not None else None
             if spec.prompt is not None and prompt is None:
                 self._names[i] = None
             else:
@@ -142,13 +142,25 @@ def _specs(config: GateConfig) -> list[_Spec]:
     from ..regression.config import parse_config
 
     try:
-        cfg = parse_config(config)
+        cfg = parse_config(_unscored(config))
     except GateError:
         return []
     if cfg.suites is not None:
         return [_Spec(s.name, s.prompt, s.dataset, s.target or cfg.target, s.repeats or cfg.repeats)
                 for s in cfg.suites]
     return [_Spec(None, p, None, cfg.target, cfg.repeats) for p in config.prompt_files]
+
+
+def _unscored(config: GateConfig) -> GateConfig:
+    """config without its suites' metrics: usage needs the requests a suite sends, not how its answers are scored; and a
+    metric's file (a json_schema) would be read from the work tree, where a base commit's may not be (a moved folder)."""
+    section = config.section("regression")
+    suites = section.get("suites") if section is not None else None
+    if section is None or not isinstance(suites, list):
+        return config
+    unscored = [{k: v for k, v in s.items() if k != "metrics"} if isinstance(s, Mapping) else s for s in suites]
+    data = {**config.data, "regression": {**section, "suites": unscored}}
+    return replace(config, doc=replace(config.doc, data=data))
 
 
 def _cassette(files: Files, path: Path, shown: str) -> tuple[str, Recorded[dict[str, Any]]] | None:
@@ -235,16 +247,6 @@ def _usage(item: dict[str, Any] | None) -> dict[str, Any]:
     response = (item or {}).get("response")
     usage = response.get("usage") if isinstance(response, dict) else None
     return usage if isinstance(usage, dict) else {}
-
-
-def _prompt(files: Files, path: Path, display: Callable[[Path], str]) -> PromptFile | None:
-    shown = display(path)
-    try:
-        text = files.read(path, shown)
-        doc = parse_yaml(text, shown) if text is not None else None
-    except YamlError:
-        return None
-    return PromptFile(path, doc) if doc is not None and isinstance(doc.data, dict) else None
 
 
 def _cases(files: Files, spec: _Spec, prompt: PromptFile | None, display: Callable[[Path], str],

@@ -8,15 +8,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gate.baseconfig import base_file, missing_baseline
 from gate.context import CheckContext
 from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes, write_atomic
 from gate.providers.base import valid_unicode
-from gate.report import CheckResult
+from gate.report import CheckResult, Finding, Severity
 
 from .compare import Baseline, compact
-from .config import RegressionConfig
+from .config import SECTION, RegressionConfig
 
 FORMAT = 1
+DEFAULT_PATH = ".gate/baseline.json"
 MAX_OUTPUT = 1_000  # characters of a case's answer the baseline keeps
 
 
@@ -67,12 +69,20 @@ def write_baseline(path: Path, data: Mapping[str, Any]) -> Path:
     return write_atomic(path, ["\n".join(lines), "\n"])
 
 
-def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | None, str, str | None]:
-    """(baseline, where it came from or why there is none, a defect of the file if it is unreadable).
+def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | None, str, Finding | None]:
+    """(baseline, where it came from or why there is none, a finding: the file's defect if it is unreadable, or that
+    the base expects one and has none).
 
-    In a repository with a base ref, the baseline is the file as committed there; without git, the file
-    in the working tree."""
-    rel = ctx.base.relpath(cfg.baseline)
+    In a repository with a base ref, the baseline is the file as committed there, at the path the base's own
+    gate.yaml names (a change that renames it compares all the same); without git, the file in the working tree."""
+    path, expected = cfg.baseline, False
+    if ctx.base.available:
+        at = base_file(ctx.config, ctx.base, SECTION, "baseline", DEFAULT_PATH, cfg.baseline, cfg.baseline_rel)
+        if at.path is None:
+            why = at.why or "no path"
+            return None, f"no baseline: {why}", missing_baseline(ctx.config, SECTION, why) if at.expected else None
+        path, expected = at.path, at.expected
+    rel = ctx.base.relpath(path)
     shown = rel or cfg.baseline_rel
     raw: bytes | None = None
     data: Any = None
@@ -84,8 +94,9 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
             where = f"{shown} at {ctx.base.ref} ({(ctx.base.sha or '')[:7]})"
             with ctx.base.lines(rel, MAX_DATA_BYTES) as found:
                 if found is None:
-                    return None, (f"no baseline: {shown} does not exist at {ctx.base.ref}; run `gate baseline update` "
-                                  "on the base branch and commit it"), None
+                    why = f"{shown} does not exist at {ctx.base.ref}"
+                    return None, (f"no baseline: {why}; run `gate baseline update` on the base branch and commit "
+                                  "it"), missing_baseline(ctx.config, SECTION, why) if expected else None
                 data = _read_as_written(found)
             raw = ctx.base.read(rel) if data is None else None
         else:
@@ -96,7 +107,7 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
             raw = read_bytes(cfg.baseline, shown, max_bytes=MAX_DATA_BYTES)
             data = _read_as_written(_lines(raw))
     except FileError as exc:
-        return None, f"no baseline: {shown} cannot be read", str(exc)
+        return None, f"no baseline: {shown} cannot be read", _defect(str(exc), shown)
     try:
         if data is None:
             text = (raw or b"").decode("utf-8-sig")
@@ -105,13 +116,18 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
             del text
         data = valid_unicode(data)
     except ValueError as exc:
-        return None, f"no baseline: {shown} is not valid JSON", f"{shown}: not valid JSON: {exc}"
+        return None, f"no baseline: {shown} is not valid JSON", _defect(f"{shown}: not valid JSON: {exc}", shown)
     if not isinstance(data, dict) or not isinstance(data.get("suites"), dict):
-        return None, f"no baseline: {shown} is not a prodgate baseline", f"{shown}: not a prodgate baseline (no `suites`)"
+        return None, f"no baseline: {shown} is not a prodgate baseline", _defect(
+            f"{shown}: not a prodgate baseline (no `suites`)", shown)
     problem = _shape_problem(data)
     if problem:
-        return None, f"no baseline: {shown} is not a usable prodgate baseline", f"{shown}: {problem}"
+        return None, f"no baseline: {shown} is not a usable prodgate baseline", _defect(f"{shown}: {problem}", shown)
     return Baseline.from_dict(data, where), where, None
+
+
+def _defect(message: str, shown: str) -> Finding:
+    return Finding(Severity.ERROR, message, shown)
 
 
 _HEADER = re.compile(rb'"[a-z_]+": [^\n]*,')

@@ -75,7 +75,7 @@ class RegressionCheck:
         else:
             baseline, note, defect = load_baseline(ctx, cfg)
             if defect:
-                extra.append(Finding(Severity.ERROR, defect, cfg.baseline_rel))
+                extra.append(defect)
         run: dict[str, Any] = {"requests": info.requests, "judge_requests": info.judge_requests,
                                "cache_hits": info.cache_hits, "config": config_digest(ctx.config)}
         if shard:

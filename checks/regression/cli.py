@@ -115,9 +115,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     _same_run(paths, reports, parts, digest)
     ctx = CheckContext(config, base)
     baseline, note, defect = load_baseline(ctx, cfg)
-    from gate.report import Finding, Severity
-
-    extra = [Finding(Severity.ERROR, defect, cfg.baseline_rel)] if defect else []
+    extra = [defect] if defect else []
     suites, run = merge_suites(parts, digest)
     merged = provenance(build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra,
                                      full=bool(opts.extras.get("full_report")),

@@ -88,7 +88,9 @@ def build_result(suites: Sequence[SuiteResult], baseline: Baseline | None, basel
     defects = [f.message for f in extra_findings if f.severity is Severity.ERROR]
     ungated = _ungated_failures(suites, analysis, gates)
     failing = bool(analysis.violations or defects)
-    status = Status.FAIL if failing else Status.WARN if ungated or analysis.too_few or analysis.warnings \
+    # A warning beside the results (no baseline where the base expects one) is not a clean pass either.
+    warned = any(f.severity is Severity.WARNING for f in extra_findings)
+    status = Status.FAIL if failing else Status.WARN if ungated or analysis.too_few or analysis.warnings or warned \
         else Status.PASS
     details: dict[str, Any] = {
         "headline": {"value": f"{rate:.1%} pass", "change": pooled},

@@ -27,8 +27,10 @@ QUICK = {"skip": "load,regression"}
 
 @pytest.fixture
 def workspace(repo: GitRepo) -> GitRepo:
-    """The example as a user's repository: main, then a pull-request branch with one change."""
-    shutil.copytree(EXAMPLE, repo.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gate", "__pycache__"))
+    """The example as a user's repository: main (with its regression and retrieval baselines: a base that runs a check
+    and keeps no baseline for it warns), then a pull-request branch with one change."""
+    shutil.copytree(EXAMPLE, repo.path, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("load-baseline.json", "__pycache__"))
     repo.commit("the support bot")
     repo.git("checkout", "-q", "-b", "changes")
     readme = repo.write("NOTES.md", "A change that does not touch the prompts.\n")

@@ -155,7 +155,7 @@ def test_cost_check_without_traffic_on_base_is_not_compared(repo: GitRepo) -> No
     cost = cost_of(report)
     assert code == 0 and "monthly_usd_base" not in cost["metrics"]
     assert cost["details"]["base"] == {"compared": False, "ref": "main",
-                                       "reason": "traffic.yaml does not exist on the base (main)"}
+                                       "reason": "the base's gate.yaml has no cost section (main)"}
     assert "base not compared" in cost["summary"]
 
 

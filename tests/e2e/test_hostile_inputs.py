@@ -101,8 +101,11 @@ def test_cost_base_traffic_not_utf8_is_not_compared_with_a_notice(repo: GitRepo)
     cost = _check(res.json(), "cost")
     assert cost["details"]["base"]["compared"] is False
     assert "not valid UTF-8" in cost["details"]["base"]["reason"]
-    assert [f["message"] for f in cost["findings"] if "base's cost could not be computed" in f["message"]] == [
+    assert [f["message"] for f in cost["findings"] if f["severity"] == "notice"
+            and "base's cost could not be computed" in f["message"]] == [
         "the base's cost could not be computed (main): traffic.yaml: not valid UTF-8"]
+    # The increase budget it could not be compared with is not a clean pass.
+    assert cost["status"] == "warn" and [f["line"] for f in cost["findings"] if f["severity"] == "warning"] == [24]
 
 
 def _answering(tmp_path: Path, answer: str, dataset: str) -> Path:
