@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import (
-    ClientConnectionResetError,
     ClientError,
     ClientSession,
     ClientTimeout,
@@ -28,6 +27,7 @@ from aiohttp import (
 )
 
 from .faults import NO_FAULTS, Fault, How, Kind, Plan
+from .tail import stream_ended, usage
 
 MAX_BODY = 16 * 1024 * 1024
 TAIL_BYTES = 8192
@@ -251,27 +251,33 @@ class Proxy:
                     out.content_length = answer.content_length
                 state.status = answer.status
                 await out.prepare(request)
-                tail = b""
+                tail = b""  # the end of what reached the service: a write that failed adds nothing
                 sent = 0
+                whole = False
                 try:
                     async for chunk in answer.content.iter_any():
                         if fault is not None and fault.kind is Kind.TRUNCATE and sent + len(chunk) > fault.after_bytes:
-                            keep = max(0, fault.after_bytes - sent)
+                            keep = chunk[:max(0, fault.after_bytes - sent)]
                             if keep:
-                                await out.write(chunk[:keep])
+                                await _send(out, keep)
+                                tail = (tail + keep)[-TAIL_BYTES:]
                             _abort(request)
                             return out
                         if fault is not None and fault.kind is Kind.SLOW and fault.per_chunk_s > 0:
                             await asyncio.sleep(fault.per_chunk_s)
+                        await _send(out, chunk)
                         tail = (tail + chunk)[-TAIL_BYTES:]
-                        await out.write(chunk)
                         sent += len(chunk)
-                    state.completed = True
-                    await out.write_eof()
-                except (ConnectionResetError, ClientConnectionResetError):
-                    # The service hung up: a whole answer (its stream's end seen) still counts as given.
-                    state.completed = state.completed or b"data: [DONE]" in tail
-                state.tokens = _usage(tail)
+                    whole = True
+                    await _send(out, None)
+                except _HungUp:
+                    pass  # the service closed its connection: what reached it before decides
+                finally:
+                    # One rule however the relay ended (the upstream's body over, the service hanging up, the
+                    # upstream breaking off, a cut): the answer is complete once the whole upstream body, or the
+                    # event that ends its stream, reached the service.
+                    state.completed = whole or stream_ended(tail)
+                    state.tokens = usage(tail)
                 return out
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             if state.status is not None:  # headers went out: the stream is cut, as the upstream cut it
@@ -284,6 +290,22 @@ class Proxy:
 def _error(status: int, message: str, code: str, headers: Mapping[str, str] | None = None) -> web.Response:
     body = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
     return web.Response(status=status, body=body, content_type="application/json", headers=dict(headers or {}))
+
+
+class _HungUp(Exception):
+    """The service closed its connection while the proxy was writing its answer to it."""
+
+
+async def _send(out: web.StreamResponse, chunk: bytes | None) -> None:
+    """Write a chunk of the answer to the service (None: its end). A write the service's closed connection refused
+    is _HungUp, whatever aiohttp calls it, and never mistaken for the upstream breaking off."""
+    try:
+        if chunk is None:
+            await out.write_eof()
+        else:
+            await out.write(chunk)
+    except ConnectionResetError as exc:  # aiohttp's ClientConnectionResetError: the transport is closing or gone
+        raise _HungUp from exc
 
 
 def _abort(request: web.Request) -> None:
@@ -305,24 +327,3 @@ def _asked(body: bytes) -> tuple[str | None, bool]:
         return None, False
     model = data.get("model")
     return (model if isinstance(model, str) else None), data.get("stream") is True
-
-
-def _usage(tail: bytes) -> tuple[int | None, int | None]:
-    """Tokens from the answer's `usage` (the last SSE event carrying one, or the JSON body)."""
-    at = tail.rfind(b'"usage"')
-    if at < 0:
-        return None, None
-    candidates = [tail]
-    start = tail.rfind(b"data:", 0, at)
-    if start >= 0:
-        candidates.insert(0, tail[start + 5:].split(b"\n", 1)[0])
-    for text in candidates:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue
-        usage = data.get("usage") if isinstance(data, dict) else None
-        if isinstance(usage, dict):
-            tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
-            return (tin if isinstance(tin, int) else None), (tout if isinstance(tout, int) else None)
-    return None, None
