@@ -1,0 +1,109 @@
+"""The resilience check's judgement of a scenario from the proxy's record of calls and the service's answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prodgate_checks.resilience.config import ResilienceConfig, parse_resilience
+from prodgate_checks.resilience.outcome import judge, summarise
+from prodgate_checks.resilience.proxy import Call
+from prodgate_checks.resilience.traffic import Answer
+
+from gate.config import load_config
+from gate.registry import discover, plugin_sections
+from gate.schemas import load_schema
+
+MODELS = """version: 1
+default: primary
+models:
+  primary: {provider: openai, model: gpt-primary, fallback: [backup]}
+  backup: {provider: openai, model: gpt-backup}
+"""
+GATE = """version: 1
+models: models.yaml
+resilience:
+  target: {url: "http://127.0.0.1:9"}
+  upstreams: [{env: OPENAI_BASE_URL, to: "http://127.0.0.1:9/v1"}]
+  chat: {path: /chat}
+  scenarios:
+    - name: s
+      faults: [{type: outage, model: primary, share: 50%}]
+      expect: {fallback: backup, latency: "p(95) < 3s"}
+"""
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> ResilienceConfig:
+    (tmp_path / "models.yaml").write_text(MODELS)
+    (tmp_path / "gate.yaml").write_text(GATE)
+    checks, _ = discover()
+    return parse_resilience(load_config(tmp_path / "gate.yaml", plugin_sections(checks, load_schema("gate")["properties"])))
+
+
+def calls_of(requests: dict[int, list[tuple[str, int | None, str | None, bool]]]) -> list[Call]:
+    """Each request's calls in order: (model id, status, fault, completed)."""
+    out = []
+    for i, calls in requests.items():
+        for k, (model, status, fault, completed) in enumerate(calls):
+            out.append(Call(i + k / 10, "OPENAI_BASE_URL", model, status, fault, completed, 0.1, f"prodgate-s-{i}"))
+    return out
+
+
+def answered(n: int, failing: tuple[int, ...] = ()) -> list[Answer]:
+    return [Answer(i, f"prodgate-s-{i}", i not in failing, 200 if i not in failing else 503, 100.0) for i in range(n)]
+
+
+DOWN = ("gpt-primary", 503, "outage", False)
+UP = ("gpt-primary", 200, None, True)
+BACKUP = ("gpt-backup", 200, None, True)
+
+
+def verdict(cfg: ResilienceConfig, answers: list[Answer], calls: list[Call]) -> tuple[dict[str, Any], Any]:
+    [scenario] = cfg.scenarios
+    summary = summarise(cfg, scenario, answers, calls)
+    return summary, next(j for j in judge(scenario, summary, answers, calls, cfg) if j.name == "fallback")
+
+
+def test_resilience_outcome_fallback_primary_failing_some_calls_retry_answered_passes(cfg: ResilienceConfig) -> None:
+    """A service that retries a failed call once, then falls back (the example's policy), on a primary failing half
+    its calls: a request whose retry of the primary answered never needed the backup."""
+    calls = calls_of({0: [DOWN, UP], 1: [DOWN, DOWN, BACKUP], 2: [UP], 3: [DOWN, UP]})
+    summary, fallback = verdict(cfg, answered(4), calls)
+    assert fallback.passed, fallback.observed
+    assert fallback.observed == ("after primary failed, 1 of 1 requests went on to backup (2 more answered by a "
+                                 "retry of the model that failed)")
+    assert summary["model_share"] == {"backup": 0.25, "primary": 0.75}
+    assert summary["observation"]["answered_by_retry_after_failure"] == 2
+
+
+def test_resilience_outcome_fallback_only_retries_of_the_failed_model_fails(cfg: ResilienceConfig) -> None:
+    calls = calls_of({0: [DOWN, UP], 1: [DOWN, DOWN, UP], 2: [DOWN, DOWN]})
+    _, fallback = verdict(cfg, answered(3, failing=(2,)), calls)
+    assert not fallback.passed
+    assert fallback.observed == "after primary failed, the service called no other model"
+
+
+def test_resilience_outcome_failure_of_the_fallback_model_itself_is_no_trigger(cfg: ResilienceConfig) -> None:
+    """With the primary skipped (its breaker open), a request that retried the backup after the backup failed did
+    not fail to fall back from the primary."""
+    calls = calls_of({0: [DOWN, BACKUP], 1: [("gpt-backup", 502, None, False), BACKUP]})
+    summary, fallback = verdict(cfg, answered(2), calls)
+    assert fallback.passed and fallback.observed == "after primary failed, 1 of 1 requests went on to backup"
+    assert summary["observation"]["faulted"] == ["primary"]
+
+
+def test_resilience_outcome_truncate_past_the_answers_end_is_no_failure(cfg: ResilienceConfig) -> None:
+    """A truncate fault whose cut lies beyond the answer's end gave the service the whole answer."""
+    calls = calls_of({0: [("gpt-primary", 200, "truncate", True)], 1: [("gpt-primary", 200, "truncate", False),
+                                                                       BACKUP]})
+    summary, fallback = verdict(cfg, answered(2), calls)
+    assert summary["model_share"] == {"backup": 0.5, "primary": 0.5}
+    assert fallback.passed and fallback.observed == "after primary failed, 1 of 1 requests went on to backup"
+
+
+def test_resilience_outcome_malformed_answer_is_a_failure_though_complete(cfg: ResilienceConfig) -> None:
+    calls = calls_of({0: [("gpt-primary", 200, "malformed", True), BACKUP]})
+    summary, fallback = verdict(cfg, answered(1), calls)
+    assert summary["model_share"] == {"backup": 1.0} and fallback.passed
