@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,6 +73,15 @@ class Call:
 
 
 @dataclass
+class _Book:
+    """A scenario's record: its plan, the calls that ended, and how many are still in flight."""
+
+    plan: Plan
+    calls: list[Call] = field(default_factory=list)
+    open: int = 0
+
+
+@dataclass
 class _State:
     status: int | None = None
     completed: bool = False
@@ -86,9 +95,9 @@ class Proxy:
         self.connect_timeout_s, self.read_timeout_s, self.hang_s = connect_timeout_s, read_timeout_s, hang_s
         self.request_id_header = request_id_header
         self.ports: dict[str, int] = {}
-        self._plan = NO_FAULTS
-        self._calls: list[Call] = []
+        self._book = _Book(NO_FAULTS)
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)  # a call was recorded
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runners: list[web.AppRunner] = []
@@ -115,12 +124,15 @@ class Proxy:
         """Start a scenario. A call still in flight from the last one (a hang outlives its scenario) is recorded
         in that scenario's list, never in this one's."""
         with self._lock:
-            self._plan = plan
-            self._calls = []
+            self._book = _Book(plan)
 
-    def calls(self) -> list[Call]:
-        with self._lock:
-            return list(self._calls)
+    def calls(self, settle_s: float = 0.0) -> list[Call]:
+        """The scenario's calls, once those still in flight have ended (waiting at most `settle_s`). Once the service
+        is stopped, every call it made ends at once: a held fault when its connection goes, a relay at its next
+        chunk."""
+        with self._ended:
+            self._ended.wait_for(lambda: self._book.open == 0, timeout=settle_s)
+            return list(self._book.calls)
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -189,7 +201,9 @@ class Proxy:
         body = await request.read()
         model, stream = _asked(body)
         with self._lock:
-            plan, calls = self._plan, self._calls
+            book = self._book
+            book.open += 1
+        plan = book.plan
         fault = plan.draw(up.name, model, t0)
         rid = request.headers.get(self.request_id_header)
         state = _State()
@@ -197,8 +211,10 @@ class Proxy:
         def record() -> None:
             call = Call(round(t0 - plan.t0, 4), up.name, model, state.status, fault.kind.value if fault else None,
                         state.completed, round(time.monotonic() - t0, 4), rid, *state.tokens)
-            with self._lock:
-                calls.append(call)
+            with self._ended:
+                book.calls.append(call)
+                book.open -= 1
+                self._ended.notify_all()
 
         try:
             if fault is not None and fault.kind in (Kind.OUTAGE, Kind.FLAP, Kind.RATE_LIMIT, Kind.MALFORMED):
@@ -221,7 +237,7 @@ class Proxy:
             return web.Response(status=200, body=b'{"id": "chatcmpl-x", "choices": [{"message": ',
                                 content_type="application/json")
         if fault.how is How.HANG:
-            await asyncio.sleep(self.hang_s)
+            await _hold(request, self.hang_s)
             _abort(request)
             return web.Response(status=504)
         if fault.how is How.REFUSE:
@@ -242,7 +258,7 @@ class Proxy:
             async with self._session.request(request.method, up.origin + path, headers=headers, data=body,
                                              allow_redirects=False) as answer:
                 if fault is not None and fault.kind is Kind.SLOW and fault.ttfb_s > 0:
-                    await asyncio.sleep(fault.ttfb_s)
+                    await _hold(request, fault.ttfb_s)
                 out = web.StreamResponse(status=answer.status, reason=answer.reason)
                 for k, v in answer.headers.items():
                     if k.lower() not in _HOP:
@@ -264,7 +280,7 @@ class Proxy:
                             _abort(request)
                             return out
                         if fault is not None and fault.kind is Kind.SLOW and fault.per_chunk_s > 0:
-                            await asyncio.sleep(fault.per_chunk_s)
+                            await _hold(request, fault.per_chunk_s)
                         await _send(out, chunk)
                         tail = (tail + chunk)[-TAIL_BYTES:]
                         sent += len(chunk)
@@ -306,6 +322,17 @@ async def _send(out: web.StreamResponse, chunk: bytes | None) -> None:
             await out.write(chunk)
     except ConnectionResetError as exc:  # aiohttp's ClientConnectionResetError: the transport is closing or gone
         raise _HungUp from exc
+
+
+async def _hold(request: web.Request, seconds: float) -> None:
+    """Wait `seconds`, or until the service closes its connection: a call it gave up on ends there and then, and is
+    recorded with its own scenario (aiohttp does not cancel a handler whose client left)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(min(0.05, left))
 
 
 def _abort(request: web.Request) -> None:

@@ -207,3 +207,33 @@ def test_resilience_fallback_request_answered_by_the_service_itself_not_counted_
     assert expectation(scenario, "fallback")["observed"] == (
         "after primary failed, 2 of 2 requests went on to backup (2 more answered by the service without another "
         "call upstream, e.g. from its cache)")
+
+
+# Gives the provider one second a call, then takes the backup.
+IMPATIENT = SERVICE.replace("timeout=30", "timeout=1").replace('''        attempts = 10 if "-storm-" in rid else 1
+        for _ in range(attempts):
+            status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+''', '''        for model in ("openai/gpt-4o-mini", "gpt-4.1-mini"):
+            status, data = ask({"model": model, "messages": body["messages"]}, rid)
+''')
+
+
+def test_resilience_fallback_after_a_hang_the_service_gave_up_on_is_seen(tmp_path: Path) -> None:
+    """The proxy holds a hung call until the service gives up on it, not for as long as the gate's own timeout:
+    the call is recorded with its scenario, and the fallback after it is seen."""
+    assert IMPATIENT.count("timeout=1") == 1 and '"gpt-4.1-mini")' in IMPATIENT
+    copy = project(tmp_path, "{python} service.py {port}", '''
+    - name: primary-hangs
+      faults: [{type: outage, model: primary, how: hang}]
+      expect: {success_rate: ">= 95%", fallback: backup, max_upstream_calls_per_request: 2}
+''')
+    (copy / "service.py").write_text(IMPATIENT)
+    gate_yaml = copy / "gate.yaml"
+    gate_yaml.write_text(gate_yaml.read_text().replace("timeout: 3s", "timeout: 8s"))
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["primary-hangs"]
+    assert scenario["passed"] and scenario["faults_injected"] == 4 and scenario["upstream_calls"] == 8
+    assert scenario["observation"]["faulted"] == ["primary"] and scenario["model_share"] == {"backup": 1.0}
+    assert expectation(scenario, "fallback")["observed"] == "after primary failed, 4 of 4 requests went on to backup"
+    assert "Task was destroyed" not in res.stderr
