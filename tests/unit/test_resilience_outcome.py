@@ -107,3 +107,23 @@ def test_resilience_outcome_malformed_answer_is_a_failure_though_complete(cfg: R
     calls = calls_of({0: [("gpt-primary", 200, "malformed", True), BACKUP]})
     summary, fallback = verdict(cfg, answered(1), calls)
     assert summary["model_share"] == {"backup": 1.0} and fallback.passed
+
+
+def test_resilience_outcome_no_request_id_judged_over_the_scenario_and_says_so(cfg: ResilienceConfig) -> None:
+    """A service that does not pass the request id on: calls are counted on average, the fallback seen at least once
+    after the first failure of the broken model, and the verdicts say they are not per request."""
+    calls = [Call(0.1 * k, "OPENAI_BASE_URL", model, status, fault, done, 0.1, None)
+             for k, (model, status, fault, done) in enumerate([UP, DOWN, DOWN, BACKUP, UP, DOWN, DOWN, BACKUP])]
+    [scenario] = cfg.scenarios
+    answers = answered(4)
+    summary = summarise(cfg, scenario, answers, calls)
+    assert not summary["correlated"] and summary["calls_per_request"] == {"mean": 2.0, "max": None}
+    assert summary["model_share"] == {"backup": 0.5, "primary": 0.5}
+    fallback = next(j for j in judge(scenario, summary, answers, calls, cfg) if j.name == "fallback")
+    assert fallback.passed and fallback.observed == ("after primary failed, the service called backup (not per "
+                                                     "request: the service does not pass the request id on)")
+    # Before any failure of the primary, a call to the backup is no fallback.
+    early = [Call(0.0, "OPENAI_BASE_URL", "gpt-backup", 200, None, True, 0.1, None), *calls[:3]]
+    fallback = next(j for j in judge(scenario, summarise(cfg, scenario, answers, early), answers, early, cfg)
+                    if j.name == "fallback")
+    assert not fallback.passed and fallback.observed == "after primary failed, the service called no other model"
