@@ -127,3 +127,22 @@ def test_resilience_outcome_no_request_id_judged_over_the_scenario_and_says_so(c
     fallback = next(j for j in judge(scenario, summarise(cfg, scenario, answers, early), answers, early, cfg)
                     if j.name == "fallback")
     assert not fallback.passed and fallback.observed == "after primary failed, the service called no other model"
+
+
+@pytest.mark.parametrize(("slow", "n", "passed"), [
+    ([4000.0], 10, False),  # one answer in ten above 3 s: not 95% under it (interpolated, p(95) was 2.65 s)
+    ([3300.0, 3300.0], 24, False),  # two in 24 (interpolated, 2.96 s)
+    ([100000.0], 20, True),  # one in 20 far above: 95% under 3 s (interpolated, 5.95 s)
+    ([], 5, True),
+])
+def test_resilience_outcome_percentile_over_few_answers_is_the_share_it_names(cfg: ResilienceConfig, slow: list[float],
+                                                                              n: int, passed: bool) -> None:
+    [scenario] = cfg.scenarios
+    times = [1000.0] * (n - len(slow)) + slow
+    answers = [Answer(i, f"prodgate-s-{i}", True, 200, t) for i, t in enumerate(times)]
+    summary = summarise(cfg, scenario, answers, [])
+    latency = next(j for j in judge(scenario, summary, answers, [], cfg) if j.name == "latency")
+    assert latency.passed is passed, latency.observed
+    # The p95 the report shows is the one judged.
+    p95 = max(times) if not passed else 1000.0
+    assert latency.observed == f"p95 {p95:.1f} ms" and summary["latency_ms"]["p95"] == p95
