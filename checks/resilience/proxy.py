@@ -320,7 +320,7 @@ async def _send(out: web.StreamResponse, chunk: bytes | None) -> None:
             await out.write_eof()
         else:
             await out.write(chunk)
-    except ConnectionResetError as exc:  # aiohttp's ClientConnectionResetError: the transport is closing or gone
+    except ConnectionError as exc:  # a reset (ClientConnectionResetError), or a paused write woken by the loss
         raise _HungUp from exc
 
 
