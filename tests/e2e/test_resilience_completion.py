@@ -85,7 +85,7 @@ class Upstream:
                 for step in script.steps:
                     if step == HANG_UP:
                         assert script.hung_up.wait(30)
-                        time.sleep(0.3)
+                        time.sleep(0.5)  # the proxy sees the connection go before the next event
                     elif step == DROP:
                         return
                     elif step == END:
