@@ -79,6 +79,19 @@ class _Book:
     plan: Plan
     calls: list[Call] = field(default_factory=list)
     open: int = 0
+    # (request id, upstream, model) -> until when, and by which fault, a request told to wait (429) is refused
+    waits: dict[tuple[str, str, str | None], tuple[float, Fault]] = field(default_factory=dict)
+
+    def draw(self, upstream: str, model: str | None, rid: str | None, now: float) -> Fault | None:
+        """The call's fault. A request that comes back to a rate-limited model before the Retry-After it was given
+        is refused again, as a provider would: `share` draws which calls meet the limit, not how long it lasts."""
+        held = self.waits.get((rid, upstream, model)) if rid else None
+        if held is not None and now < held[0]:
+            return held[1]
+        fault = self.plan.draw(upstream, model, now)
+        if rid and fault is not None and fault.kind is Kind.RATE_LIMIT:
+            self.waits[(rid, upstream, model)] = (now + fault.retry_after_s, fault)
+        return fault
 
 
 @dataclass
@@ -200,12 +213,12 @@ class Proxy:
         t0 = time.monotonic()
         body = await request.read()
         model, stream = _asked(body)
+        rid = request.headers.get(self.request_id_header)
         with self._lock:
             book = self._book
             book.open += 1
+            fault = book.draw(up.name, model, rid, t0)
         plan = book.plan
-        fault = plan.draw(up.name, model, t0)
-        rid = request.headers.get(self.request_id_header)
         state = _State()
 
         def record() -> None:

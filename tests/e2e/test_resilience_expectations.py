@@ -237,3 +237,33 @@ def test_resilience_fallback_after_a_hang_the_service_gave_up_on_is_seen(tmp_pat
     assert scenario["observation"]["faulted"] == ["primary"] and scenario["model_share"] == {"backup": 1.0}
     assert expectation(scenario, "fallback")["observed"] == "after primary failed, 4 of 4 requests went on to backup"
     assert "Task was destroyed" not in res.stderr
+
+
+# Retries a failed call at once, whatever a 429's Retry-After said, then takes the backup.
+HASTY = SERVICE.replace('''        attempts = 10 if "-storm-" in rid else 1
+        for _ in range(attempts):
+            status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+''', '''        for model in ("openai/gpt-4o-mini", "openai/gpt-4o-mini", "gpt-4.1-mini"):
+            status, data = ask({"model": model, "messages": body["messages"]}, rid)
+''')
+
+
+def test_resilience_retry_inside_retry_after_meets_the_limit_again(tmp_path: Path) -> None:
+    """A service that comes straight back to a rate-limited model is refused again, as by a provider, and is not
+    credited with a retry that answered: every rate-limited request needed the backup."""
+    assert HASTY != SERVICE
+    copy = project(tmp_path, "{python} service.py {port}", '''
+    - name: limited
+      faults: [{type: rate_limit, model: primary, share: 50%, retry_after: 5s}]
+      expect: {success_rate: ">= 95%", fallback: backup, max_upstream_calls_per_request: 3}
+''')
+    (copy / "service.py").write_text(HASTY)
+    gate_yaml = copy / "gate.yaml"
+    gate_yaml.write_text(gate_yaml.read_text().replace("requests: 4\n", "requests: 16\n"))
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["limited"]
+    obs = scenario["observation"]
+    assert scenario["passed"] and obs["answered_by_retry_after_failure"] == 0
+    assert obs["went_to"]["backup"] == obs["requests_after_failure"] == round(16 * scenario["model_share"]["backup"])
+    assert scenario["calls_per_request"]["max"] == 3

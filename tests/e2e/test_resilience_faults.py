@@ -204,3 +204,29 @@ def test_resilience_fault_rate_limit_retry_after_reaches_the_service_which_waits
     assert status == 503 and "HTTP 429" in body["error"]["message"]
     assert (first.fault, second.fault, first.request_id) == ("rate_limit", "rate_limit", "r-1")
     assert 1.4 <= second.t_s - first.t_s < 10  # it waited the 1.5 s it was told to
+
+
+def test_resilience_fault_rate_limit_holds_for_the_request_until_its_retry_after(proxy: Proxy) -> None:
+    """`share` draws which calls meet the limit; a request told to wait that comes back early is refused again, as
+    a provider would, whatever the next draw. Another request, or the same one after its wait, draws as before."""
+    # Seed 2 draws 0.150, 0.946, 0.643: a 429, then two calls let through.
+    proxy.begin(Plan((Fault(Kind.RATE_LIMIT, model="m1", share=0.5, retry_after_s=1.5),), 2, time.monotonic()))
+    host, port = proxy.url("openai").split("/")[2].split(":")
+
+    def ask(rid: str) -> int:
+        conn = http.client.HTTPConnection(host, int(port), timeout=20)
+        try:
+            conn.request("POST", "/v1/chat/completions", json.dumps({"model": "m1", "messages": []}),
+                         {"Content-Type": "application/json", "X-Request-Id": rid})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+        finally:
+            conn.close()
+
+    assert [ask("r-1"), ask("r-1"), ask("r-2")] == [429, 429, 200]
+    time.sleep(1.6)  # r-1's Retry-After is up
+    assert ask("r-1") == 200
+    calls = settled(proxy, 4)
+    assert [(c.request_id, c.status, c.fault) for c in calls] == [
+        ("r-1", 429, "rate_limit"), ("r-1", 429, "rate_limit"), ("r-2", 200, None), ("r-1", 200, None)]
