@@ -71,7 +71,8 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
                      or {name(c.model) for c in calls if failed(c)})
 
     def broke(c: Call) -> bool:
-        return failed(c) and name(c.model) in faulted
+        # A failure of the model the scenario expects the service to fall back to is no reason to fall back to it.
+        return failed(c) and name(c.model) in faulted and name(c.model) != scenario.expect.fallback
 
     per_request: list[int] = []
     if correlated:

@@ -94,6 +94,16 @@ def test_resilience_outcome_failure_of_the_fallback_model_itself_is_no_trigger(c
     assert summary["observation"]["faulted"] == ["primary"]
 
 
+def test_resilience_outcome_fallback_model_down_too_counts_only_after_the_primary(cfg: ResilienceConfig) -> None:
+    """Both models faulted, the primary skipped (its breaker open): a request that went straight to the backup and
+    failed there did not fail to fall back; success_rate is the expectation it fails."""
+    backup_down = ("gpt-backup", 503, "outage", False)
+    calls = calls_of({0: [DOWN, DOWN, BACKUP], 1: [backup_down, backup_down], 2: [backup_down, BACKUP]})
+    summary, fallback = verdict(cfg, answered(3, failing=(1,)), calls)
+    assert summary["observation"]["faulted"] == ["backup", "primary"]
+    assert fallback.passed and fallback.observed == "after primary failed, 1 of 1 requests went on to backup"
+
+
 def test_resilience_outcome_truncate_past_the_answers_end_is_no_failure(cfg: ResilienceConfig) -> None:
     """A truncate fault whose cut lies beyond the answer's end gave the service the whole answer."""
     calls = calls_of({0: [("gpt-primary", 200, "truncate", True)], 1: [("gpt-primary", 200, "truncate", False),
