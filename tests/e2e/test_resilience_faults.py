@@ -230,3 +230,36 @@ def test_resilience_fault_rate_limit_holds_for_the_request_until_its_retry_after
     calls = settled(proxy, 4)
     assert [(c.request_id, c.status, c.fault) for c in calls] == [
         ("r-1", 429, "rate_limit"), ("r-1", 429, "rate_limit"), ("r-2", 200, None), ("r-1", 200, None)]
+
+
+def test_resilience_proxy_calls_sharing_keep_alive_connections_each_recorded_once(proxy: Proxy) -> None:
+    """Services keep their provider connections open: four workers, each one connection for all its calls, some
+    rate-limited on the way. Every call is recorded once, with its own request id, and every answer as whole."""
+    proxy.begin(Plan((Fault(Kind.RATE_LIMIT, model="m1", share=0.5, retry_after_s=0),), 0, time.monotonic()))
+    host, port = proxy.url("openai").split("/")[2].split(":")
+    seen: list[tuple[str, int, bool]] = []
+
+    def worker(w: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=20)
+        try:
+            for i in range(6):
+                for model in ("m1", "m2"):  # rate-limited on m1: on to m2, on the same connection
+                    conn.request("POST", "/v1/chat/completions", json.dumps(
+                        {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi there"}]}),
+                        {"Content-Type": "application/json", "X-Request-Id": f"w{w}-{i}"})
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    seen.append((f"w{w}-{i}", resp.status, body.rstrip().endswith(b"data: [DONE]")))
+                    if resp.status == 200:
+                        break
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    calls = settled(proxy, len(seen))
+    assert len(seen) > 24 and {s for _, s, _ in seen} == {200, 429}
+    assert sorted((c.request_id or "", c.status or 0, c.completed) for c in calls) == sorted(seen)

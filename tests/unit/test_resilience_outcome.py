@@ -156,3 +156,21 @@ def test_resilience_outcome_percentile_over_few_answers_is_the_share_it_names(cf
     # The p95 the report shows is the one judged.
     p95 = max(times) if not passed else 1000.0
     assert latency.observed == f"p95 {p95:.1f} ms" and summary["latency_ms"]["p95"] == p95
+
+
+def test_resilience_outcome_time_to_error_counts_errors_answered_200_and_requests_never_answered(
+        tmp_path: Path) -> None:
+    (tmp_path / "models.yaml").write_text(MODELS)
+    (tmp_path / "gate.yaml").write_text(GATE.replace('expect: {fallback: backup, latency: "p(95) < 3s"}',
+                                                     "expect: {time_to_error: 1s}"))
+    checks, _ = discover()
+    cfg = parse_resilience(load_config(tmp_path / "gate.yaml", plugin_sections(checks, load_schema("gate")["properties"])))
+    [scenario] = cfg.scenarios
+    quick = [Answer(0, "prodgate-s-0", False, 200, 300.0, category="transport.server_error", message="no model"),
+             Answer(1, "prodgate-s-1", True, 200, 2500.0)]
+    hung = Answer(2, "prodgate-s-2", False, None, 900.0, category="transport.timeout", message="no answer")
+    for answers, passed, observed in ((quick, True, "max 300.0 ms"), ([*quick, hung], False,
+                                                                        "max 900.0 ms; 1 never answered")):
+        summary = summarise(cfg, scenario, answers, [])
+        [tte] = judge(scenario, summary, answers, [], cfg)
+        assert (tte.name, tte.passed, tte.observed) == ("time_to_error", passed, observed)
