@@ -216,8 +216,8 @@ class Proxy:
         rid = request.headers.get(self.request_id_header)
         with self._lock:
             book = self._book
-            book.open += 1
             fault = book.draw(up.name, model, rid, t0)
+            book.open += 1  # from here on, record() ends the call whatever happens
         plan = book.plan
         state = _State()
 
