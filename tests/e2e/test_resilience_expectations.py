@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import EXAMPLE, gate_subprocess
 
 # A service for these tests. Its behaviour when the provider fails is chosen by the scenario, whose name the
@@ -267,3 +269,70 @@ def test_resilience_retry_inside_retry_after_meets_the_limit_again(tmp_path: Pat
     assert scenario["passed"] and obs["answered_by_retry_after_failure"] == 0
     assert obs["went_to"]["backup"] == obs["requests_after_failure"] == round(16 * scenario["model_share"]["backup"])
     assert scenario["calls_per_request"]["max"] == 3
+
+
+# A provider that sends [DONE] at once but ends its chunked body two seconds later, as a busy one may: the
+# service has its whole answer long before the proxy's relay of the call is over.
+LAZY = '''
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event in ({"choices": [{"index": 0, "delta": {"content": "Hello"}}]},
+                      {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"):
+            data = b"data: " + (event.encode() if isinstance(event, str) else json.dumps(event).encode()) + b"\\n\\n"
+            self.wfile.write(b"%x\\r\\n" % len(data) + data + b"\\r\\n")
+            self.wfile.flush()
+        time.sleep(2)
+        self.wfile.write(b"0\\r\\n\\r\\n")
+        self.wfile.flush()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+'''
+
+
+def test_resilience_calls_still_ending_when_the_service_stops_are_recorded_with_their_scenario(tmp_path: Path) -> None:
+    copy = project(tmp_path, "{python} app.py --port {port}", '''
+    - name: lazy-provider
+      faults: []
+      expect: {success_rate: ">= 95%", max_upstream_calls_per_request: 1}
+''')
+    (copy / "lazy_stub.py").write_text(LAZY)
+    gate_yaml = copy / "gate.yaml"
+    text = gate_yaml.read_text()
+    for old, new in (("model_stub.py --port {port} --ttft-ms 5 --tpot-ms 1", "lazy_stub.py {port}"),
+                     ("stream: false", "stream: true")):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    gate_yaml.write_text(text)
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["lazy-provider"]
+    assert scenario["succeeded"] == 4 and scenario["correlated"]
+    # Every request's call is in its scenario's record, whole: none was lost to the record being read first.
+    assert scenario["upstream_calls"] == 4 and scenario["observation"]["faulted"] == []
+    assert sum(scenario["model_share"].values()) == pytest.approx(1.0)
+    assert scenario["calls_per_request"] == {"mean": 1.0, "max": 1}
