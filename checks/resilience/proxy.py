@@ -271,7 +271,8 @@ class Proxy:
             async with self._session.request(request.method, up.origin + path, headers=headers, data=body,
                                              allow_redirects=False) as answer:
                 if fault is not None and fault.kind is Kind.SLOW and fault.ttfb_s > 0:
-                    await _hold(request, fault.ttfb_s)
+                    if await _hold(request, fault.ttfb_s):
+                        return web.Response(status=504)  # the service gave up before any status reached it
                 out = web.StreamResponse(status=answer.status, reason=answer.reason)
                 for k, v in answer.headers.items():
                     if k.lower() not in _HOP:
@@ -337,15 +338,16 @@ async def _send(out: web.StreamResponse, chunk: bytes | None) -> None:
         raise _HungUp from exc
 
 
-async def _hold(request: web.Request, seconds: float) -> None:
-    """Wait `seconds`, or until the service closes its connection: a call it gave up on ends there and then, and is
-    recorded with its own scenario (aiohttp does not cancel a handler whose client left)."""
+async def _hold(request: web.Request, seconds: float) -> bool:
+    """Wait `seconds`, or until the service closes its connection (True): a call it gave up on ends there and
+    then, and is recorded with its own scenario (aiohttp does not cancel a handler whose client left)."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         transport = request.transport
         if transport is None or transport.is_closing():
-            return
+            return True
         await asyncio.sleep(min(0.05, left))
+    return False
 
 
 def _abort(request: web.Request) -> None:

@@ -101,6 +101,20 @@ def test_resilience_fault_slow_delays_first_token_by_its_ttfb_on_its_share(proxy
         assert s.ttft_s is not None and s.ttft_s < ttfb  # the upstream's own 20 ms, far below the delay
 
 
+@pytest.mark.parametrize("how", ["ttfb", "hang"])
+def test_resilience_fault_held_call_ends_when_the_service_gives_up(upstream: Any, how: str) -> None:
+    """A service that gives up on a held call: the proxy lets it go then, not at the end of the hold, and records
+    that no status reached the service."""
+    fault = Fault(Kind.SLOW, ttfb_s=30) if how == "ttfb" else Fault(Kind.OUTAGE, how=How.HANG)
+    with Proxy([upstream_of("openai", upstream.url + "/v1")], hang_s=30) as proxy:
+        proxy.begin(Plan((fault,), 0, time.monotonic()))
+        with pytest.raises((OSError, http.client.HTTPException)):  # the service's own timeout
+            call(proxy.url("openai"), timeout=0.5)
+        [recorded] = settled(proxy, 1)
+    assert (recorded.status, recorded.completed) == (None, False)
+    assert recorded.duration_s < 15  # not the 30 s hold
+
+
 def test_resilience_fault_flap_down_inside_its_window_up_outside(proxy: Proxy) -> None:
     down, every, edge = 1.0, 2.5, 0.25
     t0 = time.monotonic()
