@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # what a run needs (aiohttp, the target's process) is importe
     from .proxy import Proxy
 
 
+SETTLE_S = 5.0  # the longest a scenario's record waits for calls still in flight when its service stopped
+
+
 class ResilienceCheck:
     name = "resilience"
     section = "resilience"
@@ -103,7 +106,8 @@ class ResilienceCheck:
             budget = cfg.scenario_budget_s(scenario)
             answers = run(traffic, scenario.name, scenario.requests, scenario.concurrency, min(budget, left))
             exit_code = target.exit_code()
-        calls = proxy.calls()
+        # The service is stopped: the calls it left in flight end now; a relay its upstream stalls is not waited out.
+        calls = proxy.calls(settle_s=max(0.0, min(SETTLE_S, deadline - time.monotonic())))
         summary = summarise(cfg, scenario, answers, calls)
         if left < budget and any(a.message == UNANSWERED for a in answers):
             # Cut short by max_duration: its figures are kept, but half a scenario is no verdict on it.

@@ -91,6 +91,9 @@ def parse_resilience(config: GateConfig) -> ResilienceConfig:
     scenarios = []
     for i, s in enumerate(raw.get("scenarios") or []):
         scenarios.append(_scenario(config, s, i, names, models, requests, concurrency))
+        if scenarios[-1].expect.ttft and not chat.stream:  # it could only ever fail, with "no answer to measure"
+            raise config.error([SECTION, "scenarios", i, "expect", "ttft"], "ttft needs streamed requests "
+                               "(resilience.chat.stream: true): a plain answer has no first token")
     seen = [s.name for s in scenarios]
     for i, name in enumerate(seen):
         if name in seen[:i]:

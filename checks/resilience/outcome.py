@@ -27,11 +27,11 @@ class Judged:
 
 
 def percentile(values: Sequence[float], p: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
+    """The nearest rank: the least of the values that at least p% of them do not exceed. A scenario has a few dozen
+    answers, and `p(95) < 3s` then means what it says, at least 95% of them under 3 s; interpolating between ranks
+    (k6, numpy) passes 10 answers with one at 4 s, weighing how slow the slow one was rather than how many were."""
     xs = sorted(values)
-    k = (len(xs) - 1) * p / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+    return xs[max(0, math.ceil(len(xs) * p / 100 - 1e-9) - 1)]
 
 
 def aggregate(values: Sequence[float], threshold: Threshold) -> float:
@@ -43,8 +43,10 @@ def aggregate(values: Sequence[float], threshold: Threshold) -> float:
 
 
 def failed(call: Call) -> bool:
-    """A call that did not give the service a usable answer (a slow but complete one did)."""
-    if call.fault is not None and call.fault != Kind.SLOW.value:
+    """A call that did not give the service a usable answer. A fault decides only through what it did to the
+    answer: a `slow` answer or a `truncate` cut past its end still reached the service whole; a `malformed` one is
+    whole but unusable; the others never complete."""
+    if call.fault == Kind.MALFORMED.value:
         return True
     return call.status is None or call.status >= 400 or not call.completed
 
@@ -63,9 +65,15 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
     went: Counter[str] = Counter()
     after_failure = 0
     answered_locally = 0
-    # The models the scenario broke: those the proxy injected a fault into (else those whose calls failed).
-    faulted = sorted({name(c.model) for c in calls if c.fault is not None and c.fault != Kind.SLOW.value}
+    retried = 0
+    # The models the scenario broke: those whose calls a fault made fail (else those whose calls failed at all).
+    faulted = sorted({name(c.model) for c in calls if c.fault is not None and failed(c)}
                      or {name(c.model) for c in calls if failed(c)})
+
+    def broke(c: Call) -> bool:
+        # A failure of the model the scenario expects the service to fall back to is no reason to fall back to it.
+        return failed(c) and name(c.model) in faulted and name(c.model) != scenario.expect.fallback
+
     per_request: list[int] = []
     if correlated:
         for a in answers:
@@ -74,21 +82,26 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
             good = [c for c in own if not failed(c)]
             if a.ok and good:
                 served[name(good[-1].model)] += 1
-            first_bad = next((k for k, c in enumerate(own) if failed(c)), None)
-            if first_bad is not None:
-                later = own[first_bad + 1:]
-                if a.ok and not later:
-                    # Answered after the failure with no further call upstream: by the service itself (its
-                    # cache), or by the very call the proxy saw end early. It fell back to no model, right or wrong.
-                    answered_locally += 1
-                    continue
+            first_bad = next((k for k, c in enumerate(own) if broke(c)), None)
+            if first_bad is None:
+                continue
+            later = {name(c.model) for c in own[first_bad + 1:]}
+            if a.ok and not later:
+                # Answered after the failure with no further call upstream: by the service itself (its
+                # cache), or by the very call the proxy saw end early. It fell back to no model, right or wrong.
+                answered_locally += 1
+            elif a.ok and later == {name(own[first_bad].model)}:
+                # A retry of the model that failed answered: the request never needed its fallback (a provider
+                # failing some calls, a rate limit waited out). Neither for nor against the fallback.
+                retried += 1
+            else:
                 after_failure += 1
-                went.update({name(c.model) for c in later} - {name(own[first_bad].model)})
+                went.update(later - {name(own[first_bad].model)})
     else:
-        t_fail = min((c.t_s for c in calls if failed(c)), default=None)
+        t_fail = min((c.t_s for c in calls if broke(c)), default=None)
         served.update(name(c.model) for c in calls if not failed(c))
         if t_fail is not None:
-            after_failure = sum(failed(c) for c in calls)
+            after_failure = sum(broke(c) for c in calls)
             went.update({name(c.model) for c in calls if c.t_s > t_fail and not failed(c)} - set(faulted))
     latencies = [a.latency_ms for a in ok]
     ttfts = [a.ttft_ms for a in ok if a.ttft_ms is not None]
@@ -113,6 +126,7 @@ def summarise(cfg: ResilienceConfig, scenario: Scenario, answers: Sequence[Answe
                         "modes": sorted({MODE_OF[f.kind] for f in scenario.faults}),
                         "faulted": faulted, "requests_after_failure": after_failure,
                         "answered_without_upstream_after_failure": answered_locally,
+                        "answered_by_retry_after_failure": retried,
                         "called_after_failure": sorted(went), "went_to": dict(sorted(went.items())),
                         "called": sorted({name(c.model) for c in calls})},
     }
@@ -183,9 +197,12 @@ def _fallback(model: str, summary: Mapping[str, Any], calls: Sequence[Call], cfg
         return Judged("fallback", model, f"after {', '.join(others)} failed, the service called {seen}", False, line)
     if summary["correlated"]:
         text = f"after {', '.join(others)} failed, {went[model]} of {n} requests went on to {model}"
-        local = obs.get("answered_without_upstream_after_failure") or 0
-        if local:
-            text += f" ({local} more answered by the service without another call upstream, e.g. from its cache)"
+        more = [f"{n} more answered by {how}" for n, how in (
+            (obs.get("answered_by_retry_after_failure") or 0, "a retry of the model that failed"),
+            (obs.get("answered_without_upstream_after_failure") or 0,
+             "the service without another call upstream, e.g. from its cache")) if n]
+        if more:
+            text += f" ({'; '.join(more)})"
         return Judged("fallback", model, text, went[model] >= n, line)
     return Judged("fallback", model, f"after {', '.join(others)} failed, the service called {', '.join(went)} "
                   "(not per request: the service does not pass the request id on)", True, line)

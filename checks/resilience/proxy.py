@@ -13,12 +13,11 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import (
-    ClientConnectionResetError,
     ClientError,
     ClientSession,
     ClientTimeout,
@@ -28,6 +27,7 @@ from aiohttp import (
 )
 
 from .faults import NO_FAULTS, Fault, How, Kind, Plan
+from .tail import stream_ended, usage
 
 MAX_BODY = 16 * 1024 * 1024
 TAIL_BYTES = 8192
@@ -73,6 +73,28 @@ class Call:
 
 
 @dataclass
+class _Book:
+    """A scenario's record: its plan, the calls that ended, and how many are still in flight."""
+
+    plan: Plan
+    calls: list[Call] = field(default_factory=list)
+    open: int = 0
+    # (request id, upstream, model) -> until when, and by which fault, a request told to wait (429) is refused
+    waits: dict[tuple[str, str, str | None], tuple[float, Fault]] = field(default_factory=dict)
+
+    def draw(self, upstream: str, model: str | None, rid: str | None, now: float) -> Fault | None:
+        """The call's fault. A request that comes back to a rate-limited model before the Retry-After it was given
+        is refused again, as a provider would: `share` draws which calls meet the limit, not how long it lasts."""
+        held = self.waits.get((rid, upstream, model)) if rid else None
+        if held is not None and now < held[0]:
+            return held[1]
+        fault = self.plan.draw(upstream, model, now)
+        if rid and fault is not None and fault.kind is Kind.RATE_LIMIT:
+            self.waits[(rid, upstream, model)] = (now + fault.retry_after_s, fault)
+        return fault
+
+
+@dataclass
 class _State:
     status: int | None = None
     completed: bool = False
@@ -86,9 +108,9 @@ class Proxy:
         self.connect_timeout_s, self.read_timeout_s, self.hang_s = connect_timeout_s, read_timeout_s, hang_s
         self.request_id_header = request_id_header
         self.ports: dict[str, int] = {}
-        self._plan = NO_FAULTS
-        self._calls: list[Call] = []
+        self._book = _Book(NO_FAULTS)
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)  # a call was recorded
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runners: list[web.AppRunner] = []
@@ -115,12 +137,15 @@ class Proxy:
         """Start a scenario. A call still in flight from the last one (a hang outlives its scenario) is recorded
         in that scenario's list, never in this one's."""
         with self._lock:
-            self._plan = plan
-            self._calls = []
+            self._book = _Book(plan)
 
-    def calls(self) -> list[Call]:
-        with self._lock:
-            return list(self._calls)
+    def calls(self, settle_s: float = 0.0) -> list[Call]:
+        """The scenario's calls, once those still in flight have ended (waiting at most `settle_s`). Once the service
+        is stopped, every call it made ends at once: a held fault when its connection goes, a relay at its next
+        chunk."""
+        with self._ended:
+            self._ended.wait_for(lambda: self._book.open == 0, timeout=settle_s)
+            return list(self._book.calls)
 
     def stop(self) -> None:
         loop, thread = self._loop, self._thread
@@ -188,17 +213,21 @@ class Proxy:
         t0 = time.monotonic()
         body = await request.read()
         model, stream = _asked(body)
-        with self._lock:
-            plan, calls = self._plan, self._calls
-        fault = plan.draw(up.name, model, t0)
         rid = request.headers.get(self.request_id_header)
+        with self._lock:
+            book = self._book
+            fault = book.draw(up.name, model, rid, t0)
+            book.open += 1  # from here on, record() ends the call whatever happens
+        plan = book.plan
         state = _State()
 
         def record() -> None:
             call = Call(round(t0 - plan.t0, 4), up.name, model, state.status, fault.kind.value if fault else None,
                         state.completed, round(time.monotonic() - t0, 4), rid, *state.tokens)
-            with self._lock:
-                calls.append(call)
+            with self._ended:
+                book.calls.append(call)
+                book.open -= 1
+                self._ended.notify_all()
 
         try:
             if fault is not None and fault.kind in (Kind.OUTAGE, Kind.FLAP, Kind.RATE_LIMIT, Kind.MALFORMED):
@@ -221,7 +250,7 @@ class Proxy:
             return web.Response(status=200, body=b'{"id": "chatcmpl-x", "choices": [{"message": ',
                                 content_type="application/json")
         if fault.how is How.HANG:
-            await asyncio.sleep(self.hang_s)
+            await _hold(request, self.hang_s)
             _abort(request)
             return web.Response(status=504)
         if fault.how is How.REFUSE:
@@ -242,7 +271,8 @@ class Proxy:
             async with self._session.request(request.method, up.origin + path, headers=headers, data=body,
                                              allow_redirects=False) as answer:
                 if fault is not None and fault.kind is Kind.SLOW and fault.ttfb_s > 0:
-                    await asyncio.sleep(fault.ttfb_s)
+                    if await _hold(request, fault.ttfb_s):
+                        return web.Response(status=504)  # the service gave up before any status reached it
                 out = web.StreamResponse(status=answer.status, reason=answer.reason)
                 for k, v in answer.headers.items():
                     if k.lower() not in _HOP:
@@ -251,27 +281,33 @@ class Proxy:
                     out.content_length = answer.content_length
                 state.status = answer.status
                 await out.prepare(request)
-                tail = b""
+                tail = b""  # the end of what reached the service: a write that failed adds nothing
                 sent = 0
+                whole = False
                 try:
                     async for chunk in answer.content.iter_any():
                         if fault is not None and fault.kind is Kind.TRUNCATE and sent + len(chunk) > fault.after_bytes:
-                            keep = max(0, fault.after_bytes - sent)
+                            keep = chunk[:max(0, fault.after_bytes - sent)]
                             if keep:
-                                await out.write(chunk[:keep])
+                                await _send(out, keep)
+                                tail = (tail + keep)[-TAIL_BYTES:]
                             _abort(request)
                             return out
                         if fault is not None and fault.kind is Kind.SLOW and fault.per_chunk_s > 0:
-                            await asyncio.sleep(fault.per_chunk_s)
+                            await _hold(request, fault.per_chunk_s)
+                        await _send(out, chunk)
                         tail = (tail + chunk)[-TAIL_BYTES:]
-                        await out.write(chunk)
                         sent += len(chunk)
-                    state.completed = True
-                    await out.write_eof()
-                except (ConnectionResetError, ClientConnectionResetError):
-                    # The service hung up: a whole answer (its stream's end seen) still counts as given.
-                    state.completed = state.completed or b"data: [DONE]" in tail
-                state.tokens = _usage(tail)
+                    whole = True
+                    await _send(out, None)
+                except _HungUp:
+                    pass  # the service closed its connection: what reached it before decides
+                finally:
+                    # One rule however the relay ended (the upstream's body over, the service hanging up, the
+                    # upstream breaking off, a cut): the answer is complete once the whole upstream body, or the
+                    # event that ends its stream, reached the service.
+                    state.completed = whole or stream_ended(tail)
+                    state.tokens = usage(tail)
                 return out
         except (ClientError, asyncio.TimeoutError, OSError) as exc:
             if state.status is not None:  # headers went out: the stream is cut, as the upstream cut it
@@ -284,6 +320,34 @@ class Proxy:
 def _error(status: int, message: str, code: str, headers: Mapping[str, str] | None = None) -> web.Response:
     body = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
     return web.Response(status=status, body=body, content_type="application/json", headers=dict(headers or {}))
+
+
+class _HungUp(Exception):
+    """The service closed its connection while the proxy was writing its answer to it."""
+
+
+async def _send(out: web.StreamResponse, chunk: bytes | None) -> None:
+    """Write a chunk of the answer to the service (None: its end). A write the service's closed connection refused
+    is _HungUp, whatever aiohttp calls it, and never mistaken for the upstream breaking off."""
+    try:
+        if chunk is None:
+            await out.write_eof()
+        else:
+            await out.write(chunk)
+    except ConnectionError as exc:  # a reset (ClientConnectionResetError), or a paused write woken by the loss
+        raise _HungUp from exc
+
+
+async def _hold(request: web.Request, seconds: float) -> bool:
+    """Wait `seconds`, or until the service closes its connection (True): a call it gave up on ends there and
+    then, and is recorded with its own scenario (aiohttp does not cancel a handler whose client left)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return True
+        await asyncio.sleep(min(0.05, left))
+    return False
 
 
 def _abort(request: web.Request) -> None:
@@ -305,24 +369,3 @@ def _asked(body: bytes) -> tuple[str | None, bool]:
         return None, False
     model = data.get("model")
     return (model if isinstance(model, str) else None), data.get("stream") is True
-
-
-def _usage(tail: bytes) -> tuple[int | None, int | None]:
-    """Tokens from the answer's `usage` (the last SSE event carrying one, or the JSON body)."""
-    at = tail.rfind(b'"usage"')
-    if at < 0:
-        return None, None
-    candidates = [tail]
-    start = tail.rfind(b"data:", 0, at)
-    if start >= 0:
-        candidates.insert(0, tail[start + 5:].split(b"\n", 1)[0])
-    for text in candidates:
-        try:
-            data = json.loads(text)
-        except ValueError:
-            continue
-        usage = data.get("usage") if isinstance(data, dict) else None
-        if isinstance(usage, dict):
-            tin, tout = usage.get("prompt_tokens"), usage.get("completion_tokens")
-            return (tin if isinstance(tin, int) else None), (tout if isinstance(tout, int) else None)
-    return None, None

@@ -15,6 +15,7 @@ from gate.taxonomy import Category
 
 MAX_ERROR_TEXT = 160
 UNANSWERED = "not answered within the scenario's budget"
+MAX_BODY_READ = 4096  # of an answer that is not a chat completion, for the error it may hold
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,15 @@ async def _one(session: ClientSession, traffic: Traffic, scenario: str, i: int) 
             raw = await resp.read()
             try:
                 data = json.loads(raw)
+            except ValueError:
+                data = None
+            said = _error_message(data)
+            if said is not None:
+                # A service that answers 200 with an error object has failed, and says why: in its own words.
+                return Answer(i, rid, False, resp.status, ms(), category=Category.SERVER_ERROR.value, message=said)
+            try:
                 content = data["choices"][0]["message"]["content"]
-            except (ValueError, KeyError, IndexError, TypeError):
+            except (KeyError, IndexError, TypeError):
                 return Answer(i, rid, False, resp.status, ms(), category=Category.INVALID_JSON.value,
                               message="the answer is not a chat completion")
             if not content:
@@ -116,13 +124,18 @@ async def _stream(resp: ClientResponse, i: int, rid: str, ms: Any) -> Answer:
     finished = False
     error = None
     text = ""
+    before = b""  # what came before any event: an error object, when the service answered one in place of a stream
+    events = 0
     try:
         while True:
             line = await resp.content.readline()
             if not line:
                 break
             if not line.startswith(b"data:"):
+                if not events and len(before) < MAX_BODY_READ:
+                    before += line
                 continue
+            events += 1
             data = line[5:].strip()
             if data == b"[DONE]":
                 finished = True
@@ -151,6 +164,13 @@ async def _stream(resp: ClientResponse, i: int, rid: str, ms: Any) -> Answer:
                     finished = True
     except (ClientError, asyncio.IncompleteReadError) as exc:
         error = (Category.TRUNCATED.value, f"the stream broke off ({type(exc).__name__})")
+    if error is None and not events:
+        try:
+            said = _error_message(json.loads(before))
+        except ValueError:
+            said = None
+        if said is not None:
+            error = (Category.SERVER_ERROR.value, said)
     if error is None and not finished:
         error = (Category.TRUNCATED.value, "the stream ended before the answer did")
     if error is None and not text:
@@ -161,16 +181,20 @@ async def _stream(resp: ClientResponse, i: int, rid: str, ms: Any) -> Answer:
 
 
 async def _error_text(resp: ClientResponse) -> str:
-    raw = await resp.content.read(4096)
+    raw = await resp.content.read(MAX_BODY_READ)
     try:
-        data = json.loads(raw)
-        err = data.get("error") if isinstance(data, dict) else None
-        message = err.get("message") if isinstance(err, dict) else err
-        if message:
-            return str(message)[:MAX_ERROR_TEXT]
+        said = _error_message(json.loads(raw))
     except ValueError:
-        pass
-    return f"HTTP {resp.status}"
+        said = None
+    return said or f"HTTP {resp.status}"
+
+
+def _error_message(data: Any) -> str | None:
+    """The message of an OpenAI-style error object (`{"error": {"message": ...}}` or `{"error": "..."}`), if the
+    answer is one."""
+    err = data.get("error") if isinstance(data, dict) else None
+    message = err.get("message") if isinstance(err, dict) else err
+    return str(message)[:MAX_ERROR_TEXT] if message else None
 
 
 def _status_category(status: int) -> str:

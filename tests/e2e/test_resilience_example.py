@@ -130,3 +130,30 @@ def test_resilience_example_malformed_primary_answered_from_backup(tmp_path: Pat
         "success_rate": True, "fallback": True, "max_upstream_calls_per_request": True}
     assert scenario["observation"]["modes"] == ["malformed-output"]
     assert scenario["observation"]["went_to"].get("backup", 0) == scenario["observation"]["requests_after_failure"] > 0
+
+
+def test_resilience_example_primary_failing_half_its_calls_falls_back_passes(tmp_path: Path) -> None:
+    """The example retries a failed call once, then takes the backup (its failure-mode document says so): with the
+    primary failing half its calls, some retries answer, and those requests never needed the backup. A truncate cut
+    beyond every answer's end took nothing away."""
+    copy = _copy(tmp_path)
+    text = (copy / "gate.yaml").read_text()
+    start = text.index("  scenarios:\n", text.index("\nresilience:"))
+    text = text[:start] + """  scenarios:
+    - name: flaky-primary
+      faults: [{type: outage, model: primary, share: 50%}]
+      expect: {success_rate: ">= 95%", fallback: backup, max_upstream_calls_per_request: 3}
+    - name: cut-past-the-end
+      faults: [{type: truncate, model: primary, after_bytes: 1000000}]
+      expect: {success_rate: ">= 95%"}
+""" + text[text.index("\nretrieval:"):]
+    (copy / "gate.yaml").write_text(text)
+    res = gate_subprocess("check", "-c", copy / "gate.yaml", "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    flaky, cut = res.json()["checks"][0]["details"]["scenarios"]
+    fallback = next(e for e in flaky["expectations"] if e["name"] == "fallback")
+    obs = flaky["observation"]
+    assert flaky["passed"] and fallback["passed"] and flaky["correlated"]
+    assert obs["answered_by_retry_after_failure"] > 0 and obs["went_to"]["backup"] == obs["requests_after_failure"] > 0
+    assert "answered by a retry of the model that failed" in fallback["observed"]
+    assert cut["passed"] and cut["model_share"] == {"primary": 1.0} and cut["observation"]["faulted"] == []

@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import EXAMPLE, gate_subprocess
 
 # A service for these tests. Its behaviour when the provider fails is chosen by the scenario, whose name the
@@ -207,3 +209,130 @@ def test_resilience_fallback_request_answered_by_the_service_itself_not_counted_
     assert expectation(scenario, "fallback")["observed"] == (
         "after primary failed, 2 of 2 requests went on to backup (2 more answered by the service without another "
         "call upstream, e.g. from its cache)")
+
+
+# Gives the provider one second a call, then takes the backup.
+IMPATIENT = SERVICE.replace("timeout=30", "timeout=1").replace('''        attempts = 10 if "-storm-" in rid else 1
+        for _ in range(attempts):
+            status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+''', '''        for model in ("openai/gpt-4o-mini", "gpt-4.1-mini"):
+            status, data = ask({"model": model, "messages": body["messages"]}, rid)
+''')
+
+
+def test_resilience_fallback_after_a_hang_the_service_gave_up_on_is_seen(tmp_path: Path) -> None:
+    """The proxy holds a hung call until the service gives up on it, not for as long as the gate's own timeout:
+    the call is recorded with its scenario, and the fallback after it is seen."""
+    assert IMPATIENT.count("timeout=1") == 1 and '"gpt-4.1-mini")' in IMPATIENT
+    copy = project(tmp_path, "{python} service.py {port}", '''
+    - name: primary-hangs
+      faults: [{type: outage, model: primary, how: hang}]
+      expect: {success_rate: ">= 95%", fallback: backup, max_upstream_calls_per_request: 2}
+''')
+    (copy / "service.py").write_text(IMPATIENT)
+    gate_yaml = copy / "gate.yaml"
+    gate_yaml.write_text(gate_yaml.read_text().replace("timeout: 3s", "timeout: 8s"))
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["primary-hangs"]
+    assert scenario["passed"] and scenario["faults_injected"] == 4 and scenario["upstream_calls"] == 8
+    assert scenario["observation"]["faulted"] == ["primary"] and scenario["model_share"] == {"backup": 1.0}
+    assert expectation(scenario, "fallback")["observed"] == "after primary failed, 4 of 4 requests went on to backup"
+    assert "Task was destroyed" not in res.stderr
+
+
+# Retries a failed call at once, whatever a 429's Retry-After said, then takes the backup.
+HASTY = SERVICE.replace('''        attempts = 10 if "-storm-" in rid else 1
+        for _ in range(attempts):
+            status, data = ask({"model": "openai/gpt-4o-mini", "messages": body["messages"]}, rid)
+''', '''        for model in ("openai/gpt-4o-mini", "openai/gpt-4o-mini", "gpt-4.1-mini"):
+            status, data = ask({"model": model, "messages": body["messages"]}, rid)
+''')
+
+
+def test_resilience_retry_inside_retry_after_meets_the_limit_again(tmp_path: Path) -> None:
+    """A service that comes straight back to a rate-limited model is refused again, as by a provider, and is not
+    credited with a retry that answered: every rate-limited request needed the backup."""
+    assert HASTY != SERVICE
+    copy = project(tmp_path, "{python} service.py {port}", '''
+    - name: limited
+      faults: [{type: rate_limit, model: primary, share: 50%, retry_after: 5s}]
+      expect: {success_rate: ">= 95%", fallback: backup, max_upstream_calls_per_request: 3}
+''')
+    (copy / "service.py").write_text(HASTY)
+    gate_yaml = copy / "gate.yaml"
+    gate_yaml.write_text(gate_yaml.read_text().replace("requests: 4\n", "requests: 16\n"))
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["limited"]
+    obs = scenario["observation"]
+    assert scenario["passed"] and obs["answered_by_retry_after_failure"] == 0
+    assert obs["went_to"]["backup"] == obs["requests_after_failure"] == round(16 * scenario["model_share"]["backup"])
+    assert scenario["calls_per_request"]["max"] == 3
+
+
+# A provider that sends [DONE] at once but ends its chunked body two seconds later, as a busy one may: the
+# service has its whole answer long before the proxy's relay of the call is over.
+LAZY = '''
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for event in ({"choices": [{"index": 0, "delta": {"content": "Hello"}}]},
+                      {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, "[DONE]"):
+            data = b"data: " + (event.encode() if isinstance(event, str) else json.dumps(event).encode()) + b"\\n\\n"
+            self.wfile.write(b"%x\\r\\n" % len(data) + data + b"\\r\\n")
+            self.wfile.flush()
+        time.sleep(2)
+        self.wfile.write(b"0\\r\\n\\r\\n")
+        self.wfile.flush()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+'''
+
+
+def test_resilience_calls_still_ending_when_the_service_stops_are_recorded_with_their_scenario(tmp_path: Path) -> None:
+    copy = project(tmp_path, "{python} app.py --port {port}", '''
+    - name: lazy-provider
+      faults: []
+      expect: {success_rate: ">= 95%", max_upstream_calls_per_request: 1}
+''')
+    (copy / "lazy_stub.py").write_text(LAZY)
+    gate_yaml = copy / "gate.yaml"
+    text = gate_yaml.read_text()
+    for old, new in (("model_stub.py --port {port} --ttft-ms 5 --tpot-ms 1", "lazy_stub.py {port}"),
+                     ("stream: false", "stream: true")):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    gate_yaml.write_text(text)
+    res = gate_subprocess("check", "-c", gate_yaml, "--only", "resilience", "--format", "json", timeout=180)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    scenario = scenarios_of(res)["lazy-provider"]
+    assert scenario["succeeded"] == 4 and scenario["correlated"]
+    # Every request's call is in its scenario's record, whole: none was lost to the record being read first.
+    assert scenario["upstream_calls"] == 4 and scenario["observation"]["faulted"] == []
+    assert sum(scenario["model_share"].values()) == pytest.approx(1.0)
+    assert scenario["calls_per_request"] == {"mean": 1.0, "max": 1}

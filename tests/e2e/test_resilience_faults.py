@@ -101,6 +101,20 @@ def test_resilience_fault_slow_delays_first_token_by_its_ttfb_on_its_share(proxy
         assert s.ttft_s is not None and s.ttft_s < ttfb  # the upstream's own 20 ms, far below the delay
 
 
+@pytest.mark.parametrize("how", ["ttfb", "hang"])
+def test_resilience_fault_held_call_ends_when_the_service_gives_up(upstream: Any, how: str) -> None:
+    """A service that gives up on a held call: the proxy lets it go then, not at the end of the hold, and records
+    that no status reached the service."""
+    fault = Fault(Kind.SLOW, ttfb_s=30) if how == "ttfb" else Fault(Kind.OUTAGE, how=How.HANG)
+    with Proxy([upstream_of("openai", upstream.url + "/v1")], hang_s=30) as proxy:
+        proxy.begin(Plan((fault,), 0, time.monotonic()))
+        with pytest.raises((OSError, http.client.HTTPException)):  # the service's own timeout
+            call(proxy.url("openai"), timeout=0.5)
+        [recorded] = settled(proxy, 1)
+    assert (recorded.status, recorded.completed) == (None, False)
+    assert recorded.duration_s < 15  # not the 30 s hold
+
+
 def test_resilience_fault_flap_down_inside_its_window_up_outside(proxy: Proxy) -> None:
     down, every, edge = 1.0, 2.5, 0.25
     t0 = time.monotonic()
@@ -204,3 +218,62 @@ def test_resilience_fault_rate_limit_retry_after_reaches_the_service_which_waits
     assert status == 503 and "HTTP 429" in body["error"]["message"]
     assert (first.fault, second.fault, first.request_id) == ("rate_limit", "rate_limit", "r-1")
     assert 1.4 <= second.t_s - first.t_s < 10  # it waited the 1.5 s it was told to
+
+
+def test_resilience_fault_rate_limit_holds_for_the_request_until_its_retry_after(proxy: Proxy) -> None:
+    """`share` draws which calls meet the limit; a request told to wait that comes back early is refused again, as
+    a provider would, whatever the next draw. Another request, or the same one after its wait, draws as before."""
+    # Seed 2 draws 0.150, 0.946, 0.643: a 429, then two calls let through.
+    proxy.begin(Plan((Fault(Kind.RATE_LIMIT, model="m1", share=0.5, retry_after_s=1.5),), 2, time.monotonic()))
+    host, port = proxy.url("openai").split("/")[2].split(":")
+
+    def ask(rid: str) -> int:
+        conn = http.client.HTTPConnection(host, int(port), timeout=20)
+        try:
+            conn.request("POST", "/v1/chat/completions", json.dumps({"model": "m1", "messages": []}),
+                         {"Content-Type": "application/json", "X-Request-Id": rid})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+        finally:
+            conn.close()
+
+    assert [ask("r-1"), ask("r-1"), ask("r-2")] == [429, 429, 200]
+    time.sleep(1.6)  # r-1's Retry-After is up
+    assert ask("r-1") == 200
+    calls = settled(proxy, 4)
+    assert [(c.request_id, c.status, c.fault) for c in calls] == [
+        ("r-1", 429, "rate_limit"), ("r-1", 429, "rate_limit"), ("r-2", 200, None), ("r-1", 200, None)]
+
+
+def test_resilience_proxy_calls_sharing_keep_alive_connections_each_recorded_once(proxy: Proxy) -> None:
+    """Services keep their provider connections open: four workers, each one connection for all its calls, some
+    rate-limited on the way. Every call is recorded once, with its own request id, and every answer as whole."""
+    proxy.begin(Plan((Fault(Kind.RATE_LIMIT, model="m1", share=0.5, retry_after_s=0),), 0, time.monotonic()))
+    host, port = proxy.url("openai").split("/")[2].split(":")
+    seen: list[tuple[str, int, bool]] = []
+
+    def worker(w: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=20)
+        try:
+            for i in range(6):
+                for model in ("m1", "m2"):  # rate-limited on m1: on to m2, on the same connection
+                    conn.request("POST", "/v1/chat/completions", json.dumps(
+                        {"model": model, "stream": True, "messages": [{"role": "user", "content": "hi there"}]}),
+                        {"Content-Type": "application/json", "X-Request-Id": f"w{w}-{i}"})
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    seen.append((f"w{w}-{i}", resp.status, body.rstrip().endswith(b"data: [DONE]")))
+                    if resp.status == 200:
+                        break
+        finally:
+            conn.close()
+
+    workers = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    calls = settled(proxy, len(seen))
+    assert len(seen) > 24 and {s for _, s, _ in seen} == {200, 429}
+    assert sorted((c.request_id or "", c.status or 0, c.completed) for c in calls) == sorted(seen)

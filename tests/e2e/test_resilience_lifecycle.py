@@ -231,3 +231,18 @@ def test_resilience_max_duration_bounds_a_start_up_that_never_ends_exit_3(tmp_pa
     # Waited for what max_duration left (at most 1 s), nowhere near the 60 s ready_timeout.
     assert 0 <= start_up["waited_s"] < 30 and check["duration_s"] < 30
     assert check["details"]["not_run"] == ["outage"] and check["details"]["scenarios"] == []
+
+
+def test_resilience_ttft_expected_of_plain_answers_exit_2_at_its_line(tmp_path: Path) -> None:
+    copy = _copy(tmp_path)
+    text = (copy / "gate.yaml").read_text()
+    start = text.index("\nresilience:")
+    assert text.count("  chat: {path: /chat}\n", start) == 1
+    text = text[:start] + text[start:].replace("  chat: {path: /chat}\n", "  chat: {path: /chat, stream: false}\n")
+    (copy / "gate.yaml").write_text(text)
+    at = next(i for i, line in enumerate(text.splitlines(), 1) if line.strip().startswith("ttft:") and i > text[
+        :start].count("\n"))
+    res = gate("check", "--only", "resilience", cwd=copy)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    [line] = res.stderr.strip().splitlines()
+    assert line.startswith(f"error: gate.yaml:{at}:") and "ttft needs streamed requests" in line, line

@@ -28,6 +28,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path == "/error-200":  # the service's failure in a 200, whether a stream was asked or not
+            error = b'{"error": {"message": "every model failed: primary: HTTP 503", "type": "unavailable"}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(error)))
+            self.end_headers()
+            self.wfile.write(error)
+            return
         body = b"".join(line + b"\n\n" for line in STREAMS[self.path])
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -49,8 +57,8 @@ def service() -> Iterator[str]:
         server.server_close()
 
 
-def answer(url: str, path: str) -> Any:
-    traffic = Traffic(url, path, [{"messages": [{"role": "user", "content": "hi"}]}], True, 10, "X-Request-Id", {})
+def answer(url: str, path: str, stream: bool = True) -> Any:
+    traffic = Traffic(url, path, [{"messages": [{"role": "user", "content": "hi"}]}], stream, 10, "X-Request-Id", {})
     [one] = run(traffic, "odd", 1, 1, 30)
     return one
 
@@ -66,3 +74,10 @@ def test_resilience_traffic_odd_events_are_skipped_not_a_crash(service: str, pat
     one = answer(service, path)
     assert one.ok, one
 
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["streamed", "plain"])
+def test_resilience_traffic_error_object_in_a_200_is_a_server_error_in_its_words(service: str, stream: bool) -> None:
+    one = answer(service, "/error-200", stream)
+    assert (one.ok, one.status, one.category) == (False, 200, "transport.server_error")
+    assert one.message == "every model failed: primary: HTTP 503"
