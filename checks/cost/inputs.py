@@ -13,7 +13,7 @@ from gate.config import display_path
 from gate.models import ModelConfig, ModelsFile
 from gate.pricing import PriceError, PriceSheet, price_of
 from gate.prompts import PromptFile, is_model_id, parse_prompt
-from gate.report import Finding
+from gate.report import Finding, Severity
 from gate.yamlfile import JsonPath, YamlError, format_path, parse_yaml
 
 from .files import Files, defect, read_models
@@ -206,8 +206,17 @@ class _Builder:
             return [primary]
         chain = self.models.chain(name)
         if len(chain) < 2:
-            self.problems.append(f"{self.where(spec, 'fallback_rate')}: fallback_rate is {spec.fallback_rate:g} but "
-                                 f"model {name!r} has no fallback in {self.models.display}")
+            message = f"fallback_rate is {spec.fallback_rate:g} but model {name!r} has no fallback in {self.models.display}"
+            if spec.model is not None:  # traffic.yaml names the model itself: its own mistake (exit 2)
+                self.problems.append(f"{self.where(spec, 'fallback_rate')}: {message}")
+                return []
+            # The model is the prompt's: a prompt or models.yaml edited in the change made it so. The cost check
+            # fails at the route, and the other checks still run (an exit 2 would stop them all).
+            pos = self.traffic.doc.locate(spec.at.get("fallback_rate", spec.at[""]))
+            self.defects.append(Finding(
+                Severity.ERROR, f"{message} (the prompt {spec.prompt} now names it): give the model a fallback, or "
+                "set the route's fallback_rate to 0; the cost cannot be projected", self.traffic.display, pos.line,
+                pos.column))
             return []
         backup = self._sheet(spec, "fallback_rate", chain[1])
         if backup is None:

@@ -216,3 +216,20 @@ def test_cost_datasets_folder_moved_changes_no_cost(repo: GitRepo) -> None:
     # checkout) is no part of what they cost.
     assert code == 0 and check["status"] == "pass", check["summary"]
     assert check["metrics"]["delta_usd"] == 0, check["summary"]
+
+
+def test_cost_prompt_switched_to_a_model_without_fallback_fails_the_cost_check_only(repo: GitRepo) -> None:
+    bot = _example_repo(repo)
+    _edit(bot / "prompts" / "answer.prompt.yml", "model: primary", "model: backup")
+    repo.commit("answer with the backup model")
+    res = gate("check", "-c", bot / "gate.yaml", "--skip", "load,resilience,retrieval,docs", "--format", "json",
+               "--base-ref", "main")
+    # traffic.yaml's fallback_rate was right for `primary`; the prompt's edit made it wrong. A finding of the cost
+    # check at the route, not an exit 2 that stops every check and leaves no report.
+    assert res.exit_code == 1, res.stdout + res.stderr
+    checks = {c["name"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["cost"]["status"] == "fail" and checks["regression"]["status"] in ("pass", "fail", "warn")
+    line = next(i for i, text in enumerate((bot / "traffic.yaml").read_text(encoding="utf-8").splitlines(), 1)
+                if "fallback_rate: 0.01" in text)
+    found = [(f["file"], f["line"]) for f in checks["cost"]["findings"] if "has no fallback" in f["message"]]
+    assert found == [("bot/traffic.yaml", line)], checks["cost"]["findings"]
