@@ -113,6 +113,24 @@ class GitRepo:
         return self.git("rev-parse", "HEAD")
 
 
+def example_repo(repo: GitRepo) -> Path:
+    """The support-bot example (its cassettes and baselines) committed on main in `repo` as bot/, with a branch
+    `change` checked out for the change under test."""
+    import shutil
+
+    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache", "__pycache__"))
+    repo.commit("the support bot, with its baselines")
+    repo.git("checkout", "-q", "-b", "change")
+    return repo.path / "bot"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace every `old` in the file with `new`; `old` must be there (a test that edits nothing proves nothing)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
 def alive(pid: int) -> bool:
     """True while pid runs; a zombie (dead, not yet reaped by whoever adopted it) counts as gone."""
     try:

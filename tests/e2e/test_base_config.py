@@ -11,7 +11,7 @@ from typing import Any
 from gate.baseconfig import base_config, base_file
 from gate.config import load_config
 from gate.gitref import resolve_base
-from tests.conftest import EXAMPLE, GitRepo, gate, gate_subprocess
+from tests.conftest import EXAMPLE, GitRepo, edit, example_repo, gate, gate_subprocess
 from tests.e2e.support_bot_cassette import VAGUE_ANSWER, write
 
 # 9 of the 60 `answers` cases that pass on main: a 15-point drop, a regression under the example's gates.
@@ -23,19 +23,6 @@ prompts: ["prompts/*.prompt.yml"]
 models: models.yaml
 cost: {traffic: traffic.yaml}
 """
-
-
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache", "__pycache__"))
-    repo.commit("the support bot, with its baselines")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def _check(stdout: str, name: str) -> dict[str, Any]:
@@ -111,8 +98,8 @@ def test_base_config_hostile_one_is_refused_by_the_same_limits(repo: GitRepo) ->
 
 
 def test_regression_baseline_path_changed_in_the_change_still_compares(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "  threshold: 0.75 ", "  baseline: .gate/regression-baseline.json\n  threshold: 0.75 ")
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "  threshold: 0.75 ", "  baseline: .gate/regression-baseline.json\n  threshold: 0.75 ")
     write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
     repo.commit("answers got vaguer; the baseline under another name")
 
@@ -147,7 +134,7 @@ def test_regression_base_with_the_section_but_no_baseline_warns(repo: GitRepo) -
 
 
 def test_retrieval_baseline_path_changed_in_the_change_still_fails(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     text = (bot / "gate.yaml").read_text(encoding="utf-8")
     head, _, tail = text.rpartition('start: "{python} app.py --port {port}"\n')
     text = head + 'start: "{python} app.py --port {port} --no-titles"\n' + tail

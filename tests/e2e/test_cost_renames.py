@@ -11,22 +11,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.conftest import EXAMPLE, GitRepo, edit, example_repo, gate
 
 MORE_TRAFFIC = ("requests_per_day: {p50: 40000, p95: 60000}", "requests_per_day: {p50: 60000, p95: 90000}")
-
-
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def _cost(bot: Path) -> tuple[int, dict[str, Any]]:
@@ -40,11 +27,11 @@ def _gate_line(bot: Path, text: str) -> int:
 
 
 def test_cost_renamed_prompt_with_more_traffic_fails_the_increase_budget(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     repo.git("mv", "bot/prompts/answer.prompt.yml", "bot/prompts/support-answer.prompt.yml")
     for name in ("gate.yaml", "traffic.yaml", "docs/failure-modes.md"):
-        _edit(bot / name, "prompts/answer.prompt.yml", "prompts/support-answer.prompt.yml")
-    _edit(bot / "traffic.yaml", *MORE_TRAFFIC)
+        edit(bot / name, "prompts/answer.prompt.yml", "prompts/support-answer.prompt.yml")
+    edit(bot / "traffic.yaml", *MORE_TRAFFIC)
     repo.commit("rename the answer prompt; 50% more traffic")
 
     code, check = _cost(bot)
@@ -56,10 +43,10 @@ def test_cost_renamed_prompt_with_more_traffic_fails_the_increase_budget(repo: G
 
 
 def test_cost_renamed_suite_with_more_traffic_fails_the_increase_budget(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "    - name: answers\n", "    - name: faq\n")
-    _edit(bot / "traffic.yaml", "{measured: answers}", "{measured: faq}")
-    _edit(bot / "traffic.yaml", *MORE_TRAFFIC)
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "    - name: answers\n", "    - name: faq\n")
+    edit(bot / "traffic.yaml", "{measured: answers}", "{measured: faq}")
+    edit(bot / "traffic.yaml", *MORE_TRAFFIC)
     repo.commit("rename the answers suite; 50% more traffic")
 
     code, check = _cost(bot)
@@ -70,13 +57,13 @@ def test_cost_renamed_suite_with_more_traffic_fails_the_increase_budget(repo: Gi
 
 
 def test_cost_traffic_moved_to_another_folder_still_compared(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     (bot / "cfg").mkdir()
     repo.git("mv", "bot/traffic.yaml", "bot/cfg/traffic.yaml")
     text = (bot / "cfg/traffic.yaml").read_text(encoding="utf-8")
     (bot / "cfg/traffic.yaml").write_text(text.replace("prompt: prompts/", "prompt: ../prompts/"), encoding="utf-8")
-    _edit(bot / "cfg/traffic.yaml", *MORE_TRAFFIC)
-    _edit(bot / "gate.yaml", "  traffic: traffic.yaml", "  traffic: cfg/traffic.yaml")
+    edit(bot / "cfg/traffic.yaml", *MORE_TRAFFIC)
+    edit(bot / "gate.yaml", "  traffic: traffic.yaml", "  traffic: cfg/traffic.yaml")
     repo.commit("traffic.yaml under cfg/; 50% more traffic")
 
     code, check = _cost(bot)
@@ -85,10 +72,10 @@ def test_cost_traffic_moved_to_another_folder_still_compared(repo: GitRepo) -> N
 
 
 def test_cost_moved_cassette_changes_no_cost(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     (bot / "recordings").mkdir()
     repo.git("mv", "bot/cassettes/support-bot.jsonl", "bot/recordings/support-bot.jsonl")
-    _edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
+    edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
     repo.commit("move the cassette")
 
     code, check = _cost(bot)
@@ -98,7 +85,7 @@ def test_cost_moved_cassette_changes_no_cost(repo: GitRepo) -> None:
 
 
 def test_cost_dataset_turned_into_csv_changes_no_cost(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     rows = [json.loads(line) for line in (bot / "datasets/answers.jsonl").read_text(encoding="utf-8").splitlines()]
     out = io.StringIO()
     writer = csv.DictWriter(out, ["id", "question", "context", "expected"], extrasaction="ignore", lineterminator="\n")
@@ -106,7 +93,7 @@ def test_cost_dataset_turned_into_csv_changes_no_cost(repo: GitRepo) -> None:
     writer.writerows(rows)
     (bot / "datasets/answers.csv").write_text(out.getvalue(), encoding="utf-8")
     repo.git("rm", "-q", "bot/datasets/answers.jsonl")
-    _edit(bot / "gate.yaml", "dataset: datasets/answers.jsonl", "dataset: datasets/answers.csv")
+    edit(bot / "gate.yaml", "dataset: datasets/answers.jsonl", "dataset: datasets/answers.csv")
     repo.commit("the answers dataset as CSV")
 
     code, check = _cost(bot)
@@ -115,13 +102,13 @@ def test_cost_dataset_turned_into_csv_changes_no_cost(repo: GitRepo) -> None:
 
 
 def test_cost_base_not_computable_warns_at_the_increase_budget(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     repo.git("checkout", "-q", "main")
-    _edit(bot / "traffic.yaml", "version: 1", "version: 1\nbroken: [")
+    edit(bot / "traffic.yaml", "version: 1", "version: 1\nbroken: [")
     repo.commit("a broken traffic.yaml on main")
     repo.git("checkout", "-q", "-b", "fixed")
-    _edit(bot / "traffic.yaml", "version: 1\nbroken: [", "version: 1")
-    _edit(bot / "traffic.yaml", *MORE_TRAFFIC)
+    edit(bot / "traffic.yaml", "version: 1\nbroken: [", "version: 1")
+    edit(bot / "traffic.yaml", *MORE_TRAFFIC)
     repo.commit("fixed; 50% more traffic")
 
     code, check = _cost(bot)
@@ -134,10 +121,10 @@ def test_cost_base_not_computable_warns_at_the_increase_budget(repo: GitRepo) ->
 
 
 def test_cost_renamed_profile_with_more_traffic_is_not_a_clean_pass(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "traffic.yaml", "  expected:\n", "  usual:\n")
-    _edit(bot / "gate.yaml", "  profile: expected", "  profile: usual")
-    _edit(bot / "traffic.yaml", *MORE_TRAFFIC)
+    bot = example_repo(repo)
+    edit(bot / "traffic.yaml", "  expected:\n", "  usual:\n")
+    edit(bot / "gate.yaml", "  profile: expected", "  profile: usual")
+    edit(bot / "traffic.yaml", *MORE_TRAFFIC)
     repo.commit("the expected profile is now 'usual'; 50% more traffic")
 
     code, check = _cost(bot)
@@ -166,11 +153,11 @@ def test_cost_base_without_gate_yaml_reads_the_base_through_this_change(repo: Gi
 def test_cost_temperature_change_is_not_an_increase_from_counting(repo: GitRepo) -> None:
     shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
     bot = repo.path / "bot"
-    _edit(bot / "gate.yaml", "max_increase_pct: {warn: 10,", "max_increase_pct: {warn: 5,")
+    edit(bot / "gate.yaml", "max_increase_pct: {warn: 10,", "max_increase_pct: {warn: 5,")
     repo.commit("the support bot, warned at +5%")
     repo.git("checkout", "-q", "-b", "change")
-    _edit(bot / "prompts/answer.prompt.yml", "  temperature: 0.2", "  temperature: 0.3")
-    _edit(bot / "prompts/answer.prompt.yml", "version: 1.2.0", "version: 1.2.1")
+    edit(bot / "prompts/answer.prompt.yml", "  temperature: 0.2", "  temperature: 0.3")
+    edit(bot / "prompts/answer.prompt.yml", "version: 1.2.0", "version: 1.2.1")
     repo.commit("a warmer answer (not re-recorded)")
 
     code, check = _cost(bot)
@@ -186,8 +173,8 @@ def test_cost_temperature_change_is_not_an_increase_from_counting(repo: GitRepo)
 
 
 def test_cost_unmeasured_notice_names_only_the_suites_a_route_measures(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "models.yaml", "model: openai/gpt-4.1-nano", "model: openai/gpt-4.1-mini")
+    bot = example_repo(repo)
+    edit(bot / "models.yaml", "model: openai/gpt-4.1-nano", "model: openai/gpt-4.1-mini")
     repo.commit("the router on a larger model (not re-recorded)")
 
     res = gate("check", "--only", "regression,cost", "-c", bot / "gate.yaml", "--format", "json", "--base-ref", "main")
@@ -204,11 +191,11 @@ def test_cost_unmeasured_notice_names_only_the_suites_a_route_measures(repo: Git
 
 
 def test_cost_datasets_folder_moved_changes_no_cost(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     repo.git("mv", "bot/datasets", "bot/data")
-    _edit(bot / "gate.yaml", "dataset: datasets/answers.jsonl", "dataset: data/answers.jsonl")
-    _edit(bot / "gate.yaml", "dataset: datasets/routing.jsonl", "dataset: data/routing.jsonl")
-    _edit(bot / "gate.yaml", "json_schema: datasets/route.schema.json", "json_schema: data/route.schema.json")
+    edit(bot / "gate.yaml", "dataset: datasets/answers.jsonl", "dataset: data/answers.jsonl")
+    edit(bot / "gate.yaml", "dataset: datasets/routing.jsonl", "dataset: data/routing.jsonl")
+    edit(bot / "gate.yaml", "json_schema: datasets/route.schema.json", "json_schema: data/route.schema.json")
     repo.commit("datasets/ is now data/")
 
     code, check = _cost(bot)
@@ -219,8 +206,8 @@ def test_cost_datasets_folder_moved_changes_no_cost(repo: GitRepo) -> None:
 
 
 def test_cost_prompt_switched_to_a_model_without_fallback_fails_the_cost_check_only(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "prompts" / "answer.prompt.yml", "model: primary", "model: backup")
+    bot = example_repo(repo)
+    edit(bot / "prompts" / "answer.prompt.yml", "model: primary", "model: backup")
     repo.commit("answer with the backup model")
     res = gate("check", "-c", bot / "gate.yaml", "--skip", "load,resilience,retrieval,docs", "--format", "json",
                "--base-ref", "main")

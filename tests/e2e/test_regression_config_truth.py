@@ -5,11 +5,10 @@ and a moved cassette is the base's evidence, not new answers. Real CLI, real git
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.conftest import GitRepo, edit, example_repo, gate
 from tests.e2e.support_bot_cassette import VAGUE_ANSWER, write
 
 # 9 of the 60 `answers` cases that pass on main (as in test_regression_example).
@@ -18,22 +17,9 @@ WORSE = ["password-1", "refund-annual-2", "rate-limit-1", "invoice-2", "seats-1"
 CASSETTE = "cassettes/support-bot.jsonl"
 
 
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot, with its baseline")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
-
-
 def _check(result: Any, name: str = "regression") -> dict[str, Any]:
     found: dict[str, Any] = next(c for c in json.loads(result.stdout)["checks"] if c["name"] == name)
     return found
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def _regression(bot: Path) -> tuple[Any, dict[str, Any]]:
@@ -46,10 +32,10 @@ def _rerecorded(check: dict[str, Any]) -> list[str]:
 
 
 def test_regression_testdata_row_added_is_not_called_never_recorded(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "prompts/classify.prompt.yml", "    expected: account\n",
+    bot = example_repo(repo)
+    edit(bot / "prompts/classify.prompt.yml", "    expected: account\n",
           "    expected: account\n  - message: My invoice shows the wrong VAT number.\n    expected: billing\n")
-    _edit(bot / "prompts/classify.prompt.yml", "version: 2.0.1", "version: 2.1.0")
+    edit(bot / "prompts/classify.prompt.yml", "version: 2.0.1", "version: 2.1.0")
     repo.commit("one more classifier row")
 
     res, check = _regression(bot)
@@ -62,9 +48,9 @@ def test_regression_testdata_row_added_is_not_called_never_recorded(repo: GitRep
 
 
 def test_regression_prompt_parameters_changed_is_not_called_never_recorded(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "prompts/classify.prompt.yml", "temperature: 0\n", "temperature: 0.3\n")
-    _edit(bot / "prompts/classify.prompt.yml", "version: 2.0.1", "version: 2.1.0")
+    bot = example_repo(repo)
+    edit(bot / "prompts/classify.prompt.yml", "temperature: 0\n", "temperature: 0.3\n")
+    edit(bot / "prompts/classify.prompt.yml", "version: 2.0.1", "version: 2.1.0")
     repo.commit("a warmer classifier")
 
     res, check = _regression(bot)
@@ -78,11 +64,11 @@ def test_regression_prompt_parameters_changed_is_not_called_never_recorded(repo:
 
 
 def test_regression_new_suite_is_never_recorded(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     (bot / "prompts/greet.prompt.yml").write_text(
         "name: Greeter\nversion: 1.0.0\nmodel: router\nmessages:\n  - role: user\n    content: 'Greet {{who}}.'\n"
         "testData:\n  - who: Ada\n  - who: Grace\n", encoding="utf-8")
-    _edit(bot / "gate.yaml", "    - name: answers\n", "    - prompt: prompts/greet.prompt.yml\n    - name: answers\n")
+    edit(bot / "gate.yaml", "    - name: answers\n", "    - prompt: prompts/greet.prompt.yml\n    - name: answers\n")
     repo.commit("a greeter suite")
 
     res, check = _regression(bot)
@@ -93,10 +79,10 @@ def test_regression_new_suite_is_never_recorded(repo: GitRepo) -> None:
 
 
 def test_regression_moved_cassette_is_not_new_evidence(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     (bot / "recordings").mkdir()
     repo.git("mv", "bot/cassettes/support-bot.jsonl", "bot/recordings/support-bot.jsonl")
-    _edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
+    edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
     repo.commit("move the cassette")
 
     res, check = _regression(bot)
@@ -106,10 +92,10 @@ def test_regression_moved_cassette_is_not_new_evidence(repo: GitRepo) -> None:
 
 
 def test_regression_moved_and_edited_cassette_counts_the_changed_answers(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     (bot / "recordings").mkdir()
     repo.git("mv", "bot/cassettes/support-bot.jsonl", "bot/recordings/support-bot.jsonl")
-    _edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
+    edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
     path = bot / "recordings/support-bot.jsonl"
     lines = path.read_text(encoding="utf-8").split("\n")
     item = json.loads(lines[1])
@@ -127,7 +113,7 @@ def test_regression_moved_and_edited_cassette_counts_the_changed_answers(repo: G
 
 
 def test_regression_rewritten_cassette_counts_changed_answers_not_respelt_lines(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     # Written anew, as `gate check --record` writes it: the routing lines' producers now spell the parameters
     # their requests were sent with, and 9 answers (with their 9 grades) got vaguer.
     write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
@@ -142,11 +128,11 @@ def test_regression_rewritten_cassette_counts_changed_answers_not_respelt_lines(
 
 
 def test_regression_cassette_moved_in_the_working_copy_compared_with_the_path_the_base_names(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     # Moved by hand and not yet added: git sees no rename, the base's gate.yaml says where the cassette was.
     (bot / "recordings").mkdir()
     (bot / CASSETTE).rename(bot / "recordings/support-bot.jsonl")
-    _edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
+    edit(bot / "gate.yaml", "{replay: cassettes/support-bot.jsonl}", "{replay: recordings/support-bot.jsonl}")
     path = bot / "recordings/support-bot.jsonl"
     lines = path.read_text(encoding="utf-8").split("\n")
     for i in (1, 2):
@@ -163,8 +149,8 @@ def test_regression_cassette_moved_in_the_working_copy_compared_with_the_path_th
 
 
 def test_regression_gate_on_a_metric_no_suite_measures_is_a_config_error(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "      grounded: {min_score: 0.6", "      groundedness: {min_score: 0.6")
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "      grounded: {min_score: 0.6", "      groundedness: {min_score: 0.6")
     repo.commit("a typo in a metric's gate")
 
     res = gate("validate", "-c", bot / "gate.yaml", "--base-ref", "main")
@@ -175,8 +161,8 @@ def test_regression_gate_on_a_metric_no_suite_measures_is_a_config_error(repo: G
 
 
 def test_regression_threshold_on_a_metric_the_suite_does_not_score_is_a_config_error(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "      dataset: datasets/answers.jsonl\n",
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "      dataset: datasets/answers.jsonl\n",
           "      dataset: datasets/answers.jsonl\n      thresholds: {groundd: 0.9}\n")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--base-ref", "main")
     assert res.exit_code == 2, res.stdout
@@ -191,7 +177,7 @@ def test_regression_threshold_on_a_metric_the_suite_does_not_score_is_a_config_e
 
 
 def test_regression_prompt_with_testdata_no_suite_runs_is_a_notice_at_its_rows(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     (bot / "prompts" / "greet.prompt.yml").write_text(
         "name: Greeting\nversion: 1.0.0\nmodel: primary\nmessages:\n  - role: user\n    content: 'Hi {{name}}'\n"
         "testData:\n  - name: Ada\n    expected: Ada\n", encoding="utf-8")

@@ -11,19 +11,12 @@ from typing import Any
 import pytest
 
 from gate.providers.cassette import write_cassette
-from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.conftest import EXAMPLE, GitRepo, example_repo, gate
 from tests.e2e.support_bot_cassette import VAGUE_ANSWER, build, default_answer, write
 
 # 9 of the 60 `answers` cases (15%) that pass on main.
 WORSE = ["password-1", "refund-annual-2", "rate-limit-1", "invoice-2", "seats-1", "backup-2", "sso-1",
          "logs-2", "webhooks-1"]
-
-
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot, with its baseline")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
 
 
 def _regression(result: Any) -> dict[str, Any]:
@@ -33,7 +26,7 @@ def _regression(result: Any) -> dict[str, Any]:
 
 
 def test_regression_example_offline_passes_against_its_baseline(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
     assert res.exit_code == 0, res.stdout + res.stderr
     check = _regression(res)
@@ -48,7 +41,7 @@ def test_regression_example_offline_passes_against_its_baseline(repo: GitRepo) -
 
 
 def test_regression_example_answers_worse_on_15_percent_fails_with_flips(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
     repo.commit("a shorter system prompt (answers got vaguer)")
     md = tmp_path / "comment.md"
@@ -75,7 +68,7 @@ def test_regression_example_answers_worse_on_15_percent_fails_with_flips(repo: G
 
 
 def test_regression_example_noise_only_passes(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     entries = {}
     for case in ("password-2", "invoice-1", "cancel-1", "export-2", "cli-install-1"):  # reworded, still right
         key = f"answers/{case}"
@@ -94,7 +87,7 @@ def test_regression_example_noise_only_passes(repo: GitRepo) -> None:
 
 
 def test_regression_example_same_inputs_same_report_bytes(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     runs = []
     for _ in range(2):
         res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
@@ -110,7 +103,7 @@ def test_regression_example_chunks_of_any_size_give_the_same_report(repo: GitRep
     report is the same whatever the chunk, with judged suites, flips and cases split across chunks."""
     from prodgate_checks.regression import execute
 
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     write(bot, {f"answers/{case}": VAGUE_ANSWER for case in WORSE})
     repo.commit("answers got vaguer")
     runs = []

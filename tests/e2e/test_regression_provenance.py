@@ -4,24 +4,16 @@ live model on a loopback server, through the real CLI."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLE, GitRepo, Result, gate
+from tests.conftest import GitRepo, Result, edit, example_repo, gate
 from tests.servers.openai_fake import Behaviour, serve
 
 RERECORD = "run `gate check --record` and commit the cassette"
 CASSETTE = "bot/cassettes/support-bot.jsonl"
-
-
-def _example(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot, with its baseline")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
 
 
 def _check(res: Any, name: str = "regression") -> dict[str, Any]:
@@ -29,15 +21,9 @@ def _check(res: Any, name: str = "regression") -> dict[str, Any]:
     return found
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 def test_regression_model_switched_in_models_yaml_fails_naming_both_models(repo: GitRepo) -> None:
-    bot = _example(repo)
-    _edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini",
+    bot = example_repo(repo)
+    edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini",
           "    provider: openai\n    model: gpt-4.1")
     repo.commit("answer with gpt-4.1")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
@@ -58,12 +44,12 @@ def test_regression_model_switched_in_models_yaml_fails_naming_both_models(repo:
 
 
 def test_regression_old_model_kept_as_fallback_does_not_answer_for_the_new_primary(repo: GitRepo) -> None:
-    bot = _example(repo)
+    bot = example_repo(repo)
     models = (bot / "models.yaml").read_text(encoding="utf-8")
     # primary and backup trade models: the recordings' model is still in the chain, but not as the primary.
-    _edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini\n    api_key_env: GITHUB_TOKEN",
+    edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini\n    api_key_env: GITHUB_TOKEN",
           "    provider: openai\n    model: gpt-4.1\n    api_key_env: OPENAI_API_KEY")
-    _edit(bot / "models.yaml", "    provider: openai\n    model: gpt-4.1-mini\n    api_key_env: OPENAI_API_KEY",
+    edit(bot / "models.yaml", "    provider: openai\n    model: gpt-4.1-mini\n    api_key_env: OPENAI_API_KEY",
           "    provider: github-models\n    model: openai/gpt-4o-mini\n    api_key_env: GITHUB_TOKEN")
     assert (bot / "models.yaml").read_text(encoding="utf-8") != models
     repo.commit("answer with gpt-4.1, the old model as its fallback")
@@ -76,8 +62,8 @@ def test_regression_old_model_kept_as_fallback_does_not_answer_for_the_new_prima
 
 def _primary_params(repo: GitRepo, params: str, why: str) -> Result:
     """The example with the primary's models.yaml params replaced, committed, and its regression check's run."""
-    bot = _example(repo)
-    _edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",
+    bot = example_repo(repo)
+    edit(bot / "models.yaml", "params: {temperature: 0.2, max_tokens: 400}\n    timeout: 30\n    fallback: [backup]",
           f"params: {params}\n    timeout: 30\n    fallback: [backup]")
     repo.commit(why)
     return gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
@@ -105,9 +91,9 @@ def test_regression_models_yaml_param_the_prompt_overrides_still_replays(repo: G
 
 
 def test_regression_prompt_sets_another_temperature_recordings_do_not_count(repo: GitRepo) -> None:
-    bot = _example(repo)
-    _edit(bot / "prompts" / "answer.prompt.yml", "  temperature: 0.2\n", "  temperature: 1\n")
-    _edit(bot / "prompts" / "answer.prompt.yml", "version: 1.2.0", "version: 1.3.0")
+    bot = example_repo(repo)
+    edit(bot / "prompts" / "answer.prompt.yml", "  temperature: 0.2\n", "  temperature: 1\n")
+    edit(bot / "prompts" / "answer.prompt.yml", "version: 1.2.0", "version: 1.3.0")
     repo.commit("a warmer answer prompt, not re-recorded")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
     assert res.exit_code == 1, res.stdout + res.stderr
@@ -117,9 +103,9 @@ def test_regression_prompt_sets_another_temperature_recordings_do_not_count(repo
 
 
 def test_regression_prompt_edited_without_rerecording_one_finding_per_suite_no_statistics(repo: GitRepo) -> None:
-    bot = _example(repo)
-    _edit(bot / "prompts" / "answer.prompt.yml", "Keep answers under 120 words.", "Keep answers under 80 words.")
-    _edit(bot / "prompts" / "answer.prompt.yml", "version: 1.2.0", "version: 1.3.0")
+    bot = example_repo(repo)
+    edit(bot / "prompts" / "answer.prompt.yml", "Keep answers under 120 words.", "Keep answers under 80 words.")
+    edit(bot / "prompts" / "answer.prompt.yml", "version: 1.2.0", "version: 1.3.0")
     repo.commit("shorter answers, not re-recorded")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression,docs,cost", "--format", "json",
                "--base-ref", "main")
@@ -146,8 +132,8 @@ def test_regression_prompt_edited_without_rerecording_one_finding_per_suite_no_s
 
 
 def test_regression_merge_of_shards_keeps_the_left_out_findings(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example(repo)
-    _edit(bot / "prompts" / "answer.prompt.yml", "Keep answers under 120 words.", "Keep answers under 80 words.")
+    bot = example_repo(repo)
+    edit(bot / "prompts" / "answer.prompt.yml", "Keep answers under 120 words.", "Keep answers under 80 words.")
     repo.commit("not re-recorded")
     parts = []
     for i in (1, 2):
@@ -164,7 +150,7 @@ def test_regression_merge_of_shards_keeps_the_left_out_findings(repo: GitRepo, t
 
 
 def test_regression_cassette_without_producers_fails_closed(repo: GitRepo) -> None:
-    bot = _example(repo)
+    bot = example_repo(repo)
     path = bot.parent / CASSETTE
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     path.write_text("".join(json.dumps({k: v for k, v in x.items() if k != "producer"}) + "\n" for x in lines),
@@ -180,7 +166,7 @@ def test_regression_cassette_without_producers_fails_closed(repo: GitRepo) -> No
 
 
 def test_regression_judge_recorded_with_another_model_is_not_evidence(repo: GitRepo) -> None:
-    bot = _example(repo)
+    bot = example_repo(repo)
     path = bot.parent / CASSETTE
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     for x in lines:
@@ -196,7 +182,7 @@ def test_regression_judge_recorded_with_another_model_is_not_evidence(repo: GitR
 
 
 def test_regression_producer_with_lone_surrogate_is_named_not_a_crash(repo: GitRepo) -> None:
-    bot = _example(repo)
+    bot = example_repo(repo)
     path = bot.parent / CASSETTE
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     for x in lines:
@@ -303,7 +289,7 @@ def test_baseline_update_keep_outputs_false_in_gate_yaml_keeps_hashes_only(repo:
 
 
 def test_regression_cassette_changed_in_the_change_is_a_notice_to_review_it(repo: GitRepo) -> None:
-    bot = _example(repo)
+    bot = example_repo(repo)
     same = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
     assert same.exit_code == 0 and not [f for f in _check(same)["findings"] if "re-recorded" in f["message"]]
     cassette = bot / "cassettes" / "support-bot.jsonl"
@@ -337,14 +323,14 @@ def _second_model_lines(bot: Path) -> int:
 
 
 def test_regression_one_cassette_two_models_each_target_replays_its_own(repo: GitRepo) -> None:
-    bot = _example(repo)
+    bot = example_repo(repo)
     assert _second_model_lines(bot) == 60
     repo.commit("gpt-4.1's answers recorded beside the primary's")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")
     # The primary's own lines count: the other model's, recorded later for the same requests, do not displace them.
     assert res.exit_code == 0, res.stdout + res.stderr
     assert not [f for f in _check(res)["findings"] if "recorded with" in f["message"]]
-    _edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini",
+    edit(bot / "models.yaml", "    provider: github-models\n    model: openai/gpt-4o-mini",
           "    provider: openai\n    model: gpt-4.1")
     repo.commit("answer with gpt-4.1")
     res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main")

@@ -9,25 +9,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, GitRepo, gate
+from tests.conftest import EXAMPLE, GitRepo, edit, example_repo, gate
 from tests.e2e.support_bot_cassette import UNSURE, UNSURE_ANSWER, VAGUE_ANSWER, write
 
 # 9 of the 60 `answers` cases that pass on main: made vague, a 15-point drop (exact p=0.004).
 WORSE = ["password-1", "refund-annual-2", "rate-limit-1", "invoice-2", "seats-1", "backup-2", "sso-1",
          "logs-2", "webhooks-1"]
-
-
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot, with its baseline")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def _regression(bot: Path, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
@@ -45,9 +32,9 @@ def _rate(check: dict[str, Any], suite: str) -> dict[str, Any]:
 
 
 def test_regression_renamed_suite_with_worse_answers_fails(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "    - name: answers\n", "    - name: faq\n")
-    _edit(bot / "traffic.yaml", "{measured: answers}", "{measured: faq}")
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "    - name: answers\n", "    - name: faq\n")
+    edit(bot / "traffic.yaml", "{measured: answers}", "{measured: faq}")
     # The recorded model is unsure of the same four questions under the suite's new name.
     unsure = {key.replace("answers/", "faq/"): UNSURE_ANSWER for key in UNSURE}
     write(bot, {**unsure, **{f"faq/{case}": VAGUE_ANSWER for case in WORSE}})
@@ -67,9 +54,9 @@ def test_regression_renamed_suite_with_worse_answers_fails(repo: GitRepo, tmp_pa
 
 
 def test_regression_prompt_name_changed_compares_its_testdata_suite(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     # A prompt file's `name:` names the suite its testData rows make.
-    _edit(bot / "prompts/classify.prompt.yml", "name: Ticket classifier\n", "name: Ticket router\n")
+    edit(bot / "prompts/classify.prompt.yml", "name: Ticket classifier\n", "name: Ticket router\n")
     repo.commit("rename the classifier prompt")
 
     code, check, _ = _regression(bot, tmp_path)
@@ -80,7 +67,7 @@ def test_regression_prompt_name_changed_compares_its_testdata_suite(repo: GitRep
 
 
 def test_regression_removed_suite_counted_and_named_fails(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     text = (bot / "gate.yaml").read_text(encoding="utf-8")
     start = text.index("    - name: routing\n")
     end = text.index("  gates:\n")
@@ -101,9 +88,9 @@ def test_regression_removed_suite_counted_and_named_fails(repo: GitRepo, tmp_pat
 
 
 def test_regression_metric_gone_from_a_suite_is_a_warning(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     # The `answers` suite stops scoring with the prompt file's evaluators (grounded among them), whose gate stays.
-    _edit(bot / "gate.yaml", "      dataset: datasets/answers.jsonl\n",
+    edit(bot / "gate.yaml", "      dataset: datasets/answers.jsonl\n",
           "      dataset: datasets/answers.jsonl\n      evaluators: false\n")
     repo.commit("answers: without the prompt's evaluators")
 
@@ -123,7 +110,7 @@ def test_regression_small_suites_do_not_mask_a_regression(repo: GitRepo, tmp_pat
     # Eight smoke suites of three cases each (gh-models prompt files often carry three testData rows): no drop
     # in them can ever be significant, so they must not weaken the test of the 60-case suite.
     smoke = "".join(f"    - name: smoke-{i}\n      prompt: prompts/classify.prompt.yml\n" for i in range(8))
-    _edit(bot / "gate.yaml", "    - name: answers\n", smoke + "    - name: answers\n")
+    edit(bot / "gate.yaml", "    - name: answers\n", smoke + "    - name: answers\n")
     res = gate("baseline", "update", "-c", bot / "gate.yaml", "--only", "regression")
     assert res.exit_code == 0, res.stdout + res.stderr
     repo.commit("smoke suites, baseline")
@@ -143,9 +130,9 @@ def test_regression_small_suites_do_not_mask_a_regression(repo: GitRepo, tmp_pat
 
 
 def test_regression_clustered_drop_is_named_for_what_decided_it(repo: GitRepo, tmp_path: Path) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     # Answers that send the customer to a settings page now fail: 12 of 60 cases, in clusters.
-    _edit(bot / "gate.yaml", '"password is"]', '"password is", "Settings"]')
+    edit(bot / "gate.yaml", '"password is"]', '"password is", "Settings"]')
     repo.commit("answers must not send the customer to Settings")
 
     code, check, _ = _regression(bot, tmp_path)

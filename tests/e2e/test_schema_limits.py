@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, GitRepo, gate
-
-
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from tests.conftest import GitRepo, edit, example_repo, gate
 
 
 def _schema(repo: GitRepo, bot: Path) -> tuple[int, dict[str, Any]]:
@@ -34,14 +20,14 @@ def _line(path: Path, text: str) -> int:
 
 
 def test_schema_limits_loosened_in_the_change_are_warnings_at_their_lines(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "max_increase_pct: {warn: 10, fail: 25}", "max_increase_pct: {warn: 10, fail: 100}")
-    _edit(bot / "gate.yaml", "      RR: {max_drop: 0.05}\n", "")
-    _edit(bot / "gate.yaml", "        success_rate: \">= 95%\"\n        fallback: backup\n        "
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "max_increase_pct: {warn: 10, fail: 25}", "max_increase_pct: {warn: 10, fail: 100}")
+    edit(bot / "gate.yaml", "      RR: {max_drop: 0.05}\n", "")
+    edit(bot / "gate.yaml", "        success_rate: \">= 95%\"\n        fallback: backup\n        "
                              "max_upstream_calls_per_request: 2", "        success_rate: \">= 50%\"\n"
                              "        fallback: backup\n        max_upstream_calls_per_request: 2")
     # Not a limit: a comment and the number of requests sent.
-    _edit(bot / "gate.yaml", "requests: 24", "requests: 30")
+    edit(bot / "gate.yaml", "requests: 24", "requests: 30")
     repo.commit("looser gates")
     code, check = _schema(repo, bot)
     assert code == 0  # a warning: the reviewer decides
@@ -59,8 +45,8 @@ def test_schema_limits_loosened_in_the_change_are_warnings_at_their_lines(repo: 
 
 
 def test_schema_limits_unchanged_or_tightened_elsewhere_say_nothing(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
-    _edit(bot / "gate.yaml", "requests: 24", "requests: 30")
+    bot = example_repo(repo)
+    edit(bot / "gate.yaml", "requests: 24", "requests: 30")
     repo.commit("more requests")
     code, check = _schema(repo, bot)
     assert code == 0 and check["status"] == "pass"

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXAMPLE, GitRepo, gate
-
-
-def _example_repo(repo: GitRepo) -> Path:
-    shutil.copytree(EXAMPLE, repo.path / "bot", ignore=shutil.ignore_patterns("cache"))
-    repo.commit("the support bot, with its baseline")
-    repo.git("checkout", "-q", "-b", "change")
-    return repo.path / "bot"
+from tests.conftest import GitRepo, edit, example_repo, gate
 
 
 def _check(result: Any, name: str) -> dict[str, Any]:
@@ -22,18 +13,12 @@ def _check(result: Any, name: str) -> dict[str, Any]:
     return found
 
 
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-
-
 def test_schema_prompt_renamed_to_prompt_yaml_and_edited_needs_a_version_bump(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     repo.git("mv", "bot/prompts/classify.prompt.yml", "bot/prompts/classify.prompt.yaml")
     for name in ("gate.yaml", "traffic.yaml", "docs/failure-modes.md"):
-        _edit(bot / name, "prompts/classify.prompt.yml", "prompts/classify.prompt.yaml")
-    _edit(bot / "prompts/classify.prompt.yaml", "Answer with JSON only.", "Answer with JSON only, in English.")
+        edit(bot / name, "prompts/classify.prompt.yml", "prompts/classify.prompt.yaml")
+    edit(bot / "prompts/classify.prompt.yaml", "Answer with JSON only.", "Answer with JSON only, in English.")
     repo.commit("the classifier as .prompt.yaml, reworded, version kept")
 
     res = gate("validate", "-c", bot / "gate.yaml", "--format", "json", "--base-ref", "main")
@@ -46,12 +31,12 @@ def test_schema_prompt_renamed_to_prompt_yaml_and_edited_needs_a_version_bump(re
 
 
 def test_schema_prompt_renamed_and_edited_with_its_version_bumped_passes(repo: GitRepo) -> None:
-    bot = _example_repo(repo)
+    bot = example_repo(repo)
     repo.git("mv", "bot/prompts/classify.prompt.yml", "bot/prompts/route.prompt.yml")
     for name in ("gate.yaml", "traffic.yaml", "docs/failure-modes.md"):
-        _edit(bot / name, "prompts/classify.prompt.yml", "prompts/route.prompt.yml")
-    _edit(bot / "prompts/route.prompt.yml", "Answer with JSON only.", "Answer with JSON only, in English.")
-    _edit(bot / "prompts/route.prompt.yml", "version: 2.0.1", "version: 2.1.0")
+        edit(bot / name, "prompts/classify.prompt.yml", "prompts/route.prompt.yml")
+    edit(bot / "prompts/route.prompt.yml", "Answer with JSON only.", "Answer with JSON only, in English.")
+    edit(bot / "prompts/route.prompt.yml", "version: 2.0.1", "version: 2.1.0")
     repo.commit("the classifier renamed, reworded, its version bumped")
 
     res = gate("validate", "-c", bot / "gate.yaml", "--format", "json", "--base-ref", "main")
