@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,9 +143,33 @@ def base_file(head: GateConfig, base: BaseRef, section: str, key: str, default: 
         return BaseFile(None, rel, expected, _short(str(exc)))
 
 
-def missing_baseline(config: GateConfig, section: str, why: str) -> Finding:
+@dataclass(frozen=True)
+class Baseline:
+    """Where a check reads its baseline: `path` (at the base commit when there is one), or why there is none."""
+
+    path: Path | None
+    expected: bool  # the base runs the check: a baseline missing there is a finding (see `missing`)
+    note: str = ""  # why there is none
+    finding: Finding | None = None
+
+
+def baseline_of(config: GateConfig, base: BaseRef, section: str, default: str, head_path: Path, head_rel: str,
+                display: Callable[[Path], str]) -> Baseline:
+    """The section's baseline as the base keeps it (at the path its own gate.yaml names); without a base ref, the
+    change's own path in the working tree."""
+    if not base.available:
+        return Baseline(head_path, False)
+    at = base_file(config, base, section, "baseline", default, head_path, head_rel)
+    if at.path is None:
+        why = at.why or "no path"
+        return Baseline(None, False, f"no baseline: {why}",
+                        missing_baseline(config, section, why, display) if at.expected else None)
+    return Baseline(at.path, at.expected)
+
+
+def missing_baseline(config: GateConfig, section: str, why: str, display: Callable[[Path], str]) -> Finding:
     """The base runs the section's check but keeps no baseline this change can be compared with: a finding at the
     section in gate.yaml, so the verdict does not read as a comparison that passed."""
     line = config.doc.locate((section,), key=True).line
     return Finding(Severity.WARNING, f"{section}: not compared with the base, which runs this check: {why} (run `gate "
-                   "baseline update` on the base branch and commit the baseline)", config.display, line)
+                   "baseline update` on the base branch and commit the baseline)", display(config.path), line)

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gate.baseconfig import base_file, missing_baseline
+from gate.baseconfig import baseline_of, missing_baseline
 from gate.context import CheckContext
 from gate.files import MAX_DATA_BYTES, FileError, loads_json, read_bytes, write_atomic
 from gate.providers.base import valid_unicode
@@ -75,13 +75,10 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
 
     In a repository with a base ref, the baseline is the file as committed there, at the path the base's own
     gate.yaml names (a change that renames it compares all the same); without git, the file in the working tree."""
-    path, expected = cfg.baseline, False
-    if ctx.base.available:
-        at = base_file(ctx.config, ctx.base, SECTION, "baseline", DEFAULT_PATH, cfg.baseline, cfg.baseline_rel)
-        if at.path is None:
-            why = at.why or "no path"
-            return None, f"no baseline: {why}", missing_baseline(ctx.config, SECTION, why) if at.expected else None
-        path, expected = at.path, at.expected
+    kept = baseline_of(ctx.config, ctx.base, SECTION, DEFAULT_PATH, cfg.baseline, cfg.baseline_rel, ctx.display)
+    if kept.path is None:
+        return None, kept.note, kept.finding
+    path, expected = kept.path, kept.expected
     rel = ctx.base.relpath(path)
     shown = rel or cfg.baseline_rel
     raw: bytes | None = None
@@ -96,7 +93,7 @@ def load_baseline(ctx: CheckContext, cfg: RegressionConfig) -> tuple[Baseline | 
                 if found is None:
                     why = f"{shown} does not exist at {ctx.base.ref}"
                     return None, (f"no baseline: {why}; run `gate baseline update` on the base branch and commit "
-                                  "it"), missing_baseline(ctx.config, SECTION, why) if expected else None
+                                  "it"), missing_baseline(ctx.config, SECTION, why, ctx.display) if expected else None
                 data = _read_as_written(found)
             raw = ctx.base.read(rel) if data is None else None
         else:

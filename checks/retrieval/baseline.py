@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate.baseconfig import base_file, missing_baseline
+from gate.baseconfig import baseline_of, missing_baseline
 from gate.context import CheckContext
 from gate.files import MAX_DATA_BYTES, FileError, decode, loads_json, read_bytes, write_atomic
 from gate.providers.base import valid_unicode
@@ -60,13 +60,10 @@ def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | N
     """(baseline, where it came from or why there is none, the defect of the file at its line if it is unusable).
     With a base ref, the file as committed there, at the path the base's own gate.yaml names (a change that renames it
     compares all the same); without git, the file in the working tree."""
-    path, expected = cfg.baseline, False
-    if ctx.base.available:
-        at = base_file(ctx.config, ctx.base, SECTION, "baseline", DEFAULT_BASELINE, cfg.baseline, cfg.baseline_rel)
-        if at.path is None:
-            why = at.why or "no path"
-            return None, f"no baseline: {why}", missing_baseline(ctx.config, SECTION, why) if at.expected else None
-        path, expected = at.path, at.expected
+    found = baseline_of(ctx.config, ctx.base, SECTION, DEFAULT_BASELINE, cfg.baseline, cfg.baseline_rel, ctx.display)
+    if found.path is None:
+        return None, found.note, found.finding
+    path, expected = found.path, found.expected
     rel = ctx.base.relpath(path)
     shown = rel or cfg.baseline_rel
     raw: bytes | None
@@ -76,7 +73,7 @@ def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | N
         if raw is None:
             why = f"{shown} does not exist at {ctx.base.ref}"
             return None, (f"no baseline: {why}; run `gate baseline update` on the base branch and commit it"), \
-                missing_baseline(ctx.config, SECTION, why) if expected else None
+                missing_baseline(ctx.config, SECTION, why, ctx.display) if expected else None
     else:
         if not cfg.baseline.is_file():
             return None, f"no baseline: {shown} does not exist ({ctx.base.reason or 'no base ref'})", None
