@@ -68,7 +68,7 @@ class LoadCheck:
         facts = RunFacts(processes=run.samples.processes, cpu_warning=run.cpu_warning, traffic_source=traffic.source,
                          url=url, target_exit=exit_code, target_log=log_tail, baseline=baseline, baseline_note=note,
                          findings=traffic.findings, log_in_comment=cfg.target.log_in_comment)
-        return evaluate(cfg, stats, facts, ctx.config.display)
+        return evaluate(cfg, stats, facts, ctx.display(ctx.config.path))
 
     @staticmethod
     def _traffic(ctx: CheckContext, cfg: LoadConfig) -> Traffic:

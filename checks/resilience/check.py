@@ -144,7 +144,7 @@ def _headers(target: Any) -> dict[str, str]:
 
 def _result(ctx: CheckContext, cfg: ResilienceConfig, scenarios: list[dict[str, Any]], source: str,
             traffic_findings: tuple[Finding, ...], out_of_time: OutOfTime | None = None) -> CheckResult:
-    gate_file = ctx.config.display
+    gate_file = ctx.display(ctx.config.path)
     findings = list(traffic_findings)
     for s in scenarios:
         for e in s["expectations"]:

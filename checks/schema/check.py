@@ -72,7 +72,7 @@ class SchemaCheck:
         version_findings, rows = compare_versions(
             head, ctx.base, globs, config.root, bool(opts.get("require_version_bump", True)))
         findings += version_findings
-        findings += changed_limits(config, ctx.base)
+        findings += changed_limits(config, ctx.base, ctx.display)
         scanned = self._scanned_files(ctx)
         if opts.get("secrets", True):
             findings += scan_files((p, ctx.display(p)) for p in scanned)

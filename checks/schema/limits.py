@@ -6,7 +6,8 @@ removed since the base is a warning at its line, with the old and the new value.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from gate.config import GateConfig
@@ -22,7 +23,7 @@ LIMIT_PREFIXES = ("min_", "max_")
 SHOWN = 80
 
 
-def changed_limits(config: GateConfig, base: BaseRef) -> list[Finding]:
+def changed_limits(config: GateConfig, base: BaseRef, display: Callable[[Path], str]) -> list[Finding]:
     """A warning per limit of the base's gate.yaml that this change altered or removed; none when the base has
     no gate.yaml at this path (new, or moved: nothing to compare) or it does not parse."""
     rel = base.relpath(config.path) if base.available else None
@@ -45,7 +46,7 @@ def changed_limits(config: GateConfig, base: BaseRef) -> list[Finding]:
         shown = ".".join(str(p) for p in path)
         what = f"{_text(old[path])} -> {_text(new[path][1])}" if path in new else f"removed (was {_text(old[path])})"
         findings.append(Finding(Severity.WARNING, f"gate limit {shown} changed in this change: {what}",
-                                config.display, line, rule="PG310"))
+                                display(config.path), line, rule="PG310"))
     return findings
 
 

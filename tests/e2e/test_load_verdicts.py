@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, alive, gate, gate_subprocess
+from tests.conftest import REPO, GitRepo, alive, gate, gate_subprocess
 from tests.servers.load_support import load_result, write_load_repo
 from tests.servers.openai_fake import Behaviour, serve
 
@@ -109,6 +109,20 @@ def test_load_slow_server_breaches_latency_exit_1(tmp_path: Path) -> None:
     found = re.fullmatch(r"latency p95 = (\d+\.\d) ms breaches `p\(95\) < 100ms`", breach["message"])
     assert found and float(found[1]) >= 250, breach["message"]
     assert breach["category"] == "budget.latency"
+
+
+def test_load_finding_names_gate_yaml_by_its_path_in_the_repository(repo: GitRepo) -> None:
+    # A service in a folder of a larger repository (the Action's working-directory): annotations need the path from
+    # the repository's root, not the one typed on the command line.
+    with serve(Behaviour(latency_s=0.25)) as server:
+        write_load_repo(repo.path / "svc", {"target": {"url": server.url}, "chat": {"dataset": "messages.jsonl",
+                                                                                    "stream": False},
+                                            "users": 2, "duration": "1s", "thresholds": {"latency": ["p(95) < 100ms"]}})
+        repo.commit("a service in svc/")
+        res = gate("check", "-c", "gate.yaml", "--only", "load", "--report-json", "r.json", cwd=repo.path / "svc")
+    assert res.exit_code == 1, res.stderr
+    (breach,) = [f for f in load_result(repo.path / "svc" / "r.json")["findings"] if f["severity"] == "error"]
+    assert (breach["file"], breach["category"]) == ("svc/gate.yaml", "budget.latency")
 
 
 def test_load_start_command_dies_exit_3_no_orphans(tmp_path: Path) -> None:
