@@ -11,7 +11,12 @@ from urllib.parse import quote
 
 # C0/C1 controls (except tab and newline), the bidi overrides that can disguise text, and lone
 # surrogates (valid in JSON as "\ud800", yet no UTF-8 file or request can carry them).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Control characters, every bidirectional control (U+061C, U+200E/F, U+202A-E, U+2066-9), and the invisible
+# characters that can hide text or split a word a reader sees whole (zero-width space, soft hyphen, word joiner
+# and invisible operators, line and paragraph separators, a byte-order mark inside text). U+200C/D stay: scripts
+# and emoji need them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064"
+                      r"\u2066-\u2069\ufeff\ud800-\udfff]")
 # GitHub links @user, @org/team, #123, owner/repo#123 and GH-123 in text nodes after markdown
 # rendering, so a markdown backslash does not stop them; a zero-width joiner after the sigil does,
 # and stays invisible. (`&#39;` is an entity this module writes, not a reference.)

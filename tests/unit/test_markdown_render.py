@@ -17,8 +17,11 @@ LINKS = Links("https://github.com", "octo/bot", HEAD, "https://github.com/octo/b
 INJECTION = (
     "Sure! @octocat @github/security see #1 and </details><details open><summary>pwned</summary>"
     "<img src=x onerror=alert(1)> <script>alert(1)</script> [click](javascript:alert(1)) "
-    "```\n</details>\n``` ~~~ \x1b[31mred\x07 \u202eevil ![t](https://tracker.example/p.gif) | a | b |"
+    "```\n</details>\n``` ~~~ \x1b[31mred\x07 \u202eevil \u061cal\u200bm \u2028so\u00adft\ufeff\u2060 "
+    "![t](https://tracker.example/p.gif) | a | b |"
 )
+# Invisible or bidirectional characters that make text read other than it is: none reaches the comment.
+HIDDEN = "\x1b\x07\u202e\u061c\u200b\u2028\u00ad\ufeff\u2060"
 
 
 def report(*checks: CheckResult, duration: float = 1.5) -> Report:
@@ -110,7 +113,7 @@ def test_render_comment_injected_output_renders_inert_html() -> None:
         assert html.count("<summary>") == 1
         assert not re.search(r"@octocat|@github/", body), "a mention would ping"
         assert not re.search(r"#1\b", body.replace("&#39;", "")), "an issue reference would cross-link"
-        assert "\x1b" not in body and "\x07" not in body and "\u202e" not in body
+        assert not set(HIDDEN) & set(body), sorted(hex(ord(c)) for c in set(HIDDEN) & set(body))
         assert 'href="javascript' not in html
 
 
