@@ -188,8 +188,47 @@ def _validator(schema_text: str) -> Any:
 
     schema = json.loads(schema_text)
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    # The schema's patterns are the dataset's, run on the model's answer: within the regex metrics' deadline,
+    # never on an unbounded `re.search` (`^(a+)+$` on 30 a's and a `!` took a minute, 64 never ended).
+    bounded: Any = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        cls, {"pattern": _bounded_pattern, "patternProperties": _bounded_pattern_properties})
     # An empty registry retrieves nothing: jsonschema's default would fetch a remote $ref over the network.
-    return cls(schema, registry=Registry())
+    return bounded(schema, registry=Registry())
+
+
+def _found(pattern: Any, text: str, what: str) -> tuple[bool, str | None]:
+    """(whether pattern is found in text, why it could not be run): within bounded_search's deadline."""
+    try:
+        return bounded_search(str(pattern), text, what) is not None, None
+    except RegexGaveUp as exc:
+        return False, clip(f"the schema's pattern {pattern!r} {exc}", 200)
+    except Exception as exc:  # noqa: BLE001 - the regex engine's own error type: a pattern it cannot read
+        return False, clip(f"the schema's pattern {pattern!r} cannot be used: {exc}", 200)
+
+
+def _bounded_pattern(validator: Any, pattern: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema import ValidationError
+
+    if not validator.is_type(instance, "string"):
+        return
+    hit, failed = _found(pattern, instance, "string")
+    if failed or not hit:
+        yield ValidationError(failed or f"{clip(repr(instance), 80)} does not match {pattern!r}")
+
+
+def _bounded_pattern_properties(validator: Any, patterns: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    from jsonschema import ValidationError
+
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            hit, failed = _found(pattern, key, "property name")
+            if failed:
+                yield ValidationError(failed)
+                return
+            if hit:
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
 def _json_schema(name: str, schema: Any, data: Any) -> Score:

@@ -197,3 +197,21 @@ def test_cost_nan_price_in_models_yaml_fails_at_its_line_never_prices_nan(tmp_pa
     cost = _check(res.json(), "cost")
     assert cost["status"] == "fail" and "$nan" not in res.stdout and "monthly_usd" not in cost["metrics"]
     assert [(f["file"], f["line"]) for f in cost["findings"]] == [("models.yaml", line)]
+
+
+def test_regression_json_schema_pattern_backtracking_fails_the_case_instead_of_hanging(tmp_path: Path) -> None:
+    # The dataset's JSON Schema and the answer are both the checkout's: an unbounded search of `^(a|aa)+$` on 64
+    # a's and a `b` never ends (Python's `re` took a minute on a shorter one). The schema's patterns, property
+    # patterns too, run under the regex metrics' deadline, and the case fails saying why.
+    answer = json.dumps({"q": "a" * 64 + "b"})
+    root = _answering(tmp_path, answer, json.dumps({"id": "a", "q": "hi", "assert": [{"json_schema": {
+        "type": "object", "properties": {"q": {"type": "string", "pattern": "^(a|aa)+$"}}}}]}) + "\n" + json.dumps(
+        {"id": "b", "q": "hi", "assert": [{"json_schema": {"type": "object", "patternProperties": {
+            "^(a|aa)+$": {"type": "string"}}}}]}) + "\n")
+    res = gate("check", "--only", "regression", "--format", "json", cwd=root)
+    assert res.exit_code == 0, res.stdout + res.stderr
+    check = _check(res.json(), "regression")
+    # Case b: the property name `q` is searched quickly (no match: the schema holds). Case a gives up.
+    assert (check["status"], check["metrics"]["passed"]) == ("warn", 1)
+    [failed] = [f for f in check["findings"] if f.get("case_id")]
+    assert failed["case_id"] == "d/a" and "the schema's pattern '^(a|aa)+$' did not finish within" in failed["message"]
