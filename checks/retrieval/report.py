@@ -179,16 +179,18 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
     if primary is not None:
         change = f"{primary['delta'] * 100:+.1f} pts" if primary.get("delta") is not None else None
         details["headline"] = {"value": f"{primary['measure']} {primary['head']:.3f}", "change": change}
-    return CheckResult(NAME, status, _summary(primary, analysis, len(values)), metrics=metrics,
+    return CheckResult(NAME, status, _summary(primary, analysis, len(values), run.set_aside), metrics=metrics,
                        findings=tuple(findings), details=details)
 
 
-def _summary(primary: Mapping[str, Any] | None, analysis: Analysis, judged: int) -> str:
+def _summary(primary: Mapping[str, Any] | None, analysis: Analysis, judged: int, aside: Comparable | None) -> str:
     if primary is None:
         return "no measure"
     text = f"{primary['measure']} {primary['head']:.3f} on {counted(judged, 'judged query', 'judged queries')}"
     if primary.get("delta") is not None:
-        text += f"; {primary['delta'] * 100:+.1f} pts vs the base branch ({primary['verdict_text']})"
+        # The change is of the queries compared: when labels changed, not of every judged query.
+        on = f" on the {primary['n_paired']} queries not relabelled" if aside is not None and aside.relabelled else ""
+        text += f"; {primary['delta'] * 100:+.1f} pts vs the base branch{on} ({primary['verdict_text']})"
     elif analysis.notes:
         text += "; " + analysis.notes[-1]
     if analysis.violations:

@@ -33,6 +33,17 @@ def _judged(bot: Path) -> int:
     return len({line.split()[0] for line in (bot / "retrieval" / "qrels.txt").read_text(encoding="utf-8").splitlines()})
 
 
+def _on_main(repo: GitRepo, bot: Path, change: str) -> None:
+    """Commit `change` (a baseline edit) on main, and bring it into the branch under test."""
+    repo.git("checkout", "-q", "main")
+    path = bot / ".gate" / "retrieval-baseline.json"
+    path.write_text(re.sub(r'"judgements": "[0-9a-f]+", ', change, path.read_text(encoding="utf-8")),
+                    encoding="utf-8")
+    repo.commit("the baseline edited")
+    repo.git("checkout", "-q", "change")
+    repo.git("merge", "-q", "main")
+
+
 def test_retrieval_many_queries_relabelled_fail_min_coverage_not_a_drop(repo: GitRepo) -> None:
     # Grades demoted on most queries: the drop is the labels', not the retriever's. Those queries leave the
     # comparison, and so many of them leave too few compared for gates.min_coverage: a failure that says the
@@ -72,6 +83,7 @@ def test_retrieval_one_query_relabelled_warns_and_compares_the_rest(repo: GitRep
                                          f"the {judged - 1} whose did not (q05 (line {at + 1}))"), warning["message"]
     rows = {r["measure"]: r for r in check["details"]["measures"]}
     assert rows["nDCG@10"]["n_paired"] == judged - 1 and rows["nDCG@10"]["delta"] is not None
+    assert f"vs the base branch on the {judged - 1} queries not relabelled (" in check["summary"]
     assert not check["details"]["violations"]
 
 
@@ -79,17 +91,22 @@ def test_retrieval_baseline_without_judgement_digests_still_compares_and_says_so
     # A baseline written before the digests were kept: it still loads and compares every query, and a note says
     # a change of labels cannot be told apart.
     bot = example_repo(repo)
-    path = bot / ".gate" / "retrieval-baseline.json"
-    path.write_text(re.sub(r'"judgements": "[0-9a-f]+", ', "", path.read_text(encoding="utf-8")), encoding="utf-8")
-    repo.git("checkout", "-q", "main")
-    repo.commit("a baseline of an earlier prodgate")
-    repo.git("checkout", "-q", "change")
-    repo.git("merge", "-q", "main")
+    _on_main(repo, bot, "")
     code, check, _ = _check(bot)
     assert code == 0 and check["status"] == "pass", check["summary"]
     assert any("records no digest of its relevance judgements" in n for n in check["details"]["notes"])
     rows = {r["measure"]: r for r in check["details"]["measures"]}
     assert rows["nDCG@10"]["n_paired"] == _judged(bot)
+
+
+def test_retrieval_baseline_judgements_not_text_is_a_finding_at_its_line(repo: GitRepo) -> None:
+    bot = example_repo(repo)
+    _on_main(repo, bot, '"judgements": 7, ')
+    code, check, _ = _check(bot)
+    assert code == 1 and check["status"] == "fail", check["summary"]
+    [finding] = [f for f in check["findings"] if f["severity"] == "error"]
+    assert (finding["file"], finding["line"]) == ("bot/.gate/retrieval-baseline.json", 7)
+    assert finding["message"] == '$.queries["q01"].judgements: must be the digest of the query\'s judgements (text)'
 
 
 def test_retrieval_baseline_update_records_each_judged_querys_digest(repo: GitRepo) -> None:
