@@ -158,3 +158,15 @@ def test_retrieval_query_without_judgements_notice_names_it(repo: GitRepo) -> No
     added = len(text.splitlines()) + 1
     assert notice["message"].endswith(f"kept in drift: q63 (line 63), q99 (line {added})"), notice["message"]
     assert notice["file"] == "bot/retrieval/queries.jsonl" and notice["line"] == 63
+
+
+def test_retrieval_qrels_reordered_not_relabelled(repo: GitRepo) -> None:
+    # The same judgements in another order (sorted by document, say) are the same labels: nothing is set aside.
+    bot = example_repo(repo)
+    path = bot / "retrieval" / "qrels.txt"
+    path.write_text("".join(reversed(path.read_text(encoding="utf-8").splitlines(keepends=True))), encoding="utf-8")
+    repo.commit("qrels in another order")
+    code, check, _ = _check(bot)
+    assert code == 0 and check["status"] == "pass", check["summary"]
+    rows = {r["measure"]: r for r in check["details"]["measures"]}
+    assert rows["nDCG@10"]["n_paired"] == _judged(bot)
