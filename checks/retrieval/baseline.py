@@ -3,10 +3,11 @@ the base branch, read at the base ref in a pull request."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from gate.report import Finding, Severity
 from .config import DEFAULT_BASELINE, SECTION, RetrievalConfig
 
 FORMAT = 1
+DIGEST_CHARS = 16  # 64 bits: a change of labels, not an adversary, is what it tells apart
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,37 @@ class Baseline:
     top: Mapping[str, tuple[str, ...]]  # query -> its top ids (every query)
     source: str
     k: int | None = None  # the depth its rankings were cut at (None: not recorded)
+    # query -> the digest of its relevance judgements when the baseline was measured (none in older baselines)
+    judgements: Mapping[str, str] = field(default_factory=dict)
+
+
+def judgements_digest(grades: Mapping[str, int]) -> str:
+    """One query's judgements (document -> grade) as a short digest: any grade changed, added or removed changes
+    it; the order of the qrels lines does not."""
+    return hashlib.sha256(json.dumps(sorted(grades.items())).encode("utf-8")).hexdigest()[:DIGEST_CHARS]
+
+
+@dataclass(frozen=True)
+class Comparable:
+    """The baseline as the comparison may use it: only the queries judged now with the judgements they had when it
+    was measured; and the judged queries it set aside (a grade is part of what a measure measures, so a query
+    whose labels changed says nothing about the retriever)."""
+
+    baseline: Baseline
+    judged: int  # the baseline's judged queries
+    gone: tuple[str, ...] = ()  # judged there, not judged now
+    relabelled: tuple[str, ...] = ()  # judged on both sides, with other judgements now
+    digested: bool = True  # the baseline recorded its judgements (older baselines did not)
+
+
+def comparable(baseline: Baseline, digests: Mapping[str, str]) -> Comparable:
+    """`digests`: this run's judged queries, each with the digest of its judgements."""
+    judged = [q for q, m in baseline.measures.items() if m]
+    gone = tuple(sorted(q for q in judged if q not in digests))
+    relabelled = tuple(sorted(q for q in judged if q in digests and baseline.judgements.get(q, digests[q]) != digests[q]))
+    kept = {q: baseline.measures[q] for q in judged if q in digests and q not in relabelled}
+    return Comparable(replace(baseline, measures=kept), len(judged), gone, relabelled,
+                      digested=not judged or any(q in baseline.judgements for q in judged))
 
 
 def baseline_data(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,6 +69,8 @@ def baseline_data(details: Mapping[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"top": list(q.get("top") or [])}
         if q.get("measures"):
             entry["measures"] = dict(sorted(q["measures"].items()))
+        if q.get("judgements"):
+            entry["judgements"] = q["judgements"]
         queries[str(q["id"])] = entry
     run = details.get("run") or {}
     return {"format": FORMAT, "tool": "prodgate", "k": run.get("k"), "depth": run.get("depth"),
@@ -98,8 +133,9 @@ def load_baseline(ctx: CheckContext, cfg: RetrievalConfig) -> tuple[Baseline | N
         return None, unusable, Finding(Severity.ERROR, message, shown, _line_of(text, qid))
     measures = {q: dict(v.get("measures") or {}) for q, v in data["queries"].items()}
     top = {q: tuple(v.get("top") or ()) for q, v in data["queries"].items()}
+    judgements = {q: v["judgements"] for q, v in data["queries"].items() if "judgements" in v}
     k = data.get("k")
-    return Baseline(measures, top, where, k if type(k) is int else None), where, None
+    return Baseline(measures, top, where, k if type(k) is int else None, judgements), where, None
 
 
 def _line_of(text: str, qid: str | None) -> int | None:
@@ -141,6 +177,9 @@ def shape_problem(data: Any) -> tuple[str, str | None] | None:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
                 for v in values.values()):
             return f"{at}.measures: must map measure names to numbers between 0 and 1", qid
+        digest = entry.get("judgements", "")
+        if not isinstance(digest, str) or len(digest) > 128:
+            return f"{at}.judgements: must be the digest of the query's judgements (text)", qid
         if values:
             these = tuple(sorted(values))
             if names is None:

@@ -35,12 +35,12 @@ class RetrievalCheck:
             return self._run(ctx)
 
     def _run(self, ctx: CheckContext) -> CheckResult:
-        from .baseline import load_baseline
+        from .baseline import comparable, judgements_digest, load_baseline
         from .compare import analyse
         from .inputs import read_inputs
         from .measures import compute
         from .rankings import read_run
-        from .report import Run, build_result
+        from .report import Run, build_result, judge_coverage
 
         cfg = parse_config(ctx.config)
         inputs = read_inputs(cfg.queries, cfg.qrels, cfg.corpus, ctx.display)
@@ -54,17 +54,19 @@ class RetrievalCheck:
         if defects:
             return CheckResult(self.name, Status.FAIL, f"{counted(len(defects), 'defect')} in the labelled files: "
                                "nothing was measured", findings=tuple(defects), metrics={"failure_categories": {}})
-        service_exit = None
+        service_exit, log = None, list[str]()
         if cfg.run_file is None:
-            from .service import retrieve_all
+            from .service import print_log, retrieve_all
 
-            retrieved = retrieve_all(ctx, cfg, list(inputs.queries.values()))
+            retrieved, log = retrieve_all(ctx, cfg, list(inputs.queries.values()))
             service_exit = retrieved.service_exit
             if inputs.queries and len(retrieved.failed) == len(inputs.queries):
                 _, message = next(iter(retrieved.failed.values()))
                 stopped = "" if service_exit is None else f" (the service exited with code {service_exit})"
+                print_log(ctx, log)
+                shown = "; the end of the service's log is in the gate's log" if log else ""
                 raise CheckIncomplete(f"the target answered none of the {len(inputs.queries)} queries{stopped}: "
-                                      f"{message}")
+                                      f"{message}{shown}")
             rankings, failed = retrieved.rankings, retrieved.failed
             calls, retried = retrieved.calls, retrieved.retried
         measures = tuple(dict.fromkeys((*cfg.measures, cfg.judged.measure)))
@@ -73,15 +75,26 @@ class RetrievalCheck:
             baseline, source, defect = None, "writing a new baseline (gate baseline update)", None
         else:
             baseline, source, defect = load_baseline(ctx, cfg)
-        analysis = analyse(cfg, inputs.queries, values, rankings, inputs.qrels, baseline)
+        digests = {q: judgements_digest(grades) for q, grades in inputs.qrels.items()}
+        # Only the queries judged now as they were when the baseline was measured are compared with it.
+        aside = comparable(baseline, digests) if baseline is not None else None
+        analysis = analyse(cfg, inputs.queries, values, rankings, inputs.qrels, aside.baseline if aside else None)
+        if aside is not None:
+            judge_coverage(aside, cfg.gates.min_coverage, analysis)
         run = Run(target=cfg.kind, queries_file=ctx.display(cfg.queries), k=cfg.k, depth=cfg.drift.depth,
                   failed=failed, unlabelled=[q for q in inputs.queries if q not in inputs.qrels],
                   unknown_in_run=unknown, calls=calls, retried=retried, baseline_source=source,
-                  baseline_defect=defect, baseline_file=cfg.baseline_rel, service_exit=service_exit)
+                  baseline_defect=defect, baseline_file=cfg.baseline_rel, service_exit=service_exit,
+                  qrels_file=ctx.display(cfg.qrels), qrel_lines=inputs.qrel_lines, digests=digests, set_aside=aside)
         full = bool(ctx.options.get("baseline") or ctx.options.get("full_report"))
         config = ctx.config
-        return build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full,
-                            locate=lambda at: (ctx.display(config.path), config.doc.locate(at).line))
+        result = build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full,
+                              locate=lambda at: (ctx.display(config.path), config.doc.locate(at).line))
+        if result.status in (Status.FAIL, Status.ERROR) and log:
+            from .service import print_log
+
+            print_log(ctx, log)
+        return result
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:
         from .baseline import baseline_data, write_baseline

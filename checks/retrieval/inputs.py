@@ -41,6 +41,7 @@ class Inputs:
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
     defects: list[Finding] = field(default_factory=list)
+    qrel_lines: dict[str, int] = field(default_factory=dict)  # query -> the line of its first judgement
 
     def defect(self, file: str, line: int | None, message: str) -> None:
         self.defects.append(Finding(Severity.ERROR, message, file, line))
@@ -177,6 +178,7 @@ def read_qrels(path: Path, display: str, inputs: Inputs) -> None:
             continue
         seen[qid, doc] = number
         inputs.qrels.setdefault(qid, {})[doc] = rel
+        inputs.qrel_lines.setdefault(qid, number)
     if not seen and not any(f.file == display for f in inputs.defects):
         # Nothing judged: every measure would be computed on no query and read 0, a figure that means nothing.
         inputs.defect(display, None, "no judgement: the file judges no document")

@@ -12,6 +12,7 @@ from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status
 from gate.taxonomy import Category
 
+from .baseline import Comparable
 from .compare import Analysis
 from .inputs import ID_CHARS, Query
 from .measures import PRECISION
@@ -19,6 +20,7 @@ from .rankings import Ranking
 
 NAME = "retrieval"
 MAX_QUERY_FINDINGS = 20  # one finding per failed query up to here; the rest are counted
+NAMED = 5  # queries named in one finding's sentence; the rest are counted
 
 
 @dataclass
@@ -38,6 +40,42 @@ class Run:
     baseline_defect: Finding | None = None
     baseline_file: str = ""
     service_exit: int | None = None
+    qrels_file: str = ""
+    qrel_lines: Mapping[str, int] = field(default_factory=dict)  # query -> the line of its first judgement
+    digests: Mapping[str, str] = field(default_factory=dict)  # judged query -> the digest of its judgements
+    set_aside: Comparable | None = None  # what the comparison with the baseline left out, and why
+
+
+def _named(ids: Sequence[str], line: Callable[[str], int | None] | None = None) -> str:
+    """The first few ids (with their line), then how many more."""
+    shown = [cap(q, 80) + (f" (line {line(q)})" if line and line(q) else "") for q in ids[:NAMED]]
+    return ", ".join(shown) + (f" and {len(ids) - NAMED} more" if len(ids) > NAMED else "")
+
+
+def judge_coverage(aside: Comparable, min_coverage: float, analysis: Analysis) -> None:
+    """Queries the baseline judged that are left out of the comparison: removed from the labelled files, or with
+    other judgements now. A few are said; too many fail (at gates.min_coverage), since a change could otherwise
+    leave out, or relabel, exactly the queries that got worse."""
+    left = aside.judged - len(aside.gone) - len(aside.relabelled)
+    if not aside.digested and aside.judged:
+        analysis.notes.append("the baseline records no digest of its relevance judgements (written by an earlier "
+                              "prodgate): a change of the qrels since cannot be told from a change of the retriever; "
+                              "`gate baseline update` on the base branch records them")
+    if not aside.gone and not aside.relabelled:
+        return
+    share = left / aside.judged
+    if share < min_coverage:
+        why = [f"gone: {_named(aside.gone)}"] if aside.gone else []
+        why += [f"judgements changed: {_named(aside.relabelled)}"] if aside.relabelled else []
+        verb = "are judged in this run" if not aside.relabelled else "can be compared"
+        analysis.violate(
+            f"only {left} of the baseline's {aside.judged} judged queries {verb} ({share:.0%}, under gates.min_coverage "
+            f"{min_coverage:.0%}; {'; '.join(why)}): queries removed from the queries or qrels file, or whose "
+            "relevance judgements changed, leave the comparison; run `gate baseline update` on the base branch once "
+            "they are merged", "gates", "min_coverage")
+    elif aside.gone:
+        analysis.notes.append(f"{counted(len(aside.gone), 'query', 'queries')} judged in the baseline but not in this "
+                              f"run: left out of the comparison ({_named(aside.gone)})")
 
 
 def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
@@ -50,6 +88,22 @@ def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
         out.append(Finding(Severity.ERROR, f"… and {len(run.failed) - MAX_QUERY_FINDINGS} more queries without a "
                            "ranking (see details.failed)", run.queries_file))
     return out
+
+
+def _relabelled(run: Run, analysis: Analysis) -> list[Finding]:
+    """The queries whose judgements changed since the baseline, as a warning at the qrels file: the comparison is
+    not of all the labelled queries, and a drop of the rest would be the labels', not the retriever's. Under
+    gates.min_coverage the violation says it instead."""
+    aside = run.set_aside
+    if aside is None or not aside.relabelled or any(at[-1:] == ("min_coverage",) for at in analysis.violated):
+        return []
+    left = aside.judged - len(aside.gone) - len(aside.relabelled)
+    changed = aside.relabelled
+    whose = "'s" if len(changed) == 1 else "'"
+    return [Finding(Severity.WARNING, f"{counted(len(changed), 'query', 'queries')}{whose} relevance judgements changed since "
+                    f"the baseline: compared on the {left} whose did not ({_named(changed, run.qrel_lines.get)}); "
+                    "a relabelled query is compared from the next baseline on", run.qrels_file,
+                    run.qrel_lines.get(changed[0]))]
 
 
 def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], rankings: Mapping[str, Ranking],
@@ -79,9 +133,13 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
     if analysis.unjudged_warning:
         categories[Category.RETRIEVAL_UNJUDGED.value] = len(analysis.judged.get("unjudged") or [])
         findings.append(Finding(Severity.WARNING, analysis.unjudged_warning, category=Category.RETRIEVAL_UNJUDGED.value))
+    findings += _relabelled(run, analysis)
     if run.unlabelled:
+        first = queries[run.unlabelled[0]].line if run.unlabelled[0] in queries else None
         findings.append(Finding(Severity.NOTICE, f"{counted(len(run.unlabelled), 'query', 'queries')} without relevance "
-                                "judgements: left out of the measures, kept in drift", run.queries_file))
+                                f"judgements: left out of the measures, kept in drift: "
+                                f"{_named(run.unlabelled, lambda q: queries[q].line if q in queries else None)}",
+                                run.queries_file, first))
     if run.unknown_in_run:
         findings.append(Finding(Severity.NOTICE, f"the run file ranks {counted(run.unknown_in_run, 'query', 'queries')} "
                                 "the queries file does not have: ignored"))
@@ -115,21 +173,24 @@ def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], ran
                                     if cap(d, ID_CHARS) in shown))
     if full:
         details["queries"] = [{"id": q, "top": list(rankings[q][:run.depth]),
-                               **({"measures": {m: round(v, PRECISION) for m, v in values[q].items()}} if q in values else {})}
+                               **({"measures": {m: round(v, PRECISION) for m, v in values[q].items()}} if q in values else {}),
+                               **({"judgements": run.digests[q]} if q in values and q in run.digests else {})}
                               for q in sorted(rankings)]
     if primary is not None:
         change = f"{primary['delta'] * 100:+.1f} pts" if primary.get("delta") is not None else None
         details["headline"] = {"value": f"{primary['measure']} {primary['head']:.3f}", "change": change}
-    return CheckResult(NAME, status, _summary(primary, analysis, len(values)), metrics=metrics,
+    return CheckResult(NAME, status, _summary(primary, analysis, len(values), run.set_aside), metrics=metrics,
                        findings=tuple(findings), details=details)
 
 
-def _summary(primary: Mapping[str, Any] | None, analysis: Analysis, judged: int) -> str:
+def _summary(primary: Mapping[str, Any] | None, analysis: Analysis, judged: int, aside: Comparable | None) -> str:
     if primary is None:
         return "no measure"
     text = f"{primary['measure']} {primary['head']:.3f} on {counted(judged, 'judged query', 'judged queries')}"
     if primary.get("delta") is not None:
-        text += f"; {primary['delta'] * 100:+.1f} pts vs the base branch ({primary['verdict_text']})"
+        # The change is of the queries compared: when labels changed, not of every judged query.
+        on = f" on the {primary['n_paired']} queries not relabelled" if aside is not None and aside.relabelled else ""
+        text += f"; {primary['delta'] * 100:+.1f} pts vs the base branch{on} ({primary['verdict_text']})"
     elif analysis.notes:
         text += "; " + analysis.notes[-1]
     if analysis.violations:

@@ -20,22 +20,23 @@ from .target import Retrieved, retrieve
 EXIT_GRACE_S = 1.0
 
 
-def retrieve_all(ctx: CheckContext, cfg: RetrievalConfig, queries: Sequence[Query]) -> Retrieved:
-    """Every query through the target; with a service to start, while it runs."""
+def retrieve_all(ctx: CheckContext, cfg: RetrievalConfig, queries: Sequence[Query]) -> tuple[Retrieved, list[str]]:
+    """Every query through the target; with a service to start, while it runs. With it, the end of its log, read
+    before the service is stopped and its log removed: the check shows it (print_log) when it fails or cannot
+    complete."""
     if cfg.service is None:
-        return retrieve(build_target(ctx.config, cfg), cfg, queries, ctx.progress)
+        return retrieve(build_target(ctx.config, cfg), cfg, queries, ctx.progress), []
     path = str(cfg.http_spec["url"])[len(cfg.service.url):]  # the url after scheme://host:port
     with tempfile.TemporaryDirectory(prefix="prodgate-retrieval-") as tmp:
         try:
             with running_target(cfg.service, ctx.root, Path(tmp) / "service.log") as service:
                 got = retrieve(build_target(ctx.config, cfg, url=service.url + path), cfg, queries, ctx.progress)
                 got.service_exit = _exit_code(service, got)
-                tail = service.log_tail() if got.service_exit is not None else []
+                tail = service.log_tail()
         except TargetFailed as exc:
             print_log(ctx, exc.log_tail)
             raise
-    print_log(ctx, tail)
-    return got
+    return got, tail
 
 
 def _exit_code(service: RunningTarget, got: Retrieved) -> int | None:
@@ -52,4 +53,5 @@ def _exit_code(service: RunningTarget, got: Retrieved) -> int | None:
 
 
 def print_log(ctx: CheckContext, tail: Sequence[str]) -> None:
+    """To the gate's own log, redacted; never to the report or the comment (a service may log what they must not)."""
     print_log_tail(ctx, "retrieval", tail)

@@ -228,7 +228,11 @@ def _request(method: str, url: str, headers: Mapping[str, str], body: bytes | No
                             "bundle goes in REQUESTS_CA_BUNDLE)") from exc
     except (http.client.InvalidURL, UnicodeError, ValueError) as exc:
         raise ProviderError(Category.CLIENT_ERROR, f"request to {_where(url)} failed: {_reason(exc)}") from exc
-    except (http.client.HTTPException, OSError) as exc:
+    except (http.client.HTTPException, ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
+        # Only once connected: the server took the request and dropped it (a handler that crashed, most often).
+        raise ProviderError(Category.CONNECTION, f"{_where(url)} closed the connection without a whole answer: "
+                            f"{_reason(exc)}", retryable=True) from exc
+    except OSError as exc:
         raise ProviderError(Category.CONNECTION, f"cannot connect to {_where(url)}: {_reason(exc)}",
                             retryable=True) from exc
 
