@@ -16,7 +16,7 @@ from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 from gate.yamlfile import YamlError
 
-from .limits import changed_limits
+from .limits import changed_settings
 from .markers import covered_lines
 from .prompt_rules import prompt_findings
 from .rules import BY_NAME, RULES, rule
@@ -43,7 +43,11 @@ class SchemaCheck:
         opts = config.section("schema") or {}
         strict = bool(opts.get("strict", False))
         named = _named_prompts(config)
+        settings = changed_settings(config, ctx.base, ctx.display)
         if not config.prompt_files and config.models_path is None and not named:
+            if settings:  # nothing else to examine, but the gate itself changed
+                return CheckResult(self.name, Status.WARN, f"gate.yaml changed since the base: {settings[0].message}",
+                                   findings=tuple(settings))
             return CheckResult(self.name, Status.SKIP, "skipped: gate.yaml names no prompts and no models")
 
         findings: list[Finding] = []
@@ -72,11 +76,12 @@ class SchemaCheck:
         version_findings, rows = compare_versions(
             head, ctx.base, globs, config.root, bool(opts.get("require_version_bump", True)))
         findings += version_findings
-        findings += changed_limits(config, ctx.base, ctx.display)
         scanned = self._scanned_files(ctx)
         if opts.get("secrets", True):
             findings += scan_files((p, ctx.display(p)) for p in scanned)
         findings = _unsuppressed(findings, self._ignored(config), {ctx.display(p): p for p in scanned})
+        # After the ignores: the change's own `schema.ignore` or markers must not silence a change to the gate.
+        findings += settings
 
         status = status_from_findings(findings, strict=strict)
         changed = [r for r in rows if r["change"] in ("changed", "added", "removed", "renamed")]

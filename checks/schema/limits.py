@@ -1,8 +1,12 @@
-"""gate.yaml's own limits against the base branch's: a change that moves a gate says so where reviewers read.
+"""gate.yaml's own settings against the base branch's: a change to the gate itself says so where reviewers read.
 
-gate.yaml is part of the change under review. A pull request that loosens a budget or a threshold passes by the
-limits it wrote itself; the diff shows it, but the verdict would read as a clean pass. So each limit changed or
-removed since the base is a warning at its line, with the old and the new value."""
+gate.yaml is part of the change under review. A pull request that loosens a budget, narrows what a check looks at,
+drops a suite's metric or a whole section, or picks a cheaper traffic profile is judged by settings it wrote
+itself; the diff shows it, but the verdict would read as a clean pass. So every setting added, changed or removed
+since the base is a warning at its line (PG310), old and new value shown, and so is a price models.yaml states for
+a model (an override that makes a dearer model look cheap). No key name is trusted to mean "not a limit": the
+sample sizes, the targets and the files a check reads change a verdict too. The change's own `schema.ignore` and
+inline markers do not silence PG310 (see the schema check)."""
 
 from __future__ import annotations
 
@@ -13,20 +17,37 @@ from typing import Any
 from gate.config import GateConfig
 from gate.gitref import BaseRef
 from gate.report import Finding, Severity
-from gate.yamlfile import YamlError, parse_yaml
+from gate.yamlfile import YamlDocument, YamlError, parse_yaml
 
-# A setting that decides a verdict: under one of these keys, or a key of these names or prefixes.
-LIMIT_SECTIONS = frozenset({"gates", "budget", "thresholds", "expect", "faults"})
-LIMIT_KEYS = frozenset({"threshold", "alpha", "tolerance", "warn", "fail", "strict", "require_version_bump"})
-LIMIT_PREFIXES = ("min_", "max_")
-# Values shown up to this length: a limit is a number or a short expression.
+RULE = "PG310"
+# models.yaml settings that change what the cost check reads as a model's price.
+PRICE_KEYS = frozenset({"pricing", "price_ref", "gpu_hour_usd", "throughput_tokens_per_s"})
+# Values shown up to this length; findings per file at most (then one that counts the rest).
 SHOWN = 80
+MAX_FINDINGS = 25
+Path_ = tuple[str | int, ...]
 
 
-def changed_limits(config: GateConfig, base: BaseRef, display: Callable[[Path], str]) -> list[Finding]:
-    """A warning per limit of the base's gate.yaml that this change altered or removed; none when the base has
-    no gate.yaml at this path (new, or moved: nothing to compare) or it does not parse."""
-    rel = base.relpath(config.path) if base.available else None
+def changed_settings(config: GateConfig, base: BaseRef, display: Callable[[Path], str]) -> list[Finding]:
+    """A warning per setting of gate.yaml, and per price of models.yaml, that differs from the base's; none for a
+    file the base does not have at this path (new, or moved: nothing to compare) or cannot parse."""
+    findings = _compared(config.path, config.doc, base, display, lambda path: True, "gate.yaml setting")
+    if config.models_path is not None:
+        try:
+            from gate.yamlfile import load_yaml
+
+            models = load_yaml(config.models_path, display(config.models_path))
+        except YamlError:
+            return findings  # the schema check reports the file
+        findings += _compared(config.models_path, models, base, display,
+                              lambda path: len(path) > 2 and path[0] == "models" and path[2] in PRICE_KEYS,
+                              "model price")
+    return findings
+
+
+def _compared(path: Path, doc: YamlDocument, base: BaseRef, display: Callable[[Path], str],
+              counted: Callable[[Path_], bool], what: str) -> list[Finding]:
+    rel = base.relpath(path) if base.available else None
     blob = base.read(rel) if rel else None
     if blob is None:
         return []
@@ -34,45 +55,64 @@ def changed_limits(config: GateConfig, base: BaseRef, display: Callable[[Path], 
         old_doc = parse_yaml(blob.decode("utf-8-sig"), f"{rel} on the base")
     except (YamlError, UnicodeDecodeError):
         return []
-    if not isinstance(old_doc.data, Mapping):
+    if not isinstance(old_doc.data, Mapping) or not isinstance(doc.data, Mapping):
         return []
-    old = {path: value for path, _, value in _leaves(old_doc.data, (), ())}
-    new = {path: (at, value) for path, at, value in _leaves(config.data, (), ())}
+    old = {p: v for p, _, v in _leaves(old_doc.data, (), ())}
+    new = {p: (at, v) for p, at, v in _leaves(doc.data, (), ())}
+    shown = display(path)
     findings = []
-    for path in sorted(old, key=_sort_key):
-        if not _is_limit(path) or (path in new and new[path][1] == old[path]):
+    for key in sorted(old.keys() | new.keys(), key=_sort_key):
+        if not counted(key) or (key in old and key in new and _same(old[key], new[key][1])):
             continue
-        line = config.doc.locate(new[path][0] if path in new else _nearest(path, new)).line
-        shown = ".".join(str(p) for p in path)
-        what = f"{_text(old[path])} -> {_text(new[path][1])}" if path in new else f"removed (was {_text(old[path])})"
-        findings.append(Finding(Severity.WARNING, f"gate limit {shown} changed in this change: {what}",
-                                display(config.path), line, rule="PG310"))
+        line = doc.locate(new[key][0] if key in new else _nearest(key, new)).line
+        if key not in new:
+            change = f"removed (was {_text(old[key])})"
+        elif key not in old:
+            change = f"added: {_text(new[key][1])}"
+        else:
+            change = f"{_text(old[key])} -> {_text(new[key][1])}"
+        findings.append(Finding(Severity.WARNING, f"{what} {_dotted(key)} changed in this change: {change}", shown,
+                                line, rule=RULE))
+    if len(findings) > MAX_FINDINGS:
+        rest = len(findings) - MAX_FINDINGS
+        findings = [*findings[:MAX_FINDINGS], Finding(
+            Severity.WARNING, f"… and {rest} more {what}s changed in this change (see the file's diff)", shown, 1,
+            rule=RULE)]
     return findings
 
 
-def _leaves(data: Any, path: tuple[str | int, ...],
-            at: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], tuple[str | int, ...], Any]]:
-    """(path, where, value) of every leaf: `where` is its place in the document. A list of named entries (suites,
-    scenarios, metrics) is walked by their names, so an entry added before another does not read as every later
-    one changed; any other list is one value."""
+def _leaves(data: Any, path: Path_, at: Path_) -> Iterator[tuple[Path_, Path_, Any]]:
+    """(path, where, value) of every leaf: `where` is its place in the document. A list of mappings is walked by
+    each entry's identity (its `name`, else its `prompt`, `dataset` or `path`, else its place), so an entry added
+    before another does not read as every later one changed; a list of plain values is one value."""
     if isinstance(data, Mapping):
         for key, value in data.items():
             yield from _leaves(value, (*path, str(key)), (*at, str(key)))
-    elif isinstance(data, list) and data and all(isinstance(x, Mapping) and isinstance(x.get("name"), str)
-                                                 for x in data) and len({x["name"] for x in data}) == len(data):
+    elif isinstance(data, list) and data and all(isinstance(x, Mapping) for x in data):
+        names = [_identity(x, i) for i, x in enumerate(data)]
+        unique = len(set(names)) == len(names)
         for i, item in enumerate(data):
-            for key, value in item.items():
-                if key != "name":
-                    yield from _leaves(value, (*path, item["name"], str(key)), (*at, i, str(key)))
+            yield from _leaves(item, (*path, names[i] if unique else i), (*at, i))
     else:
         yield path, at, data
 
 
-Placed = Mapping[tuple[str | int, ...], tuple[tuple[str | int, ...], Any]]
+def _identity(item: Mapping[str, Any], index: int) -> str | int:
+    for key in ("name", "prompt", "dataset", "path"):
+        value = item.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return index
 
 
-def _nearest(path: tuple[str | int, ...], new: Placed) -> tuple[str | int, ...]:
-    """Where a removed limit was: its closest parent that is still there (or the document's start)."""
+def _same(a: Any, b: Any) -> bool:
+    """Equal as settings: `true` is not 1, 1 is 1.0."""
+    return type(a) is type(b) and a == b or (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                             and not isinstance(a, bool) and not isinstance(b, bool) and a == b)
+
+
+def _nearest(path: Path_, new: Mapping[Path_, tuple[Path_, Any]]) -> Path_:
+    """Where a removed setting was: its closest parent that is still there (or the document's start)."""
     for size in range(len(path) - 1, 0, -1):
         for named, (at, _) in new.items():
             if named[:size] == path[:size]:
@@ -80,15 +120,14 @@ def _nearest(path: tuple[str | int, ...], new: Placed) -> tuple[str | int, ...]:
     return ()
 
 
-def _is_limit(path: tuple[str | int, ...]) -> bool:
-    return any(isinstance(p, str) and (p in LIMIT_SECTIONS or p in LIMIT_KEYS or p.startswith(LIMIT_PREFIXES))
-               for p in path)
-
-
 def _text(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= SHOWN else text[:SHOWN] + "…"
 
 
-def _sort_key(path: tuple[str | int, ...]) -> tuple[str, ...]:
+def _dotted(path: Path_) -> str:
+    return ".".join(str(p) for p in path)
+
+
+def _sort_key(path: Path_) -> tuple[str, ...]:
     return tuple(str(p) for p in path)

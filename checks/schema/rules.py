@@ -91,9 +91,9 @@ _RULES = (
     Rule("PG302", "prompt-removed", N, "A prompt file of the base ref is gone.", "Nothing, if intended."),
     Rule("PG303", "base-not-compared", W, "Versions could not be compared with the base ref (no git, shallow clone).",
          "Fetch the base branch (`fetch-depth: 0`)."),
-    Rule("PG310", "gate-limit-changed", W, "A limit of gate.yaml (a gate, budget, threshold or expectation) was changed "
-         "or removed since the base ref: the change is judged by limits it wrote itself.",
-         "Nothing, if a reviewer agrees; else restore the base's value."),
+    Rule("PG310", "gate-setting-changed", W, "A setting of gate.yaml, or a price models.yaml states, was added, changed "
+         "or removed since the base ref: the change is judged by settings it wrote itself.",
+         "Nothing, if a reviewer agrees; else restore the base's value. The change's own ignores do not silence it."),
     Rule("PG400", "secret-literal", E, "A literal credential in a file the gate reads.",
          "Move it to an environment variable and rotate it; mark a false positive with `# gate: allow-secret`."),
 )
