@@ -159,6 +159,10 @@ def test_evaluate_limit_without_figure_to_compare_warns_at_its_line() -> None:
     assert result.status is Status.WARN
     assert [(f.message, f.line) for f in result.findings] == [
         ("max_p95_increase ttft 25% not judged: the baseline has no ttft p95", 9)]
+    with_ttft = Baseline({**BASE.data, "metrics": {**BASE.data["metrics"], "ttft_ms": {"p95": 30.0}}}, "main")
+    unstreamed = [{k: v for k, v in s.items() if k != "ttft_ms"} for s in samples()]
+    result = evaluate(c, compute(unstreamed, 0.0, 2.0), facts(baseline=with_ttft), "gate.yaml")
+    assert [f.message for f in result.findings] == ["max_p95_increase ttft 25% not judged: this run measured no ttft"]
 
 
 def test_evaluate_baseline_of_another_shape_not_compared() -> None:
