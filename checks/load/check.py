@@ -64,10 +64,11 @@ class LoadCheck:
                 ctx.progress.finish()
             exit_code, log_tail, url = target.exit_code(), target.log_tail(), target.url
         stats = compute(run.samples.samples, cfg.warmup_s, cfg.duration_s, cfg.arrival_rate, cfg.max_lag_ms)
-        baseline, note = load_baseline.read(ctx, cfg.baseline)
+        baseline, note, defect = load_baseline.read(ctx, cfg)
         facts = RunFacts(processes=run.samples.processes, cpu_warning=run.cpu_warning, traffic_source=traffic.source,
                          url=url, target_exit=exit_code, target_log=log_tail, baseline=baseline, baseline_note=note,
-                         findings=traffic.findings, log_in_comment=cfg.target.log_in_comment)
+                         findings=(*traffic.findings, *([defect] if defect else [])),
+                         log_in_comment=cfg.target.log_in_comment)
         return evaluate(cfg, stats, facts, ctx.display(ctx.config.path))
 
     @staticmethod
@@ -85,8 +86,7 @@ class LoadCheck:
 
         cfg = parse_load(ctx.config)
         content = load_baseline.record(result.metrics, {
-            k: v for k, v in (result.details.get("run") or {}).items()
-            if k in ("scenario", "mode", "users", "duration_s", "warmup_s", "arrival_rate", "processes")})
+            k: v for k, v in (result.details.get("run") or {}).items() if k in load_baseline.RECORDED})
         return [load_baseline.write(cfg.baseline, content)]
 
     def markdown_details(self, result: CheckResult) -> str:

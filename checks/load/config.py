@@ -109,6 +109,10 @@ class LoadConfig:
     threshold_lines: Mapping[tuple[str, int], int]  # (metric, index) -> gate.yaml line
     baseline: Path
     max_p95_increase: Mapping[str, float]
+    baseline_rel: str = DEFAULT_BASELINE  # as gate.yaml writes it
+    # gate.yaml's line of the section (""), of each key it sets, and of each max_p95_increase limit
+    # ("max_p95_increase.latency"): where a finding about that setting points.
+    lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def processes(self) -> int:
@@ -151,16 +155,17 @@ def parse_load(config: GateConfig) -> LoadConfig:
     for key in ("duration", "timeout"):  # a zero window measures nothing, and locust would never be stopped
         if key in raw and seconds(raw[key]) <= 0:
             raise config.error(["load", key], f"{key} must be above 0, not {raw[key]!r}")
-    thresholds, lines = _thresholds(config, raw, scenario, chat)
+    thresholds, threshold_lines = _thresholds(config, raw, scenario, chat)
+    baseline = str(raw.get("baseline", DEFAULT_BASELINE))
     return LoadConfig(
         target=target, scenario=scenario, locustfile=locustfile, chat=chat, http=http, users=users,
         spawn_rate=float(raw.get("spawn_rate", users)), duration_s=seconds(raw.get("duration", 10)),
         warmup_s=seconds(raw.get("warmup", 0)),
         arrival_rate=float(raw["arrival_rate"]) if "arrival_rate" in raw else None,
         max_lag_ms=seconds(raw.get("max_lag", "100ms")) * 1000, timeout_s=seconds(raw.get("timeout", 60)),
-        workers=int(raw.get("workers", 1)), distributed=distributed, thresholds=thresholds, threshold_lines=lines,
-        baseline=config.resolve(str(raw.get("baseline", DEFAULT_BASELINE)), "load", "baseline", must_exist=False),
-        max_p95_increase=_increase(raw.get("max_p95_increase")),
+        workers=int(raw.get("workers", 1)), distributed=distributed, thresholds=thresholds, threshold_lines=threshold_lines,
+        baseline=config.resolve(baseline, "load", "baseline", must_exist=False),
+        max_p95_increase=_increase(raw.get("max_p95_increase")), baseline_rel=baseline, lines=_lines(config, raw),
     )
 
 
@@ -232,6 +237,19 @@ def _thresholds(config: GateConfig, raw: Mapping[str, Any], scenario: ScenarioKi
         out.append(threshold)
         lines[(threshold.metric, threshold.index)] = config.doc.locate(("load", *path)).line
     return tuple(out), lines
+
+
+def _lines(config: GateConfig, raw: Mapping[str, Any]) -> dict[str, int]:
+    def at(*path: str) -> int:
+        return config.doc.locate(("load", *path), key=True).line
+
+    out = {"": at(), **{str(key): at(str(key)) for key in raw}}
+    increase = raw.get("max_p95_increase")
+    if isinstance(increase, Mapping):
+        out.update({f"max_p95_increase.{metric}": at("max_p95_increase", str(metric)) for metric in increase})
+    elif increase is not None:
+        out["max_p95_increase.latency"] = out["max_p95_increase"]
+    return out
 
 
 def _increase(value: Any) -> dict[str, float]:

@@ -10,7 +10,7 @@ from typing import Any
 from gate.render.words import counted
 from gate.report import CheckResult, Finding, Severity, Status, status_from_findings
 
-from .baseline import Baseline, Change, compare
+from .baseline import Baseline, Change, compare, shape_changes
 from .config import LoadConfig
 from .stats import LoadStats
 from .thresholds import format_value
@@ -74,8 +74,13 @@ def evaluate(cfg: LoadConfig, stats: LoadStats, facts: RunFacts, config_display:
                        else f"{th.metric}: nothing was measured to check `{th.text}` against")
             findings.append(Finding(Severity.ERROR, message, config_display, line, category=_budget(th.metric)))
     metrics = metrics_of(stats)
-    changes = compare(metrics, facts.baseline) if facts.baseline is not None else []
-    findings += _increase_findings(cfg, changes, config_display)
+    run = _run(cfg, stats, facts)
+    changes, about_baseline, note = _against_baseline(cfg, facts, run, metrics, config_display)
+    findings += about_baseline
+    if not cfg.thresholds and not cfg.max_p95_increase:
+        findings.append(Finding(Severity.WARNING, "load: nothing was judged: no `thresholds` and no `max_p95_increase` "
+                                                  "are set, so no figure of this run could fail it; add the service's "
+                                                  "SLOs under `thresholds`", config_display, cfg.lines.get("")))
     findings += _generator_findings(facts)
     if facts.target_exit is not None:
         findings.append(Finding(Severity.ERROR, f"the service exited with code {facts.target_exit} during the load "
@@ -96,12 +101,12 @@ def evaluate(cfg: LoadConfig, stats: LoadStats, facts: RunFacts, config_display:
         "thresholds": rows,
         "errors": [{"category": e.category, "status": e.status, "message": e.message, "count": e.count}
                    for e in stats.errors],
-        "run": _run(cfg, stats, facts),
+        "run": run,
         "generator": {"processes": [dict(p) for p in facts.processes], "cpu_warning": facts.cpu_warning},
         "target": {"url": facts.url, "log_in_comment": facts.log_in_comment},
-        "baseline": {"note": facts.baseline_note, "changes": [c.to_dict() for c in changes]},
+        "baseline": {"note": note, "changes": [c.to_dict() for c in changes]},
     }
-    base_latency = facts.baseline.trend("latency") if facts.baseline is not None else {}
+    base_latency = facts.baseline.trend("latency") if facts.baseline is not None and changes else {}
     if all(isinstance(base_latency.get(f"p{p}"), (int, float)) for p in (50, 90, 95, 99)):
         details["baseline"]["percentiles"] = [base_latency[f"p{p}"] for p in (50, 90, 95, 99)]
     if inconclusive:
@@ -117,16 +122,43 @@ def _budget(metric: str) -> str:
             "output_tokens_per_s": "budget.tokens"}.get(metric, "budget.latency")
 
 
-def _increase_findings(cfg: LoadConfig, changes: list[Change], display: str) -> list[Finding]:
+def _against_baseline(cfg: LoadConfig, facts: RunFacts, run: Mapping[str, Any], metrics: Mapping[str, Any],
+                      display: str) -> tuple[list[Change], list[Finding], str]:
+    """The changes against the baseline, the findings they make, and the note on what was compared. A baseline
+    measured under another load shape is not compared at all: a p95 under another load says nothing about this change,
+    whichever way it moved."""
+    if facts.baseline is None:
+        return [], [], facts.baseline_note
+    shape = shape_changes(run, facts.baseline)
+    if not shape:
+        changes = compare(metrics, facts.baseline)
+        return changes, _increase_findings(cfg, changes, facts.baseline, display), facts.baseline_note
+    differs = ", ".join(map(str, shape))
+    note = f"{facts.baseline_note}; not compared: it was measured under another load shape ({differs})"
+    if not cfg.max_p95_increase:  # the comparison only informs: nothing is left unjudged
+        return [], [], note
+    return [], [Finding(Severity.WARNING, f"max_p95_increase not judged: the baseline was measured under another load "
+                                          f"shape ({differs}); `gate baseline update` on the base branch records this "
+                                          "one", display, cfg.lines.get(shape[0].setting, cfg.lines.get("")))], note
+
+
+def _increase_findings(cfg: LoadConfig, changes: list[Change], base: Baseline, display: str) -> list[Finding]:
     out = []
-    for change in changes:
-        limit = cfg.max_p95_increase.get(change.metric)
-        if limit is None or change.stat != "p95" or change.relative <= limit:
-            continue
-        out.append(Finding(Severity.ERROR, f"{change.metric} p95 rose {change.relative:+.0%} against the baseline "
-                                           f"({format_value(change.metric, change.base)} -> "
-                                           f"{format_value(change.metric, change.head)}), more than "
-                                           f"max_p95_increase {limit:.0%}", display, category="budget.latency"))
+    p95 = {c.metric: c for c in changes if c.stat == "p95"}
+    for metric, limit in cfg.max_p95_increase.items():
+        line = cfg.lines.get(f"max_p95_increase.{metric}")
+        change = p95.get(metric)
+        if change is None:
+            why = (f"this run measured no {metric}" if isinstance(base.trend(metric).get("p95"), (int, float))
+                   else f"the baseline has no {metric} p95")
+            out.append(Finding(Severity.WARNING, f"max_p95_increase {metric} {limit:.0%} not judged: {why}", display,
+                               line))
+        elif change.relative > limit:
+            out.append(Finding(Severity.ERROR, f"{metric} p95 rose {change.relative:+.0%} against the baseline "
+                                               f"({format_value(metric, change.base)} -> "
+                                               f"{format_value(metric, change.head)}), more than "
+                                               f"max_p95_increase {limit:.0%}", display, line,
+                               category="budget.latency"))
     return out
 
 

@@ -35,7 +35,7 @@ def test_load_baseline_update_then_slower_branch_fails_max_p95_increase(repo: Gi
     assert finding["message"].startswith("latency p95 rose +") and "more than max_p95_increase 50%" in finding["message"]
     changes = {c["metric"]: c for c in check["details"]["baseline"]["changes"]}
     assert changes["latency"]["change"] > 0.5 and changes["latency"]["base"] == saved["metrics"]["latency_ms"]["p95"]
-    assert check["details"]["baseline"]["note"].startswith("baseline from main@")
+    assert check["details"]["baseline"]["note"].startswith("baseline from .gate/load-baseline.json at main (")
     assert check["details"]["headline"]["change"].endswith("% p95")
     assert check["details"]["baseline"]["percentiles"] == [saved["metrics"]["latency_ms"][f"p{p}"]
                                                            for p in (50, 90, 95, 99)]
@@ -49,5 +49,6 @@ def test_load_no_baseline_on_base_says_how_to_make_one(repo: GitRepo) -> None:
     assert res.exit_code == 0, res.stderr
     check = load_result(repo.path / "r.json")
     note = check["details"]["baseline"]["note"]
-    assert note.startswith("no .gate/load-baseline.json at main@") and "gate baseline update" in note
+    assert note.startswith("no baseline: .gate/load-baseline.json does not exist at main")
+    assert "gate baseline update" in note
     assert check["details"]["headline"]["change"] is None and check["details"]["baseline"]["changes"] == []

@@ -112,12 +112,13 @@ def test_evaluate_busy_generator_and_dead_target_reported() -> None:
 def test_evaluate_baseline_increase_beyond_limit_fails() -> None:
     base = Baseline({"version": 1, "metrics": {"latency_ms": {"p50": 50.0, "p90": 60.0, "p95": 80.0, "p99": 90.0},
                                                "throughput_rps": 12.0}}, "main@abc1234")
-    c = cfg(max_p95_increase={"latency": 0.25})
+    c = cfg(max_p95_increase={"latency": 0.25}, lines={"max_p95_increase.latency": 9})
     result = evaluate(c, compute(samples(), 0.0, 2.0), facts(baseline=base, baseline_note="baseline from main"),
                       "gate.yaml")
     assert result.status is Status.FAIL
     assert result.findings[0].message == ("latency p95 rose +48% against the baseline (80.0 ms -> 118.0 ms), "
                                           "more than max_p95_increase 25%")
+    assert (result.findings[0].file, result.findings[0].line) == ("gate.yaml", 9)
     assert result.details["headline"]["change"] == "+47.5% p95"
     assert result.details["baseline"]["percentiles"] == [50.0, 60.0, 80.0, 90.0]
 
@@ -144,3 +145,47 @@ def test_evaluate_no_request_completed_fails_without_error_rate_threshold() -> N
     assert [(f.message, f.category) for f in errors] == [("none of the 12 requests completed",
                                                           "transport.server_error")]
     assert result.metrics["completed"] == 0 and result.metrics["error_rate"] == 1.0
+
+
+BASE = Baseline({"version": 1, "run": {"scenario": "openai-chat", "users": 4, "duration_s": 2.0, "warmup_s": 0.0,
+                                       "arrival_rate": None},
+                 "metrics": {"latency_ms": {"p50": 50.0, "p90": 60.0, "p95": 80.0, "p99": 90.0}}}, "main")
+
+
+def test_evaluate_limit_without_figure_to_compare_warns_at_its_line() -> None:
+    c = cfg([("latency", "p(95) < 1s")], max_p95_increase={"latency": 0.5, "ttft": 0.25},
+            lines={"max_p95_increase.latency": 8, "max_p95_increase.ttft": 9})
+    result = evaluate(c, compute(samples(), 0.0, 2.0), facts(baseline=BASE), "gate.yaml")
+    assert result.status is Status.WARN
+    assert [(f.message, f.line) for f in result.findings] == [
+        ("max_p95_increase ttft 25% not judged: the baseline has no ttft p95", 9)]
+    with_ttft = Baseline({**BASE.data, "metrics": {**BASE.data["metrics"], "ttft_ms": {"p95": 30.0}}}, "main")
+    unstreamed = [{k: v for k, v in s.items() if k != "ttft_ms"} for s in samples()]
+    result = evaluate(c, compute(unstreamed, 0.0, 2.0), facts(baseline=with_ttft), "gate.yaml")
+    assert [f.message for f in result.findings] == ["max_p95_increase ttft 25% not judged: this run measured no ttft"]
+
+
+def test_evaluate_baseline_of_another_shape_not_compared() -> None:
+    lines = {"": 3, "users": 5, "max_p95_increase.latency": 9}
+    slower = compute(samples(ms=500.0), 0.0, 2.0)
+    limited = evaluate(cfg(users=8, max_p95_increase={"latency": 0.25}, lines=lines), slower,
+                       facts(baseline=BASE, baseline_note="baseline from main"), "gate.yaml")
+    assert limited.status is Status.WARN
+    (finding,) = limited.findings
+    assert finding.message.startswith("max_p95_increase not judged: the baseline was measured under another load "
+                                      "shape (users 4 -> 8)") and finding.line == 5
+    assert limited.details["baseline"] == {"note": "baseline from main; not compared: it was measured under another "
+                                                   "load shape (users 4 -> 8)", "changes": []}
+    # Without a limit the comparison only informs: a note, and the thresholds' verdict.
+    informed = evaluate(cfg([("latency", "p(95) < 1s")], duration_s=3.0), slower, facts(baseline=BASE), "gate.yaml")
+    assert informed.status is Status.PASS and informed.details["baseline"]["changes"] == []
+    assert "(duration 2 s -> 3 s)" in informed.details["baseline"]["note"]
+
+
+def test_evaluate_nothing_to_judge_warns_at_the_section() -> None:
+    result = evaluate(cfg(lines={"": 3}), compute(samples(), 0.0, 2.0), facts(baseline=BASE), "gate.yaml")
+    assert result.status is Status.WARN
+    (finding,) = result.findings
+    assert finding.message.startswith("load: nothing was judged: no `thresholds` and no `max_p95_increase`")
+    assert (finding.file, finding.line) == ("gate.yaml", 3)
+    assert result.details["baseline"]["changes"]  # the comparison is still shown
