@@ -53,10 +53,14 @@ def test_stats_verdict_ten_cases_fifty_point_drop_interval_and_verdict_agree() -
 def test_stats_decide_rules_table() -> None:
     nan = float("nan")
     ni, sd = Decision.NON_INFERIORITY, Decision.SIGNIFICANT_DROP
-    # A significant 4-point drop inside a 5-point tolerance: the old rule reads the observed size, not a test.
-    within = Evidence(-0.06, -0.02, 0.001, 0.2, 0.03)
-    assert decide(within, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.SIGNIFICANT_WITHIN_TOLERANCE
-    assert decide(within, alpha=0.05, tolerance=0.05, decision=sd) is Verdict.REGRESSION
+    # A significant 6-point drop against a 5-point tolerance, its interval reaching inside it: non-inferiority does
+    # not fail it, and does not call it within the tolerance either; the old rule reads the observed size.
+    larger = Evidence(-0.06, -0.02, 0.001, 0.2, 0.03)
+    assert decide(larger, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.SIGNIFICANT_NOT_BEYOND
+    assert decide(larger, alpha=0.05, tolerance=0.05, decision=sd) is Verdict.REGRESSION
+    within = Evidence(-0.04, -0.01, 0.001, 0.2, 0.03)
+    for rule in (ni, sd):
+        assert decide(within, alpha=0.05, tolerance=0.05, decision=rule) is Verdict.SIGNIFICANT_WITHIN_TOLERANCE
     beyond = Evidence(-0.12, -0.07, 0.001, 0.01, 0.03)
     assert decide(beyond, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.REGRESSION
     assert decide(Evidence(0.1, 0.15, 0.001, 1.0, 0.03), alpha=0.05, tolerance=0, decision=ni) is Verdict.IMPROVED
