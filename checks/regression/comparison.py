@@ -39,7 +39,7 @@ class Comparison:
     base_outputs: Mapping[str, str] = field(default_factory=dict)  # head id -> the base's answer, for flips
     base_suite: str = ""  # the baseline suite compared with, when the suite was renamed
     min_p: float = 1.0  # the smallest p-value its test could give on these data
-    units: int = 0  # the clusters (or cases) it resamples, and the spread of their means: what the MDE rests on
+    units: int = 0  # the clusters (or cases) it resamples, and how their differences spread (stats.unit_spread)
     unit_sd: float = 0.0
     family: int = 0  # how many comparisons its p-value was corrected with; 0: left out (it cannot reach alpha)
 
