@@ -133,8 +133,9 @@ class PairedResult:
 
     `p_beyond` tests "the drop is no larger than `margin`" on the bootstrap: below alpha when the 1 - alpha
     interval lies below -margin (it is on the two-sided scale).
-    `discordance` is the mean squared difference, what the MDE and the cases needed are computed from, with
-    `units` (the clusters, or the cases) and `unit_sd` (the spread of cluster means) when cases are clustered.
+    `discordance` is the mean squared difference (what McNemar's MDE for pass/fail pairs is computed from),
+    `units` the clusters (or the cases) resampled, and `unit_sd` the spread of their differences (`unit_spread`):
+    what the MDE of graded values, and with clusters every MDE, rests on.
     `min_p` is the smallest p-value the test could give on these data (every unit that moved moving one way)."""
 
     delta: float
@@ -195,13 +196,9 @@ def paired_difference(
     # +1 in both: the observed labelling is one of the possible ones (never a p of exactly 0).
     p_value = (flips_extreme + 1) / (resamples + 1)
     level = outside if alpha is None else alpha
-    # McNemar's sample size with the mean squared difference as the discordance: for values in [0, 1] it is
-    # never below the drop itself, so an unchanged run (every difference 0) does not claim that any drop,
-    # however small, would be seen.
     discordance = float(np.mean(deltas * deltas))
-    # Clustered cases are not independent evidence: the spread of cluster means can only raise the MDE.
-    sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if 1 < k < n else 0.0
-    mde = detectable_drop(n, discordance, level, power, units=k, unit_sd=sd)
+    sd = unit_spread(sums, sizes)
+    mde = graded_detectable_drop(n, level, power, units=k, unit_sd=sd)
     p_beyond = min(1.0, 2 * (within_margin + 1) / (resamples + 1)) if observed < 0 else 1.0
     # Only units whose difference is not 0 change the statistic when flipped; with all of them one way, the
     # observed labelling and its mirror image are the most extreme of 2**moved equally likely ones.
@@ -297,6 +294,71 @@ def cases_to_detect(drop: float, discordance: float, alpha: float = 0.05, power:
     return cases
 
 
+def unit_spread(sums: Any, sizes: Any) -> float:
+    """How the sampling units' differences spread about their mean (ddof 1), each unit's residual taken at its
+    size: the SD of the differences without clusters, of the cluster means when clusters are equal in size. The
+    standard error of the mean difference is this over sqrt(units), clusters included."""
+    k = len(sums)
+    if k < 2:
+        return 0.0
+    total = float(sizes.sum())
+    residuals = sums - sizes * (float(sums.sum()) / total)
+    return k * math.sqrt(float(residuals @ residuals) / (k - 1)) / total
+
+
+def _graded_mde(units: float, unit_sd: float, alpha: float, power: float) -> float:
+    """Solves d = z_a * sqrt(se^2 + d^2 / units) + z_b * se for d, se = unit_sd / sqrt(units): the sign-flip test
+    of the mean sees, under "no change", the differences' second moment (their spread plus the drop squared);
+    under a drop d, their spread alone."""
+    za, zb = _z(1 - alpha / 2), _z(power)
+    shrink = 1 - za * za / units
+    if shrink <= 0:
+        return 1.0
+    se = unit_sd / math.sqrt(units)
+    return min(1.0, se * (zb + za * math.sqrt(max(0.0, 1 + (zb * zb - za * za) / units))) / shrink)
+
+
+def graded_detectable_drop(n: int, alpha: float = 0.05, power: float = 0.8, *, units: int = 0,
+                           unit_sd: float = 0.0) -> float:
+    """The MDE of a mean of paired differences of graded values (scores, IR measures, anything in [0, 1]) at n
+    cases in `units` sampling units (default n): the drop its sign-flip test detects with this power if the
+    differences kept the spread they have (`unit_spread`). NaN when no drop can be significant. When nothing
+    moved there is no spread to go by: then the bound for pass/fail differences (`detectable_drop`), the drop that
+    is seen when the cases that dropped lost everything."""
+    k = units or n
+    if not _reachable(k, alpha):
+        return math.nan
+    if unit_sd <= 0:
+        return detectable_drop(n, 0.0, alpha, power)
+    return _graded_mde(k, unit_sd, alpha, power)
+
+
+def graded_cases_to_detect(drop: float, n: int, alpha: float = 0.05, power: float = 0.8, *, units: int = 0,
+                           unit_sd: float = 0.0) -> int | None:
+    """How many paired cases would detect a drop this large with this power, computed as `graded_detectable_drop`
+    is (as many cases per unit, the same spread); None for no drop."""
+    if drop <= 0:
+        return None
+    if unit_sd <= 0:
+        return cases_to_detect(drop, 0.0, alpha, power)
+    per_unit = (units or n) / n
+
+    def detects(cases: int) -> bool:
+        k = cases * per_unit
+        return _reachable(math.floor(k + 1e-9), alpha) and _graded_mde(k, unit_sd, alpha, power) <= drop
+
+    high = 1
+    while not detects(high):
+        high *= 2
+        if high > 1 << 40:  # a drop far below the spread: no suite size is worth naming
+            return None
+    low = high // 2  # detects(low) is false (or low is 0)
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if detects(mid) else (mid, high)
+    return high
+
+
 def sampling_unit(case_id: str, cluster: str | None) -> str:
     """What a case is resampled with: its cluster, else itself. The two kinds of label cannot collide, so a
     case whose id happens to be a cluster's name is not taken into that cluster."""
@@ -332,10 +394,13 @@ def compare_pass(
         # Exact McNemar conditions on the discordant pairs: all of them one way is its most extreme outcome.
         p_value, test = mcnemar_exact(len(p2f), len(f2p)), "mcnemar-exact"
         min_p = mcnemar_exact(len(p2f) + len(f2p), 0)
-    # Unclustered, paired.mde is McNemar's: the mean squared difference of 0/1 values is the discordance.
+    # The mean squared difference of 0/1 values is the share of discordant pairs: McNemar's MDE.
+    level = 1 - confidence if alpha is None else alpha
+    mde = detectable_drop(n, paired.discordance, level, power, units=paired.units, unit_sd=paired.unit_sd) if n \
+        else paired.mde
     return PassComparison(
         base_rate=sum(b) / n if n else 0.0, head_rate=sum(h) / n if n else 0.0, delta=paired.delta,
-        interval=paired.interval, p_value=p_value, mde=paired.mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p,
+        interval=paired.interval, p_value=p_value, mde=mde, n=n, pass_to_fail=p2f, fail_to_pass=f2p,
         test=test, p_beyond=paired.p_beyond, discordance=paired.discordance, min_p=min_p, units=paired.units,
         unit_sd=paired.unit_sd,
     )

@@ -7,14 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate import stats
-from gate.verdict import Decision, Verdict, format_p
+from gate.verdict import Context, Decision, Evidence, Verdict, format_p, stored_p, words
 
 PASS_RATE = "pass_rate"
-
-
-def pts(fraction: float) -> str:
-    """A change in points, without a sign: 0.04 -> '4.0 pts'."""
-    return f"{abs(fraction) * 100:.1f} pts"
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ class Comparison:
     base_outputs: Mapping[str, str] = field(default_factory=dict)  # head id -> the base's answer, for flips
     base_suite: str = ""  # the baseline suite compared with, when the suite was renamed
     min_p: float = 1.0  # the smallest p-value its test could give on these data
-    units: int = 0  # the clusters (or cases) it resamples, and the spread of their means: what the MDE rests on
+    units: int = 0  # the clusters (or cases) it resamples, and how their differences spread (stats.unit_spread)
     unit_sd: float = 0.0
     family: int = 0  # how many comparisons its p-value was corrected with; 0: left out (it cannot reach alpha)
 
@@ -52,8 +47,8 @@ class Comparison:
         out: dict[str, Any] = {
             "suite": self.suite, "metric": self.metric, "base": round(self.base, 6), "head": round(self.head, 6),
             "delta": round(self.delta, 6), "ci95": [round(self.low, 6), round(self.high, 6)],
-            "p_value": round(self.p_value, 6), "p_adjusted": round(self.p_adjusted, 6),
-            "p_beyond_tolerance": round(self.p_beyond, 6),
+            "p_value": stored_p(self.p_value), "p_adjusted": stored_p(self.p_adjusted),
+            "p_beyond_tolerance": stored_p(self.p_beyond),
             "mde": None if self.mde != self.mde else round(self.mde, 6), "n": self.n, "test": self.test,
             "tolerance": self.tolerance, "alpha": self.alpha, "decision": self.decision.value, "family": self.family,
             "regression": self.regression, "verdict": self.verdict.value, "verdict_text": self.verdict_text(),
@@ -80,44 +75,22 @@ class Comparison:
                 f"{self.high * 100:+.1f}, {format_p(self.p_adjusted, self.alpha)})")
 
     def cases_to_detect(self) -> int | None:
-        """Computed as the MDE is (the same clusters), so "too few" and "about N cases" never disagree."""
-        return stats.cases_to_detect(-self.delta, self.discordance, self.alpha, n=self.n, units=self.units,
-                                     unit_sd=self.unit_sd)
+        """Computed as the MDE is (the same clusters, the same spread), so "too few" and "about N cases" never
+        disagree."""
+        if self.metric == PASS_RATE:
+            return stats.cases_to_detect(-self.delta, self.discordance, self.alpha, n=self.n, units=self.units,
+                                         unit_sd=self.unit_sd)
+        return stats.graded_cases_to_detect(-self.delta, self.n, self.alpha, units=self.units, unit_sd=self.unit_sd)
 
-    def _lost_to_correction(self) -> str | None:
-        """Why a drop its own test finds significant is not, when the correction for the run's other comparisons
-        is the reason."""
-        if not self.delta < 0 or not self.p_value < self.alpha <= self.p_adjusted:
-            return None
-        alone = f"drop of {pts(self.delta)} is significant alone ({format_p(self.p_value, self.alpha)})"
+    def _correction(self) -> str:
+        """How a drop its own test finds significant ends its sentence when the correction made it not."""
         if self.family:
-            return f"{alone}, not once the run's {self.family} comparisons that could reach significance are counted (Holm)"
-        return f"{alone}, but not at the level the run's comparisons are held to (it is left out of them: Tarone)"
+            return f"not once the run's {self.family} comparisons that could reach significance are counted (Holm)"
+        return "but not at the level the run's comparisons are held to (it is left out of them: Tarone)"
 
     def verdict_text(self) -> str:
         """What the verdict means for this comparison, in the reviewer's words."""
-        tolerance = f"{self.tolerance * 100:g}-pt tolerance"
-        if self.verdict is Verdict.REGRESSION:
-            beyond = f" (beyond the {tolerance})" if self.tolerance else ""
-            return f"regression: drop of {pts(self.delta)}{beyond}"
-        if self.verdict is Verdict.TOO_FEW:
-            corrected = self._lost_to_correction()
-            if corrected:
-                return corrected
-            needed = self.cases_to_detect()
-            more = f"; about {needed} cases would detect a drop of {pts(self.delta)}" if needed else ""
-            clusters = f", in {self.units} clusters" if 0 < self.units < self.n else ""
-            return f"too few cases to tell (n={self.n}{clusters}){more}"
-        if self.verdict is Verdict.SIGNIFICANT_WITHIN_TOLERANCE:
-            if not self.tolerance:  # the exact test says significant, the interval still reaches 0
-                return f"drop of {pts(self.delta)} is significant, but its interval reaches 0"
-            where = "within" if -self.delta <= self.tolerance else "not significantly beyond"
-            return f"drop of {pts(self.delta)} is significant but {where} the {tolerance}"
-        if self.verdict is Verdict.IMPROVED:
-            return f"improved by {pts(self.delta)}"
-        if self.mde != self.mde:  # NaN: nothing could have been significant
-            return f"no drop, but too few cases (n={self.n}) for any drop to be significant"
-        if self.delta < 0 and self.high < 0:  # the interval says drop; the test did not confirm it
-            return self._lost_to_correction() or (f"drop of {pts(self.delta)}: its interval lies below 0, but its "
-                                                   f"test does not confirm it ({format_p(self.p_value)})")
-        return "no significant change"
+        evidence = Evidence(self.delta, self.high, self.p_adjusted, self.p_beyond, self.mde)
+        needed = self.cases_to_detect() if self.verdict is Verdict.TOO_FEW else None
+        return words(self.verdict, evidence, Context(self.alpha, self.tolerance, self.n, "cases", self.p_value,
+                                                     self._correction(), self.units, needed))

@@ -16,7 +16,8 @@ MAX_FAILURES = 10
 # Per case shown: 15 flips with input and both answers stay near 30,000 characters, half of a comment's room.
 _INPUT_CHARS = 500
 _ANSWER_CHARS = 700
-_ICONS = {"regression": "❌", "too_few": "⚪", "significant_within_tolerance": "⚠️", "improved": "✅",
+_ICONS = {"regression": "❌", "too_few": "⚪", "significant_within_tolerance": "⚠️",
+          "significant_not_beyond_tolerance": "⚠️", "improved": "✅",
           "no_significant_change": "✅"}
 
 

@@ -3,7 +3,6 @@ measures, the gates' verdicts), Judged@k on both sides with the unjudged documen
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,10 +10,10 @@ from typing import Any
 from gate import stats
 from gate.render.escape import cap
 from gate.render.words import counted
-from gate.verdict import Evidence, Verdict, decide
+from gate.verdict import Context, Evidence, Verdict, decide, format_p, stored_p, words
 
 from .baseline import Baseline, names_text
-from .config import SECTION, RetrievalConfig
+from .config import SECTION, RetrievalConfig, cutoff
 from .drift import drift
 from .inputs import ID_CHARS, TEXT_CHARS, Query
 from .measures import unjudged_ids
@@ -22,25 +21,6 @@ from .paired import paired_tests, resamples_for
 from .rankings import Ranking
 
 LOST_SHOWN = 10
-_CUTOFF = re.compile(r"@(\d+)\s*$")
-
-
-def pts(x: float) -> str:
-    return f"{abs(x) * 100:.1f} pts"
-
-
-def verdict_text(v: Verdict, delta: float, tolerance: float, n: int, mde: float | None) -> str:
-    if v is Verdict.REGRESSION:
-        return f"regression: drop of {pts(delta)}" + (f" (beyond the {tolerance * 100:g}-pt tolerance)" if tolerance else "")
-    if v is Verdict.TOO_FEW:
-        return f"too few queries to tell (n={n})"
-    if v is Verdict.SIGNIFICANT_WITHIN_TOLERANCE:
-        return f"drop of {pts(delta)} is significant but within the {tolerance * 100:g}-pt tolerance"
-    if v is Verdict.IMPROVED:
-        return f"improved by {pts(delta)}"
-    if mde is None:
-        return f"no drop, but too few queries (n={n}) for any drop to be significant"
-    return "no significant change"
 
 
 @dataclass
@@ -138,20 +118,16 @@ def _coverage(cfg: RetrievalConfig, qrels: Mapping[str, Mapping[str, int]], base
                          f"out of the comparison ({shown})")
 
 
-def _cutoff(measure: str) -> int | None:
-    found = _CUTOFF.search(measure)
-    return int(found.group(1)) if found else None
-
-
-def _comparable(cfg: RetrievalConfig, baseline: Baseline, paired: list[str], out: Analysis) -> list[str]:
+def _comparable(cfg: RetrievalConfig, baseline: Baseline, paired: list[str], rows: dict[str, dict[str, Any]],
+                out: Analysis) -> list[str]:
     """The configured measures the baseline can be compared on: held by it, and, when it ranked another number
-    of documents per query, not reaching below the shallower of the two."""
+    of documents per query, not reaching below the shallower of the two (their rows say so)."""
     held = sorted(baseline.measures[paired[0]]) if paired else []
     measured = [m for m in cfg.measures if m in held]
     deep: list[str] = []
     if baseline.k is not None and baseline.k != cfg.k:
         shallow = min(baseline.k, cfg.k)
-        deep = [m for m in measured if (_cutoff(m) or shallow + 1) > shallow]
+        deep = [m for m in measured if (cutoff(m) or shallow + 1) > shallow]
         measured = [m for m in measured if m not in deep]
     if paired and not measured:
         depth = f" at k={baseline.k}" if baseline.k is not None else ""
@@ -163,6 +139,9 @@ def _comparable(cfg: RetrievalConfig, baseline: Baseline, paired: list[str], out
     out.notes += [f"{m}: not in the baseline (a new measure): absolute figures only" for m in cfg.measures
                   if paired and m not in held]
     if deep:
+        # The table says why each left-out measure has no comparison: these ones are in the baseline.
+        for m in deep:
+            rows[m]["not_compared"] = f"the baseline ranked {baseline.k} documents per query, this run {cfg.k}"
         out.baseline_warnings.append(
             f"the baseline ranked {baseline.k} documents per query, this run {cfg.k}: {', '.join(deep)} reach below "
             f"rank {min(baseline.k or 0, cfg.k)} and are not compared (absolute figures only); run `gate baseline "
@@ -172,7 +151,7 @@ def _comparable(cfg: RetrievalConfig, baseline: Baseline, paired: list[str], out
 
 def _compare(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], baseline: Baseline, paired: list[str],
              queries: Mapping[str, Query], rows: dict[str, dict[str, Any]], out: Analysis) -> None:
-    measured = _comparable(cfg, baseline, paired, out)
+    measured = _comparable(cfg, baseline, paired, rows, out)
     if not measured:
         if not paired:
             out.notes.append("no judged query of this run is in the baseline: nothing to compare")
@@ -188,20 +167,25 @@ def _compare(cfg: RetrievalConfig, values: Mapping[str, Mapping[str, float]], ba
     test = ("exact" if units <= 16 else "randomisation") + (" (clusters)" if clustered else "")
     for j, (m, r) in enumerate(zip(measured, results, strict=True)):
         tolerance = margins[j]
-        found = decide(Evidence(r.delta, r.interval.high, adjusted[m], r.p_beyond, r.mde), alpha=cfg.gates.alpha,
-                       tolerance=tolerance, decision=cfg.gates.decision)
+        evidence = Evidence(r.delta, r.interval.high, adjusted[m], r.p_beyond, r.mde)
+        found = decide(evidence, alpha=cfg.gates.alpha, tolerance=tolerance, decision=cfg.gates.decision)
         mde = None if r.mde != r.mde else r.mde
+        needed = stats.graded_cases_to_detect(-r.delta, r.n, cfg.gates.alpha, units=r.units, unit_sd=r.unit_sd) \
+            if found is Verdict.TOO_FEW else None
+        said = words(found, evidence, Context(cfg.gates.alpha, tolerance, r.n, "queries", r.p_value,
+                                              f"not after Holm's correction across the {len(measured)} measures",
+                                              r.units, needed))
         rows[m].update({
             "base": _r(_mean([b[j] for b in base])), "head_paired": _r(_mean([h[j] for h in head])),
-            "delta": _r(r.delta), "ci95": [_r(r.interval.low), _r(r.interval.high)], "p_value": _r(r.p_value),
-            "p_adjusted": _r(adjusted[m]), "p_beyond_tolerance": _r(r.p_beyond), "mde": _r(mde), "n_paired": r.n,
+            "delta": _r(r.delta), "ci95": [_r(r.interval.low), _r(r.interval.high)], "p_value": stored_p(r.p_value),
+            "p_adjusted": stored_p(adjusted[m]), "p_beyond_tolerance": stored_p(r.p_beyond), "mde": _r(mde), "n_paired": r.n,
             "test": test, "tolerance": tolerance, "alpha": cfg.gates.alpha, "verdict": found.value,
-            "verdict_text": verdict_text(found, r.delta, tolerance, r.n, mde), "regression": found is Verdict.REGRESSION,
+            "verdict_text": said, "regression": found is Verdict.REGRESSION,
         })
         if found is Verdict.REGRESSION:
             out.violate(f"{m} regressed: {rows[m]['head_paired']:.3f} vs {rows[m]['base']:.3f} "
                         f"({r.delta * 100:+.1f} pts, 95% CI {r.interval.low * 100:+.1f} to "
-                        f"{r.interval.high * 100:+.1f}, p={adjusted[m]:.3g} after Holm)", "gates", "measures", m, "max_drop")
+                        f"{r.interval.high * 100:+.1f}, {format_p(adjusted[m], cfg.gates.alpha)} after Holm)", "gates", "measures", m, "max_drop")
     rows[measured[0]]["resamples"] = resamples_for(units)
     primary = measured[0]
     losses = sorted(((values[q][primary] - float(baseline.measures[q][primary]), q) for q in paired), key=lambda x: x)

@@ -120,6 +120,20 @@ def measure_problem(name: str) -> str | None:
     return None
 
 
+_CUTOFF = re.compile(r"@(\d+)\s*$")
+
+
+def cutoff(measure: str) -> int | None:
+    """The rank a measure counts down to (`nDCG@10`: 10); None for one that reads the whole ranking."""
+    found = _CUTOFF.search(measure)
+    return int(found.group(1)) if found else None
+
+
+def _within(measure: str, k: int) -> str:
+    depth = cutoff(measure)
+    return measure if depth is None or depth <= k else f"{measure[:measure.rindex('@')]}@{k}"
+
+
 def _path(config: GateConfig, value: Any, *at: str | int) -> tuple[str | int, ...] | None:
     from gate.providers import jsonpath
 
@@ -168,12 +182,20 @@ def parse_config(config: GateConfig) -> RetrievalConfig:
         raise config.error([SECTION, "target"], f"a target needs exactly one of {', '.join(TARGET_KINDS)}{found}")
     kind = kinds[0]
     run_file = _file(config, target, "run", SECTION, "target") if kind == "run" else None
-    measures = tuple(raw.get("measures") or DEFAULT_MEASURES)
+    k = int(raw.get("k", 100))
+    # The rankings are cut at k: a default measure counts no deeper (R@20 of ten documents is R@10, and named so).
+    measures = tuple(raw.get("measures") or dict.fromkeys(_within(m, k) for m in DEFAULT_MEASURES))
     for i, name in enumerate(measures):
         problem = measure_problem(name)
         if problem:
             at: list[str | int] = [SECTION, "measures", i] if "measures" in raw else [SECTION]
             raise config.error(at, problem)
+    for i, name in enumerate(measures):
+        # A measure named deeper than the rankings go would be another measure under its name.
+        depth = cutoff(name)
+        if depth is not None and depth > k:
+            raise config.error([SECTION, "measures", i], f"{named(name)} counts the top {depth} documents, but k={k} ranks "
+                                                         f"only {k} per query: raise k or lower the cutoff")
     g = raw.get("gates") or {}
     gated = g.get("measures") or {}
     for name in gated:
@@ -193,7 +215,7 @@ def parse_config(config: GateConfig) -> RetrievalConfig:
     return RetrievalConfig(
         target=target, kind=kind, queries=_file(config, raw, "queries", SECTION), qrels=_file(config, raw, "qrels", SECTION),
         corpus=_file(config, raw, "corpus", SECTION) if raw.get("corpus") is not None else None, run_file=run_file,
-        results=_shape(config, raw.get("results") or {}), k=int(raw.get("k", 100)), measures=measures, gates=gates,
+        results=_shape(config, raw.get("results") or {}), k=k, measures=measures, gates=gates,
         drift=drift, judged=judged, baseline=config.resolve(baseline_rel, SECTION, "baseline", must_exist=False),
         baseline_rel=baseline_rel, concurrency=int(raw.get("concurrency", 8)),
         rpm=None if raw.get("rpm") is None else float(raw["rpm"]), retries=int(raw.get("retries", 3)),

@@ -1,13 +1,12 @@
 """Paired head-minus-base tests of several measures on the same queries at once: a sign-flip randomisation test
 (exact over every sign pattern when there are few queries or clusters, else Monte-Carlo with a fixed seed) and a
-percentile bootstrap of the mean difference, both resampling whole clusters when queries have them; the MDE as
-gate.stats computes it. One set of resamples serves every measure, so 10,000 queries stay fast."""
+percentile bootstrap of the mean difference, both resampling whole clusters when queries have them; the MDE of
+graded differences as gate.stats computes it. One set of resamples serves every measure, so 10,000 queries stay fast."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any
 
 from gate import stats
@@ -67,9 +66,10 @@ def paired_tests(base: Any, head: Any, *, clusters: Sequence[str] | None = None,
         within = int(np.count_nonzero(boot[:, j] >= -margins[j] - 1e-12))
         p_beyond = min(1.0, 2 * (within + 1) / (boot.shape[0] + 1)) if observed[j] < 0 else 1.0
         discordance = float(np.mean(deltas[:, j] ** 2))
-        mde = _mde(n, k, discordance, sums[:, j], sizes, alpha, power)
+        spread = stats.unit_spread(sums[:, j], sizes)
+        mde = stats.graded_detectable_drop(n, alpha, power, units=k, unit_sd=spread)
         out.append(stats.PairedResult(float(observed[j]), stats.Interval(float(low[j]), float(high[j])),
-                                      min(1.0, p_value), n, mde, p_beyond, discordance))
+                                      min(1.0, p_value), n, mde, p_beyond, discordance, units=k, unit_sd=spread))
     return out
 
 
@@ -115,16 +115,3 @@ def _bootstrap(sums: Any, sizes: Any, k: int, rng: Any, n_samples: int) -> Any:
         out[start:start + r] /= float(k) if single else (counts @ sizes)[:, None]
     return out
 
-
-def _mde(n: int, k: int, discordance: float, sums: Any, sizes: Any, alpha: float, power: float) -> float:
-    """gate.stats' MDE at n pairs; with clusters, never below what the spread of cluster means allows."""
-    import numpy as np
-
-    mde = stats.mde_paired_proportions(n, discordance, alpha, power)
-    if k < n and not math.isnan(mde):
-        if not (k > 0 and 2 * 0.5**k < alpha):
-            return math.nan
-        sd = float(np.std(sums / np.maximum(sizes, 1), ddof=1)) if k > 1 else 0.0
-        z = NormalDist().inv_cdf
-        mde = max(mde, (z(1 - alpha / 2) + z(power)) * sd / math.sqrt(k))
-    return mde

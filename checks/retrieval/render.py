@@ -10,8 +10,8 @@ from gate.render.escape import code_span, inline, prose
 from gate.render.words import counted
 from gate.verdict import format_p
 
-_ICONS = {"regression": "❌", "too_few": "⚪", "significant_within_tolerance": "⚠️", "improved": "✅",
-          "no_significant_change": "✅"}
+_ICONS = {"regression": "❌", "too_few": "⚪", "significant_within_tolerance": "⚠️",
+          "significant_not_beyond_tolerance": "⚠️", "improved": "✅", "no_significant_change": "✅"}
 _QUERY_CHARS = 120
 _TITLE_CHARS = 60
 
@@ -53,7 +53,9 @@ def _measures(rows: Sequence[Mapping[str, Any]]) -> list[str]:
              "|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("delta") is None:
-            lines.append(f"| {inline(r['measure'], 40)} | {_num(r['head'])} vs — | — | — | — | not in the baseline |")
+            why = f"not compared: {inline(str(r['not_compared']), 200)}" if r.get("not_compared") else \
+                "not in the baseline"
+            lines.append(f"| {inline(r['measure'], 40)} | {_num(r['head'])} vs — | — | — | — | {why} |")
             continue
         mde = "none at this n" if r.get("mde") is None else f"{r['mde'] * 100:.1f} pts"
         verdict = f"{_ICONS.get(str(r.get('verdict')), '')} {inline(str(r.get('verdict_text', '')), 200)}".strip()

@@ -15,7 +15,7 @@ QUERIES = "".join(json.dumps({"id": f"q{i}", "query": f"topic {i}"}) + "\n" for 
 QRELS = "".join(f"q{i} 0 doc{i} 2\n" for i in range(6))
 RUN = "".join(f"q{i} Q0 doc{i} 1 5.0 t\nq{i} Q0 doc{i + 1} 2 4.0 t\n" for i in range(6))
 CONFIG = "version: 1\nretrieval:\n  target: {run: run.trec}\n  queries: queries.jsonl\n  qrels: qrels.txt\n  k: 10\n"
-MEASURES = {"nDCG@10": 1.0, "P@5": 0.2, "R@20": 1.0, "RR": 1.0, "AP": 1.0}
+MEASURES = {"nDCG@10": 1.0, "P@5": 0.2, "R@10": 1.0, "RR": 1.0, "AP": 1.0}
 
 
 def _repo(repo: GitRepo, files: dict[str, str | bytes]) -> None:
@@ -110,7 +110,7 @@ WRITER = "\n".join(["{", '"format": 1,', '"k": 10,', '"queries": {',
     ("[1, 2]", 1, "not a prodgate retrieval baseline"),
     (WRITER, 6, '$.queries["q1"].top: must be a list of document ids'),
     (_baseline({**GOOD, "q3": {"top": [], "measures": {"AP": 0.5}}}), 1,
-     "has AP, the queries before it AP, P@5, R@20, RR, nDCG@10: a baseline holds the same measures"),
+     "has AP, the queries before it AP, P@5, R@10, RR, nDCG@10: a baseline holds the same measures"),
     (_baseline({q: {"top": v["top"], "measures": {"MAP": 0.5, "ERR@20": 0.1}} for q, v in GOOD.items()}), None,
      "none of this run's measures can be compared with the baseline: it holds ERR@20, MAP at k=10"),
 ], ids=["not-json", "syntax-error-line-3", "invalid-utf8", "not-an-object", "entry-at-its-line", "mixed-measures",
@@ -131,7 +131,7 @@ def test_retrieval_baseline_of_another_depth_compares_only_the_shallow_measures(
     assert code == 0 and check["status"] == "warn"
     [warning] = [f for f in check["findings"] if f["severity"] == "warning"]
     assert warning["file"] == ".gate/retrieval-baseline.json"
-    assert "ranked 5 documents per query, this run 10: nDCG@10, R@20, RR, AP reach below rank 5" in warning["message"]
+    assert "ranked 5 documents per query, this run 10: nDCG@10, R@10, RR, AP reach below rank 5" in warning["message"]
     compared = {r["measure"] for r in check["details"]["measures"] if r.get("delta") is not None}
     assert compared == {"P@5"}
 

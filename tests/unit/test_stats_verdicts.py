@@ -12,7 +12,7 @@ from prodgate_checks.regression.report import build_result
 from prodgate_checks.regression.results import CaseResult, SuiteResult, aggregate, input_digest, repeat_result
 
 from gate import stats
-from gate.verdict import Decision, Evidence, Verdict, decide, format_p
+from gate.verdict import Context, Decision, Evidence, Verdict, decide, format_p, words
 
 
 def _suite(passes: list[bool], *, ids: list[str] | None = None, inputs: list[str] | None = None) -> SuiteResult:
@@ -53,10 +53,14 @@ def test_stats_verdict_ten_cases_fifty_point_drop_interval_and_verdict_agree() -
 def test_stats_decide_rules_table() -> None:
     nan = float("nan")
     ni, sd = Decision.NON_INFERIORITY, Decision.SIGNIFICANT_DROP
-    # A significant 4-point drop inside a 5-point tolerance: the old rule reads the observed size, not a test.
-    within = Evidence(-0.06, -0.02, 0.001, 0.2, 0.03)
-    assert decide(within, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.SIGNIFICANT_WITHIN_TOLERANCE
-    assert decide(within, alpha=0.05, tolerance=0.05, decision=sd) is Verdict.REGRESSION
+    # A significant 6-point drop against a 5-point tolerance, its interval reaching inside it: non-inferiority does
+    # not fail it, and does not call it within the tolerance either; the old rule reads the observed size.
+    larger = Evidence(-0.06, -0.02, 0.001, 0.2, 0.03)
+    assert decide(larger, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.SIGNIFICANT_NOT_BEYOND
+    assert decide(larger, alpha=0.05, tolerance=0.05, decision=sd) is Verdict.REGRESSION
+    within = Evidence(-0.04, -0.01, 0.001, 0.2, 0.03)
+    for rule in (ni, sd):
+        assert decide(within, alpha=0.05, tolerance=0.05, decision=rule) is Verdict.SIGNIFICANT_WITHIN_TOLERANCE
     beyond = Evidence(-0.12, -0.07, 0.001, 0.01, 0.03)
     assert decide(beyond, alpha=0.05, tolerance=0.05, decision=ni) is Verdict.REGRESSION
     assert decide(Evidence(0.1, 0.15, 0.001, 1.0, 0.03), alpha=0.05, tolerance=0, decision=ni) is Verdict.IMPROVED
@@ -181,3 +185,26 @@ def test_stats_verdict_drop_lost_to_holm_not_shown_as_no_change() -> None:
                                  "that could reach significance are counted (Holm)")
     row = next(line for line in render_details(result.details).splitlines() if line.startswith("| s0 | pass"))
     assert "⚪" in row and "✅" not in row
+
+
+def test_verdict_words_drop_not_shown_beyond_names_both_p_values() -> None:
+    larger = Evidence(-0.023, -0.012, 0.0009999, 0.67, 0.018)
+    verdict = decide(larger, alpha=0.05, tolerance=0.02, decision=Decision.NON_INFERIORITY)
+    assert verdict is Verdict.SIGNIFICANT_NOT_BEYOND
+    context = Context(0.05, 0.02, 65, "queries", 0.0002, "not after Holm's correction across the 5 measures")
+    assert words(verdict, larger, context) == ("drop of 2.3 pts is significant (p<0.001) and larger than the 2-pt "
+                                               "tolerance, but not significantly beyond it (p=0.67)")
+    # Without a tolerance, "beyond it" is beyond 0: the exact test says significant, the interval reaches 0.
+    at_zero = Evidence(-0.05, 0.0, 0.03, 0.08, 0.04)
+    verdict = decide(at_zero, alpha=0.05, tolerance=0.0, decision=Decision.NON_INFERIORITY)
+    assert words(verdict, at_zero, Context(0.05, 0.0, 60, "cases", 0.03, "")) == \
+        "drop of 5.0 pts is significant (p=0.030), but its interval reaches 0 (p=0.080)"
+
+
+def test_verdict_words_retrieval_drop_lost_to_holm_says_so() -> None:
+    lost = Evidence(-0.07, -0.01, 0.12, 1.0, 0.05)  # corrected p; 0.024 alone
+    verdict = decide(lost, alpha=0.05, tolerance=0.0, decision=Decision.NON_INFERIORITY)
+    assert verdict is Verdict.NO_SIGNIFICANT_CHANGE  # the MDE is below the drop: the suite could have seen it
+    context = Context(0.05, 0.0, 65, "queries", 0.024, "not after Holm's correction across the 5 measures")
+    assert words(verdict, lost, context) == ("drop of 7.0 pts is significant alone (p=0.024), not after Holm's "
+                                             "correction across the 5 measures")
