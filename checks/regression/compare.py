@@ -162,6 +162,12 @@ def analyse(suites: Sequence[SuiteResult], baseline: Baseline | None, gates: Gat
                 f"gates.min_coverage {gates.min_coverage:.0%}): cases were renamed with new inputs or removed, so "
                 "the comparison says little; run `gate baseline update` on the base branch once they are merged",
                 "min_coverage")
+        elif cov.compared < cov.baseline and not partial:
+            # Within min_coverage, still not a clean pass: the cases removed could be exactly the ones that got worse.
+            gone = sorted(set(base_cases) - set(pairs.values()))
+            shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            warnings.append(Finding(Severity.WARNING, f"{s.name}: {counted(len(gone), 'baseline case')} not in this "
+                                    f"run ({shown}): left out of the comparison", s.file))
         notes += _flaky_note(s.name, base_cases)
         warnings += _gone_metrics(s, base_cases, pairs, gates)
         comparisons += [replace(c, base_suite=renamed) for c in _compare_suite(s, base_cases, pairs, gates, seed)]

@@ -73,9 +73,6 @@ def judge_coverage(aside: Comparable, min_coverage: float, analysis: Analysis) -
             f"{min_coverage:.0%}; {'; '.join(why)}): queries removed from the queries or qrels file, or whose "
             "relevance judgements changed, leave the comparison; run `gate baseline update` on the base branch once "
             "they are merged", "gates", "min_coverage")
-    elif aside.gone:
-        analysis.notes.append(f"{counted(len(aside.gone), 'query', 'queries')} judged in the baseline but not in this "
-                              f"run: left out of the comparison ({_named(aside.gone)})")
 
 
 def _query_findings(run: Run, queries: Mapping[str, Query]) -> list[Finding]:
@@ -95,15 +92,23 @@ def _relabelled(run: Run, analysis: Analysis) -> list[Finding]:
     not of all the labelled queries, and a drop of the rest would be the labels', not the retriever's. Under
     gates.min_coverage the violation says it instead."""
     aside = run.set_aside
-    if aside is None or not aside.relabelled or any(at[-1:] == ("min_coverage",) for at in analysis.violated):
+    if aside is None or any(at[-1:] == ("min_coverage",) for at in analysis.violated):
         return []
     left = aside.judged - len(aside.gone) - len(aside.relabelled)
+    out = []
     changed = aside.relabelled
-    whose = "'s" if len(changed) == 1 else "'"
-    return [Finding(Severity.WARNING, f"{counted(len(changed), 'query', 'queries')}{whose} relevance judgements changed since "
-                    f"the baseline: compared on the {left} whose did not ({_named(changed, run.qrel_lines.get)}); "
-                    "a relabelled query is compared from the next baseline on", run.qrels_file,
-                    run.qrel_lines.get(changed[0]))]
+    if changed:
+        whose = "'s" if len(changed) == 1 else "'"
+        out.append(Finding(Severity.WARNING, f"{counted(len(changed), 'query', 'queries')}{whose} relevance judgements "
+                           f"changed since the baseline: compared on the {left} whose did not "
+                           f"({_named(changed, run.qrel_lines.get)}); a relabelled query is compared from the next "
+                           "baseline on", run.qrels_file, run.qrel_lines.get(changed[0])))
+    if aside.gone:
+        # Within gates.min_coverage, still not silent: the queries removed could be exactly the ones that got worse.
+        out.append(Finding(Severity.WARNING, f"{counted(len(aside.gone), 'query', 'queries')} judged in the baseline "
+                           f"but not in this run: left out of the comparison ({_named(aside.gone)})",
+                           run.queries_file))
+    return out
 
 
 def build_result(run: Run, analysis: Analysis, queries: Mapping[str, Query], rankings: Mapping[str, Ranking],

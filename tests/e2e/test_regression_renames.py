@@ -141,3 +141,22 @@ def test_regression_clustered_drop_is_named_for_what_decided_it(repo: GitRepo, t
     assert rate["family"] == 1 and rate["p_adjusted"] == rate["p_value"] < 0.05
     assert rate["verdict"] == "regression" and code == 1, rate["verdict_text"]
     assert "too few cases" not in check["summary"]
+
+
+def test_regression_cases_that_got_worse_deleted_within_min_coverage_is_not_a_clean_pass(repo: GitRepo,
+                                                                                         tmp_path: Path) -> None:
+    # Deleting the 9 cases that would have regressed leaves 95 of 104 compared, within min_coverage (80%): the
+    # warning names them, so the verdict does not read as a comparison that passed.
+    bot = example_repo(repo)
+    path = bot / "datasets" / "answers.jsonl"
+    rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [r for r in rows if json.loads(r)["id"] not in WORSE]
+    assert len(rows) - len(kept) == len(WORSE)
+    path.write_text("".join(kept), encoding="utf-8")
+    repo.commit("drop nine cases")
+    code, check, _ = _regression(bot, tmp_path)
+    assert code == 0 and check["status"] == "warn", check["summary"]
+    [gone] = [f for f in check["findings"] if "not in this run" in f["message"]]
+    assert gone["severity"] == "warning" and gone["file"] == "bot/datasets/answers.jsonl"
+    assert gone["message"].startswith("answers: 9 baseline cases not in this run (backup-2, invoice-2, logs-2, "
+                                      "password-1, rate-limit-1 and 4 more)"), gone["message"]
