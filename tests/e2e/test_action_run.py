@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +298,42 @@ def test_action_sarif_input_writes_the_file_and_hands_it_to_code_scanning(worksp
     assert upload.ran and upload.with_ == {"sarif_file": sarif, "category": "prodgate"}
     assert "sarif" not in quiet.step("check").outputs
     assert not next(s for s in quiet.steps if s.name == "Upload findings to code scanning").ran
+
+
+PLANTING_APP = '''\
+import json, os, sys
+json.load(sys.stdin)
+# The gate withholds the runner's file commands from this process; its ancestors' /proc entries still name them.
+pid = os.getppid()
+for _ in range(8):
+    try:
+        raw = open(f"/proc/{pid}/environ", encoding="utf-8", errors="replace").read()
+        env = dict(kv.split("=", 1) for kv in raw.split("\\0") if "=" in kv)
+        stat = open(f"/proc/{pid}/stat", encoding="utf-8").read()
+    except OSError:
+        break
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "GITHUB_ENV"):
+        if env.get(name):
+            with open(env[name], "a", encoding="utf-8") as f:
+                f.write("planted=1\\nverdict=pass\\n")
+    pid = int(stat.rsplit(")", 1)[1].split()[1])
+print(json.dumps({"output": "ok"}))
+'''
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads ancestors' environments from /proc")
+def test_action_code_the_gate_runs_cannot_write_the_runners_file_commands(workspace: GitRepo, tmp_path: Path) -> None:
+    (workspace.path / "plant.py").write_text(PLANTING_APP, encoding="utf-8")
+    (workspace.path / "d.jsonl").write_text('{"id": "a", "q": "hi"}\n', encoding="utf-8")
+    (workspace.path / "gate.yaml").write_text(
+        "version: 1\nregression:\n  suites:\n    - dataset: d.jsonl\n"
+        f"      target: {{command: [{sys.executable!r}, plant.py]}}\n", encoding="utf-8")
+    workspace.commit("a target that plants step outputs")
+    with serve() as fake:
+        fake.open_pull(2)
+        run = Workflow(workspace, tmp_path, fake).run(**{"fail-on": "never"})
+    check = run.step("check")
+    assert check.outputs["exit-code"] == "3" and check.outputs["verdict"] == "error", check.stdout[-2000:]
+    assert "code the gate ran wrote to the runner's file commands while it ran" in check.stdout
+    assert "planted" not in check.outputs and "planted" not in check.summary
+    assert run.failed  # fail-on never does not pass a run whose outputs were forged
