@@ -42,6 +42,13 @@ class RegressionCheck:
         from .targets import CassetteDefects
 
         cfg = parse_config(ctx.config)
+        if _calls_live(cfg, ctx):
+            from gate.keyguard import new_destinations
+
+            refused = new_destinations(ctx.config, ctx.base, ctx.display)
+            if refused:
+                return CheckResult(self.name, Status.FAIL, f"nothing was run: {refused[0].message}",
+                                   findings=tuple(refused), metrics={"failure_categories": {}})
         loader = SuiteLoader(ctx, cfg)
         suites = loader.load()
         if loader.findings:
@@ -174,3 +181,16 @@ def _regex_timeouts(raw: Any) -> dict[str, tuple[int, int]]:
             n, capped = out.get(item["pattern"], (0, 0))
             out[item["pattern"]] = (n + int(item.get("timeouts") or 0), capped + int(item.get("failed_at_once") or 0))
     return out
+
+
+def _calls_live(cfg: Any, ctx: CheckContext) -> bool:
+    """Whether the run may call a model: under --record, or with a target that is not a cassette, or a judge that is
+    not one (a judged metric with no `judge:` calls its model). Conservative: a judge is assumed to be called."""
+    if ctx.options.get("record"):
+        return True
+
+    def replays(target: Any) -> bool:
+        return isinstance(target, dict) and "replay" in target
+
+    targets = [s.target or cfg.target for s in cfg.suites] if cfg.suites is not None else [cfg.target]
+    return not all(replays(t) for t in targets) or not replays(cfg.judge)

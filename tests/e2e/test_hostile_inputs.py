@@ -215,3 +215,31 @@ def test_regression_json_schema_pattern_backtracking_fails_the_case_instead_of_h
     assert (check["status"], check["metrics"]["passed"]) == ("warn", 1)
     [failed] = [f for f in check["findings"] if f.get("case_id")]
     assert failed["case_id"] == "d/a" and "the schema's pattern '^(a|aa)+$' did not finish within" in failed["message"]
+
+
+@pytest.mark.parametrize("actions", [True, False])
+def test_regression_key_never_sent_to_a_host_the_change_chose(repo: GitRepo, actions: bool) -> None:
+    from tests.conftest import edit, example_repo
+    from tests.servers.openai_fake import serve
+
+    bot = example_repo(repo)
+    with serve() as elsewhere:
+        # The change points `backup` (its key: OPENAI_API_KEY) at a host of its author's choosing, and calls it live.
+        edit(bot / "models.yaml", "    model: gpt-4.1-mini\n", f"    model: gpt-4.1-mini\n    base_url: {elsewhere.url}/v1\n")
+        edit(bot / "gate.yaml", "  target: {replay: cassettes/support-bot.jsonl}\n", "  target: {model: backup}\n")
+        repo.commit("backup answers from elsewhere")
+        env = {"OPENAI_API_KEY": "sk-test-not-a-real-key-0000", **({"GITHUB_ACTIONS": "true"} if actions else {})}
+        res = gate("check", "-c", bot / "gate.yaml", "--only", "regression", "--format", "json", "--base-ref", "main",
+                   env=env)
+        sent = len(elsewhere.requests)
+    check = _check(res.json(), "regression")
+    if not actions:  # a developer's own machine and keys: nothing refused
+        assert sent > 0
+        return
+    assert sent == 0, "the key reached a host the base branch never sends it to"
+    assert res.exit_code == 1 and check["status"] == "fail"
+    line = next(i for i, text in enumerate((bot / "models.yaml").read_text(encoding="utf-8").splitlines(), 1)
+                if "base_url: " in text)
+    [refused] = check["findings"]
+    assert (refused["file"], refused["line"], refused["category"]) == ("bot/models.yaml", line, "secret")
+    assert refused["message"].startswith("model 'backup' would send OPENAI_API_KEY to 127.0.0.1:"), refused["message"]

@@ -1,0 +1,63 @@
+"""Keys go only where the base branch sends them.
+
+models.yaml is the pull request's: moving a model's `base_url` to a host of the author's choosing would send the
+job's provider key (`api_key_env`, `headers_env`) there with the first request. In GitHub Actions, a key whose
+variable holds a value goes only to a host the base branch's own models.yaml already sends that variable to; a
+change that sends it anywhere new fails the regression check at the model's line, and nothing is sent. A new host
+for a key is merged on its own first, where a reviewer sees it. Outside Actions (a developer's machine, their own
+keys) nothing is refused."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from gate.baseconfig import base_config
+from gate.config import GateConfig
+from gate.gitref import BaseRef
+from gate.models import ModelConfig, load_models, models_from_text
+from gate.report import Finding, Severity
+
+
+def new_destinations(config: GateConfig, base: BaseRef, display: Callable[[Path], str],
+                     env: Mapping[str, str] | None = None) -> list[Finding]:
+    """An error per model of the change's models.yaml that would send a key to a host the base's never sends it to."""
+    env = os.environ if env is None else env
+    if env.get("GITHUB_ACTIONS") != "true" or not base.available or config.models_path is None:
+        return []
+    based = base_config(config, base)
+    base_models = based.config.models_path if based.own else None
+    rel = base.relpath(base_models) if base_models is not None else None
+    blob = base.read(rel) if rel else None
+    if blob is None:
+        return []  # no models.yaml on the base: nothing it sends a key to, and nothing to compare with
+    try:
+        before = models_from_text(blob.decode("utf-8-sig"), f"{rel} on the base")
+    except UnicodeDecodeError:
+        return []
+    allowed = {(var, _host(m)) for m in before.models.values() for var in _sent(m)}
+    shown = display(config.models_path)
+    now = load_models(config.models_path, shown)
+    findings = []
+    for name, model in now.models.items():
+        for var in _sent(model):
+            if env.get(var) and (var, _host(model)) not in allowed:
+                line = now.doc.locate(("models", name, "base_url")).line if now.doc is not None else 1
+                findings.append(Finding(
+                    Severity.ERROR, f"model {name!r} would send {var} to {_host(model) or 'its provider'}, where the "
+                    "base branch's models.yaml never sends it: nothing was sent (merge a new host for a key on its "
+                    "own first, where a reviewer sees it)", shown, line, category="secret"))
+    return findings
+
+
+def _sent(model: ModelConfig) -> Iterator[str]:
+    if model.api_key_env:
+        yield model.api_key_env
+    yield from (v for v in model.headers_env.values() if isinstance(v, str) and v)
+
+
+def _host(model: ModelConfig) -> str | None:
+    from gate.providers.keys import url_host
+
+    return url_host(model.url)
