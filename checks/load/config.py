@@ -156,6 +156,14 @@ def parse_load(config: GateConfig) -> LoadConfig:
         if key in raw and seconds(raw[key]) <= 0:
             raise config.error(["load", key], f"{key} must be above 0, not {raw[key]!r}")
     thresholds, threshold_lines = _thresholds(config, raw, scenario, chat)
+    increase = _increase(raw.get("max_p95_increase"))
+    if not _streams(scenario, chat):
+        for metric in increase:
+            if metric in STREAM_METRICS:  # a non-streamed answer has no first token: its "TTFT" is its latency
+                at = ["load", "max_p95_increase", metric] if isinstance(raw["max_p95_increase"], Mapping) \
+                    else ["load", "max_p95_increase"]
+                raise config.error(at, f"{metric} is measured only on streamed chat answers; "
+                                       f"{_why_not_streamed(scenario)}")
     baseline = str(raw.get("baseline", DEFAULT_BASELINE))
     return LoadConfig(
         target=target, scenario=scenario, locustfile=locustfile, chat=chat, http=http, users=users,
@@ -165,7 +173,7 @@ def parse_load(config: GateConfig) -> LoadConfig:
         max_lag_ms=seconds(raw.get("max_lag", "100ms")) * 1000, timeout_s=seconds(raw.get("timeout", 60)),
         workers=int(raw.get("workers", 1)), distributed=distributed, thresholds=thresholds, threshold_lines=threshold_lines,
         baseline=config.resolve(baseline, "load", "baseline", must_exist=False),
-        max_p95_increase=_increase(raw.get("max_p95_increase")), baseline_rel=baseline, lines=_lines(config, raw),
+        max_p95_increase=increase, baseline_rel=baseline, lines=_lines(config, raw),
     )
 
 
@@ -230,13 +238,23 @@ def _thresholds(config: GateConfig, raw: Mapping[str, Any], scenario: ScenarioKi
     for threshold, _text, path, error in parse_all(raw.get("thresholds") or {}):
         if error is not None or threshold is None:
             raise config.error(["load", *path], error or "invalid threshold")
-        streams = scenario is ScenarioKind.LOCUSTFILE or (scenario is ScenarioKind.CHAT and chat.stream)
-        if threshold.metric in STREAM_METRICS and not streams:
+        if threshold.metric in STREAM_METRICS and not _streams(scenario, chat):
             raise config.error(["load", *path], f"{threshold.metric} is measured only on streamed chat answers; "
-                                                f"scenario {scenario.value} cannot report it")
+                                                f"{_why_not_streamed(scenario)}")
         out.append(threshold)
         lines[(threshold.metric, threshold.index)] = config.doc.locate(("load", *path)).line
     return tuple(out), lines
+
+
+def _streams(scenario: ScenarioKind, chat: ChatConfig) -> bool:
+    """Whether the run's answers can report stream metrics (TTFT, TPOT): chat answers streamed, or a locustfile."""
+    return scenario is ScenarioKind.LOCUSTFILE or (scenario is ScenarioKind.CHAT and chat.stream)
+
+
+def _why_not_streamed(scenario: ScenarioKind) -> str:
+    if scenario is ScenarioKind.CHAT:
+        return "chat.stream is false, so there is no first token to time"
+    return f"scenario {scenario.value} cannot report it"
 
 
 def _lines(config: GateConfig, raw: Mapping[str, Any]) -> dict[str, int]:

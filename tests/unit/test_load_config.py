@@ -36,6 +36,9 @@ def parsed(path: Path):  # type: ignore[no-untyped-def]
     ("  scenario: missing.py\n", ":4:13", "missing.py: file not found"),
     ("  scenario: http\n  http: {path: /x}\n  thresholds:\n    ttft: ['p(95) < 1s']\n", ":7:12",
      "ttft is measured only on streamed chat answers"),
+    # An answer that is not streamed has no first token: a limit on its TTFT would judge its latency.
+    ("  chat: {dataset: messages.jsonl, stream: false}\n  max_p95_increase: {latency: 50%, ttft: 50%}\n", ":5:42",
+     "ttft is measured only on streamed chat answers; chat.stream is false"),
     ("  scenario: http\n", ":4:13", "needs an `http:` mapping"),
     ("  workers: 2\n  distributed: {workers: 2}\n", ":5:16", "cannot be combined"),
     ("  duration: 5 minutes\n", ":4:13", "$.load.duration"),
