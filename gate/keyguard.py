@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from gate.baseconfig import base_config
 from gate.config import GateConfig
@@ -61,3 +62,47 @@ def _host(model: ModelConfig) -> str | None:
     from gate.providers.keys import url_host
 
     return url_host(model.url)
+
+
+# A host the gate's own machine answers on: a service the gate starts (`{port}`) or one beside it, which the job's
+# code reaches with the job's environment anyway.
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def new_header_destinations(config: GateConfig, base: BaseRef, display: Callable[[Path], str],
+                            env: Mapping[str, str] | None = None) -> list[str]:
+    """The targets of the change's gate.yaml that would send a `headers_env` variable holding a value to a host the
+    base's gate.yaml never sends it to, each as `file:line: why` (the run stops before anything is sent)."""
+    env = os.environ if env is None else env
+    if env.get("GITHUB_ACTIONS") != "true" or not base.available:
+        return []
+    based = base_config(config, base)
+    if not based.own:
+        return []  # no gate.yaml of the base's own to compare with
+    allowed = {(var, host) for _, var, host in _header_targets(based.config.data, ())}
+    out = []
+    for at, var, host in _header_targets(config.data, ()):
+        if env.get(var) and host not in LOOPBACK and (var, host) not in allowed:
+            line = config.doc.locate(at).line
+            out.append(f"{display(config.path)}:{line}: {'.'.join(map(str, at))} would send {var} to {host or 'a host'}"
+                       ", where the base branch's gate.yaml never sends it: nothing was run (merge a new host for a "
+                       "secret header on its own first, where a reviewer sees it)")
+    return out
+
+
+def _header_targets(data: Any, at: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str, str | None]]:
+    """(where, variable, host) of every mapping of gate.yaml that names a `url` and `headers_env`."""
+    from gate.providers.keys import url_host
+
+    if isinstance(data, Mapping):
+        headers = data.get("headers_env")
+        if isinstance(headers, Mapping) and "url" in data:
+            host = url_host(str(data["url"]).replace("{port}", "1"))
+            for var in headers.values():
+                if isinstance(var, str) and var:
+                    yield (*at, "headers_env"), var, host.rsplit(":", 1)[0] if host and host.count(":") == 1 else host
+        for key, value in data.items():
+            yield from _header_targets(value, (*at, str(key)))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _header_targets(value, (*at, i))

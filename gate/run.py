@@ -75,6 +75,13 @@ def build_report(opts: RunOptions, *, only_baselines: bool = False) -> tuple[Rep
         base_of()  # a --base-ref that names nothing is the first error, as it was when looked up first
         raise
     base = base_of()
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        # A secret header goes only where the base's gate.yaml sends it: checked before anything is sent.
+        from gate.keyguard import new_header_destinations
+
+        refused = new_header_destinations(config, base, CheckContext(config, base).display)
+        if refused:
+            raise ConfigError(refused[0], lines=tuple(refused[1:]))
     if opts.format != "json":  # the table's renderer (tabulate) is loaded while the checks wait for answers
         warm.later("gate.render.terminal")
     # stdout is the report's alone (`--format json` must parse): whatever a check or library prints goes to stderr.

@@ -243,3 +243,23 @@ def test_regression_key_never_sent_to_a_host_the_change_chose(repo: GitRepo, act
     [refused] = check["findings"]
     assert (refused["file"], refused["line"], refused["category"]) == ("bot/models.yaml", line, "secret")
     assert refused["message"].startswith("model 'backup' would send OPENAI_API_KEY to 127.0.0.1:"), refused["message"]
+
+
+def test_secret_header_never_sent_to_a_host_the_change_chose(repo: GitRepo) -> None:
+    target = ('{http: {url: "https://%s/answer", headers_env: {Authorization: SEARCH_TOKEN}, body: {q: "{{q}}"}, '
+              'answer: "$.a"}}')
+    config = "version: 1\nregression:\n  suites:\n    - dataset: d.jsonl\n      target: %s\n"
+    repo.write("d.jsonl", '{"id": "a", "q": "hi"}\n')
+    repo.write("gate.yaml", config % (target % "search.internal.example"))
+    repo.commit("an http target with a secret header")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("gate.yaml", config % (target % "collector.example"))
+    repo.commit("the same header, to another host")
+    env = {"SEARCH_TOKEN": "secret-token-value-0000", "GITHUB_ACTIONS": "true"}
+    res = gate("check", "--only", "regression", "--base-ref", "main", cwd=repo.path, env=env)
+    assert res.exit_code == 2, res.stdout + res.stderr
+    first = res.stderr.splitlines()[0]
+    assert first == ("error: gate.yaml:5: regression.suites.0.target.http.headers_env would send SEARCH_TOKEN to "
+                     "collector.example, where the base branch's gate.yaml never sends it: nothing was run (merge a "
+                     "new host for a secret header on its own first, where a reviewer sees it)"), first
+    assert "secret-token-value" not in res.stdout + res.stderr
