@@ -445,8 +445,8 @@ def _chat_once(user: FastHttpUser, headers: dict[str, str], lag: float | None) -
             elif "event-stream" in str(resp.headers.get("content-type", "")):
                 category, message = _read_stream(raw, start, ctx)
             else:
+                # A whole answer at once has no first token to time: no TTFT (its latency is the latency's).
                 category, message = _read_completion(raw.read() if raw is not None else b"", ctx)
-                ctx.setdefault("ttft_ms", round((time.perf_counter() - start) * 1000, 3))
             _finish_stream(raw, resp.headers)
         except Exception as exc:  # noqa: BLE001 - a broken stream is a failed sample, not a crashed user
             category = category_of_exception(exc)
