@@ -41,10 +41,12 @@ def test_load_workers_open_loop_rate_shared_by_processes(tmp_path: Path) -> None
 
 def test_load_distributed_master_and_two_workers(tmp_path: Path) -> None:
     port = listen_port()
+    # The wait for workers bounds a failure; it is not what the test measures: three Pythons importing locust on a
+    # busy machine took over 20 s to meet once.
     with serve(Behaviour(ttft_s=0.05, token_interval_s=0.005)) as server:
         write_load_repo(tmp_path, {"target": {"url": server.url}, "users": 4, "duration": "2s",
                                    "distributed": {"workers": 2, "bind_host": "127.0.0.1", "bind_port": port,
-                                                   "wait": "20s"},
+                                                   "wait": "90s"},
                                    "thresholds": {"ttft": ["p(95) < 1s"], "completed": ["count >= 20"]}})
         master = subprocess.Popen([sys.executable, "-m", "gate", "check", "-c", "gate.yaml", "--only", "load",
                                    "--report-json", "r.json"], cwd=tmp_path, stdout=subprocess.PIPE,
@@ -55,14 +57,15 @@ def test_load_distributed_master_and_two_workers(tmp_path: Path) -> None:
                                      "127.0.0.1", "--master-port", str(port)], cwd=tmp_path,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
         try:
-            _, err = master.communicate(timeout=60)
-            codes = [w.wait(timeout=15) for w in workers]
+            _, err = master.communicate(timeout=180)
+            codes = [w.wait(timeout=30) for w in workers]
         finally:
             for proc in (master, *workers):
                 if proc.poll() is None:
                     proc.kill()
                     proc.wait()
-    assert master.returncode == 0, (err, (tmp_path / "r.json").read_text() if (tmp_path / "r.json").exists() else "")
+    summary = load_result(tmp_path / "r.json")["summary"] if (tmp_path / "r.json").exists() else ""
+    assert master.returncode == 0, (summary, err[-2000:])
     assert codes == [0, 0]  # workers leave when the run is over
     check = load_result(tmp_path / "r.json")
     processes = check["details"]["generator"]["processes"]
