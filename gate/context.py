@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,3 +32,7 @@ class CheckContext:
         """How findings name a file: relative to the repository root (as GitHub annotations need)."""
         rel = self.base.relpath(path)
         return rel if rel is not None else display_path(path)
+
+    def config_line(self, at: Sequence[str | int]) -> tuple[str, int]:
+        """gate.yaml as findings name it, and the line of the setting at path `at` (else of its nearest parent)."""
+        return self.display(self.config.path), self.config.doc.locate(at).line

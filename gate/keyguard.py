@@ -25,10 +25,10 @@ def new_destinations(config: GateConfig, base: BaseRef, display: Callable[[Path]
                      env: Mapping[str, str] | None = None) -> list[Finding]:
     """An error per model of the change's models.yaml that would send a key to a host the base's never sends it to."""
     env = os.environ if env is None else env
-    if env.get("GITHUB_ACTIONS") != "true" or not base.available or config.models_path is None:
+    base_own = _guarded_base(config, base, env)
+    if base_own is None or config.models_path is None:
         return []
-    based = base_config(config, base)
-    base_models = based.config.models_path if based.own else None
+    base_models = base_own.models_path
     rel = base.relpath(base_models) if base_models is not None else None
     blob = base.read(rel) if rel else None
     if blob is None:
@@ -50,6 +50,15 @@ def new_destinations(config: GateConfig, base: BaseRef, display: Callable[[Path]
                     "base branch's models.yaml never sends it: nothing was sent (merge a new host for a key on its "
                     "own first, where a reviewer sees it)", shown, line, category="secret"))
     return findings
+
+
+def _guarded_base(config: GateConfig, base: BaseRef, env: Mapping[str, str]) -> GateConfig | None:
+    """The base's own gate.yaml when keys are guarded (in Actions, with a base to compare with); else None: a base
+    without a gate.yaml of its own sends nothing anywhere to compare with."""
+    if env.get("GITHUB_ACTIONS") != "true" or not base.available:
+        return None
+    based = base_config(config, base)
+    return based.config if based.own else None
 
 
 def _sent(model: ModelConfig) -> Iterator[str]:
@@ -74,12 +83,10 @@ def new_header_destinations(config: GateConfig, base: BaseRef, display: Callable
     """The targets of the change's gate.yaml that would send a `headers_env` variable holding a value to a host the
     base's gate.yaml never sends it to, each as `file:line: why` (the run stops before anything is sent)."""
     env = os.environ if env is None else env
-    if env.get("GITHUB_ACTIONS") != "true" or not base.available:
+    base_own = _guarded_base(config, base, env)
+    if base_own is None:
         return []
-    based = base_config(config, base)
-    if not based.own:
-        return []  # no gate.yaml of the base's own to compare with
-    allowed = {(var, host) for _, var, host in _header_targets(based.config.data, ())}
+    allowed = {(var, host) for _, var, host in _header_targets(base_own.data, ())}
     out = []
     for at, var, host in _header_targets(config.data, ()):
         if env.get(var) and host not in LOOPBACK and (var, host) not in allowed:

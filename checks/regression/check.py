@@ -105,10 +105,8 @@ class RegressionCheck:
         # Every case's detail where something reads it back: a shard's (gate merge), the baseline's (it keeps every
         # case) and --full-report's; otherwise the failing ones only.
         full = bool(shard or ctx.options.get("baseline") or ctx.options.get("full_report"))
-        config = ctx.config
         result = build_result(results, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra,
-                              locate=lambda at: (ctx.display(config.path), config.doc.locate(at).line),
-                              full=full)
+                              locate=ctx.config_line, full=full)
         return provenance(result)
 
     def baseline(self, ctx: CheckContext, result: CheckResult) -> list[Path]:

@@ -119,7 +119,7 @@ def merge_reports(paths: Sequence[Path], opts: Any) -> int:
     suites, run = merge_suites(parts, digest)
     merged = provenance(build_result(suites, baseline, note, cfg.gates, seed=cfg.seed, run=run, extra_findings=extra,
                                      full=bool(opts.extras.get("full_report")),
-                                     locate=lambda at: (ctx.display(config.path), config.doc.locate(at).line)))
+                                     locate=ctx.config_line))
     errors = [p for p in parts if p.status.value == "error"]
     if errors:
         merged = replace(merged, status=errors[0].status, summary=f"a shard could not complete: {errors[0].summary}")

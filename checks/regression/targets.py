@@ -172,9 +172,5 @@ class _SharedRecorder:
         return self.provider.identity()
 
     def complete(self, request: Request) -> Response:
-        from gate.providers.cassette import entry
-        from gate.providers.keys import producer
-
-        response = self.provider.complete(request)
-        self.recorder.keep(entry(request, response, producer(self.provider.identity(), response.answered_by)))
+        response: Response = self.recorder.record_from(self.provider, self.provider.identity(), request)
         return response

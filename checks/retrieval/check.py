@@ -87,9 +87,8 @@ class RetrievalCheck:
                   baseline_defect=defect, baseline_file=cfg.baseline_rel, service_exit=service_exit,
                   qrels_file=ctx.display(cfg.qrels), qrel_lines=inputs.qrel_lines, digests=digests, set_aside=aside)
         full = bool(ctx.options.get("baseline") or ctx.options.get("full_report"))
-        config = ctx.config
         result = build_result(run, analysis, inputs.queries, rankings, values, inputs.titles, full=full,
-                              locate=lambda at: (ctx.display(config.path), config.doc.locate(at).line))
+                              locate=ctx.config_line)
         if result.status in (Status.FAIL, Status.ERROR) and log:
             from .service import print_log
 

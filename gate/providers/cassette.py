@@ -324,8 +324,13 @@ class Recorder:
         return self.provider.identity()
 
     def complete(self, request: Request) -> Response:
-        response = self.provider.complete(request)
-        self.keep(entry(request, response, producer(self.target, response.answered_by)))
+        return self.record_from(self.provider, self.target, request)
+
+    def record_from(self, provider: Provider, identity: Mapping[str, Any], request: Request) -> Response:
+        """provider's answer to request, kept as a line of this cassette (provider: this recorder's, or another
+        target recorded into the same file), with the producer its identity names."""
+        response = provider.complete(request)
+        self.keep(entry(request, response, producer(identity, response.answered_by)))
         return response
 
     def keep(self, item: dict[str, Any]) -> None:
